@@ -1,0 +1,186 @@
+"""The ``pyims`` command (at the edge of the pipeline: it prints; the library logs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pyims import __version__
+from pyims.errors import PyimsError
+from pyims.netlist import build_tile_netlist, emit
+from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
+from pyims.spec import TileSpec, WireParasitics
+
+__all__ = ["main"]
+
+
+def _parse_shape(text: str) -> tuple[int, int]:
+    try:
+        m_text, n_text = text.lower().split("x")
+        m, n = int(m_text), int(n_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not ROWSxCOLS, e.g. 64x64") from None
+    if m < 1 or n < 1:
+        raise argparse.ArgumentTypeError(f"size {text!r} needs at least 1 row and 1 column")
+    return m, n
+
+
+def _random_tile(m: int, n: int, seed: int, wires: WireParasitics, n_vectors: int) -> TileJob:
+    """A reproducible tile: cells uniform in [1 uS, 100 uS] (1 Mohm..10 kohm), inputs in [0, 0.2] V."""
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(1e-6, 1e-4, size=(m, n))
+    v = rng.uniform(0.0, 0.2, size=(n_vectors, m))
+    return TileJob(tile=TileSpec(g_s=g, wires=wires), v_in_v=v)
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / max |b|."""
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    m, n = args.size
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    wires = WireParasitics(r_row_ohm=args.r_wire_ohm, r_col_ohm=args.r_wire_ohm, r_driver_ohm=10.0, r_sense_ohm=10.0)
+    job = _random_tile(m, n, args.seed, wires, args.vectors)
+    ideal = job.v_in_v @ job.tile.g_s
+    print(f"pyims {__version__} demo: {m}x{n} crossbar tile, {args.vectors} input vectors, seed {args.seed}")
+    print(f"  wire: {args.r_wire_ohm} ohm per row/column segment; driver and sense 10 ohm")
+    try:
+        info = find_ngspice()
+        print(f"  ngspice-{info.version} at {info.executable} (KLU: {'yes' if info.klu else 'NO'})")
+    except PyimsError as exc:
+        print(f"  ngspice: not available ({exc})")
+        info = None
+
+    netlist_path = out / f"tile_{m}x{n}.cir"
+    with open(netlist_path, "w") as dest:
+        emit(build_tile_netlist(job.tile, job.v_in_v, klu=bool(info and info.klu)), dest)
+
+    results = {"native": get_runner("native").run(job)}
+    backends = [b for b in args.backends if b != "native"] if info is not None else []
+    for backend in backends:
+        results[backend] = get_runner(backend).run(job)
+    reference = results["native"].i_col_a
+    print()
+    print(f"  {'backend':<9} {'wall time':>10} {'max rel diff vs native':>24} {'KCL residual':>14}")
+    for backend, res in results.items():
+        kcl = float(np.max(np.abs(res.kcl_residual_a())) / np.max(np.abs(res.i_src_a.sum(axis=1))))
+        print(f"  {backend:<9} {res.info.wall_time_s:>9.3f}s {_rel(res.i_col_a, reference):>24.2e} {kcl:>14.1e}")
+
+    print()
+    print("  column-current error vs ideal V @ G (native solver) as wire resistance grows:")
+    print(f"  {'r_wire_ohm':>10} {'max rel error':>14} {'mean |I|/|I_ideal|':>19}")
+    sweep = {}
+    for r in (0.0, 0.5, 1.0, 2.5, 5.0, 10.0):
+        w = WireParasitics(r_row_ohm=r, r_col_ohm=r, r_driver_ohm=10.0 if r else 0.0, r_sense_ohm=10.0 if r else 0.0)
+        i = get_runner("native").run(TileJob(tile=TileSpec(g_s=job.tile.g_s, wires=w), v_in_v=job.v_in_v)).i_col_a
+        sweep[r] = (_rel(i, ideal), float(np.mean(np.abs(i)) / np.mean(np.abs(ideal))))
+        print(f"  {r:>10.1f} {sweep[r][0]:>14.3e} {sweep[r][1]:>19.4f}")
+
+    summary = {
+        "pyims_version": __version__,
+        "tile": {"rows": m, "cols": n, "seed": args.seed, "n_vectors": args.vectors},
+        "wires": {"r_row_ohm": wires.r_row_ohm, "r_col_ohm": wires.r_col_ohm,
+                  "r_driver_ohm": wires.r_driver_ohm, "r_sense_ohm": wires.r_sense_ohm},
+        "ngspice_version": info.version if info else None,
+        "backends": {
+            b: {"wall_time_s": r.info.wall_time_s, "max_rel_diff_vs_native": _rel(r.i_col_a, reference)}
+            for b, r in results.items()
+        },
+        "wire_sweep": [{"r_wire_ohm": r, "max_rel_error_vs_ideal": e, "mean_current_ratio": q} for r, (e, q) in sweep.items()],
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print()
+    print(f"  netlist: {netlist_path}   (run it by hand: ngspice -b -r out.raw {netlist_path})")
+    print(f"  summary: {out / 'summary.json'}")
+    return 0
+
+
+def _cmd_netlist(args: argparse.Namespace) -> int:
+    wires = WireParasitics(
+        r_row_ohm=args.r_row_ohm, r_col_ohm=args.r_col_ohm, r_driver_ohm=args.r_driver_ohm,
+        r_sense_ohm=args.r_sense_ohm, c_row_f=args.c_row_f, c_col_f=args.c_col_f,
+    )
+    if args.g_npy:
+        g = np.load(args.g_npy, allow_pickle=False)
+        v = np.load(args.v_npy, allow_pickle=False) if args.v_npy else np.full((1, g.shape[0]), 0.1)
+        job = TileJob(tile=TileSpec(g_s=g, wires=wires), v_in_v=v)
+    else:
+        m, n = args.size
+        job = _random_tile(m, n, args.seed, wires, args.vectors)
+    netlist = build_tile_netlist(job.tile, job.v_in_v, klu=not args.no_klu)
+    if args.output == "-":
+        emit(netlist, sys.stdout)
+    else:
+        with open(args.output, "w") as dest:
+            emit(netlist, dest)
+        print(f"wrote {args.output} ({job.tile.n_rows}x{job.tile.n_cols}, {job.n_vectors} vector(s))")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    print(f"pyims {__version__}, Python {sys.version.split()[0]}, numpy {np.__version__}")
+    try:
+        info = find_ngspice()
+        print(f"ngspice-{info.version} at {info.executable}; KLU: {'yes' if info.klu else 'no'}")
+    except PyimsError as exc:
+        print(f"ngspice: {exc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyims", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"pyims {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="simulate a crossbar tile on every backend and show the IR-drop error")
+    demo.add_argument("--size", type=_parse_shape, default=(64, 64), help="ROWSxCOLS (default 64x64)")
+    demo.add_argument("--vectors", type=int, default=8, help="input vectors (default 8)")
+    demo.add_argument("--r-wire-ohm", type=float, default=2.5, help="ohm per wire segment (default 2.5)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    demo.add_argument("--out", default="pyims-demo", help="output directory (default ./pyims-demo)")
+    demo.set_defaults(func=_cmd_demo)
+
+    net = sub.add_parser("netlist", help="write the ngspice netlist of a tile")
+    net.add_argument("output", help="file to write, or - for stdout")
+    net.add_argument("--size", type=_parse_shape, default=(4, 4), help="ROWSxCOLS of a random tile (default 4x4)")
+    net.add_argument("--vectors", type=int, default=1)
+    net.add_argument("--seed", type=int, default=0)
+    net.add_argument("--g-npy", help="conductances (m, n) in S from a .npy file instead of a random tile")
+    net.add_argument("--v-npy", help="input voltages (n_vectors, m) in V from a .npy file (default 0.1 V)")
+    for name in ("r-row-ohm", "r-col-ohm", "r-driver-ohm", "r-sense-ohm", "c-row-f", "c-col-f"):
+        net.add_argument(f"--{name}", type=float, default=0.0)
+    net.add_argument("--no-klu", action="store_true", help="leave out `.options klu`")
+    net.set_defaults(func=_cmd_netlist)
+
+    info = sub.add_parser("info", help="show versions and the ngspice found")
+    info.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    t0 = time.perf_counter()
+    try:
+        code = args.func(args)
+    except PyimsError as exc:
+        print(f"pyims: error: {exc}", file=sys.stderr)
+        return 2
+    if args.verbose:
+        print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The pyims error tree: one base class, one subclass per kind of failure.
+
+Every message names the object, the bad value and the fix, so a user can act on it
+without reading pyims' source.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "PyimsError",
+    "SpecError",
+    "NetlistError",
+    "SimulatorNotFound",
+    "SimulatorUsageError",
+    "SimulationError",
+    "SimulationTimeout",
+    "ConvergenceError",
+    "RawFileError",
+    "NgspiceVersionWarning",
+]
+
+
+class PyimsError(Exception):
+    """Base class of every error pyims raises on purpose."""
+
+
+class SpecError(PyimsError, ValueError):
+    """A user-supplied specification (shapes, values, names) is invalid."""
+
+
+class NetlistError(PyimsError):
+    """A netlist model cannot be written as valid SPICE text."""
+
+
+class SimulatorNotFound(PyimsError, FileNotFoundError):
+    """The simulator executable or shared library is not installed."""
+
+
+class SimulatorUsageError(PyimsError, RuntimeError):
+    """A simulator was used in a way it does not support (e.g. libngspice from two threads)."""
+
+
+class RawFileError(PyimsError):
+    """An ngspice raw file is missing, truncated or not in the expected layout."""
+
+
+class SimulationError(PyimsError, RuntimeError):
+    """A simulation failed. The run directory is kept as evidence and named in the message.
+
+    Attributes:
+        rundir: directory holding the netlist, the simulator log and any output (kept).
+        cmd: the command line that was run (tuple of strings), or a description.
+        returncode: the process exit status, ``None`` when not applicable (shared library).
+        output_tail: the last lines of the simulator's output.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rundir: Path | None,
+        cmd: tuple[str, ...] = (),
+        returncode: int | None = None,
+        output_tail: str = "",
+    ) -> None:
+        self.rundir = rundir
+        self.cmd = tuple(cmd)
+        self.returncode = returncode
+        self.output_tail = output_tail
+        lines = [message]
+        if rundir is not None:
+            lines.append(f"  run directory kept at: {rundir}")
+        if cmd:
+            lines.append("  command: " + " ".join(self.cmd))
+        if returncode is not None:
+            lines.append(f"  exit status: {returncode}")
+        if output_tail:
+            lines.append("  last simulator output:")
+            lines.extend("    " + line for line in output_tail.splitlines())
+        super().__init__("\n".join(lines))
+
+
+class SimulationTimeout(SimulationError, TimeoutError):
+    """The simulator did not finish within its time limit."""
+
+
+class ConvergenceError(SimulationError):
+    """The simulator could not find a solution (singular matrix, iteration limit, ...)."""
+
+
+class NgspiceVersionWarning(UserWarning):
+    """The ngspice in use is older than 42 or lacks KLU: large crossbars will be very slow."""

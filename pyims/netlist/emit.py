@@ -1,0 +1,108 @@
+"""Write a netlist model as ngspice text. Deterministic: same model, same bytes.
+
+Numbers are written as ``repr(float(x))``: the shortest text that reads back to the same
+double, with no SPICE scale suffixes (``M`` would be milli) and never numpy's repr.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TextIO
+
+from pyims.errors import NetlistError
+from pyims.netlist.model import (
+    Capacitor,
+    DcSweep,
+    Element,
+    Netlist,
+    OperatingPoint,
+    PwlVoltageSource,
+    Resistor,
+    VoltageSource,
+)
+
+__all__ = ["emit", "format_netlist", "format_value", "format_element", "PWL_PAIRS_PER_LINE"]
+
+#: PWL points per continuation line: keeps lines short enough to read and to diff.
+PWL_PAIRS_PER_LINE = 8
+
+
+def format_value(x: float) -> str:
+    """Full-precision SPICE number text for ``x`` (round-trips exactly)."""
+    return repr(float(x))
+
+
+def format_element(element: Element) -> str:
+    """One element as SPICE text (may span several lines for PWL sources)."""
+    if isinstance(element, Resistor):
+        return f"{element.name} {element.node_a} {element.node_b} {format_value(element.r_ohm)}"
+    if isinstance(element, Capacitor):
+        return f"{element.name} {element.node_a} {element.node_b} {format_value(element.c_f)}"
+    if isinstance(element, VoltageSource):
+        return f"{element.name} {element.node_pos} {element.node_neg} DC {format_value(element.dc_v)}"
+    if isinstance(element, PwlVoltageSource):
+        pairs = [f"{format_value(x)},{format_value(y)}" for x, y in zip(element.x, element.y)]
+        lines = [f"{element.name} {element.node_pos} {element.node_neg} V=pwl(v({element.control_node}),"]
+        for k in range(0, len(pairs), PWL_PAIRS_PER_LINE):
+            chunk = ", ".join(pairs[k : k + PWL_PAIRS_PER_LINE])
+            last = k + PWL_PAIRS_PER_LINE >= len(pairs)
+            lines.append(f"+ {chunk}{')' if last else ','}")
+        return "\n".join(lines)
+    raise NetlistError(f"cannot emit element of type {type(element).__name__}")
+
+
+def _format_analysis(netlist: Netlist) -> str:
+    analysis = netlist.analysis
+    if isinstance(analysis, OperatingPoint):
+        return ".op"
+    if isinstance(analysis, DcSweep):
+        return (
+            f".dc {analysis.source} {format_value(analysis.start)} "
+            f"{format_value(analysis.stop)} {format_value(analysis.step)}"
+        )
+    raise NetlistError(f"cannot emit analysis of type {type(analysis).__name__}")
+
+
+def write_header(netlist: Netlist, dest: TextIO) -> None:
+    """Title line (SPICE ignores the first line's content) and comment lines."""
+    dest.write(netlist.title + "\n")
+    for comment in netlist.comments:
+        for line in comment.splitlines() or [""]:
+            dest.write(f"* {line}".rstrip() + "\n")
+
+
+def write_options(netlist: Netlist, dest: TextIO) -> None:
+    """``.options`` lines."""
+    for option in netlist.options:
+        dest.write(f".options {option}\n")
+
+
+def write_elements(netlist: Netlist, dest: TextIO) -> None:
+    """Every element, in model order."""
+    dest.write("\n".join(format_element(e) for e in netlist.elements))
+    dest.write("\n")
+
+
+def write_control(netlist: Netlist, dest: TextIO) -> None:
+    """Saved vectors, the analysis and ``.end``."""
+    if netlist.saved_currents:
+        saves = [f"i({name})" for name in netlist.saved_currents]
+        for k in range(0, len(saves), 16):
+            dest.write(".save " + " ".join(saves[k : k + 16]) + "\n")
+    dest.write(_format_analysis(netlist) + "\n")
+    dest.write(".end\n")
+
+
+def emit(netlist: Netlist, dest: TextIO) -> None:
+    """Write ``netlist`` as ngspice text to the stream ``dest``."""
+    write_header(netlist, dest)
+    write_options(netlist, dest)
+    write_elements(netlist, dest)
+    write_control(netlist, dest)
+
+
+def format_netlist(netlist: Netlist) -> str:
+    """``netlist`` as one ngspice text string."""
+    buf = io.StringIO()
+    emit(netlist, buf)
+    return buf.getvalue()

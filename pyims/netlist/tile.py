@@ -1,0 +1,150 @@
+"""Build the netlist model of one crossbar tile (the circuit contract in ``docs/circuit.md``).
+
+Node names (generated):
+    in{i}      row i's source node (only when r_driver_ohm > 0)
+    r{i}_{j}   row i at cell (i, j)   (all j merge into r{i}_0 when r_row_ohm == 0)
+    c{i}_{j}   column j at cell (i, j) (all i merge into c{m-1}_{j} when r_col_ohm == 0)
+    s{j}       column j's sense node at 0 V (only when r_sense_ohm > 0)
+    ctl        the sweep control node when several input vectors are batched
+
+Element names (generated):
+    VIN{i} / BIN{i}   input source of row i (DC for one vector, PWL of v(ctl) for several)
+    RD{i}             driver resistance of row i
+    RR{i}_{j}         row i's wire segment from cell (i, j-1) to (i, j), j >= 1
+    RX{i}_{j}         the cell (i, j), R = 1 / g_s[i, j]
+    RC{i}_{j}         column j's wire segment from cell (i-1, j) to (i, j), i >= 1
+    RS{j}             sense resistance of column j
+    VS{j}             0 V source of column j's virtual ground; i(VS{j}) is the column current
+    CR{i}_{j} / CC{i}_{j}  wire capacitance to ground at row / column node (i, j)
+
+A zero resistance is not emitted: the two nodes it joins are one node, which is exactly a
+short and keeps the zero-parasitic tile exactly ``I = V @ G``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pyims.netlist.model import (
+    GROUND,
+    Capacitor,
+    DcSweep,
+    Element,
+    Netlist,
+    OperatingPoint,
+    PwlVoltageSource,
+    Resistor,
+    VoltageSource,
+)
+from pyims.spec import TileSpec, as_input_voltages
+
+__all__ = ["build_tile_netlist", "TileNodes", "CONTROL_SOURCE", "input_source_name", "sense_source_name"]
+
+CONTROL_SOURCE = "VCTL"
+_CONTROL_NODE = "ctl"
+
+
+def input_source_name(i: int, batched: bool) -> str:
+    """Name of row ``i``'s input source (a B element when vectors are batched)."""
+    return f"BIN{i}" if batched else f"VIN{i}"
+
+
+def sense_source_name(j: int) -> str:
+    """Name of column ``j``'s 0 V sense source; its branch current is the column current."""
+    return f"VS{j}"
+
+
+class TileNodes:
+    """Generated node names of a tile, with zero-ohm wires merged."""
+
+    def __init__(self, tile: TileSpec) -> None:
+        w = tile.wires
+        self._m = tile.n_rows
+        self._row_split = w.r_row_ohm > 0.0
+        self._col_split = w.r_col_ohm > 0.0
+        self._driver = w.r_driver_ohm > 0.0
+        self._sense = w.r_sense_ohm > 0.0
+
+    def row(self, i: int, j: int) -> str:
+        return f"r{i}_{j if self._row_split else 0}"
+
+    def col(self, i: int, j: int) -> str:
+        return f"c{i if self._col_split else self._m - 1}_{j}"
+
+    def source(self, i: int) -> str:
+        return f"in{i}" if self._driver else self.row(i, 0)
+
+    def sense(self, j: int) -> str:
+        return f"s{j}" if self._sense else self.col(self._m - 1, j)
+
+
+def _describe(tile: TileSpec, n_vectors: int) -> tuple[str, ...]:
+    w = tile.wires
+    return (
+        f"crossbar tile: {tile.n_rows} rows (inputs) x {tile.n_cols} columns (outputs), {n_vectors} input vector(s)",
+        f"r_row_ohm={w.r_row_ohm!r} r_col_ohm={w.r_col_ohm!r} r_driver_ohm={w.r_driver_ohm!r} "
+        f"r_sense_ohm={w.r_sense_ohm!r}",
+        f"c_row_f={w.c_row_f!r} c_col_f={w.c_col_f!r}",
+        "column current j = i(VS<j>), positive from the array into the 0 V sense node",
+    )
+
+
+def build_tile_netlist(tile: TileSpec, v_in_v: object, *, klu: bool) -> Netlist:
+    """The netlist model of ``tile`` driven by ``v_in_v`` (shape ``(n_vectors, m)``, volts).
+
+    One vector gives an operating point (``.op``) with DC sources. Several vectors are batched
+    in one DC sweep: ``VCTL`` steps 0, 1, ..., K-1 and every row source is
+    ``pwl(v(ctl), 0,v0, 1,v1, ...)``, so the matrix is ordered once and refactored per vector.
+    """
+    v = as_input_voltages(tile, v_in_v)
+    m, n = tile.n_rows, tile.n_cols
+    n_vectors = v.shape[0]
+    w = tile.wires
+    nodes = TileNodes(tile)
+    batched = n_vectors > 1
+    elements: list[Element] = []
+
+    if batched:
+        elements.append(VoltageSource(CONTROL_SOURCE, _CONTROL_NODE, GROUND, 0.0))
+        xs = tuple(float(k) for k in range(n_vectors))
+    for i in range(m):
+        name = input_source_name(i, batched)
+        if batched:
+            elements.append(PwlVoltageSource(name, nodes.source(i), GROUND, _CONTROL_NODE, xs, tuple(v[:, i].tolist())))
+        else:
+            elements.append(VoltageSource(name, nodes.source(i), GROUND, float(v[0, i])))
+        if w.r_driver_ohm > 0.0:
+            elements.append(Resistor(f"RD{i}", nodes.source(i), nodes.row(i, 0), w.r_driver_ohm))
+
+    r_cell = (1.0 / tile.g_s).tolist()
+    for i in range(m):
+        for j in range(n):
+            if j > 0 and w.r_row_ohm > 0.0:
+                elements.append(Resistor(f"RR{i}_{j}", nodes.row(i, j - 1), nodes.row(i, j), w.r_row_ohm))
+            elements.append(Resistor(f"RX{i}_{j}", nodes.row(i, j), nodes.col(i, j), r_cell[i][j]))
+            if i > 0 and w.r_col_ohm > 0.0:
+                elements.append(Resistor(f"RC{i}_{j}", nodes.col(i - 1, j), nodes.col(i, j), w.r_col_ohm))
+
+    for j in range(n):
+        if w.r_sense_ohm > 0.0:
+            elements.append(Resistor(f"RS{j}", nodes.col(m - 1, j), nodes.sense(j), w.r_sense_ohm))
+        elements.append(VoltageSource(sense_source_name(j), nodes.sense(j), GROUND, 0.0))
+
+    if w.c_row_f > 0.0 or w.c_col_f > 0.0:
+        for i in range(m):
+            for j in range(n):
+                if w.c_row_f > 0.0:
+                    elements.append(Capacitor(f"CR{i}_{j}", nodes.row(i, j), GROUND, w.c_row_f))
+                if w.c_col_f > 0.0:
+                    elements.append(Capacitor(f"CC{i}_{j}", nodes.col(i, j), GROUND, w.c_col_f))
+
+    saved = tuple(sense_source_name(j) for j in range(n)) + tuple(input_source_name(i, batched) for i in range(m))
+    analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_vectors - 1), 1.0) if batched else OperatingPoint()
+    return Netlist(
+        title=f"* pyims crossbar tile {m}x{n}",
+        elements=tuple(elements),
+        analysis=analysis,
+        options=("klu",) if klu else (),
+        saved_currents=saved,
+        comments=_describe(tile, n_vectors),
+    )

@@ -1,0 +1,232 @@
+"""Exact native DC solver of a linear tile: sparse nodal analysis in float64.
+
+The tile's nodes split into known ones (row source nodes at V_i, sense nodes at 0 V) and
+unknown ones u. With the conductance (Laplacian) matrix L of all resistors and cells,
+
+    L_uu x_u = -L_us V          (s: source nodes, V: one input vector)
+    i_col    = -(L_ku x_u + L_ks V)      (k: sense nodes; current into the virtual ground)
+    i_src    =   L_su x_u + L_ss V       (current each source pushes into the tile)
+
+L_uu is symmetric positive definite; it is factored once (SuperLU, symmetric mode with a
+minimum-degree ordering of L + L^T, no pivoting off the diagonal), then any number of input
+vectors is solved, or the transfer matrix is formed:
+
+    i_col = V @ T,   T = (Q L_uu^-1 P - R)^T,  P = L_us, Q = L_ku, R = L_ks   (m x n)
+
+computed with min(m, n) solves (the adjoint solve when there are fewer columns than rows).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from pyims.errors import ConvergenceError, SpecError
+from pyims.results import RunInfo, TileResult
+from pyims.runners.base import TileJob
+from pyims.spec import TileSpec
+
+__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS"]
+
+NATIVE_METHODS = ("transfer", "solve")
+
+
+@dataclass(frozen=True, slots=True)
+class _Blocks:
+    """The blocks of the tile's Laplacian, partitioned into unknown / source / sense nodes."""
+
+    l_uu: sp.csc_matrix  # (N_u, N_u)
+    l_us: sp.csr_matrix  # (N_u, m)
+    l_ku: sp.csr_matrix  # (n, N_u)
+    l_ks: sp.csr_matrix  # (n, m)
+    l_su: sp.csr_matrix  # (m, N_u)
+    l_ss: sp.csr_matrix  # (m, m)
+
+
+def _assemble(tile: TileSpec) -> _Blocks:
+    """Vectorised assembly of the Laplacian blocks with zero-ohm wires merged (as the netlist does)."""
+    m, n = tile.n_rows, tile.n_cols
+    w = tile.wires
+    n_r = n if w.r_row_ohm > 0.0 else 1  # row nodes per row
+    m_c = m if w.r_col_ohm > 0.0 else 1  # column nodes per column
+    row_idx = np.arange(m * n_r).reshape(m, n_r)
+    col_idx = m * n_r + np.arange(m_c * n).reshape(m_c, n)
+    n_nodes = m * n_r + m_c * n
+    if w.r_driver_ohm > 0.0:
+        src_idx = n_nodes + np.arange(m)
+        n_nodes += m
+    else:
+        src_idx = row_idx[:, 0]
+    if w.r_sense_ohm > 0.0:
+        sense_idx = n_nodes + np.arange(n)
+        n_nodes += n
+    else:
+        sense_idx = col_idx[-1, :]
+
+    a_parts, b_parts, g_parts = [], [], []
+
+    def add(a: np.ndarray, b: np.ndarray, g: np.ndarray | float) -> None:
+        a_parts.append(a.ravel())
+        b_parts.append(b.ravel())
+        g_parts.append(np.broadcast_to(np.asarray(g, dtype=np.float64), a.shape).ravel())
+
+    cell_rows = row_idx if n_r == n else np.repeat(row_idx, n, axis=1)
+    cell_cols = col_idx if m_c == m else np.repeat(col_idx, m, axis=0)
+    add(cell_rows, cell_cols, tile.g_s)
+    if w.r_row_ohm > 0.0 and n > 1:
+        add(row_idx[:, :-1], row_idx[:, 1:], 1.0 / w.r_row_ohm)
+    if w.r_col_ohm > 0.0 and m > 1:
+        add(col_idx[:-1, :], col_idx[1:, :], 1.0 / w.r_col_ohm)
+    if w.r_driver_ohm > 0.0:
+        add(src_idx, row_idx[:, 0], 1.0 / w.r_driver_ohm)
+    if w.r_sense_ohm > 0.0:
+        add(col_idx[-1, :], sense_idx, 1.0 / w.r_sense_ohm)
+
+    a = np.concatenate(a_parts)
+    b = np.concatenate(b_parts)
+    g = np.concatenate(g_parts)
+    # Laplacian: +g on both diagonals, -g off the diagonal (duplicates are summed).
+    rows = np.concatenate([a, b, a, b])
+    cols = np.concatenate([a, b, b, a])
+    vals = np.concatenate([g, g, -g, -g])
+    lap = sp.csr_matrix((vals, (rows, cols)), shape=(n_nodes, n_nodes))
+
+    known = np.zeros(n_nodes, dtype=bool)
+    known[src_idx] = True
+    known[sense_idx] = True
+    unknown = np.flatnonzero(~known)
+    l_u = lap[unknown]
+    l_s = lap[src_idx]
+    l_k = lap[sense_idx]
+    return _Blocks(
+        l_uu=l_u[:, unknown].tocsc(),
+        l_us=l_u[:, src_idx].tocsr(),
+        l_ku=l_k[:, unknown].tocsr(),
+        l_ks=l_k[:, src_idx].tocsr(),
+        l_su=l_s[:, unknown].tocsr(),
+        l_ss=l_s[:, src_idx].tocsr(),
+    )
+
+
+class NativeTileSolver:
+    """Factor a tile once; solve many input vectors or form its transfer matrix.
+
+    Not thread-safe for concurrent use of one instance; create one per thread or process.
+    """
+
+    def __init__(self, tile: TileSpec) -> None:
+        if not isinstance(tile, TileSpec):
+            raise SpecError(f"NativeTileSolver needs a TileSpec, got {type(tile).__name__}")
+        self.tile = tile
+        self._blocks = _assemble(tile)
+        self._lu: spla.SuperLU | None = None
+        self._transfer: np.ndarray | None = None
+        self._input_g: np.ndarray | None = None
+
+    @property
+    def n_unknowns(self) -> int:
+        """Number of internal (unknown-voltage) nodes."""
+        return int(self._blocks.l_uu.shape[0])
+
+    def _factor(self) -> spla.SuperLU | None:
+        if self._lu is None and self.n_unknowns > 0:
+            try:
+                self._lu = spla.splu(
+                    self._blocks.l_uu,
+                    permc_spec="MMD_AT_PLUS_A",
+                    diag_pivot_thresh=0.0,
+                    options={"SymmetricMode": True},
+                )
+            except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
+                raise ConvergenceError(
+                    f"native solver: the {self.tile.n_rows}x{self.tile.n_cols} tile's nodal matrix is singular ({exc}); "
+                    "check for conductances so small that nodes float",
+                    rundir=None,
+                ) from exc
+        return self._lu
+
+    def _solve_uu(self, rhs: np.ndarray) -> np.ndarray:
+        lu = self._factor()
+        assert lu is not None
+        out = lu.solve(np.ascontiguousarray(rhs))
+        if not np.all(np.isfinite(out)):
+            raise ConvergenceError(
+                f"native solver: non-finite node voltages in the {self.tile.n_rows}x{self.tile.n_cols} tile; "
+                "the nodal matrix is numerically singular",
+                rundir=None,
+            )
+        return out
+
+    def transfer_matrix(self) -> np.ndarray:
+        """``T`` of shape ``(m, n)`` in siemens with ``i_col_a = v_in_v @ T`` exactly (read-only)."""
+        if self._transfer is None:
+            b = self._blocks
+            if self.n_unknowns == 0:
+                t_t = -b.l_ks.toarray()
+            elif b.l_ku.shape[0] <= b.l_us.shape[1]:
+                # adjoint: n solves. L_uu is symmetric, so L_uu^-T = L_uu^-1.
+                y = self._solve_uu(b.l_ku.T.toarray())  # (N_u, n)
+                t_t = np.asarray((b.l_us.T @ y).T) - b.l_ks.toarray()
+            else:
+                x = self._solve_uu(b.l_us.toarray())  # (N_u, m)
+                t_t = np.asarray(b.l_ku @ x) - b.l_ks.toarray()
+            t = np.ascontiguousarray(t_t.T)
+            t.flags.writeable = False
+            self._transfer = t
+        return self._transfer
+
+    def input_conductance(self) -> np.ndarray:
+        """``S`` of shape ``(m, m)`` in siemens with ``i_src_a = v_in_v @ S`` (read-only)."""
+        if self._input_g is None:
+            b = self._blocks
+            s = b.l_ss.toarray()
+            if self.n_unknowns:
+                s = s - np.asarray(b.l_su @ self._solve_uu(b.l_us.toarray()))
+            s = np.ascontiguousarray(s.T)
+            s.flags.writeable = False
+            self._input_g = s
+        return self._input_g
+
+    def solve(self, v_in_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Column and source currents for ``v_in_v`` ``(K, m)`` by direct solves: ``((K, n), (K, m))`` A."""
+        b = self._blocks
+        v_t = np.asarray(v_in_v, dtype=np.float64).T  # (m, K)
+        if self.n_unknowns:
+            x = self._solve_uu(-(b.l_us @ v_t))  # (N_u, K)
+            i_col = -(b.l_ku @ x + b.l_ks @ v_t)
+            i_src = b.l_su @ x + b.l_ss @ v_t
+        else:
+            i_col = -(b.l_ks @ v_t)
+            i_src = b.l_ss @ v_t
+        return np.ascontiguousarray(np.asarray(i_col).T), np.ascontiguousarray(np.asarray(i_src).T)
+
+
+class NativeRunner:
+    """Runner on the native solver.
+
+    Args:
+        method: "transfer" (form ``T`` and ``S`` once, then ``I = V @ T``; best for many
+            vectors or repeated use) or "solve" (factor once, one sparse solve per vector).
+    """
+
+    name = "native"
+
+    def __init__(self, *, method: str = "transfer") -> None:
+        if method not in NATIVE_METHODS:
+            raise SpecError(f"NativeRunner.method={method!r} is unknown; use one of {', '.join(NATIVE_METHODS)}")
+        self.method = method
+
+    def run(self, job: TileJob) -> TileResult:
+        t0 = time.perf_counter()
+        solver = NativeTileSolver(job.tile)
+        if self.method == "transfer":
+            i_col = job.v_in_v @ solver.transfer_matrix()
+            i_src = job.v_in_v @ solver.input_conductance()
+        else:
+            i_col, i_src = solver.solve(job.v_in_v)
+        info = RunInfo(backend=self.name, ngspice_version=None, klu=None, wall_time_s=time.perf_counter() - t0, run_dir=None)
+        return TileResult(i_col_a=i_col, i_src_a=i_src, info=info)

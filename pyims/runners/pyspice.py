@@ -1,0 +1,170 @@
+"""ngspice in-process through PySpice's ``NgSpiceShared`` (libngspice).
+
+libngspice holds global state: there is one instance per process, and it must never be used
+from two threads. This runner enforces that: the first thread that uses it owns it; any
+other thread gets a SimulatorUsageError. For parallel runs use processes (each loads its own
+library), e.g. Dask workers with ``processes=True``.
+
+The circuit is sent from memory (no netlist parsing from disk); results are written by
+ngspice's ``write`` command to a binary raw file in the run directory and read with the
+same reader as the subprocess runner, so both backends share one checked output path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pyims.errors import PyimsError, RawFileError, SimulationError, SimulatorNotFound, SimulatorUsageError
+from pyims.netlist import build_tile_netlist, format_netlist
+from pyims.results import RunInfo, TileResult
+from pyims.runners.base import TileJob, make_run_dir
+from pyims.runners.ngspice import LOG_FILE, NETLIST_FILE, RAW_FILE
+from pyims.runners.ngspice_env import INSTALL_HINT
+from pyims.runners.rawfile import read_raw
+from pyims.runners.spice_output import check_log, tail, tile_currents
+
+__all__ = ["PyspiceRunner", "shared_ngspice"]
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_instance: Any = None
+_owner_thread: int | None = None
+
+
+class _DropVersionWarning(logging.Filter):
+    """PySpice 1.5 knows ngspice up to 34 and warns about newer ones; the API it uses is unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Unsupported Ngspice version" not in record.getMessage()
+
+
+def shared_ngspice() -> Any:
+    """This process's ``NgSpiceShared`` instance, created on first use by the calling thread."""
+    global _instance, _owner_thread
+    with _lock:
+        me = threading.get_ident()
+        if _owner_thread is not None and _owner_thread != me:
+            raise SimulatorUsageError(
+                "libngspice is already used by another thread of this process; it is one global instance "
+                "per process and not thread-safe. Run pyspice simulations from one thread, or use processes "
+                "(multiprocessing, or a Dask cluster with processes=True) for parallelism"
+            )
+        if _instance is None:
+            logging.getLogger("PySpice.Spice.NgSpice.Shared.NgSpiceShared").addFilter(_DropVersionWarning())
+            try:
+                from PySpice.Spice.NgSpice.Shared import NgSpiceShared
+            except ImportError as exc:
+                raise SimulatorNotFound(f"PySpice is not installed ({exc}); pip install PySpice") from exc
+            try:
+                _instance = NgSpiceShared.new_instance()
+            except OSError as exc:
+                raise SimulatorNotFound(
+                    f"libngspice.so could not be loaded ({exc}); {INSTALL_HINT}; or set NGSPICE_LIBRARY_PATH"
+                ) from exc
+            _owner_thread = me
+        return _instance
+
+
+_klu_cache: dict[int, bool] = {}
+
+
+def _library_has_klu(ngspice: Any) -> bool:
+    """Whether the loaded libngspice was built with KLU (from ``version -f``)."""
+    key = id(ngspice)
+    if key not in _klu_cache:
+        _klu_cache[key] = "KLU" in ngspice.exec_command("version -f")
+    return _klu_cache[key]
+
+
+def _output(ngspice: Any) -> str:
+    return "\n".join(filter(None, (ngspice.stdout, ngspice.stderr)))
+
+
+class PyspiceRunner:
+    """Runner on libngspice through PySpice, in this process.
+
+    Args:
+        run_root: parent of run directories (default ``$PYIMS_RUN_ROOT`` or ``<tmp>/pyims-runs``).
+        keep_run_dir: keep the run directory after a successful run too (failures always keep it).
+        klu: tell ngspice to use KLU; ``None`` uses it when the loaded libngspice has it.
+
+    There is no timeout: an in-process simulation cannot be aborted safely. Use the
+    ``ngspice`` backend for runs that may need one.
+    """
+
+    name = "pyspice"
+
+    def __init__(
+        self,
+        *,
+        run_root: str | os.PathLike[str] | None = None,
+        keep_run_dir: bool = False,
+        klu: bool | None = None,
+    ) -> None:
+        self.run_root = Path(run_root) if run_root is not None else None
+        self.keep_run_dir = keep_run_dir
+        self.klu = klu
+
+    def run(self, job: TileJob) -> TileResult:
+        t0 = time.perf_counter()
+        ngspice = shared_ngspice()
+        klu = _library_has_klu(ngspice) if self.klu is None else bool(self.klu)
+        netlist_text = format_netlist(build_tile_netlist(job.tile, job.v_in_v, klu=klu))
+        rundir = make_run_dir(self.run_root, "tile-pyspice-")
+        (rundir / NETLIST_FILE).write_text(netlist_text)
+        raw_path = rundir / RAW_FILE
+        transcript: list[str] = []
+        steps = (
+            ("load circuit", lambda: ngspice.load_circuit(netlist_text)),
+            ("run", lambda: ngspice.run()),
+            ("write results", lambda: ngspice.exec_command(f"write {raw_path}")),
+        )
+        try:
+            for what, step in steps:
+                try:
+                    step()
+                except PyimsError:
+                    raise
+                except Exception as exc:  # PySpice raises NameError / its own errors on ngspice failures
+                    transcript.append(_output(ngspice))
+                    raise SimulationError(
+                        f"libngspice failed at '{what}' ({type(exc).__name__}: {exc})",
+                        rundir=rundir, cmd=("libngspice", what), output_tail=tail("\n".join(transcript)),
+                    ) from exc
+                transcript.append(_output(ngspice))
+                check_log(transcript[-1], rundir=rundir, cmd=("libngspice", what), returncode=None)
+            plots = read_raw(raw_path)
+            i_col, i_src = tile_currents(
+                plots[-1], n_rows=job.tile.n_rows, n_cols=job.tile.n_cols,
+                n_vectors=job.n_vectors, batched=job.n_vectors > 1,
+            )
+        except (RawFileError, SimulationError) as exc:
+            (rundir / LOG_FILE).write_text("\n".join(transcript))
+            if isinstance(exc, SimulationError) and exc.rundir is not None:
+                raise
+            raise SimulationError(
+                f"libngspice produced no usable results ({exc})", rundir=rundir,
+                output_tail=tail("\n".join(transcript)),
+            ) from exc
+        finally:
+            # Free the circuit and its plots so the next run starts clean.
+            for command in ("destroy all", "remcirc"):
+                try:
+                    ngspice.exec_command(command)
+                except Exception:  # noqa: BLE001 - nothing loaded is not an error here
+                    log.debug("libngspice: %s failed (nothing to free)", command)
+        kept = rundir if self.keep_run_dir else None
+        if not self.keep_run_dir:
+            shutil.rmtree(rundir, ignore_errors=True)
+        info = RunInfo(
+            backend=self.name, ngspice_version=ngspice.ngspice_version, klu=klu,
+            wall_time_s=time.perf_counter() - t0, run_dir=kept,
+        )
+        return TileResult(i_col_a=i_col, i_src_a=i_src, info=info)

@@ -1,0 +1,80 @@
+"""What ngspice's output means: success, failure or non-convergence; and tile currents from a plot.
+
+ngspice exits 0 even after ``Error: .print: no dc analysis found`` and prints a "Note:" line
+on every run, so success is decided from the exit status, explicit ``Error:`` lines and the
+expected output, never from the substring "error".
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from pyims.errors import ConvergenceError, SimulationError
+from pyims.runners.rawfile import RawPlot
+
+__all__ = ["check_log", "tile_currents", "tail", "CONVERGENCE_PATTERNS"]
+
+#: Lines that mean ngspice found no solution.
+CONVERGENCE_PATTERNS = (
+    r"singular matrix",
+    r"iteration limit reached",
+    r"timestep too small",
+    r"gmin stepping failed",
+    r"source stepping failed",
+    r"no convergence",
+)
+_CONVERGENCE = re.compile("|".join(CONVERGENCE_PATTERNS), re.IGNORECASE)
+_ERROR_LINE = re.compile(r"^\s*(?:stderr\s+)?(?:error\b|fatal error)", re.IGNORECASE | re.MULTILINE)
+
+
+def tail(text: str, n_lines: int = 25) -> str:
+    """The last ``n_lines`` non-empty lines of ``text``."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-n_lines:])
+
+
+def check_log(log_text: str, *, rundir: Path | None, cmd: tuple[str, ...], returncode: int | None) -> None:
+    """Raise ConvergenceError / SimulationError when ngspice's output reports a failure."""
+    convergence = [line for line in log_text.splitlines() if _CONVERGENCE.search(line)]
+    if convergence:
+        raise ConvergenceError(
+            f"ngspice did not converge: {convergence[0].strip()}; check for floating nodes or "
+            "conductances many orders of magnitude apart",
+            rundir=rundir,
+            cmd=cmd,
+            returncode=returncode,
+            output_tail=tail(log_text),
+        )
+    if returncode not in (0, None):
+        raise SimulationError("ngspice failed", rundir=rundir, cmd=cmd, returncode=returncode, output_tail=tail(log_text))
+    errors = _ERROR_LINE.findall(log_text)
+    if errors:
+        first = next(line for line in log_text.splitlines() if _ERROR_LINE.match(line))
+        raise SimulationError(
+            f"ngspice reported an error: {first.strip()}",
+            rundir=rundir,
+            cmd=cmd,
+            returncode=returncode,
+            output_tail=tail(log_text),
+        )
+
+
+def tile_currents(plot: RawPlot, *, n_rows: int, n_cols: int, n_vectors: int, batched: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Column currents ``(K, n)`` and source currents ``(K, m)`` in A from a tile's plot.
+
+    SPICE reports a source's branch current from its + terminal through the source: for the
+    0 V sense sources that is the column current; input sources report minus what they deliver.
+    """
+    from pyims.netlist.tile import input_source_name, sense_source_name
+
+    if plot.data.shape[0] != n_vectors:
+        raise SimulationError(
+            f"ngspice returned {plot.data.shape[0]} points in plot {plot.plotname!r}, expected {n_vectors}",
+            rundir=None,
+        )
+    i_col = np.stack([plot.column(f"i({sense_source_name(j)})") for j in range(n_cols)], axis=1)
+    i_src = -np.stack([plot.column(f"i({input_source_name(i, batched)})") for i in range(n_rows)], axis=1)
+    return np.ascontiguousarray(i_col.real), np.ascontiguousarray(i_src.real)

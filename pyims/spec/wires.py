@@ -1,0 +1,106 @@
+"""Wire parasitics of a crossbar tile: per-segment R and C, given directly or from geometry.
+
+Conventions (the circuit contract of a tile, see ``docs/circuit.md``):
+
+* ``r_row_ohm``: resistance of one row-wire segment, between the nodes of two adjacent cells.
+* ``r_col_ohm``: resistance of one column-wire segment, between two adjacent cells and
+  between the last cell and the sense resistor.
+* ``r_driver_ohm``: output resistance of each row's input driver (source -> first cell).
+* ``r_sense_ohm``: resistance from the last cell of a column into its sense amplifier.
+* ``c_row_f`` / ``c_col_f``: capacitance to ground at every row / column cell node
+  (one per segment); ignored by DC analyses, used by transients.
+
+A value of 0 ohm means "no resistor": the nodes it would join are one node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyims.spec._checks import nonnegative, positive
+
+__all__ = ["WireParasitics", "WireGeometry", "COPPER_RESISTIVITY_OHM_M"]
+
+#: Bulk copper at 20 degC. Narrow interconnect is worse (surface and grain-boundary
+#: scattering); pass an effective resistivity for your technology node.
+COPPER_RESISTIVITY_OHM_M = 1.72e-8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireGeometry:
+    """Geometry of one wire (a row or a column line) of a crossbar.
+
+    The segment between two adjacent cells is a rectangular bar of length ``pitch_m``
+    and cross-section ``width_m * thickness_m``:
+
+        r_segment_ohm = resistivity_ohm_m * pitch_m / (width_m * thickness_m)
+        c_segment_f   = c_per_length_f_per_m * pitch_m
+
+    ``c_per_length_f_per_m`` is the total capacitance to ground (and neighbours, lumped to
+    ground) per metre of wire; ~0.2 fF/um = 2e-10 F/m is typical of on-chip metal lines.
+    """
+
+    width_m: float
+    thickness_m: float
+    pitch_m: float
+    resistivity_ohm_m: float = COPPER_RESISTIVITY_OHM_M
+    c_per_length_f_per_m: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("width_m", "thickness_m", "pitch_m", "resistivity_ohm_m"):
+            object.__setattr__(self, name, positive("WireGeometry", name, getattr(self, name)))
+        object.__setattr__(
+            self,
+            "c_per_length_f_per_m",
+            nonnegative("WireGeometry", "c_per_length_f_per_m", self.c_per_length_f_per_m),
+        )
+
+    @property
+    def r_segment_ohm(self) -> float:
+        """Resistance of one segment (one cell pitch) of this wire, in ohms."""
+        return self.resistivity_ohm_m * self.pitch_m / (self.width_m * self.thickness_m)
+
+    @property
+    def c_segment_f(self) -> float:
+        """Capacitance to ground of one segment of this wire, in farads."""
+        return self.c_per_length_f_per_m * self.pitch_m
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireParasitics:
+    """Per-segment wire resistances (ohm) and capacitances (F) of a tile; all default to 0."""
+
+    r_row_ohm: float = 0.0
+    r_col_ohm: float = 0.0
+    r_driver_ohm: float = 0.0
+    r_sense_ohm: float = 0.0
+    c_row_f: float = 0.0
+    c_col_f: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("r_row_ohm", "r_col_ohm", "r_driver_ohm", "r_sense_ohm", "c_row_f", "c_col_f"):
+            object.__setattr__(self, name, nonnegative("WireParasitics", name, getattr(self, name)))
+
+    @classmethod
+    def from_geometry(
+        cls,
+        *,
+        row: WireGeometry,
+        col: WireGeometry,
+        r_driver_ohm: float = 0.0,
+        r_sense_ohm: float = 0.0,
+    ) -> "WireParasitics":
+        """Per-segment R and C of the row and column wires from their geometry."""
+        return cls(
+            r_row_ohm=row.r_segment_ohm,
+            r_col_ohm=col.r_segment_ohm,
+            r_driver_ohm=r_driver_ohm,
+            r_sense_ohm=r_sense_ohm,
+            c_row_f=row.c_segment_f,
+            c_col_f=col.c_segment_f,
+        )
+
+    @property
+    def is_ideal(self) -> bool:
+        """True when every resistance is zero: the tile then computes exactly ``V @ G``."""
+        return not (self.r_row_ohm or self.r_col_ohm or self.r_driver_ohm or self.r_sense_ohm)
