@@ -38,7 +38,7 @@ class TileJob:
 
     def __post_init__(self) -> None:
         if not isinstance(self.tile, TileSpec):
-            raise SpecError(f"TileJob.tile={self.tile!r} is not a TileSpec; build one with TileSpec(g_s=..., wires=...)")
+            raise SpecError(f"TileJob.tile is a {type(self.tile).__name__}, not a TileSpec; build one with TileSpec(g_s=..., wires=...)")
         object.__setattr__(self, "v_in_v", as_input_voltages(self.tile, self.v_in_v))
 
     @property

@@ -132,8 +132,22 @@ class NativeTileSolver:
         """Number of internal (unknown-voltage) nodes."""
         return int(self._blocks.l_uu.shape[0])
 
+    def _singular(self, why: str) -> ConvergenceError:
+        return ConvergenceError(
+            f"native solver: the {self.tile.n_rows}x{self.tile.n_cols} tile's nodal matrix {why}; "
+            "check for conductances so small that nodes float, or so large that they overflow float64",
+            rundir=None,
+        )
+
+    def _finite(self, arr: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(arr)):
+            raise self._singular("gives non-finite results (numerically singular or overflowing)")
+        return arr
+
     def _factor(self) -> spla.SuperLU | None:
         if self._lu is None and self.n_unknowns > 0:
+            if not np.all(np.isfinite(self._blocks.l_uu.data)):
+                raise self._singular("has non-finite entries (overflow)")
             try:
                 self._lu = spla.splu(
                     self._blocks.l_uu,
@@ -142,24 +156,13 @@ class NativeTileSolver:
                     options={"SymmetricMode": True},
                 )
             except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
-                raise ConvergenceError(
-                    f"native solver: the {self.tile.n_rows}x{self.tile.n_cols} tile's nodal matrix is singular ({exc}); "
-                    "check for conductances so small that nodes float",
-                    rundir=None,
-                ) from exc
+                raise self._singular(f"is singular ({exc})") from exc
         return self._lu
 
     def _solve_uu(self, rhs: np.ndarray) -> np.ndarray:
         lu = self._factor()
         assert lu is not None
-        out = lu.solve(np.ascontiguousarray(rhs))
-        if not np.all(np.isfinite(out)):
-            raise ConvergenceError(
-                f"native solver: non-finite node voltages in the {self.tile.n_rows}x{self.tile.n_cols} tile; "
-                "the nodal matrix is numerically singular",
-                rundir=None,
-            )
-        return out
+        return self._finite(lu.solve(np.ascontiguousarray(rhs)))
 
     def transfer_matrix(self) -> np.ndarray:
         """``T`` of shape ``(m, n)`` in siemens with ``i_col_a = v_in_v @ T`` exactly (read-only)."""
@@ -174,7 +177,7 @@ class NativeTileSolver:
             else:
                 x = self._solve_uu(b.l_us.toarray())  # (N_u, m)
                 t_t = np.asarray(b.l_ku @ x) - b.l_ks.toarray()
-            t = np.ascontiguousarray(t_t.T)
+            t = np.ascontiguousarray(self._finite(t_t).T)
             t.flags.writeable = False
             self._transfer = t
         return self._transfer
@@ -186,7 +189,7 @@ class NativeTileSolver:
             s = b.l_ss.toarray()
             if self.n_unknowns:
                 s = s - np.asarray(b.l_su @ self._solve_uu(b.l_us.toarray()))
-            s = np.ascontiguousarray(s.T)
+            s = np.ascontiguousarray(self._finite(s).T)
             s.flags.writeable = False
             self._input_g = s
         return self._input_g
@@ -202,7 +205,10 @@ class NativeTileSolver:
         else:
             i_col = -(b.l_ks @ v_t)
             i_src = b.l_ss @ v_t
-        return np.ascontiguousarray(np.asarray(i_col).T), np.ascontiguousarray(np.asarray(i_src).T)
+        return (
+            np.ascontiguousarray(self._finite(np.asarray(i_col)).T),
+            np.ascontiguousarray(self._finite(np.asarray(i_src)).T),
+        )
 
 
 class NativeRunner:

@@ -38,11 +38,17 @@ _instance: Any = None
 _owner_thread: int | None = None
 
 
-class _DropVersionWarning(logging.Filter):
-    """PySpice 1.5 knows ngspice up to 34 and warns about newer ones; the API it uses is unchanged."""
+class _ToDebug(logging.Filter):
+    """Demote PySpice's libngspice logging to pyims debug records.
+
+    PySpice logs every ngspice stderr line, "Note:" lines included, as an ERROR, and warns
+    "Unsupported Ngspice version" for anything newer than 34 (the API it uses is unchanged).
+    pyims reports ngspice's output itself, in its exceptions, so these would only mislead.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Unsupported Ngspice version" not in record.getMessage()
+        log.debug("libngspice: %s", record.getMessage())
+        return False
 
 
 def shared_ngspice() -> Any:
@@ -57,7 +63,7 @@ def shared_ngspice() -> Any:
                 "(multiprocessing, or a Dask cluster with processes=True) for parallelism"
             )
         if _instance is None:
-            logging.getLogger("PySpice.Spice.NgSpice.Shared.NgSpiceShared").addFilter(_DropVersionWarning())
+            logging.getLogger("PySpice.Spice.NgSpice.Shared.NgSpiceShared").addFilter(_ToDebug())
             try:
                 from PySpice.Spice.NgSpice.Shared import NgSpiceShared
             except ImportError as exc:
@@ -134,6 +140,7 @@ class PyspiceRunner:
                     raise
                 except Exception as exc:  # PySpice raises NameError / its own errors on ngspice failures
                     transcript.append(_output(ngspice))
+                    check_log("\n".join(transcript), rundir=rundir, cmd=("libngspice", what), returncode=None)
                     raise SimulationError(
                         f"libngspice failed at '{what}' ({type(exc).__name__}: {exc})",
                         rundir=rundir, cmd=("libngspice", what), output_tail=tail("\n".join(transcript)),

@@ -25,7 +25,7 @@ def _frozen_float_matrix(owner: str, name: str, value: object) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise SpecError(f"{owner}.{name}[{i},{j}]={arr[i, j]!r} is not finite; pass finite values")
+        raise SpecError(f"{owner}.{name}[{i},{j}]={float(arr[i, j])!r} is not finite; pass finite values")
     arr.flags.writeable = False
     return arr
 
@@ -51,11 +51,11 @@ class TileSpec:
         if (g <= 0.0).any():
             i, j = np.argwhere(g <= 0.0)[0]
             raise SpecError(
-                f"TileSpec.g_s[{i},{j}]={g[i, j]!r} S is not positive; every cell needs a conductance > 0 "
+                f"TileSpec.g_s[{i},{j}]={float(g[i, j])!r} S is not positive; every cell needs a conductance > 0 "
                 "(model an absent device with g_off, e.g. 1e-9 S)"
             )
         if not isinstance(self.wires, WireParasitics):
-            raise SpecError(f"TileSpec.wires={self.wires!r} is not a WireParasitics; build one with WireParasitics(...)")
+            raise SpecError(f"TileSpec.wires is a {type(self.wires).__name__}, not a WireParasitics; build one with WireParasitics(...)")
         object.__setattr__(self, "g_s", g)
         h = hashlib.sha256()
         h.update(repr((g.shape, self.wires)).encode())
