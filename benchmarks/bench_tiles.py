@@ -1,0 +1,145 @@
+"""Time every backend side by side on crossbar tiles, in one run, and print ratios.
+
+    .venv/bin/python benchmarks/bench_tiles.py            # full set (a few minutes)
+    .venv/bin/python benchmarks/bench_tiles.py --quick    # 32x32 and 64x64 only
+
+Every tile: cells uniform in [1 uS, 100 uS], inputs uniform in [0, 0.2] V, 2.5 ohm per row
+and column segment, 10 ohm driver and sense resistance. For each size:
+
+* ngspice  — one batched subprocess run of K vectors (DC sweep + PWL sources, KLU);
+* pyspice  — the same netlist through libngspice in this process;
+* native solve    — assemble + factor once + K sparse solves;
+* native transfer — assemble + factor + transfer matrix T, then I = V @ T for N vectors
+  (N = 10,000 by default: the MNIST test set), per-vector cost amortised over N.
+
+Per-vector ratios compare each backend's per-vector cost with native transfer's. Agreement is
+max |I - I_native| / max |I_native| on the K shared vectors. Native peak memory (max RSS) is
+measured in a fresh subprocess per size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from pyims import TileSpec, WireParasitics, find_ngspice  # noqa: E402
+from pyims.runners import TileJob, get_runner  # noqa: E402
+from pyims.runners.native import NativeTileSolver  # noqa: E402
+
+SIZES = [(32, 32), (64, 64), (128, 128), (256, 256), (400, 120)]
+NATIVE_ONLY = [(512, 512)]
+WIRES = WireParasitics(r_row_ohm=2.5, r_col_ohm=2.5, r_driver_ohm=10.0, r_sense_ohm=10.0)
+
+_MEMORY_PROBE = """
+import resource, sys, time, numpy as np
+from pyims import TileSpec, WireParasitics
+from pyims.runners.native import NativeTileSolver
+m, n = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+tile = TileSpec(g_s=rng.uniform(1e-6, 1e-4, (m, n)), wires=WireParasitics(r_row_ohm=2.5, r_col_ohm=2.5,
+                r_driver_ohm=10.0, r_sense_ohm=10.0))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter(); NativeTileSolver(tile).transfer_matrix(); t = time.perf_counter() - t0
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, before / 1024, t)
+"""
+
+
+def _tile(m: int, n: int, k: int, seed: int) -> tuple[TileSpec, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return TileSpec(g_s=rng.uniform(1e-6, 1e-4, (m, n)), wires=WIRES), rng.uniform(0.0, 0.2, (k, m))
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def _peak_memory_mb(m: int, n: int) -> tuple[float, float, float]:
+    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(m), str(n)], capture_output=True, text=True, check=True)
+    peak, base, t = (float(x) for x in out.stdout.split())
+    return peak, base, t
+
+
+def bench(m: int, n: int, k: int, n_native: int, spice: bool) -> dict:
+    tile, v = _tile(m, n, k, seed=m * 1000 + n)
+    job = TileJob(tile=tile, v_in_v=v)
+    row: dict = {"size": f"{m}x{n}", "k": k, "n_native": n_native}
+
+    t0 = time.perf_counter()
+    solver = NativeTileSolver(tile)
+    t_matrix = solver.transfer_matrix()
+    row["native_transfer_setup_s"] = time.perf_counter() - t0
+    v_many = np.random.default_rng(1).uniform(0.0, 0.2, (n_native, m))
+    t0 = time.perf_counter()
+    _ = v_many @ t_matrix
+    row["native_transfer_apply_s"] = time.perf_counter() - t0
+    row["native_transfer_per_vec_s"] = (row["native_transfer_setup_s"] + row["native_transfer_apply_s"]) / n_native
+
+    t0 = time.perf_counter()
+    solve_res = get_runner("native", method="solve").run(job)
+    row["native_solve_s"] = time.perf_counter() - t0
+    row["native_solve_per_vec_s"] = row["native_solve_s"] / k
+    reference = solve_res.i_col_a
+    row["transfer_vs_solve_rel"] = _rel(v @ t_matrix, reference)
+
+    peak, base, _ = _peak_memory_mb(m, n)
+    row["native_peak_rss_mb"] = peak
+    row["python_baseline_rss_mb"] = base
+
+    if spice:
+        for backend in ("ngspice", "pyspice"):
+            res = get_runner(backend).run(job)
+            row[f"{backend}_s"] = res.info.wall_time_s
+            row[f"{backend}_per_vec_s"] = res.info.wall_time_s / k
+            row[f"{backend}_rel_vs_native"] = _rel(res.i_col_a, reference)
+            row[f"{backend}_per_vec_ratio"] = row[f"{backend}_per_vec_s"] / row["native_transfer_per_vec_s"]
+            row[f"{backend}_vs_native_solve_ratio"] = row[f"{backend}_per_vec_s"] / row["native_solve_per_vec_s"]
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="32x32 and 64x64 only")
+    parser.add_argument("--vectors", type=int, default=8, help="K vectors per SPICE run (default 8)")
+    parser.add_argument("--native-vectors", type=int, default=10_000, help="N vectors for native transfer (default 10000)")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args()
+
+    info = find_ngspice()
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"numpy {np.__version__}; ngspice-{info.version} (KLU: {info.klu})")
+    sizes = SIZES[:2] if args.quick else SIZES
+    rows = [bench(m, n, args.vectors, args.native_vectors, spice=True) for m, n in sizes]
+    if not args.quick:
+        rows += [bench(m, n, args.vectors, args.native_vectors, spice=False) for m, n in NATIVE_ONLY]
+
+    print()
+    print(f"K = {args.vectors} vectors per SPICE run; native transfer amortised over N = {args.native_vectors} vectors")
+    print("| tile | ngspice s (K) | pyspice s (K) | native solve s (K) | native T setup s | ngspice/vec ÷ native-T/vec "
+          "| ngspice/vec ÷ native-solve/vec | pyspice/vec ÷ native-T/vec | ngspice rel diff | pyspice rel diff "
+          "| T vs solve rel | native peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        def f(key: str, fmt: str) -> str:
+            return format(r[key], fmt) if key in r else "—"
+        print(f"| {r['size']} | {f('ngspice_s', '.2f')} | {f('pyspice_s', '.2f')} | {f('native_solve_s', '.3f')} "
+              f"| {f('native_transfer_setup_s', '.2f')} | {f('ngspice_per_vec_ratio', '.0f')}x "
+              f"| {f('ngspice_vs_native_solve_ratio', '.0f')}x | {f('pyspice_per_vec_ratio', '.0f')}x "
+              f"| {f('ngspice_rel_vs_native', '.1e')} | {f('pyspice_rel_vs_native', '.1e')} "
+              f"| {f('transfer_vs_solve_rel', '.1e')} | {f('native_peak_rss_mb', '.0f')} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

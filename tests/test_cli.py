@@ -1,0 +1,59 @@
+"""The pyims command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pyims.cli import main
+
+
+@pytest.mark.ngspice
+@pytest.mark.pyspice
+def test_demo_runs_every_backend_and_writes_its_outputs(tmp_path, capsys):
+    assert main(["demo", "--size", "12x10", "--vectors", "3", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ngspice" in out and "pyspice" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["backends"]) == {"native", "ngspice", "pyspice"}
+    for backend in ("ngspice", "pyspice"):
+        assert summary["backends"][backend]["max_rel_diff_vs_native"] <= 1e-9
+    sweep = summary["wire_sweep"]
+    assert sweep[0]["r_wire_ohm"] == 0.0 and sweep[0]["max_rel_error_vs_ideal"] <= 1e-12
+    errors = [p["max_rel_error_vs_ideal"] for p in sweep]
+    assert errors == sorted(errors)  # more wire resistance, more error
+    assert (tmp_path / "tile_12x10.cir").read_text().startswith("* pyims crossbar tile 12x10")
+
+
+def test_demo_native_only(tmp_path, capsys):
+    assert main(["demo", "--size", "6x4", "--vectors", "2", "--backends", "native", "--out", str(tmp_path)]) == 0
+    assert set(json.loads((tmp_path / "summary.json").read_text())["backends"]) == {"native"}
+
+
+def test_netlist_command_from_npy(tmp_path, capsys):
+    np.save(tmp_path / "g.npy", np.array([[1e-4, 2e-5]]))
+    np.save(tmp_path / "v.npy", np.array([[0.25]]))
+    out = tmp_path / "t.cir"
+    assert main(["netlist", str(out), "--g-npy", str(tmp_path / "g.npy"), "--v-npy", str(tmp_path / "v.npy"),
+                 "--r-col-ohm", "2.0", "--no-klu"]) == 0
+    text = out.read_text()
+    assert "VIN0 r0_0 0 DC 0.25" in text and "RX0_1 r0_0 c0_1 49999.99999999999" in text and ".options" not in text
+
+
+def test_netlist_command_reports_bad_input_with_exit_code_2(tmp_path, capsys):
+    np.save(tmp_path / "g.npy", np.array([[1e-4, -2e-5]]))
+    assert main(["netlist", "-", "--g-npy", str(tmp_path / "g.npy")]) == 2
+    assert "TileSpec.g_s[0,1]=-2e-05 S is not positive" in capsys.readouterr().err
+
+
+def test_bad_size_is_rejected(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--size", "64by64"])
+    assert "is not ROWSxCOLS" in capsys.readouterr().err
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    assert "pyims" in capsys.readouterr().out
