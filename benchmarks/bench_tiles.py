@@ -39,17 +39,20 @@ SIZES = [(32, 32), (64, 64), (128, 128), (256, 256), (400, 120)]
 NATIVE_ONLY = [(512, 512)]
 WIRES = WireParasitics(r_row_ohm=2.5, r_col_ohm=2.5, r_driver_ohm=10.0, r_sense_ohm=10.0)
 
+# Peak RSS from VmHWM: ru_maxrss would carry the parent's high-water mark across fork+exec.
 _MEMORY_PROBE = """
-import resource, sys, time, numpy as np
+import re, sys, time, numpy as np
 from pyims import TileSpec, WireParasitics
 from pyims.runners.native import NativeTileSolver
 m, n = int(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(0)
 tile = TileSpec(g_s=rng.uniform(1e-6, 1e-4, (m, n)), wires=WireParasitics(r_row_ohm=2.5, r_col_ohm=2.5,
                 r_driver_ohm=10.0, r_sense_ohm=10.0))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm_mb():
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
+before = hwm_mb()
 t0 = time.perf_counter(); NativeTileSolver(tile).transfer_matrix(); t = time.perf_counter() - t0
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, before / 1024, t)
+print(hwm_mb(), before, t)
 """
 
 
@@ -117,9 +120,11 @@ def main() -> int:
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"numpy {np.__version__}; ngspice-{info.version} (KLU: {info.klu})")
     sizes = SIZES[:2] if args.quick else SIZES
-    rows = [bench(m, n, args.vectors, args.native_vectors, spice=True) for m, n in sizes]
-    if not args.quick:
-        rows += [bench(m, n, args.vectors, args.native_vectors, spice=False) for m, n in NATIVE_ONLY]
+    plan = [(m, n, True) for m, n in sizes] + ([] if args.quick else [(m, n, False) for m, n in NATIVE_ONLY])
+    rows = []
+    for k, (m, n, spice) in enumerate(plan, 1):
+        print(f"[{k}/{len(plan)}] {m}x{n} ...", file=sys.stderr, flush=True)
+        rows.append(bench(m, n, args.vectors, args.native_vectors, spice=spice))
 
     print()
     print(f"K = {args.vectors} vectors per SPICE run; native transfer amortised over N = {args.native_vectors} vectors")

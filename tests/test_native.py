@@ -71,7 +71,7 @@ def test_more_wire_resistance_never_increases_total_current(m, n, seed, which):
 
 
 def test_transfer_matrix_and_direct_solves_agree_on_a_large_tile():
-    g, v = random_tile_arrays(96, 40, 6, seed=11)
+    g, v = random_tile_arrays(96, 40, 70, seed=11)  # 70 vectors and 40 columns: several RHS blocks
     wires = WireParasitics(r_row_ohm=2.0, r_col_ohm=3.0, r_driver_ohm=20.0, r_sense_ohm=10.0)
     solver = NativeTileSolver(TileSpec(g_s=g, wires=wires))
     t = solver.transfer_matrix()
