@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Union
 
@@ -178,10 +179,9 @@ class Netlist:
     def __post_init__(self) -> None:
         if "\n" in self.title or "\r" in self.title:
             raise NetlistError(f"netlist title {self.title!r} must be one line")
-        names = [e.name.upper() for e in self.elements]
-        if len(set(names)) != len(names):
-            seen: set[str] = set()
-            dup = next(n for n in names if n in seen or seen.add(n))  # type: ignore[func-returns-value]
+        counts = Counter(e.name.upper() for e in self.elements)
+        if len(counts) != len(self.elements):
+            dup = next(name for name, count in counts.items() if count > 1)
             raise NetlistError(f"element name {dup!r} appears twice; element names must be unique")
         sources = {e.name.upper() for e in self.elements if isinstance(e, (VoltageSource, PwlVoltageSource))}
         for name in self.saved_currents:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -34,7 +34,7 @@ class TileJob:
     """
 
     tile: TileSpec
-    v_in_v: np.ndarray = field()
+    v_in_v: np.ndarray
 
     def __post_init__(self) -> None:
         if not isinstance(self.tile, TileSpec):

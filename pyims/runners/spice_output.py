@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pyims.errors import ConvergenceError, SimulationError
+from pyims.netlist.tile import input_source_name, sense_source_name
 from pyims.runners.rawfile import RawPlot
 
 __all__ = ["check_log", "tile_currents", "tail", "CONVERGENCE_PATTERNS"]
@@ -50,9 +51,8 @@ def check_log(log_text: str, *, rundir: Path | None, cmd: tuple[str, ...], retur
         )
     if returncode not in (0, None):
         raise SimulationError("ngspice failed", rundir=rundir, cmd=cmd, returncode=returncode, output_tail=tail(log_text))
-    errors = _ERROR_LINE.findall(log_text)
-    if errors:
-        first = next(line for line in log_text.splitlines() if _ERROR_LINE.match(line))
+    first = next((line for line in log_text.splitlines() if _ERROR_LINE.match(line)), None)
+    if first is not None:
         raise SimulationError(
             f"ngspice reported an error: {first.strip()}",
             rundir=rundir,
@@ -68,8 +68,6 @@ def tile_currents(plot: RawPlot, *, n_rows: int, n_cols: int, n_vectors: int, ba
     SPICE reports a source's branch current from its + terminal through the source: for the
     0 V sense sources that is the column current; input sources report minus what they deliver.
     """
-    from pyims.netlist.tile import input_source_name, sense_source_name
-
     if plot.data.shape[0] != n_vectors:
         raise SimulationError(
             f"ngspice returned {plot.data.shape[0]} points in plot {plot.plotname!r}, expected {n_vectors}",
