@@ -101,6 +101,7 @@ def test_ngspice_metadata_and_kept_run_dir(run_root):
 def test_pyspice_metadata(run_root):
     res = get_runner("pyspice", run_root=run_root, keep_run_dir=True).run(_job(3, 3, 1, seed=0))
     assert res.info.backend == "pyspice" and res.info.ngspice_version >= 42 and res.info.klu is True
+    assert {p.name for p in res.info.run_dir.iterdir()} == {"circuit.cir", "output.raw", "ngspice.log"}
     assert (res.info.run_dir / "output.raw").stat().st_size > 0
 
 

@@ -23,7 +23,6 @@ short and keeps the zero-parasitic tile exactly ``I = V @ G``.
 
 from __future__ import annotations
 
-import numpy as np
 
 from pyims.netlist.model import (
     GROUND,

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from pyims.errors import RawFileError, SimulationError, SimulationTimeout
 from pyims.netlist import build_tile_netlist, format_netlist
-from pyims.results import RunInfo, TileResult
+from pyims.results import TileResult
 from pyims.runners.base import TileJob, make_run_dir
 from pyims.runners.ngspice_env import NgspiceInfo, find_ngspice
 from pyims.runners.rawfile import RawPlot, read_raw
-from pyims.runners.spice_output import check_log, tail, tile_currents
+from pyims.runners.spice_output import check_log, finish_tile_run, tail
 
 __all__ = ["NgspiceRunner", "run_ngspice_netlist", "NETLIST_FILE", "RAW_FILE", "LOG_FILE"]
 
@@ -100,18 +99,7 @@ class NgspiceRunner:
         netlist = build_tile_netlist(job.tile, job.v_in_v, klu=self.klu)
         rundir = make_run_dir(self.run_root, "tile-ngspice-")
         plots = run_ngspice_netlist(format_netlist(netlist), rundir, info=self.info, timeout_s=self.timeout_s)
-        try:
-            i_col, i_src = tile_currents(
-                plots[-1], n_rows=job.tile.n_rows, n_cols=job.tile.n_cols,
-                n_vectors=job.n_vectors, batched=job.n_vectors > 1,
-            )
-        except (RawFileError, SimulationError) as exc:
-            raise SimulationError(f"ngspice output does not hold the tile's currents ({exc})", rundir=rundir) from exc
-        kept = rundir if self.keep_run_dir else None
-        if not self.keep_run_dir:
-            shutil.rmtree(rundir, ignore_errors=True)
-        info = RunInfo(
-            backend=self.name, ngspice_version=self.info.version, klu=self.klu,
-            wall_time_s=time.perf_counter() - t0, run_dir=kept,
+        return finish_tile_run(
+            plots, job, rundir=rundir, keep_run_dir=self.keep_run_dir, backend=self.name,
+            ngspice_version=self.info.version, klu=self.klu, t0=t0,
         )
-        return TileResult(i_col_a=i_col, i_src_a=i_src, info=info)

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from pyims.errors import PyimsError, RawFileError, SimulationError, SimulatorNotFound, SimulatorUsageError
+from pyims.errors import RawFileError, SimulationError, SimulatorNotFound, SimulatorUsageError
 from pyims.netlist import build_tile_netlist, format_netlist
-from pyims.results import RunInfo, TileResult
+from pyims.results import TileResult
 from pyims.runners.base import TileJob, make_run_dir
 from pyims.runners.ngspice import LOG_FILE, NETLIST_FILE, RAW_FILE
 from pyims.runners.ngspice_env import INSTALL_HINT
 from pyims.runners.rawfile import read_raw
-from pyims.runners.spice_output import check_log, tail, tile_currents
+from pyims.runners.spice_output import check_log, finish_tile_run, tail
 
 __all__ = ["PyspiceRunner", "shared_ngspice"]
 
@@ -136,8 +135,6 @@ class PyspiceRunner:
             for what, step in steps:
                 try:
                     step()
-                except PyimsError:
-                    raise
                 except Exception as exc:  # PySpice raises NameError / its own errors on ngspice failures
                     transcript.append(_output(ngspice))
                     check_log("\n".join(transcript), rundir=rundir, cmd=("libngspice", what), returncode=None)
@@ -148,30 +145,20 @@ class PyspiceRunner:
                 transcript.append(_output(ngspice))
                 check_log(transcript[-1], rundir=rundir, cmd=("libngspice", what), returncode=None)
             plots = read_raw(raw_path)
-            i_col, i_src = tile_currents(
-                plots[-1], n_rows=job.tile.n_rows, n_cols=job.tile.n_cols,
-                n_vectors=job.n_vectors, batched=job.n_vectors > 1,
-            )
-        except (RawFileError, SimulationError) as exc:
-            (rundir / LOG_FILE).write_text("\n".join(transcript))
-            if isinstance(exc, SimulationError) and exc.rundir is not None:
-                raise
+        except RawFileError as exc:
             raise SimulationError(
                 f"libngspice produced no usable results ({exc})", rundir=rundir,
                 output_tail=tail("\n".join(transcript)),
             ) from exc
         finally:
+            (rundir / LOG_FILE).write_text("\n".join(transcript))
             # Free the circuit and its plots so the next run starts clean.
             for command in ("destroy all", "remcirc"):
                 try:
                     ngspice.exec_command(command)
                 except Exception:  # noqa: BLE001 - nothing loaded is not an error here
                     log.debug("libngspice: %s failed (nothing to free)", command)
-        kept = rundir if self.keep_run_dir else None
-        if not self.keep_run_dir:
-            shutil.rmtree(rundir, ignore_errors=True)
-        info = RunInfo(
-            backend=self.name, ngspice_version=ngspice.ngspice_version, klu=klu,
-            wall_time_s=time.perf_counter() - t0, run_dir=kept,
+        return finish_tile_run(
+            plots, job, rundir=rundir, keep_run_dir=self.keep_run_dir, backend=self.name,
+            ngspice_version=ngspice.ngspice_version, klu=klu, t0=t0,
         )
-        return TileResult(i_col_a=i_col, i_src_a=i_src, info=info)
