@@ -37,7 +37,7 @@ def test_two_rows_one_column_by_hand():
 @given(m=st.integers(1, 12), n=st.integers(1, 12), k=st.integers(1, 4), seed=st.integers(0, 2**31))
 def test_zero_parasitics_is_exactly_v_times_g(m, n, k, seed):
     g, v = random_tile_arrays(m, n, k, seed)
-    for method in ("transfer", "solve"):
+    for method in ("auto", "transfer", "solve"):
         res = NativeRunner(method=method).run(TileJob(tile=TileSpec(g_s=g), v_in_v=v))
         np.testing.assert_allclose(res.i_col_a, v @ g, rtol=1e-12, atol=1e-12 * np.abs(v @ g).max())
 
@@ -102,7 +102,7 @@ def test_wire_resistance_reduces_far_cells_most():
 
 
 def test_unknown_native_method():
-    with pytest.raises(SpecError, match=r"NativeRunner.method='lu' is unknown; use one of transfer, solve"):
+    with pytest.raises(SpecError, match=r"NativeRunner.method='lu' is unknown; use one of auto, transfer, solve"):
         NativeRunner(method="lu")
 
 
@@ -122,3 +122,15 @@ def test_native_overflow_is_a_convergence_error():
 def test_unknown_backend_is_rejected():
     with pytest.raises(SpecError, match=r"backend='spectre' is unknown; use one of native, ngspice, pyspice"):
         simulate_tile(np.ones((1, 1)), np.ones((1, 1)), backend="spectre", **NO_WIRES)
+
+
+def test_auto_method_matches_both_paths_on_either_side_of_its_switch():
+    wires = WireParasitics(r_row_ohm=1.0, r_col_ohm=2.0, r_driver_ohm=5.0, r_sense_ohm=5.0)
+    for k in (2, 40):  # 3x4 tile: auto uses "solve" up to 3 + 3 = 6 vectors, "transfer" beyond
+        g, v = random_tile_arrays(3, 4, k, seed=k)
+        job = TileJob(tile=TileSpec(g_s=g, wires=wires), v_in_v=v)
+        auto = NativeRunner().run(job)
+        for method in ("transfer", "solve"):
+            other = NativeRunner(method=method).run(job)
+            assert rel_diff(auto.i_col_a, other.i_col_a) <= 1e-12
+            assert rel_diff(auto.i_src_a, other.i_src_a) <= 1e-10

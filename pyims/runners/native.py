@@ -32,7 +32,7 @@ from pyims.spec import TileSpec
 
 __all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS"]
 
-NATIVE_METHODS = ("transfer", "solve")
+NATIVE_METHODS = ("auto", "transfer", "solve")
 
 #: Right-hand sides per sparse solve. SuperLU solves column by column anyway, so blocking costs
 #: no time and bounds memory at N_u x RHS_BLOCK doubles (a 512x512 tile: 0.5M unknowns).
@@ -229,13 +229,15 @@ class NativeRunner:
     """Runner on the native solver.
 
     Args:
-        method: "transfer" (form ``T`` and ``S`` once, then ``I = V @ T``; best for many
-            vectors or repeated use) or "solve" (factor once, one sparse solve per vector).
+        method: "solve" (factor once, one sparse solve per vector), "transfer" (form ``T`` and
+            ``S`` with ``min(m, n) + m`` solves, then ``I = V @ T``), or "auto" (default): the one
+            with fewer sparse solves for this job. To reuse ``T`` across calls, keep a
+            ``NativeTileSolver``.
     """
 
     name = "native"
 
-    def __init__(self, *, method: str = "transfer") -> None:
+    def __init__(self, *, method: str = "auto") -> None:
         if method not in NATIVE_METHODS:
             raise SpecError(f"NativeRunner.method={method!r} is unknown; use one of {', '.join(NATIVE_METHODS)}")
         self.method = method
@@ -243,7 +245,11 @@ class NativeRunner:
     def run(self, job: TileJob) -> TileResult:
         t0 = time.perf_counter()
         solver = NativeTileSolver(job.tile)
-        if self.method == "transfer":
+        method = self.method
+        if method == "auto":
+            m, n = job.tile.n_rows, job.tile.n_cols
+            method = "transfer" if job.n_vectors > min(m, n) + m else "solve"
+        if method == "transfer":
             i_col = job.v_in_v @ solver.transfer_matrix()
             i_src = job.v_in_v @ solver.input_conductance()
         else:
