@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -177,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     except PyimsError as exc:
         print(f"pyims: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`pyims ... | head`): stop quietly, as a Unix tool does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     if args.verbose:
         print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return code

@@ -57,3 +57,15 @@ def test_bad_size_is_rejected(capsys):
 def test_info(capsys):
     assert main(["info"]) == 0
     assert "pyims" in capsys.readouterr().out
+
+
+def test_output_piped_into_a_closed_reader_exits_quietly():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        f"'{sys.executable}' -m pyims.cli netlist - --size 40x40 | head -n 1",
+        shell=True, capture_output=True, text=True, check=True,
+    )
+    assert proc.stdout.startswith("* pyims crossbar tile 40x40")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
