@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _instance: Any = None
+_instance_klu = False  # whether the loaded libngspice has KLU, probed once at load
 _owner_thread: int | None = None
 
 
@@ -52,7 +53,7 @@ class _ToDebug(logging.Filter):
 
 def shared_ngspice() -> Any:
     """This process's ``NgSpiceShared`` instance, created on first use by the calling thread."""
-    global _instance, _owner_thread
+    global _instance, _instance_klu, _owner_thread
     with _lock:
         me = threading.get_ident()
         if _owner_thread is not None and _owner_thread != me:
@@ -73,19 +74,9 @@ def shared_ngspice() -> Any:
                 raise SimulatorNotFound(
                     f"libngspice.so could not be loaded ({exc}); {INSTALL_HINT}; or set NGSPICE_LIBRARY_PATH"
                 ) from exc
+            _instance_klu = "KLU" in _instance.exec_command("version -f")
             _owner_thread = me
         return _instance
-
-
-_klu_cache: dict[int, bool] = {}
-
-
-def _library_has_klu(ngspice: Any) -> bool:
-    """Whether the loaded libngspice was built with KLU (from ``version -f``)."""
-    key = id(ngspice)
-    if key not in _klu_cache:
-        _klu_cache[key] = "KLU" in ngspice.exec_command("version -f")
-    return _klu_cache[key]
 
 
 def _output(ngspice: Any) -> str:
@@ -120,7 +111,7 @@ class PyspiceRunner:
     def run(self, job: TileJob) -> TileResult:
         t0 = time.perf_counter()
         ngspice = shared_ngspice()
-        klu = _library_has_klu(ngspice) if self.klu is None else bool(self.klu)
+        klu = _instance_klu if self.klu is None else bool(self.klu)
         netlist_text = format_netlist(build_tile_netlist(job.tile, job.v_in_v, klu=klu))
         rundir = make_run_dir(self.run_root, "tile-pyspice-")
         (rundir / NETLIST_FILE).write_text(netlist_text)
