@@ -19,6 +19,10 @@ __all__ = [
     "ConvergenceError",
     "RawFileError",
     "NgspiceVersionWarning",
+    "ConfigError",
+    "DatasetError",
+    "ChecksumError",
+    "ModelFileError",
 ]
 
 
@@ -28,6 +32,22 @@ class PyimsError(Exception):
 
 class SpecError(PyimsError, ValueError):
     """A user-supplied specification (shapes, values, names) is invalid."""
+
+
+class ConfigError(SpecError):
+    """An experiment config (TOML) names an unknown field or holds a bad value; the message names the field."""
+
+
+class DatasetError(PyimsError):
+    """A dataset file is missing, unreadable or not in the expected format."""
+
+
+class ChecksumError(DatasetError):
+    """A downloaded or cached file does not match its published checksum."""
+
+
+class ModelFileError(PyimsError):
+    """A weights file (.npz or CSV) is missing, malformed, or its layer shapes do not chain."""
 
 
 class NetlistError(PyimsError):

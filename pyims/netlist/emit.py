@@ -18,6 +18,7 @@ from pyims.netlist.model import (
     OperatingPoint,
     PwlVoltageSource,
     Resistor,
+    SubcktInstance,
     VoltageSource,
 )
 
@@ -48,6 +49,9 @@ def format_element(element: Element) -> str:
             last = k + PWL_PAIRS_PER_LINE >= len(pairs)
             lines.append(f"+ {chunk}{')' if last else ','}")
         return "\n".join(lines)
+    if isinstance(element, SubcktInstance):
+        params = "".join(f" {key}={format_value(value)}" for key, value in element.params)
+        return f"{element.name} {' '.join(element.nodes)} {element.subckt}{params}"
     raise NetlistError(f"cannot emit element of type {type(element).__name__}")
 
 
@@ -77,6 +81,13 @@ def write_options(netlist: Netlist, dest: TextIO) -> None:
         dest.write(f".options {option}\n")
 
 
+def write_libraries(netlist: Netlist, dest: TextIO) -> None:
+    """Subcircuit definitions, verbatim, each under a comment naming its source."""
+    for lib in netlist.libraries:
+        dest.write(f"* --- library {lib.name} ---\n")
+        dest.write(lib.text.rstrip("\n") + "\n")
+
+
 def write_elements(netlist: Netlist, dest: TextIO) -> None:
     """Every element, in model order."""
     dest.write("\n".join(format_element(e) for e in netlist.elements))
@@ -85,8 +96,8 @@ def write_elements(netlist: Netlist, dest: TextIO) -> None:
 
 def write_control(netlist: Netlist, dest: TextIO) -> None:
     """Saved vectors, the analysis and ``.end``."""
-    if netlist.saved_currents:
-        saves = [f"i({name})" for name in netlist.saved_currents]
+    saves = [f"i({name})" for name in netlist.saved_currents] + [f"v({node})" for node in netlist.saved_voltages]
+    if saves:
         for k in range(0, len(saves), 16):
             dest.write(".save " + " ".join(saves[k : k + 16]) + "\n")
     dest.write(_format_analysis(netlist) + "\n")
@@ -97,6 +108,7 @@ def emit(netlist: Netlist, dest: TextIO) -> None:
     """Write ``netlist`` as ngspice text to the stream ``dest``."""
     write_header(netlist, dest)
     write_options(netlist, dest)
+    write_libraries(netlist, dest)
     write_elements(netlist, dest)
     write_control(netlist, dest)
 

@@ -19,6 +19,8 @@ __all__ = [
     "Capacitor",
     "VoltageSource",
     "PwlVoltageSource",
+    "SubcktInstance",
+    "SubcktLibrary",
     "Element",
     "OperatingPoint",
     "DcSweep",
@@ -128,7 +130,44 @@ class PwlVoltageSource:
             raise NetlistError(f"{self.name}: pwl x values must be strictly increasing")
 
 
-Element = Union[Resistor, Capacitor, VoltageSource, PwlVoltageSource]
+@dataclass(frozen=True, slots=True)
+class SubcktInstance:
+    """An instance ``X...`` of a library subcircuit: ``nodes`` in the subcircuit's port order, numeric ``params``."""
+
+    name: str
+    nodes: tuple[str, ...]
+    subckt: str
+    params: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "X")
+        _check_nodes(self.name, *self.nodes)
+        if not _NAME.match(self.subckt):
+            raise NetlistError(f"{self.name}: subcircuit name {self.subckt!r} is invalid")
+        for key, value in self.params:
+            if not _NAME.match(key):
+                raise NetlistError(f"{self.name}: parameter name {key!r} is invalid")
+            _check_finite(self.name, key, value)
+
+
+@dataclass(frozen=True, slots=True)
+class SubcktLibrary:
+    """Verbatim SPICE text defining subcircuits (a file of ``circuits/``), written once per netlist."""
+
+    name: str
+    text: str
+    defines: tuple[str, ...]
+
+
+Element = Union[Resistor, Capacitor, VoltageSource, PwlVoltageSource, SubcktInstance]
+
+
+def _element_nodes(e: Element) -> tuple[str, ...]:
+    if isinstance(e, SubcktInstance):
+        return e.nodes
+    if isinstance(e, (Resistor, Capacitor)):
+        return (e.node_a, e.node_b)
+    return (e.node_pos, e.node_neg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +202,11 @@ Analysis = Union[OperatingPoint, DcSweep]
 
 @dataclass(frozen=True, slots=True)
 class Netlist:
-    """A complete flat circuit: title, elements, options, saved branch currents, one analysis.
+    """A complete circuit: title, elements, options, saved vectors, one analysis.
 
     ``saved_currents`` names voltage sources (V or B) whose branch currents are written to
-    the output; when it is empty, the simulator saves everything.
+    the output, ``saved_voltages`` nodes whose voltages are; when both are empty, the
+    simulator saves everything. ``libraries`` hold the subcircuits that instances use.
     """
 
     title: str
@@ -175,6 +215,8 @@ class Netlist:
     options: tuple[str, ...] = ()
     saved_currents: tuple[str, ...] = ()
     comments: tuple[str, ...] = ()
+    saved_voltages: tuple[str, ...] = ()
+    libraries: tuple[SubcktLibrary, ...] = ()
 
     def __post_init__(self) -> None:
         if "\n" in self.title or "\r" in self.title:
@@ -187,6 +229,14 @@ class Netlist:
         for name in self.saved_currents:
             if name.upper() not in sources:
                 raise NetlistError(f"saved current i({name}) names no voltage source in the netlist")
+        nodes = {n for e in self.elements for n in _element_nodes(e)}
+        for node in self.saved_voltages:
+            if node not in nodes:
+                raise NetlistError(f"saved voltage v({node}) names no node of the netlist")
+        defined = {name.lower() for lib in self.libraries for name in lib.defines}
+        for e in self.elements:
+            if isinstance(e, SubcktInstance) and e.subckt.lower() not in defined:
+                raise NetlistError(f"{e.name} uses subcircuit {e.subckt!r}, which no library of the netlist defines")
         if isinstance(self.analysis, DcSweep) and self.analysis.source.upper() not in sources:
             raise NetlistError(f".dc sweeps {self.analysis.source!r}, which is not a source in the netlist")
         for option in self.options:

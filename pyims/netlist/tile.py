@@ -37,10 +37,22 @@ from pyims.netlist.model import (
 )
 from pyims.spec import TileSpec, as_input_voltages
 
-__all__ = ["build_tile_netlist", "TileNodes", "CONTROL_SOURCE", "input_source_name", "sense_source_name"]
+__all__ = [
+    "build_tile_netlist",
+    "TileNodes",
+    "CONTROL_SOURCE",
+    "CONTROL_NODE",
+    "input_source_name",
+    "sense_source_name",
+    "crossbar_elements",
+    "driver_resistor",
+    "array_elements",
+    "sense_resistor",
+    "capacitor_elements",
+]
 
 CONTROL_SOURCE = "VCTL"
-_CONTROL_NODE = "ctl"
+CONTROL_NODE = "ctl"
 
 
 def input_source_name(i: int, batched: bool) -> str:
@@ -54,27 +66,106 @@ def sense_source_name(j: int) -> str:
 
 
 class TileNodes:
-    """Generated node names of a tile, with zero-ohm wires merged."""
+    """Generated node names of a tile, with zero-ohm wires merged.
 
-    def __init__(self, tile: TileSpec) -> None:
+    ``prefix`` namespaces the tile's internal nodes when several tiles share one netlist.
+    ``source_nodes`` / ``sense_nodes`` name the external nodes that drive row i / receive
+    column j (default: the tile's own ``in{i}`` / ``s{j}``); when the driver / sense
+    resistance is 0, the first row node / last column node *is* that external node.
+    """
+
+    def __init__(
+        self,
+        tile: TileSpec,
+        *,
+        prefix: str = "",
+        source_nodes: tuple[str, ...] | None = None,
+        sense_nodes: tuple[str, ...] | None = None,
+    ) -> None:
         w = tile.wires
         self._m = tile.n_rows
+        self._prefix = prefix
         self._row_split = w.r_row_ohm > 0.0
         self._col_split = w.r_col_ohm > 0.0
         self._driver = w.r_driver_ohm > 0.0
         self._sense = w.r_sense_ohm > 0.0
+        self._sources = source_nodes
+        self._senses = sense_nodes
 
     def row(self, i: int, j: int) -> str:
-        return f"r{i}_{j if self._row_split else 0}"
+        jj = j if self._row_split else 0
+        if jj == 0 and not self._driver and self._sources is not None:
+            return self._sources[i]
+        return f"{self._prefix}r{i}_{jj}"
 
     def col(self, i: int, j: int) -> str:
-        return f"c{i if self._col_split else self._m - 1}_{j}"
+        ii = i if self._col_split else self._m - 1
+        if ii == self._m - 1 and not self._sense and self._senses is not None:
+            return self._senses[j]
+        return f"{self._prefix}c{ii}_{j}"
 
     def source(self, i: int) -> str:
-        return f"in{i}" if self._driver else self.row(i, 0)
+        if self._sources is not None:
+            return self._sources[i]
+        return f"{self._prefix}in{i}" if self._driver else self.row(i, 0)
 
     def sense(self, j: int) -> str:
-        return f"s{j}" if self._sense else self.col(self._m - 1, j)
+        if self._senses is not None:
+            return self._senses[j]
+        return f"{self._prefix}s{j}" if self._sense else self.col(self._m - 1, j)
+
+
+def driver_resistor(tile: TileSpec, nodes: TileNodes, i: int, tag: str = "") -> Resistor | None:
+    """Row i's driver resistance ``R{tag}D{i}``, or None when it is 0 ohm (merged)."""
+    if tile.wires.r_driver_ohm <= 0.0:
+        return None
+    return Resistor(f"R{tag}D{i}", nodes.source(i), nodes.row(i, 0), tile.wires.r_driver_ohm)
+
+
+def array_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[Element]:
+    """Cells and row / column wire segments, row by row (``R{tag}X..``, ``R{tag}R..``, ``R{tag}C..``)."""
+    m, n = tile.n_rows, tile.n_cols
+    w = tile.wires
+    out: list[Element] = []
+    r_cell = (1.0 / tile.g_s).tolist()
+    for i in range(m):
+        for j in range(n):
+            if j > 0 and w.r_row_ohm > 0.0:
+                out.append(Resistor(f"R{tag}R{i}_{j}", nodes.row(i, j - 1), nodes.row(i, j), w.r_row_ohm))
+            out.append(Resistor(f"R{tag}X{i}_{j}", nodes.row(i, j), nodes.col(i, j), r_cell[i][j]))
+            if i > 0 and w.r_col_ohm > 0.0:
+                out.append(Resistor(f"R{tag}C{i}_{j}", nodes.col(i - 1, j), nodes.col(i, j), w.r_col_ohm))
+    return out
+
+
+def sense_resistor(tile: TileSpec, nodes: TileNodes, j: int, tag: str = "") -> Resistor | None:
+    """Column j's sense resistance ``R{tag}S{j}``, or None when it is 0 ohm (merged)."""
+    if tile.wires.r_sense_ohm <= 0.0:
+        return None
+    return Resistor(f"R{tag}S{j}", nodes.col(tile.n_rows - 1, j), nodes.sense(j), tile.wires.r_sense_ohm)
+
+
+def capacitor_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[Element]:
+    """Wire capacitance to ground at every row / column cell node (``C{tag}R..``, ``C{tag}C..``)."""
+    w = tile.wires
+    out: list[Element] = []
+    if w.c_row_f > 0.0 or w.c_col_f > 0.0:
+        for i in range(tile.n_rows):
+            for j in range(tile.n_cols):
+                if w.c_row_f > 0.0:
+                    out.append(Capacitor(f"C{tag}R{i}_{j}", nodes.row(i, j), GROUND, w.c_row_f))
+                if w.c_col_f > 0.0:
+                    out.append(Capacitor(f"C{tag}C{i}_{j}", nodes.col(i, j), GROUND, w.c_col_f))
+    return out
+
+
+def crossbar_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[Element]:
+    """Every passive element of the tile (drivers, array, sense resistors, capacitors); no sources."""
+    out: list[Element] = [r for i in range(tile.n_rows) if (r := driver_resistor(tile, nodes, i, tag)) is not None]
+    out += array_elements(tile, nodes, tag)
+    out += [r for j in range(tile.n_cols) if (r := sense_resistor(tile, nodes, j, tag)) is not None]
+    out += capacitor_elements(tile, nodes, tag)
+    return out
 
 
 def _describe(tile: TileSpec, n_vectors: int) -> tuple[str, ...]:
@@ -98,44 +189,27 @@ def build_tile_netlist(tile: TileSpec, v_in_v: object, *, klu: bool) -> Netlist:
     v = as_input_voltages(tile, v_in_v)
     m, n = tile.n_rows, tile.n_cols
     n_vectors = v.shape[0]
-    w = tile.wires
     nodes = TileNodes(tile)
     batched = n_vectors > 1
     elements: list[Element] = []
 
     if batched:
-        elements.append(VoltageSource(CONTROL_SOURCE, _CONTROL_NODE, GROUND, 0.0))
+        elements.append(VoltageSource(CONTROL_SOURCE, CONTROL_NODE, GROUND, 0.0))
         xs = tuple(float(k) for k in range(n_vectors))
     for i in range(m):
         name = input_source_name(i, batched)
         if batched:
-            elements.append(PwlVoltageSource(name, nodes.source(i), GROUND, _CONTROL_NODE, xs, tuple(v[:, i].tolist())))
+            elements.append(PwlVoltageSource(name, nodes.source(i), GROUND, CONTROL_NODE, xs, tuple(v[:, i].tolist())))
         else:
             elements.append(VoltageSource(name, nodes.source(i), GROUND, float(v[0, i])))
-        if w.r_driver_ohm > 0.0:
-            elements.append(Resistor(f"RD{i}", nodes.source(i), nodes.row(i, 0), w.r_driver_ohm))
-
-    r_cell = (1.0 / tile.g_s).tolist()
-    for i in range(m):
-        for j in range(n):
-            if j > 0 and w.r_row_ohm > 0.0:
-                elements.append(Resistor(f"RR{i}_{j}", nodes.row(i, j - 1), nodes.row(i, j), w.r_row_ohm))
-            elements.append(Resistor(f"RX{i}_{j}", nodes.row(i, j), nodes.col(i, j), r_cell[i][j]))
-            if i > 0 and w.r_col_ohm > 0.0:
-                elements.append(Resistor(f"RC{i}_{j}", nodes.col(i - 1, j), nodes.col(i, j), w.r_col_ohm))
-
+        if (rd := driver_resistor(tile, nodes, i)) is not None:
+            elements.append(rd)
+    elements += array_elements(tile, nodes)
     for j in range(n):
-        if w.r_sense_ohm > 0.0:
-            elements.append(Resistor(f"RS{j}", nodes.col(m - 1, j), nodes.sense(j), w.r_sense_ohm))
+        if (rs := sense_resistor(tile, nodes, j)) is not None:
+            elements.append(rs)
         elements.append(VoltageSource(sense_source_name(j), nodes.sense(j), GROUND, 0.0))
-
-    if w.c_row_f > 0.0 or w.c_col_f > 0.0:
-        for i in range(m):
-            for j in range(n):
-                if w.c_row_f > 0.0:
-                    elements.append(Capacitor(f"CR{i}_{j}", nodes.row(i, j), GROUND, w.c_row_f))
-                if w.c_col_f > 0.0:
-                    elements.append(Capacitor(f"CC{i}_{j}", nodes.col(i, j), GROUND, w.c_col_f))
+    elements += capacitor_elements(tile, nodes)
 
     saved = tuple(sense_source_name(j) for j in range(n)) + tuple(input_source_name(i, batched) for i in range(m))
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_vectors - 1), 1.0) if batched else OperatingPoint()

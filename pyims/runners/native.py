@@ -49,6 +49,7 @@ class _Blocks:
     l_ks: sp.csr_matrix  # (n, m)
     l_su: sp.csr_matrix  # (m, N_u)
     l_ss: sp.csr_matrix  # (m, m)
+    l_kk: sp.csr_matrix  # (n, n)
 
 
 def _assemble(tile: TileSpec) -> _Blocks:
@@ -113,6 +114,7 @@ def _assemble(tile: TileSpec) -> _Blocks:
         l_ks=l_k[:, src_idx].tocsr(),
         l_su=l_s[:, unknown].tocsr(),
         l_ss=l_s[:, src_idx].tocsr(),
+        l_kk=l_k[:, sense_idx].tocsr(),
     )
 
 
@@ -130,6 +132,7 @@ class NativeTileSolver:
         self._lu: spla.SuperLU | None = None
         self._transfer: np.ndarray | None = None
         self._input_g: np.ndarray | None = None
+        self._sense_y: np.ndarray | None = None
 
     @property
     def n_unknowns(self) -> int:
@@ -195,6 +198,31 @@ class NativeTileSolver:
             t.flags.writeable = False
             self._transfer = t
         return self._transfer
+
+    def sense_admittance(self) -> np.ndarray:
+        """``Y`` of shape ``(n, n)`` in siemens: with the sense nodes at ``v_s`` instead of 0 V,
+        ``i_col_a = v_in_v @ T - v_s @ Y`` and ``i_src_a = v_in_v @ S - v_s @ T.T`` (read-only).
+
+        Costs n solves, which also give ``T`` (cached for ``transfer_matrix``).
+        """
+        if self._sense_y is None:
+            b = self._blocks
+            n = b.l_kk.shape[0]
+            y = b.l_kk.toarray()
+            t_t = -b.l_ks.toarray()
+            if self.n_unknowns:
+                left = sp.vstack([b.l_ku, b.l_us.T]).tocsr()
+                proj = self._project_solve(left, b.l_ku.T.tocsr())  # (n + m, n)
+                y = y - proj[:n]
+                t_t = t_t + proj[n:].T
+            y = np.ascontiguousarray(self._finite(y))
+            y.flags.writeable = False
+            self._sense_y = y
+            if self._transfer is None:
+                t = np.ascontiguousarray(self._finite(t_t).T)
+                t.flags.writeable = False
+                self._transfer = t
+        return self._sense_y
 
     def input_conductance(self) -> np.ndarray:
         """``S`` of shape ``(m, m)`` in siemens with ``i_src_a = v_in_v @ S`` (read-only)."""

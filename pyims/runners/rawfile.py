@@ -28,6 +28,14 @@ class RawPlot:
     units: tuple[str, ...]
     data: np.ndarray
 
+    def columns(self, names: "list[str] | tuple[str, ...]") -> np.ndarray:
+        """Real values of several variables, shape ``(n_points, len(names))`` (one name lookup table)."""
+        index = {n: k for k, n in enumerate(self.names)}
+        missing = [n for n in names if n.lower() not in index]
+        if missing:
+            raise RawFileError(f"plot {self.plotname!r} lacks variables {missing[:5]} ({len(missing)} missing)")
+        return np.ascontiguousarray(self.data[:, [index[n.lower()] for n in names]].real)
+
     def column(self, name: str) -> np.ndarray:
         """Values of variable ``name`` (case-insensitive), shape ``(n_points,)``."""
         try:

@@ -1,6 +1,32 @@
-"""Stage 1 — what the user asks for: tiles and their wire parasitics (frozen, validated)."""
+"""Stage 1 — what the user asks for: tiles, wires, devices, encoding, periphery, partitions."""
 
+from pyims.spec.network import (
+    COMBINE_KINDS,
+    ENCODINGS,
+    SENSE_KINDS,
+    DeviceSpec,
+    InputEncoding,
+    LayerSplit,
+    PartitionPlan,
+    PeripherySpec,
+    split_sizes,
+)
 from pyims.spec.tile import TileSpec, as_input_voltages
 from pyims.spec.wires import COPPER_RESISTIVITY_OHM_M, WireGeometry, WireParasitics
 
-__all__ = ["TileSpec", "WireParasitics", "WireGeometry", "COPPER_RESISTIVITY_OHM_M", "as_input_voltages"]
+__all__ = [
+    "TileSpec",
+    "WireParasitics",
+    "WireGeometry",
+    "COPPER_RESISTIVITY_OHM_M",
+    "as_input_voltages",
+    "DeviceSpec",
+    "InputEncoding",
+    "PeripherySpec",
+    "PartitionPlan",
+    "LayerSplit",
+    "split_sizes",
+    "ENCODINGS",
+    "SENSE_KINDS",
+    "COMBINE_KINDS",
+]

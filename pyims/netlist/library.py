@@ -1,0 +1,54 @@
+"""The subcircuit library in ``circuits/``: located, read and handed to netlists verbatim."""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pyims.errors import NetlistError
+from pyims.netlist.model import SubcktLibrary
+
+__all__ = ["circuits_dir", "load_library", "LIBRARY_FILES"]
+
+#: Subcircuit name -> file in ``circuits/``.
+LIBRARY_FILES = {
+    "pyims_sense_ideal": "sense_ideal.sub",
+    "pyims_sense_opamp": "sense_opamp.sub",
+    "pyims_diff": "diff_stage.sub",
+    "pyims_neuron_sigmoid": "neuron_sigmoid.sub",
+    "pyims_neuron_hardsigmoid": "neuron_hardsigmoid.sub",
+    "pyims_neuron_linear": "neuron_linear.sub",
+}
+
+
+def circuits_dir() -> Path:
+    """``$PYIMS_CIRCUITS_DIR``, else the ``circuits/`` folder of the pyims checkout."""
+    env = os.environ.get("PYIMS_CIRCUITS_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "circuits"
+    if not path.is_dir():
+        raise NetlistError(
+            f"subcircuit library {path} not found; install pyims from its checkout (pip install -e .) "
+            "or set PYIMS_CIRCUITS_DIR to the project's circuits/ folder"
+        )
+    return path
+
+
+@lru_cache(maxsize=None)
+def _read(path: Path) -> str:
+    return path.read_text()
+
+
+def load_library(subckt: str) -> SubcktLibrary:
+    """The library file defining ``subckt``, checked to define it."""
+    if subckt not in LIBRARY_FILES:
+        raise NetlistError(f"subcircuit {subckt!r} is not in the library; use one of {', '.join(LIBRARY_FILES)}")
+    path = circuits_dir() / LIBRARY_FILES[subckt]
+    if not path.is_file():
+        raise NetlistError(f"subcircuit file {path} is missing from the library; restore it from the repository")
+    text = _read(path)
+    defines = tuple(m.group(1) for m in re.finditer(r"^\s*\.subckt\s+(\S+)", text, re.IGNORECASE | re.MULTILINE))
+    if subckt not in defines:
+        raise NetlistError(f"{path} does not define .subckt {subckt}")
+    return SubcktLibrary(name=LIBRARY_FILES[subckt], text=text, defines=defines)

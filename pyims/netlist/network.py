@@ -1,0 +1,249 @@
+"""Netlist models of a mapped network: the fully-analog circuit, and one co-simulation netlist per layer.
+
+Names (l: layer from 0, i: row, j: output, k = 2j (G+) or 2j+1 (G-): physical column,
+p / c: horizontal / vertical partition):
+
+    a{l}_{i}       node driving row i of layer l (network inputs for l = 0, neuron outputs after)
+    b{l}           layer l's bias row node, driven by VB{l} at v_bias_v
+    BX{i} / VX{i}  network input source at a0_{i} (PWL of v(ctl) when images are batched)
+    l{l}p{p}c{c}_  prefix of tile (p, c)'s internal nodes; its elements are R/C + L{l}P{p}C{c}...
+    s{l}_{k}       sense node of column k, shared by every horizontal partition (combine = sum)
+    s{l}_{p}_{k}   sense node of partition p's column k (combine = average)
+    XS..., o...    sense amplifier and its output; XD... differential stage
+    z{l}_{j}       the neuron input (differential output, or the average of the partitions')
+    XN{l}_{j}      neuron, output n{l}_{j}; VA{l+1}_{j} (0 V) carries it to a{l+1}_{j}, so
+                   i(VA..) is the current the neuron drives into the next layer's rows
+
+Voltage scale: z{l}_{j} holds ``v_z * z`` with ``v_z = diff_gain * rf * v_read * dg / w_max``
+(volts per unit pre-activation); neurons output ``v_read * a``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pyims.errors import SpecError
+from pyims.mapping import MappedLayer, MappedNetwork
+from pyims.model import NeuronSpec
+from pyims.netlist.library import load_library
+from pyims.netlist.model import (
+    GROUND,
+    DcSweep,
+    Element,
+    Netlist,
+    OperatingPoint,
+    PwlVoltageSource,
+    Resistor,
+    SubcktInstance,
+    VoltageSource,
+)
+from pyims.netlist.tile import CONTROL_NODE, CONTROL_SOURCE, TileNodes, crossbar_elements
+from pyims.spec import WireParasitics
+
+__all__ = ["NetworkNetlist", "TiledLayerNetlist", "build_network_netlist", "build_layer_netlist", "layer_v_z", "TIGHT_OPTIONS"]
+
+#: Tolerances for network runs: behavioural neurons make the circuit non-linear, and ngspice's
+#: defaults (reltol 1e-3) stop Newton far from the 1e-6 agreement pyims promises.
+TIGHT_OPTIONS = ("reltol=1e-10", "abstol=1e-18", "vntol=1e-13")
+
+
+def layer_v_z(net: MappedNetwork, layer: MappedLayer) -> float:
+    """Volts per unit pre-activation at the layer's neuron inputs."""
+    per = net.periphery
+    return per.diff_gain_ratio * per.rf_ohm * net.v_read_v * layer.dg_s / layer.w_max
+
+
+def _neuron_instance(name: str, node_in: str, node_out: str, neuron: NeuronSpec, v_z: float, v_read: float) -> SubcktInstance:
+    k = neuron.sign * neuron.gain_norm
+    lo, hi = neuron.out_lo_norm * v_read, neuron.out_hi_norm * v_read
+    if neuron.kind == "sigmoid":
+        return SubcktInstance(name, (node_in, node_out), "pyims_neuron_sigmoid", (("k", k / v_z), ("vlo", lo), ("vhi", hi)))
+    if neuron.kind == "hardsigmoid":
+        slope = 0.25 * k * (neuron.out_hi_norm - neuron.out_lo_norm) * v_read / v_z
+        return SubcktInstance(name, (node_in, node_out), "pyims_neuron_hardsigmoid", (("slope", slope), ("vlo", lo), ("vhi", hi)))
+    return SubcktInstance(name, (node_in, node_out), "pyims_neuron_linear", (("slope", k * v_read / v_z),))
+
+
+def _input_sources(u: np.ndarray, v_read: float) -> tuple[list[Element], tuple[str, ...], bool]:
+    n_images, n_in = u.shape
+    batched = n_images > 1
+    out: list[Element] = []
+    names = []
+    if batched:
+        out.append(VoltageSource(CONTROL_SOURCE, CONTROL_NODE, GROUND, 0.0))
+        xs = tuple(float(k) for k in range(n_images))
+    v = u * v_read
+    for i in range(n_in):
+        if batched:
+            out.append(PwlVoltageSource(f"BX{i}", f"a0_{i}", GROUND, CONTROL_NODE, xs, tuple(v[:, i].tolist())))
+            names.append(f"BX{i}")
+        else:
+            out.append(VoltageSource(f"VX{i}", f"a0_{i}", GROUND, float(v[0, i])))
+            names.append(f"VX{i}")
+    return out, tuple(names), batched
+
+
+def _row_nodes(layer_index: int, layer: MappedLayer, p: int) -> tuple[str, ...]:
+    rows = layer.rows_of(p)
+    n_in = layer.n_rows - 1
+    return tuple(f"a{layer_index}_{i}" if i < n_in else f"b{layer_index}" for i in range(rows.start, rows.stop))
+
+
+def _check_inputs(net: MappedNetwork, u: object) -> np.ndarray:
+    arr = np.asarray(u, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != net.layer_sizes[0] or arr.shape[0] < 1:
+        raise SpecError(f"inputs have shape {arr.shape}; the network needs (n_images >= 1, {net.layer_sizes[0]})")
+    if not np.all(np.isfinite(arr)):
+        raise SpecError("inputs hold NaN or inf")
+    return arr
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkNetlist:
+    """The fully-analog netlist and where to read it.
+
+    ``z_nodes[l]`` are layer l's neuron-input nodes and ``v_z[l]`` their volts per unit;
+    ``power_sources`` are (source, node or None, sign): power = sign * i(source) * v(node)
+    (``None``: the node is the source's own constant voltage ``power_volts``).
+    """
+
+    netlist: Netlist
+    z_nodes: tuple[tuple[str, ...], ...]
+    v_z: tuple[float, ...]
+    input_sources: tuple[str, ...]
+    bias_sources: tuple[str, ...]
+    neuron_ammeters: tuple[tuple[str, str], ...]  # (VA name, node a{l}_{j})
+    n_images: int
+
+
+def build_network_netlist(
+    net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool, options: tuple[str, ...] = TIGHT_OPTIONS
+) -> NetworkNetlist:
+    """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read)."""
+    u = _check_inputs(net, u)
+    per, v_read = net.periphery, net.v_read_v
+    elements, input_names, batched = _input_sources(u, v_read)
+    subckts = {"pyims_diff", f"pyims_sense_{per.sense}", f"pyims_neuron_{net.neuron.kind}"}
+    z_nodes, v_zs, bias_names, ammeters, saved_v = [], [], [], [], []
+    for l, layer in enumerate(net.layers):
+        v_z = layer_v_z(net, layer)
+        v_zs.append(v_z)
+        elements.append(VoltageSource(f"VB{l}", f"b{l}", GROUND, per.v_bias_v))
+        bias_names.append(f"VB{l}")
+        avg = per.combine == "average"
+        for c in range(layer.n_v):
+            outs = layer.outs_of(c)
+            for p in range(layer.n_h):
+                tile = layer.tile(p, c, wires)
+                cols = range(2 * outs.start, 2 * outs.stop)
+                sense = tuple(f"s{l}_{p}_{k}" if avg else f"s{l}_{k}" for k in cols)
+                nodes = TileNodes(tile, prefix=f"l{l}p{p}c{c}_", source_nodes=_row_nodes(l, layer, p), sense_nodes=sense)
+                elements += crossbar_elements(tile, nodes, tag=f"L{l}P{p}C{c}")
+        params = (("rf", per.rf_ohm),) + ((("a", per.opamp_gain_ratio),) if per.sense == "opamp" else ())
+        groups = [(f"{p}_", per.diff_gain_ratio * layer.n_h) for p in range(layer.n_h)] if avg else [("", per.diff_gain_ratio)]
+        for tag, gain in groups:
+            for k in range(2 * layer.n_out):
+                elements.append(SubcktInstance(f"XS{l}_{tag}{k}", (f"s{l}_{tag}{k}", f"o{l}_{tag}{k}"), f"pyims_sense_{per.sense}", params))
+            for j in range(layer.n_out):
+                out = f"d{l}_{tag}{j}" if avg else f"z{l}_{j}"
+                elements.append(SubcktInstance(f"XD{l}_{tag}{j}", (f"o{l}_{tag}{2 * j + 1}", f"o{l}_{tag}{2 * j}", out), "pyims_diff", (("gain", gain),)))
+                if avg:
+                    elements.append(Resistor(f"RA{l}_{tag}{j}", out, f"z{l}_{j}", per.r_avg_ohm))
+        z = tuple(f"z{l}_{j}" for j in range(layer.n_out))
+        z_nodes.append(z)
+        saved_v += z
+        if l < len(net.layers) - 1:
+            for j in range(layer.n_out):
+                elements.append(_neuron_instance(f"XN{l}_{j}", z[j], f"n{l}_{j}", net.neuron, v_z, v_read))
+                elements.append(VoltageSource(f"VA{l + 1}_{j}", f"n{l}_{j}", f"a{l + 1}_{j}", 0.0))
+                ammeters.append((f"VA{l + 1}_{j}", f"a{l + 1}_{j}"))
+                saved_v.append(f"a{l + 1}_{j}")
+    n_images = u.shape[0]
+    analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
+    netlist = Netlist(
+        title=f"* pyims fully-analog network {'x'.join(map(str, net.layer_sizes))}",
+        elements=tuple(elements),
+        analysis=analysis,
+        options=(("klu",) if klu else ()) + tuple(options),
+        saved_currents=input_names + tuple(bias_names) + tuple(a for a, _ in ammeters),
+        saved_voltages=tuple(saved_v),
+        libraries=tuple(load_library(name) for name in sorted(subckts)),
+        comments=(
+            f"layers {net.layer_sizes}, partitions {net.plan.describe(net.layer_sizes)}, {n_images} image(s)",
+            f"sense={per.sense} combine={per.combine} rf_ohm={per.rf_ohm!r} diff_gain_ratio={per.diff_gain_ratio!r}",
+            f"wires: {wires}",
+            "neuron input z<l>_<j> = v_z * pre-activation; v_z per layer: " + ", ".join(repr(v) for v in v_zs),
+        ),
+    )
+    return NetworkNetlist(
+        netlist=netlist, z_nodes=tuple(z_nodes), v_z=tuple(v_zs), input_sources=input_names,
+        bias_sources=tuple(bias_names), neuron_ammeters=tuple(ammeters), n_images=n_images,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TiledLayerNetlist:
+    """One layer's tiles, each with its own ideal 0 V sense sources, in one netlist.
+
+    ``sense_sources[(p, c)]`` are tile (p, c)'s sources, one per physical column (G+, G-
+    interleaved); ``input_sources`` the row sources (a{l}_{i} then the bias b{l}).
+    """
+
+    netlist: Netlist
+    sense_sources: dict[tuple[int, int], tuple[str, ...]]
+    input_sources: tuple[str, ...]
+    n_images: int
+
+
+def build_layer_netlist(
+    net: MappedNetwork, wires: WireParasitics, layer_index: int, a: object, *, klu: bool, options: tuple[str, ...] = ()
+) -> TiledLayerNetlist:
+    """Layer ``layer_index``'s tiles driven by activations ``a`` ``(n_images, n_in)`` (units of v_read)."""
+    layer = net.layers[layer_index]
+    l = layer_index
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != layer.n_rows - 1:
+        raise SpecError(f"layer {l + 1} inputs have shape {a.shape}; need (n_images, {layer.n_rows - 1})")
+    v = net.augment(a) * net.v_read_v
+    n_images = v.shape[0]
+    batched = n_images > 1
+    elements: list[Element] = []
+    names = []
+    if batched:
+        elements.append(VoltageSource(CONTROL_SOURCE, CONTROL_NODE, GROUND, 0.0))
+        xs = tuple(float(k) for k in range(n_images))
+    for i in range(layer.n_rows):
+        node = f"a{l}_{i}" if i < layer.n_rows - 1 else f"b{l}"
+        if batched:
+            elements.append(PwlVoltageSource(f"BX{i}", node, GROUND, CONTROL_NODE, xs, tuple(v[:, i].tolist())))
+            names.append(f"BX{i}")
+        else:
+            elements.append(VoltageSource(f"VX{i}", node, GROUND, float(v[0, i])))
+            names.append(f"VX{i}")
+    sense_sources = {}
+    for c in range(layer.n_v):
+        for p in range(layer.n_h):
+            tile = layer.tile(p, c, wires)
+            tag = f"L{l}P{p}C{c}"
+            sense = tuple(f"l{l}p{p}c{c}_vg{k}" for k in range(tile.n_cols))
+            nodes = TileNodes(tile, prefix=f"l{l}p{p}c{c}_", source_nodes=_row_nodes(l, layer, p), sense_nodes=sense)
+            elements += crossbar_elements(tile, nodes, tag=tag)
+            srcs = tuple(f"V{tag}S{k}" for k in range(tile.n_cols))
+            elements += [VoltageSource(name, node, GROUND, 0.0) for name, node in zip(srcs, sense)]
+            sense_sources[(p, c)] = srcs
+    analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
+    netlist = Netlist(
+        title=f"* pyims co-simulation, layer {l + 1} of {len(net.layers)}: {layer.n_h}x{layer.n_v} tiles",
+        elements=tuple(elements),
+        analysis=analysis,
+        options=(("klu",) if klu else ()) + tuple(options),
+        saved_currents=tuple(names) + tuple(s for srcs in sense_sources.values() for s in srcs),
+        comments=(
+            f"layer {l + 1}: {layer.n_rows - 1} inputs + bias row, {layer.n_out} outputs (G+/G- column pairs), {n_images} image(s)",
+            "every tile ends in its own 0 V sense sources; Python combines the partial sums",
+            f"wires: {wires}",
+        ),
+    )
+    return TiledLayerNetlist(netlist=netlist, sense_sources=sense_sources, input_sources=tuple(names), n_images=n_images)

@@ -1,0 +1,247 @@
+"""How a trained network becomes circuits: devices, input encoding, periphery, partitions.
+
+All frozen and validated; messages name the config field (``device.g_on_s``, ...) and the
+allowed values, since these specs are what an experiment TOML file fills in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pyims.errors import SpecError
+from pyims.spec._checks import nonnegative, positive
+
+__all__ = [
+    "DeviceSpec",
+    "InputEncoding",
+    "PeripherySpec",
+    "PartitionPlan",
+    "LayerSplit",
+    "ENCODINGS",
+    "SENSE_KINDS",
+    "COMBINE_KINDS",
+    "split_sizes",
+]
+
+ENCODINGS = ("dac", "binary")
+SENSE_KINDS = ("ideal", "opamp")
+COMBINE_KINDS = ("sum", "average")
+
+
+def _int_field(owner: str, name: str, value: object, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise SpecError(f"{owner}.{name}={value!r} must be an integer >= {lo}")
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceSpec:
+    """The resistive devices of the crossbars.
+
+    Attributes:
+        g_on_s / g_off_s: highest / lowest programmable conductance, siemens (g_on > g_off > 0).
+        levels: number of programmable conductance levels, evenly spaced in [g_off, g_on]
+            (``None``: continuous, i.e. analog programming without quantisation).
+        variation_sigma_ratio: device-to-device variation, the standard deviation of ln(G):
+            every programmed G becomes ``G * exp(sigma * N(0, 1))`` (0: none). Lognormal keeps G > 0.
+        variation_seed: seeds the variation draw, so a mapping is reproducible.
+    """
+
+    g_on_s: float = 1e-4
+    g_off_s: float = 1e-6
+    levels: int | None = None
+    variation_sigma_ratio: float = 0.0
+    variation_seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "g_on_s", positive("device", "g_on_s", self.g_on_s))
+        object.__setattr__(self, "g_off_s", positive("device", "g_off_s", self.g_off_s))
+        if self.g_on_s <= self.g_off_s:
+            raise SpecError(f"device.g_on_s={self.g_on_s!r} must exceed device.g_off_s={self.g_off_s!r}")
+        if self.levels is not None:
+            object.__setattr__(self, "levels", _int_field("device", "levels", self.levels, 2))
+        object.__setattr__(
+            self, "variation_sigma_ratio", nonnegative("device", "variation_sigma_ratio", self.variation_sigma_ratio)
+        )
+        object.__setattr__(self, "variation_seed", _int_field("device", "variation_seed", self.variation_seed, 0))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputEncoding:
+    """How normalised inputs ``x`` in [0, 1] become row voltages.
+
+    * ``dac``: ``u = x`` quantised to ``2**dac_bits`` levels in [0, 1] (``dac_bits=None``: ideal),
+      driven at ``u * v_read_v``.
+    * ``binary``: ``u = +1`` if ``x > threshold_norm`` else ``-1``, driven at ``+-v_read_v``.
+
+    The digital reference sees ``x`` itself for ``dac`` (the DAC is part of the hardware) and
+    ``+-1`` for ``binary`` (binarisation is part of the model: it is trained that way).
+    """
+
+    kind: str = "dac"
+    v_read_v: float = 0.2
+    dac_bits: int | None = None
+    threshold_norm: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.kind not in ENCODINGS:
+            raise SpecError(f"encoding.kind={self.kind!r} is unknown; use one of {', '.join(ENCODINGS)}")
+        object.__setattr__(self, "v_read_v", positive("encoding", "v_read_v", self.v_read_v))
+        if self.dac_bits is not None:
+            object.__setattr__(self, "dac_bits", _int_field("encoding", "dac_bits", self.dac_bits, 1))
+
+    def digital(self, x_norm: np.ndarray) -> np.ndarray:
+        """What the digital reference (and the trainer) sees for inputs ``x_norm`` ``(N, d)``."""
+        x = np.asarray(x_norm, dtype=np.float64)
+        if self.kind == "binary":
+            return np.where(x > self.threshold_norm, 1.0, -1.0)
+        return x
+
+    def quantized(self, x_norm: np.ndarray) -> np.ndarray:
+        """What the hardware applies, in units of ``v_read_v``: ``(N, d)``."""
+        u = self.digital(x_norm)
+        if self.kind == "dac" and self.dac_bits is not None:
+            top = 2**self.dac_bits - 1
+            u = np.round(np.clip(u, 0.0, 1.0) * top) / top
+        return u
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeripherySpec:
+    """The circuits around the arrays (subcircuits in ``circuits/``; see ``docs/network.md``).
+
+    Attributes:
+        sense: "ideal" (a 0 V virtual ground and an ideal transimpedance ``v = -rf_ohm * i``) or
+            "opamp" (an inverting op-amp of finite gain ``opamp_gain_ratio`` with feedback ``rf_ohm``;
+            its input is not exactly at 0 V, so the array sees it).
+        rf_ohm: transimpedance (feedback) resistance of the sense amplifier.
+        opamp_gain_ratio: open-loop gain of the "opamp" sense amplifier.
+        diff_gain_ratio: gain of the differential stage ``v_d = gain * (v(I-) - v(I+))``.
+        combine: how horizontal partitions' partial sums meet: "sum" (all partitions' column
+            wires end at one shared sense amplifier, whose virtual ground sums their currents)
+            or "average" (each partition has its own sense + differential stage, with gain times
+            the number of partitions; equal resistors ``r_avg_ohm`` average their outputs).
+        r_avg_ohm: resistance of each averaging resistor.
+        v_bias_v: voltage of the bias row (the bias is an extra input row driven at this voltage).
+        t_read_s: how long the array is read per inference, for the energy figure (``P * t_read_s``).
+    """
+
+    sense: str = "ideal"
+    rf_ohm: float = 1e4
+    opamp_gain_ratio: float = 1e4
+    diff_gain_ratio: float = 1.0
+    combine: str = "sum"
+    r_avg_ohm: float = 1e4
+    v_bias_v: float = 0.2
+    t_read_s: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.sense not in SENSE_KINDS:
+            raise SpecError(f"periphery.sense={self.sense!r} is unknown; use one of {', '.join(SENSE_KINDS)}")
+        if self.combine not in COMBINE_KINDS:
+            raise SpecError(f"periphery.combine={self.combine!r} is unknown; use one of {', '.join(COMBINE_KINDS)}")
+        for name in ("rf_ohm", "opamp_gain_ratio", "diff_gain_ratio", "r_avg_ohm", "v_bias_v", "t_read_s"):
+            object.__setattr__(self, name, positive("periphery", name, getattr(self, name)))
+
+
+def split_sizes(n: int, parts: int) -> tuple[int, ...]:
+    """Sizes of ``parts`` contiguous pieces of ``n`` items; the first ``n % parts`` get one more.
+
+    E.g. 401 rows in 16 partitions -> one of 26 then fifteen of 25.
+    """
+    base, extra = divmod(n, parts)
+    return tuple(base + 1 if k < extra else base for k in range(parts))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerSplit:
+    """One layer's partitions: row counts (inputs + the bias row) and output counts per tile."""
+
+    row_sizes: tuple[int, ...]
+    out_sizes: tuple[int, ...]
+
+    @property
+    def row_starts(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in np.concatenate([[0], np.cumsum(self.row_sizes)[:-1]]))
+
+    @property
+    def out_starts(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in np.concatenate([[0], np.cumsum(self.out_sizes)[:-1]]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartitionPlan:
+    """How each layer's array is split into tiles.
+
+    Either counts per layer — ``horizontal`` splits the rows (the layer's inputs plus its bias
+    row) into that many partitions whose partial sums are combined; ``vertical`` splits the
+    outputs (each output is a G+/G- column pair, never split) into tiles that each get the full
+    inputs re-driven — or a maximum physical tile shape ``max_rows`` x ``max_cols`` (cells;
+    an output takes two columns), from which the fewest partitions that fit are chosen.
+    Uneven splits are allowed: see ``split_sizes``. Unset means one tile per layer.
+    """
+
+    horizontal: tuple[int, ...] | None = None
+    vertical: tuple[int, ...] | None = None
+    max_rows: int | None = None
+    max_cols: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("horizontal", "vertical"):
+            value = getattr(self, name)
+            if value is not None:
+                value = tuple(value)
+                for k, count in enumerate(value):
+                    _int_field("partitions", f"{name}[{k}]", count, 1)
+                object.__setattr__(self, name, tuple(int(c) for c in value))
+        if self.max_rows is not None:
+            object.__setattr__(self, "max_rows", _int_field("partitions", "max_rows", self.max_rows, 1))
+        if self.max_cols is not None:
+            object.__setattr__(self, "max_cols", _int_field("partitions", "max_cols", self.max_cols, 2))
+        if self.horizontal is not None and self.max_rows is not None:
+            raise SpecError("partitions: give horizontal counts or max_rows, not both")
+        if self.vertical is not None and self.max_cols is not None:
+            raise SpecError("partitions: give vertical counts or max_cols, not both")
+
+    def resolve(self, layer_sizes: tuple[int, ...]) -> tuple[LayerSplit, ...]:
+        """The split of every layer of a network with ``layer_sizes`` (n_in, ..., n_out)."""
+        n_layers = len(layer_sizes) - 1
+        for name in ("horizontal", "vertical"):
+            value = getattr(self, name)
+            if value is not None and len(value) != n_layers:
+                raise SpecError(
+                    f"partitions.{name}={list(value)} has {len(value)} entries but the network has "
+                    f"{n_layers} layers; give one count per layer"
+                )
+        splits = []
+        for l in range(n_layers):
+            rows, outs = layer_sizes[l] + 1, layer_sizes[l + 1]
+            if self.horizontal is not None:
+                h = self.horizontal[l]
+            elif self.max_rows is not None:
+                h = math.ceil(rows / self.max_rows)
+            else:
+                h = 1
+            if self.vertical is not None:
+                v = self.vertical[l]
+            elif self.max_cols is not None:
+                v = math.ceil(outs / (self.max_cols // 2))
+            else:
+                v = 1
+            if h > rows:
+                raise SpecError(
+                    f"partitions.horizontal[{l}]={h} exceeds layer {l + 1}'s rows={rows} "
+                    f"({rows - 1} inputs + bias); use 1..{rows}"
+                )
+            if v > outs:
+                raise SpecError(f"partitions.vertical[{l}]={v} exceeds layer {l + 1}'s outputs={outs}; use 1..{outs}")
+            splits.append(LayerSplit(row_sizes=split_sizes(rows, h), out_sizes=split_sizes(outs, v)))
+        return tuple(splits)
+
+    def describe(self, layer_sizes: tuple[int, ...]) -> str:
+        """E.g. ``16/8/8 x 8/8/1``: horizontal then vertical counts per layer."""
+        splits = self.resolve(layer_sizes)
+        return "/".join(str(len(s.row_sizes)) for s in splits) + " x " + "/".join(str(len(s.out_sizes)) for s in splits)
