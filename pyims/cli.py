@@ -45,7 +45,65 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
+def _print_experiment(result, out: Path | None) -> None:
+    from pyims.experiment.report import format_table
+
+    s = result.summary
+    net = s["network"]
+    print(f"  {s['dataset']['name']}: {s['dataset']['n_train']} train / {s['dataset']['n_test']} test images "
+          f"{s['dataset']['image_shape'][0]}x{s['dataset']['image_shape'][1]}; network {'x'.join(map(str, net['layer_sizes']))}, "
+          f"partitions {net['partitions']} ({net['n_tiles']} tiles), mode {net['mode']}")
+    print()
+    print(format_table(s))
+    if out is not None:
+        print()
+        print(f"  results: {out}/ ({', '.join(s['files'])})")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pyims.experiment import load_config, run_experiment
+
+    cfg = load_config(args.config)
+    if args.verify_images is not None or args.mode is not None:
+        import dataclasses
+
+        sim = dataclasses.replace(
+            cfg.simulation,
+            **{k: v for k, v in (("verify_images", args.verify_images), ("mode", args.mode)) if v is not None},
+        )
+        cfg = dataclasses.replace(cfg, simulation=sim)
+    out = Path(args.out) if args.out else Path("pyims-runs") / cfg.name
+    print(f"pyims {__version__} run {args.config}")
+    result = run_experiment(cfg, out)
+    _print_experiment(result, out)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from pyims.experiment import run_experiment
+    from pyims.experiment.demo import demo_config, wire_partition_table
+
+    cfg = demo_config(args.verify_images, args.mode)
+    out = Path(args.out)
+    print(f"pyims {__version__} demo: train an MLP on scikit-learn's 8x8 digits, map it onto crossbars with")
+    print("  wire resistance and partitions, run it natively on every test image and in ngspice on a sample")
+    result = run_experiment(cfg, out)
+    _print_experiment(result, out)
+    print()
+    print("  analog accuracy as wire resistance (ohm per segment, drivers and sense too) and partitions vary (native):")
+    rows = wire_partition_table(result)
+    plans = list(dict.fromkeys(r["partitions"] for r in rows))
+    print("  " + f"{'r_wire_ohm':>10}" + "".join(f"{p:>18}" for p in plans))
+    for r in dict.fromkeys(row["r_wire_ohm"] for row in rows):
+        cells = [next(x for x in rows if x["r_wire_ohm"] == r and x["partitions"] == p) for p in plans]
+        print("  " + f"{r:>10.1f}" + "".join(f"{100 * c['accuracy']:>17.2f}%" for c in cells))
+    (out / "wire_partition_table.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"  (digital: {100 * result.summary['accuracy']['digital']['accuracy']:.2f} %; table in {out / 'wire_partition_table.json'})")
+    v = result.summary["spice_verification"]
+    return 0 if v is None or v["passed"] else 1
+
+
+def _cmd_tile_demo(args: argparse.Namespace) -> int:
     m, n = args.size
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -143,14 +201,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="simulate a crossbar tile on every backend and show the IR-drop error")
+    demo = sub.add_parser("demo", help="offline network demo: digits MLP on partitioned crossbars, native + ngspice")
+    demo.add_argument("--out", default="pyims-demo", help="output directory (default ./pyims-demo)")
+    demo.add_argument("--verify-images", type=int, default=None, help="images run through ngspice (0: none; default 24)")
+    demo.add_argument("--mode", choices=("analog", "tiled"), default=None, help="fully-analog (default) or tiled co-simulation")
+    demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser("run", help="run an experiment config (TOML; see examples/)")
+    run.add_argument("config", help="experiment config file")
+    run.add_argument("--out", default=None, help="output directory (default ./pyims-runs/<name>)")
+    run.add_argument("--verify-images", type=int, default=None, help="override simulation.verify_images")
+    run.add_argument("--mode", choices=("analog", "tiled"), default=None, help="override simulation.mode")
+    run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser("tile-demo", help="simulate one crossbar tile on every backend and show the IR-drop error")
     demo.add_argument("--size", type=_parse_shape, default=(64, 64), help="ROWSxCOLS (default 64x64)")
     demo.add_argument("--vectors", type=int, default=8, help="input vectors (default 8)")
     demo.add_argument("--r-wire-ohm", type=float, default=2.5, help="ohm per wire segment (default 2.5)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    demo.add_argument("--out", default="pyims-demo", help="output directory (default ./pyims-demo)")
-    demo.set_defaults(func=_cmd_demo)
+    demo.add_argument("--out", default="pyims-tile-demo", help="output directory (default ./pyims-tile-demo)")
+    demo.set_defaults(func=_cmd_tile_demo)
 
     net = sub.add_parser("netlist", help="write the ngspice netlist of a tile")
     net.add_argument("output", help="file to write, or - for stdout")

@@ -1,0 +1,232 @@
+"""Experiment configs: a TOML file -> frozen, validated specs. Errors name the field.
+
+Sections (all optional; every field has a default, see ``examples/*.toml``):
+``[dataset] [model] [train] [neuron] [encoding] [device] [wires] [partitions] [periphery]
+[simulation]``, plus top-level ``name`` and ``seed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyims.data import DATASETS
+from pyims.data.mnist import MNIST_MIRRORS
+from pyims.errors import ConfigError, SpecError
+from pyims.inference import MODES
+from pyims.model import NeuronSpec, TrainSpec
+from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
+
+__all__ = ["DatasetSpec", "ModelSpec", "SimulationSpec", "ExperimentConfig", "load_config", "parse_config"]
+
+MODEL_SOURCES = ("train", "npz", "csv")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetSpec:
+    """Which images (see ``pyims.data.load_dataset``); ``path`` / ``cache_dir`` resolve against the config's folder."""
+
+    name: str = "digits"
+    path: str | None = None
+    download: bool = False
+    cache_dir: str | None = None
+    mirrors: tuple[str, ...] = MNIST_MIRRORS
+    resize: tuple[int, int] | None = None
+    test_fraction: float = 0.25
+    seed: int = 0
+    max_train: int | None = None
+    max_test: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in DATASETS:
+            raise SpecError(f"dataset.name={self.name!r} is unknown; use one of {', '.join(DATASETS)}")
+        if self.resize is not None:
+            if len(self.resize) != 2 or any(not isinstance(s, int) or s < 1 for s in self.resize):
+                raise SpecError(f"dataset.resize={list(self.resize)} must be two positive integers [h, w], e.g. [20, 20]")
+            object.__setattr__(self, "resize", tuple(self.resize))
+        object.__setattr__(self, "mirrors", tuple(self.mirrors))
+        for name in ("max_train", "max_test"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise SpecError(f"dataset.{name}={value!r} must be a positive integer")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSpec:
+    """Where the weights come from: trained here ("train"), an ``.npz`` file, or a folder of CSV files."""
+
+    source: str = "train"
+    weights: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in MODEL_SOURCES:
+            raise SpecError(f"model.source={self.source!r} is unknown; use one of {', '.join(MODEL_SOURCES)}")
+        if self.source != "train" and not self.weights:
+            raise SpecError(f"model.source={self.source!r} needs model.weights (a path)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationSpec:
+    """How inference runs.
+
+    Attributes:
+        mode: "analog" (fully-analog circuit) or "tiled" (co-simulation).
+        verify_images: images also run through ngspice (0: no SPICE verification).
+        energy: compute read power natively (costs m extra solves per tile).
+        batch_size: images per ngspice run (``None``: the whole sample).
+        timeout_s: wall-clock limit of one ngspice run.
+        keep_run_dirs: keep ngspice run directories after success.
+        tie_atol: logits within this of the top count as tied.
+    """
+
+    mode: str = "analog"
+    verify_images: int = 16
+    energy: bool = True
+    batch_size: int | None = None
+    timeout_s: float = 3600.0
+    keep_run_dirs: bool = False
+    tie_atol: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise SpecError(f"simulation.mode={self.mode!r} is unknown; use one of {', '.join(MODES)}")
+        if not isinstance(self.verify_images, int) or self.verify_images < 0:
+            raise SpecError(f"simulation.verify_images={self.verify_images!r} must be an integer >= 0 (0 turns ngspice off)")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise SpecError(f"simulation.batch_size={self.batch_size!r} must be a positive integer")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExperimentConfig:
+    """A whole experiment. ``base_dir`` is the config file's folder (relative paths resolve there)."""
+
+    name: str = "experiment"
+    seed: int = 0
+    dataset: DatasetSpec = DatasetSpec()
+    model: ModelSpec = ModelSpec()
+    train: TrainSpec = TrainSpec()
+    neuron: NeuronSpec = NeuronSpec()
+    encoding: InputEncoding = InputEncoding()
+    device: DeviceSpec = DeviceSpec()
+    wires: WireParasitics = WireParasitics()
+    partitions: PartitionPlan = PartitionPlan()
+    periphery: PeripherySpec = PeripherySpec()
+    simulation: SimulationSpec = SimulationSpec()
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def resolve_path(self, path: str) -> Path:
+        p = Path(os.path.expanduser(path))
+        return p if p.is_absolute() else self.base_dir / p
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fully resolved config as plain JSON-able data."""
+        out: dict[str, Any] = {"name": self.name, "seed": self.seed}
+        for section in _SECTIONS:
+            out[section] = {
+                f.name: _plain(getattr(getattr(self, section), f.name))
+                for f in dataclasses.fields(getattr(self, section))
+                if not f.name.startswith("_")
+            }
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+_SECTIONS: dict[str, type] = {
+    "dataset": DatasetSpec,
+    "model": ModelSpec,
+    "train": TrainSpec,
+    "neuron": NeuronSpec,
+    "encoding": InputEncoding,
+    "device": DeviceSpec,
+    "wires": WireParasitics,
+    "partitions": PartitionPlan,
+    "periphery": PeripherySpec,
+    "simulation": SimulationSpec,
+}
+_GEOMETRY_FIELDS = tuple(f.name for f in dataclasses.fields(WireGeometry))
+
+
+def _allowed(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")]
+
+
+def _wires(table: dict[str, Any]) -> WireParasitics:
+    """``[wires]``: per-segment values, or ``[wires.row_geometry]`` + ``[wires.col_geometry]`` with drivers."""
+    table = dict(table)
+    geo = {k: table.pop(k) for k in ("row_geometry", "col_geometry") if k in table}
+    if not geo:
+        return WireParasitics(**table)
+    if set(geo) != {"row_geometry", "col_geometry"}:
+        raise ConfigError("wires: give both wires.row_geometry and wires.col_geometry, or neither")
+    extra = set(table) - {"r_driver_ohm", "r_sense_ohm"}
+    if extra:
+        raise ConfigError(f"wires: with geometry, only r_driver_ohm and r_sense_ohm may be set beside it; remove {sorted(extra)}")
+    parts = {}
+    for key, sub in geo.items():
+        if not isinstance(sub, dict):
+            raise ConfigError(f"wires.{key} must be a table with {', '.join(_GEOMETRY_FIELDS)}")
+        unknown = set(sub) - set(_GEOMETRY_FIELDS)
+        if unknown:
+            raise ConfigError(f"unknown field wires.{key}.{sorted(unknown)[0]}; allowed: {', '.join(_GEOMETRY_FIELDS)}")
+        try:
+            parts[key] = WireGeometry(**sub)
+        except SpecError as exc:
+            raise ConfigError(f"wires.{key}: {exc}") from exc
+    return WireParasitics.from_geometry(row=parts["row_geometry"], col=parts["col_geometry"], **table)
+
+
+def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: str = "config") -> ExperimentConfig:
+    """An ``ExperimentConfig`` from parsed TOML ``data``; ConfigError names the bad field."""
+    top = dict(data)
+    kwargs: dict[str, Any] = {"base_dir": base_dir or Path.cwd()}
+    for key in ("name", "seed"):
+        if key in top:
+            kwargs[key] = top.pop(key)
+    if not isinstance(kwargs.get("name", ""), str):
+        raise ConfigError(f"{source}: name={kwargs['name']!r} must be a string")
+    if not isinstance(kwargs.get("seed", 0), int):
+        raise ConfigError(f"{source}: seed={kwargs['seed']!r} must be an integer")
+    for section, table in top.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"{source}: unknown section or field {section!r}; allowed: name, seed, {', '.join(_SECTIONS)}"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: {section} must be a table ([{section}])")
+        cls = _SECTIONS[section]
+        allowed = _allowed(cls) + (["row_geometry", "col_geometry"] if section == "wires" else [])
+        unknown = [k for k in table if k not in allowed]
+        if unknown:
+            raise ConfigError(f"{source}: unknown field {section}.{unknown[0]}; allowed: {', '.join(allowed)}")
+        try:
+            kwargs[section] = _wires(table) if section == "wires" else cls(**table)
+        except ConfigError:
+            raise
+        except SpecError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+        except TypeError as exc:
+            raise ConfigError(f"{source}: [{section}] {exc}") from exc
+    return ExperimentConfig(**kwargs)
+
+
+def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
+    """Read and validate the TOML experiment config at ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; see examples/ for configs to start from")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_config(data, base_dir=path.resolve().parent, source=str(path))

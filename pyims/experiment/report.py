@@ -1,0 +1,172 @@
+"""The output directory of an experiment: summary.json, per_image.csv, weights.npz, plots.
+
+Every file is written to a temporary name and renamed, so an interrupted run never leaves a
+half-written file behind. Fields are documented in ``docs/outputs.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pyims.compare import predictions
+from pyims.model import save_npz_weights
+
+__all__ = ["write_report", "format_table", "PER_IMAGE_COLUMNS"]
+
+PER_IMAGE_COLUMNS = (
+    "index", "label",
+    "digital_pred", "digital_tie", "mapped_pred", "mapped_tie", "analog_pred", "analog_tie",
+    "analog_margin_norm", "read_power_w", "ngspice_pred", "ngspice_tie",
+)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _per_image_csv(result) -> bytes:
+    y = result.dataset.test.y
+    tie = result.config.simulation.tie_atol
+    dp, dt = predictions(result.digital_pre[-1], tie)
+    mp, mt = predictions(result.mapped_pre[-1], tie)
+    ap, at = predictions(result.analog.logits, tie)
+    srt = np.sort(result.analog.logits, axis=1)
+    margin = srt[:, -1] - srt[:, -2] if srt.shape[1] > 1 else srt[:, -1]
+    sp = np.full(y.size, -1)
+    st = np.zeros(y.size, dtype=bool)
+    if result.spice is not None:
+        p, t = predictions(result.spice.logits, tie)
+        sp[result.spice_index], st[result.spice_index] = p, t
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(PER_IMAGE_COLUMNS)
+    power = result.analog.power_w
+    for i in range(y.size):
+        w.writerow([
+            i, int(y[i]), int(dp[i]), int(dt[i]), int(mp[i]), int(mt[i]), int(ap[i]), int(at[i]),
+            repr(float(margin[i])), repr(float(power[i])) if power is not None else "",
+            int(sp[i]) if sp[i] >= 0 else "", int(st[i]) if sp[i] >= 0 else "",
+        ])
+    return buf.getvalue().encode()
+
+
+def _plots(result, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = result.summary
+    written = []
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    names = ["digital", "mapped_ideal", "analog"]
+    accs = [100 * s["accuracy"][n]["accuracy"] for n in names]
+    bars = ax.bar(["digital", "mapped-ideal", f"analog ({s['network']['mode']})"], accs, color=["#555", "#4a7", "#c53"])
+    for b, a in zip(bars, accs):
+        ax.text(b.get_x() + b.get_width() / 2, a, f"{a:.2f} %", ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"{s['dataset']['name']} {'x'.join(map(str, s['network']['layer_sizes']))}, partitions {s['network']['partitions']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy.png", dpi=120)
+    plt.close(fig)
+    written.append("accuracy.png")
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    errs = s["layer_errors"]
+    layers = [e["layer"] for e in errs["analog_vs_digital"]]
+    width = 0.38
+    ax.bar(np.array(layers) - width / 2, [e["relative_rmse_ratio"] for e in errs["mapped_ideal_vs_digital"]], width, label="mapped-ideal vs digital")
+    ax.bar(np.array(layers) + width / 2, [e["relative_rmse_ratio"] for e in errs["analog_vs_digital"]], width, label="analog vs digital")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("relative RMSE of pre-activations")
+    ax.set_xticks(layers)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "layer_errors.png", dpi=120)
+    plt.close(fig)
+    written.append("layer_errors.png")
+
+    cm = np.array(s["confusion_matrix"]["analog"])
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    im = ax.imshow(cm, cmap="Blues")
+    n = cm.shape[0]
+    ax.set_xticks(range(n + 1), [str(k) for k in range(n)] + ["tie"], fontsize=7)
+    ax.set_yticks(range(n), [str(k) for k in range(n)], fontsize=7)
+    ax.set_xlabel("predicted (analog)")
+    ax.set_ylabel("true class")
+    for (i, j), v in np.ndenumerate(cm):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="white" if v > cm.max() / 2 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(out / "confusion_analog.png", dpi=120)
+    plt.close(fig)
+    written.append("confusion_analog.png")
+    return written
+
+
+def write_report(result, out: Path) -> list[Path]:
+    """Write the output directory; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    buf = io.BytesIO()
+    save_npz_weights(result.mlp, buf)
+    _atomic_write(out / "weights.npz", buf.getvalue())
+    _atomic_write(out / "per_image.csv", _per_image_csv(result))
+    plots = _plots(result, out)
+    result.summary["files"] = ["summary.json", "per_image.csv", "weights.npz", *plots]
+    _atomic_write(out / "summary.json", (json.dumps(result.summary, indent=2) + "\n").encode())
+    files = [out / name for name in result.summary["files"]]
+    return files
+
+
+def format_table(summary: dict) -> str:
+    """The console table: accuracy of each path, agreement, per-layer errors, SPICE check."""
+    acc = summary["accuracy"]
+    lines = [
+        f"  {'inference':<22} {'accuracy':>9} {'ties':>5} {'top-1 agree w/ digital':>23}",
+    ]
+    agree = summary["agreement"]
+    rows = [
+        ("digital (float)", acc["digital"], None),
+        ("mapped-ideal", acc["mapped_ideal"], agree["mapped_ideal_vs_digital"]),
+        (f"analog ({summary['network']['mode']})", acc["analog"], agree["analog_vs_digital"]),
+    ]
+    for name, a, g in rows:
+        ag = f"{100 * g['top1_agreement']:.2f} %" if g else "-"
+        lines.append(f"  {name:<22} {100 * a['accuracy']:>8.2f}% {a['n_ties']:>5} {ag:>23}")
+    lines.append("")
+    lines.append(f"  {'layer':<6} {'RMSE':>10} {'max |err|':>10} {'rel RMSE':>10}   (analog vs digital pre-activations)")
+    for e in summary["layer_errors"]["analog_vs_digital"]:
+        lines.append(f"  {e['layer']:<6} {e['rmse_norm']:>10.4f} {e['max_abs_error_norm']:>10.4f} {e['relative_rmse_ratio']:>10.4f}")
+    v = summary["spice_verification"]
+    lines.append("")
+    if v is None:
+        lines.append("  ngspice verification: off (simulation.verify_images = 0)")
+    else:
+        worst = max(v["max_rel_diff_per_layer"])
+        lines.append(
+            f"  ngspice-{v['ngspice_version']} verification ({v['mode']}, {v['n_images']} images, "
+            f"{v['seconds_per_image']:.2f} s/image): max rel diff {worst:.1e} vs tolerance {v['tolerance_rel']:.0e} "
+            f"-> {'PASS' if v['passed'] else 'FAIL'}"
+        )
+    if summary["energy"]:
+        e = summary["energy"]
+        lines.append(f"  read energy per inference: {e['mean_energy_per_inference_j']:.3e} J "
+                     f"({e['mean_read_power_w'] * 1e3:.3f} mW over t_read = {e['t_read_s']:.1e} s)")
+    return "\n".join(lines)

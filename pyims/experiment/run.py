@@ -1,0 +1,205 @@
+"""Run one experiment: data -> model -> mapping -> native inference (all test images) ->
+ngspice verification (a sample) -> comparison -> output directory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pyims import __version__
+from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors
+from pyims.data import Dataset, load_dataset
+from pyims.experiment.config import ExperimentConfig
+from pyims.experiment.progress import progress_bar
+from pyims.inference import NativeNetwork, NetworkResult, SpiceNetwork
+from pyims.mapping import MappedNetwork, map_network
+from pyims.errors import ModelFileError
+from pyims.model import MLP, load_csv_weights, load_npz_weights, train_mlp
+
+__all__ = ["ExperimentResult", "run_experiment", "spice_tolerance"]
+
+log = logging.getLogger(__name__)
+
+
+def spice_tolerance(neuron_kind: str) -> float:
+    """The native-vs-ngspice agreement pyims promises: 1e-9 for linear networks, 1e-6 with behavioural neurons."""
+    return 1e-9 if neuron_kind == "linear" else 1e-6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class ExperimentResult:
+    """Everything an experiment produced; ``summary`` is what ``summary.json`` holds."""
+
+    config: ExperimentConfig
+    dataset: Dataset
+    mlp: MLP
+    net: MappedNetwork
+    digital_pre: list[np.ndarray]
+    mapped_pre: list[np.ndarray]
+    analog: NetworkResult
+    spice: NetworkResult | None
+    spice_index: np.ndarray
+    summary: dict[str, Any]
+
+
+def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP:
+    src = cfg.model
+    if src.source == "npz":
+        mlp = load_npz_weights(cfg.resolve_path(src.weights), cfg.neuron)
+    elif src.source == "csv":
+        mlp = load_csv_weights(cfg.resolve_path(src.weights), cfg.neuron)
+    else:
+        x = cfg.encoding.digital(ds.train.x_norm)
+        with progress_bar(cfg.train.epochs, "training", show) as bar:
+            def tick(epoch: int, loss: float) -> None:
+                bar.set_postfix(loss=f"{loss:.3f}")
+                bar.update(1)
+            mlp = train_mlp(x, ds.train.y, n_classes=ds.n_classes, neuron=cfg.neuron, spec=cfg.train, progress=tick)
+    if mlp.layer_sizes[0] != ds.n_features:
+        raise ModelFileError(
+            f"layer shape mismatch: the network's first layer takes {mlp.layer_sizes[0]} inputs but the "
+            f"dataset's images have {ds.n_features} pixels {ds.image_shape}; set dataset.resize to match"
+        )
+    if mlp.layer_sizes[-1] < ds.n_classes:
+        raise ModelFileError(
+            f"layer shape mismatch: the network has {mlp.layer_sizes[-1]} outputs but the dataset has {ds.n_classes} classes"
+        )
+    return mlp
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    scale = float(np.max(np.abs(b)))
+    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else float(np.max(np.abs(a - b)))
+
+
+def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None) -> ExperimentResult:
+    """Run ``cfg``; write the report into ``out_dir`` when given (see ``docs/outputs.md``)."""
+    t_start = time.perf_counter()
+    timing: dict[str, float] = {}
+    d = cfg.dataset
+    ds = load_dataset(
+        d.name,
+        path=cfg.resolve_path(d.path) if d.path else None,
+        download=d.download,
+        cache_dir=cfg.resolve_path(d.cache_dir) if d.cache_dir else None,
+        mirrors=d.mirrors,
+        resize=d.resize,
+        test_fraction=d.test_fraction,
+        seed=d.seed,
+        max_train=d.max_train,
+        max_test=d.max_test,
+    )
+    timing["data_s"] = time.perf_counter() - t_start
+    t0 = time.perf_counter()
+    mlp = _model(cfg, ds, show_progress)
+    timing["model_s"] = time.perf_counter() - t0
+
+    net = map_network(mlp, device=cfg.device, encoding=cfg.encoding, periphery=cfg.periphery, plan=cfg.partitions)
+    x_test, y = ds.test.x_norm, ds.test.y
+    digital_pre = mlp.forward(cfg.encoding.digital(x_test))
+    u = cfg.encoding.quantized(x_test)
+    mapped_pre = net.mapped_ideal_forward(u)
+
+    t0 = time.perf_counter()
+    n_tiles = sum(layer.n_h * layer.n_v for layer in net.layers)
+    with progress_bar(n_tiles, "factoring tiles", show_progress) as bar:
+        native = NativeNetwork(net, cfg.wires, mode=cfg.simulation.mode, energy=cfg.simulation.energy, progress=bar.update)
+    timing["native_build_s"] = time.perf_counter() - t0
+    analog = native.run(u)
+    timing["native_inference_s"] = analog.wall_time_s
+
+    sim = cfg.simulation
+    spice, spice_index, verification = None, np.zeros(0, dtype=np.int64), None
+    if sim.verify_images > 0:
+        k = min(sim.verify_images, y.size)
+        spice_index = np.unique(np.linspace(0, y.size - 1, k).round().astype(np.int64))
+        runner = SpiceNetwork(
+            net, cfg.wires, mode=sim.mode, timeout_s=sim.timeout_s, keep_run_dir=sim.keep_run_dirs,
+            batch_size=sim.batch_size,
+        )
+        with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
+            spice = runner.run(u[spice_index], progress=bar.update)
+        timing["ngspice_s"] = spice.wall_time_s
+        native_sample = [p[spice_index] for p in analog.pre_norm]
+        tol = spice_tolerance(cfg.neuron.kind)
+        per_layer = [_rel(s, n) for s, n in zip(spice.pre_norm, native_sample)]
+        verification = {
+            "n_images": int(spice_index.size),
+            "image_index": spice_index.tolist(),
+            "mode": sim.mode,
+            "ngspice_version": spice.ngspice_version,
+            "max_rel_diff_per_layer": per_layer,
+            "max_rel_diff_power": _rel(spice.power_w, analog.power_w[spice_index]) if analog.power_w is not None else None,
+            "tolerance_rel": tol,
+            "passed": bool(max(per_layer) <= tol),
+            "top1_agreement_native_vs_ngspice": agreement(spice.logits, analog.logits[spice_index], sim.tie_atol)["top1_agreement"],
+            "wall_time_s": spice.wall_time_s,
+            "seconds_per_image": spice.wall_time_s / spice_index.size,
+            "run_dirs": list(spice.run_dirs),
+        }
+        if not verification["passed"]:
+            log.warning("native and ngspice differ by %.2e (tolerance %.0e)", max(per_layer), tol)
+
+    tie = sim.tie_atol
+    summary: dict[str, Any] = {
+        "pyims_version": __version__,
+        "name": cfg.name,
+        "config": cfg.as_dict(),
+        "dataset": {
+            "name": ds.name, "n_train": int(ds.train.y.size), "n_test": int(y.size),
+            "image_shape": list(ds.image_shape), "n_classes": ds.n_classes,
+        },
+        "network": {
+            "layer_sizes": list(mlp.layer_sizes),
+            "partitions": net.plan.describe(mlp.layer_sizes),
+            "n_tiles": n_tiles,
+            "tiles": [
+                {"layer": l + 1, "row_sizes": list(layer.split.row_sizes), "out_sizes": list(layer.split.out_sizes),
+                 "w_max": layer.w_max}
+                for l, layer in enumerate(net.layers)
+            ],
+            "mode": sim.mode,
+        },
+        "accuracy": {
+            "digital": accuracy_stats(digital_pre[-1], y, tie),
+            "mapped_ideal": accuracy_stats(mapped_pre[-1], y, tie),
+            "analog": accuracy_stats(analog.logits, y, tie),
+        },
+        "agreement": {
+            "analog_vs_digital": agreement(analog.logits, digital_pre[-1], tie),
+            "mapped_ideal_vs_digital": agreement(mapped_pre[-1], digital_pre[-1], tie),
+        },
+        "layer_errors": {
+            "analog_vs_digital": layer_errors(list(analog.pre_norm), digital_pre),
+            "mapped_ideal_vs_digital": layer_errors(mapped_pre, digital_pre),
+            "analog_vs_mapped_ideal": layer_errors(list(analog.pre_norm), mapped_pre),
+        },
+        "confusion_matrix": {
+            "analog": confusion_matrix(analog.logits, y, ds.n_classes, tie).tolist(),
+            "digital": confusion_matrix(digital_pre[-1], y, ds.n_classes, tie).tolist(),
+        },
+        "energy": None if analog.power_w is None else {
+            "mean_read_power_w": float(analog.power_w.mean()),
+            "t_read_s": cfg.periphery.t_read_s,
+            "mean_energy_per_inference_j": float(analog.power_w.mean() * cfg.periphery.t_read_s),
+            "scope": "power delivered by every row driver into the arrays (inputs, bias rows"
+            + (", neuron outputs" if sim.mode == "analog" else "") + "); periphery supplies not included",
+        },
+        "spice_verification": verification,
+        "timing": timing,
+    }
+    timing["total_s"] = time.perf_counter() - t_start
+    result = ExperimentResult(
+        config=cfg, dataset=ds, mlp=mlp, net=net, digital_pre=digital_pre, mapped_pre=mapped_pre,
+        analog=analog, spice=spice, spice_index=spice_index, summary=summary,
+    )
+    if out_dir is not None:
+        from pyims.experiment.report import write_report
+
+        write_report(result, Path(out_dir))
+    return result
