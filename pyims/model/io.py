@@ -40,6 +40,8 @@ def load_npz_weights(path: str | os.PathLike[str], neuron: NeuronSpec = NeuronSp
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"weights file {path} does not exist; check model.weights in the config")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a readable .npz file (not a zip archive); save weights with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: np.asarray(data[k]) for k in data.files}
