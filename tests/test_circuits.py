@@ -1,0 +1,84 @@
+"""Every subcircuit in circuits/ runs in stock ngspice and computes what its header says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pyims.model import NeuronSpec
+from pyims.netlist import format_netlist
+from pyims.netlist.library import LIBRARY_FILES, circuits_dir, load_library
+from pyims.netlist.model import GROUND, DcSweep, Netlist, OperatingPoint, Resistor, SubcktInstance, VoltageSource
+from pyims.netlist.network import TIGHT_OPTIONS, _neuron_instance
+from pyims.runners.ngspice import run_ngspice_netlist
+from pyims.runners.ngspice_env import find_ngspice
+from pyims.errors import NetlistError
+
+
+def test_library_files_exist_and_define_their_subcircuit():
+    for subckt, name in LIBRARY_FILES.items():
+        assert (circuits_dir() / name).is_file()
+        assert subckt in load_library(subckt).defines
+    with pytest.raises(NetlistError, match="not in the library"):
+        load_library("pyims_nothing")
+
+
+def test_missing_library_dir_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYIMS_CIRCUITS_DIR", str(tmp_path / "none"))
+    with pytest.raises(NetlistError, match="PYIMS_CIRCUITS_DIR"):
+        load_library("pyims_diff")
+
+
+def _run(elements, saved_v, run_root, subckts, sweep=None):
+    netlist = Netlist(
+        title="* circuit test", elements=tuple(elements),
+        analysis=sweep or OperatingPoint(), options=TIGHT_OPTIONS, saved_voltages=tuple(saved_v),
+        libraries=tuple(load_library(s) for s in subckts),
+    )
+    rundir = run_root / "r"
+    rundir.mkdir(exist_ok=True)
+    plot = run_ngspice_netlist(format_netlist(netlist), rundir, info=find_ngspice(), timeout_s=60)[-1]
+    return plot.columns([f"v({n})" for n in saved_v])
+
+
+@pytest.mark.ngspice
+def test_sense_amplifiers_and_diff_stage(run_root):
+    # A 1 V source through 10 kohm into each amplifier's input: i = (1 - v_in) / 1e4.
+    els = [
+        VoltageSource("V1", "x", GROUND, 1.0),
+        Resistor("R1", "x", "si", 1e4),
+        SubcktInstance("XI", ("si", "oi"), "pyims_sense_ideal", (("rf", 2e4),)),
+        Resistor("R2", "x", "so", 1e4),
+        SubcktInstance("XO", ("so", "oo"), "pyims_sense_opamp", (("rf", 2e4), ("a", 50.0))),
+        SubcktInstance("XD", ("oo", "oi", "d"), "pyims_diff", (("gain", 3.0),)),
+    ]
+    v = _run(els, ["si", "oi", "so", "oo", "d"], run_root, ["pyims_sense_ideal", "pyims_sense_opamp", "pyims_diff"])[0]
+    assert abs(v[0]) < 1e-15 and v[1] == pytest.approx(-2.0, rel=1e-12)
+    # op-amp: v_in = -v_out / a; KCL at the input: (1 - v_in)/1e4 = (v_in - v_out)/2e4
+    a = 50.0
+    v_in = 2.0 / (3.0 + a)  # 2 (1 - v_in) = v_in + a v_in
+    assert v[2] == pytest.approx(v_in, rel=1e-9) and v[3] == pytest.approx(-a * v_in, rel=1e-9)
+    assert v[4] == pytest.approx(3.0 * (v[3] - v[1]), rel=1e-9)
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize(
+    "neuron",
+    [
+        NeuronSpec(kind="sigmoid", gain_norm=2.0, out_lo_norm=0.1, out_hi_norm=0.9),
+        NeuronSpec(kind="sigmoid", gain_norm=1.0, inverting=True),
+        NeuronSpec(kind="hardsigmoid", gain_norm=1.5, out_lo_norm=0.0, out_hi_norm=1.0, inverting=True),
+        NeuronSpec(kind="linear", gain_norm=0.7),
+    ],
+    ids=lambda n: f"{n.kind}{'-inv' if n.inverting else ''}",
+)
+def test_neuron_subcircuits_follow_the_transfer_function(neuron, run_root):
+    """DC-sweep the neuron's input; v(out) / v_read must be neuron(v(in) / v_z) to 1e-9."""
+    v_z, v_read = 0.05, 0.2
+    els = [
+        VoltageSource("VIN", "in", GROUND, 0.0),
+        _neuron_instance("XN", "in", "out", neuron, v_z, v_read),
+    ]
+    vals = _run(els, ["in", "out"], run_root, [f"pyims_neuron_{neuron.kind}"], DcSweep("VIN", -0.5, 0.5, 0.01))
+    z = vals[:, 0] / v_z
+    np.testing.assert_allclose(vals[:, 1] / v_read, neuron(z), rtol=1e-9, atol=1e-12)
