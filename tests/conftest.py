@@ -8,7 +8,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import shutil
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,3 +72,48 @@ def random_tile_arrays(m: int, n: int, k: int, seed: int) -> tuple[np.ndarray, n
 def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     """max |a - b| / max |b| (the agreement measure used throughout the tests)."""
     return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def write_fake_mnist(directory: Path, n_train: int = 30, n_test: int = 20, compress: bool = True, seed: int = 0) -> dict[str, str]:
+    """Small fake MNIST IDX files; returns {file name: md5}."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        STEMS[0]: rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8),
+        STEMS[1]: (np.arange(n_train) % 10).astype(np.uint8),
+        STEMS[2]: rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8),
+        STEMS[3]: (np.arange(n_test) % 10).astype(np.uint8),
+    }
+    md5 = {}
+    for stem, arr in arrays.items():
+        name = stem + (".gz" if compress else "")
+        from pyims.data import write_idx
+
+        write_idx(directory / name, arr, compress=compress)
+        md5[name] = hashlib.md5((directory / name).read_bytes()).hexdigest()
+    return md5
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A local HTTP server serving tmp_path/served; yields (base URL, served dir, request log)."""
+    served = tmp_path / "served"
+    served.mkdir()
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(served), **kw)
+
+        def log_message(self, fmt, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", served, requests
+    server.shutdown()
+    server.server_close()

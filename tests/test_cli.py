@@ -13,7 +13,7 @@ from pyims.cli import main
 @pytest.mark.ngspice
 @pytest.mark.pyspice
 def test_demo_runs_every_backend_and_writes_its_outputs(tmp_path, capsys):
-    assert main(["demo", "--size", "12x10", "--vectors", "3", "--out", str(tmp_path)]) == 0
+    assert main(["tile-demo", "--size", "12x10", "--vectors", "3", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "ngspice" in out and "pyspice" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -28,7 +28,7 @@ def test_demo_runs_every_backend_and_writes_its_outputs(tmp_path, capsys):
 
 
 def test_demo_native_only(tmp_path, capsys):
-    assert main(["demo", "--size", "6x4", "--vectors", "2", "--backends", "native", "--out", str(tmp_path)]) == 0
+    assert main(["tile-demo", "--size", "6x4", "--vectors", "2", "--backends", "native", "--out", str(tmp_path)]) == 0
     assert set(json.loads((tmp_path / "summary.json").read_text())["backends"]) == {"native"}
 
 
@@ -50,7 +50,7 @@ def test_netlist_command_reports_bad_input_with_exit_code_2(tmp_path, capsys):
 
 def test_bad_size_is_rejected(capsys):
     with pytest.raises(SystemExit):
-        main(["demo", "--size", "64by64"])
+        main(["tile-demo", "--size", "64by64"])
     assert "is not ROWSxCOLS" in capsys.readouterr().err
 
 

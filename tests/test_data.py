@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.server
-import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,48 +11,7 @@ from pyims.data import load_dataset, read_idx, resize_images, stratified_split, 
 from pyims.data.mnist import download_mnist
 from pyims.errors import ChecksumError, DatasetError, SpecError
 
-STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-def _write_mnist(directory: Path, n_train: int = 30, n_test: int = 20, compress: bool = True, seed: int = 0) -> dict[str, str]:
-    """Small fake MNIST IDX files; returns {file name: md5}."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        STEMS[0]: rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8),
-        STEMS[1]: (np.arange(n_train) % 10).astype(np.uint8),
-        STEMS[2]: rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8),
-        STEMS[3]: (np.arange(n_test) % 10).astype(np.uint8),
-    }
-    md5 = {}
-    for stem, arr in arrays.items():
-        name = stem + (".gz" if compress else "")
-        write_idx(directory / name, arr, compress=compress)
-        md5[name] = hashlib.md5((directory / name).read_bytes()).hexdigest()
-    return md5
-
-
-@pytest.fixture
-def http_server(tmp_path):
-    """A local HTTP server serving tmp_path/served; yields (base URL, served dir, request log)."""
-    served = tmp_path / "served"
-    served.mkdir()
-    requests: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(served), **kw)
-
-        def log_message(self, fmt, *args):
-            requests.append(self.path)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", served, requests
-    server.shutdown()
-    server.server_close()
-
+from conftest import write_fake_mnist as _write_mnist
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
 @pytest.mark.parametrize("compress", [False, True])
