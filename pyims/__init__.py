@@ -1,16 +1,26 @@
 """pyims — SPICE-in-the-loop simulation of analog in-memory-computing crossbars.
 
 Pipeline (one subpackage per stage, imports point down the list):
-    spec      -> what the user asks for (tiles, wire parasitics)
-    netlist   -> netlist model and ngspice text
-    runners   -> ngspice subprocess, PySpice shared library, native sparse solver
-    results   -> typed results
-    cli       -> the ``pyims`` command
+    data, model -> datasets; neurons, MLP, trainer, weight files
+    spec        -> what the user asks for (tiles, wires, devices, encoding, periphery, partitions)
+    mapping     -> weights -> G+/G- tiles
+    netlist     -> netlist model and ngspice text (tiles, networks, subcircuit library)
+    runners     -> ngspice subprocess, PySpice shared library, native sparse solver (tiles)
+    inference   -> networks, native and ngspice, fully-analog and tiled
+    compare     -> digital vs mapped-ideal vs analog metrics
+    experiment  -> TOML config -> run -> report; cli -> the ``pyims`` command
+
+Heavy stages (scipy, matplotlib, PySpice) load only when used: ``from pyims.experiment import
+run_experiment``, ``from pyims.inference import NativeNetwork, SpiceNetwork``.
 """
 
 from pyims.api import simulate_tile, tile_netlist
 from pyims.errors import (
+    ChecksumError,
+    ConfigError,
     ConvergenceError,
+    DatasetError,
+    ModelFileError,
     NetlistError,
     PyimsError,
     SimulationError,
@@ -20,7 +30,16 @@ from pyims.errors import (
 )
 from pyims.results import RunInfo, TileResult
 from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
-from pyims.spec import TileSpec, WireGeometry, WireParasitics
+from pyims.model import MLP, NeuronSpec, TrainSpec
+from pyims.spec import (
+    DeviceSpec,
+    InputEncoding,
+    PartitionPlan,
+    PeripherySpec,
+    TileSpec,
+    WireGeometry,
+    WireParasitics,
+)
 
 __version__ = "0.1.0"
 
@@ -30,6 +49,13 @@ __all__ = [
     "TileSpec",
     "WireParasitics",
     "WireGeometry",
+    "DeviceSpec",
+    "InputEncoding",
+    "PeripherySpec",
+    "PartitionPlan",
+    "NeuronSpec",
+    "TrainSpec",
+    "MLP",
     "TileJob",
     "TileResult",
     "RunInfo",
@@ -43,4 +69,8 @@ __all__ = [
     "SimulationError",
     "SimulationTimeout",
     "ConvergenceError",
+    "ConfigError",
+    "DatasetError",
+    "ChecksumError",
+    "ModelFileError",
 ]

@@ -1,0 +1,80 @@
+"""Network inference speed, native vs ngspice, side by side in one run (issue #3 targets).
+
+    python benchmarks/bench_network.py            # 400x120x84x10, 10k images natively, ngspice sample
+    python benchmarks/bench_network.py --quick    # smaller, for a smoke run
+
+Random weights and inputs (the targets allow it); wire resistance on every segment. Prints
+for each partition plan: native build time (tile factorisation and port matrices), native
+inference time for all images, ngspice fully-analog seconds per image (batched), and the
+native-vs-ngspice agreement on the ngspice images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from pyims.inference import NativeNetwork, SpiceNetwork  # noqa: E402
+from pyims.mapping import map_network  # noqa: E402
+from pyims.model import MLP, NeuronSpec  # noqa: E402
+from pyims.spec import PartitionPlan, WireParasitics  # noqa: E402
+
+
+def _mlp(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    ws = tuple(rng.normal(scale=1 / np.sqrt(a), size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:]))
+    bs = tuple(0.1 * rng.normal(size=b) for b in sizes[1:])
+    return MLP(weights=ws, biases=bs, neuron=NeuronSpec(kind="sigmoid"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--images", type=int, default=None)
+    ap.add_argument("--spice-images", type=int, default=None, help="images per plan through ngspice")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    sizes = (100, 30, 21, 10) if args.quick else (400, 120, 84, 10)
+    n_images = args.images or (1000 if args.quick else 10_000)
+    plans = {
+        "1/1/1 x 1/1/1": PartitionPlan(),
+        "16/8/8 x 8/8/1": PartitionPlan(horizontal=(16, 8, 8), vertical=(8, 8, 1)),
+        "13/4/3 x 4/3/1": PartitionPlan(horizontal=(13, 4, 3), vertical=(4, 3, 1)),
+    }
+    wires = WireParasitics(r_row_ohm=2.5, r_col_ohm=2.5, r_driver_ohm=10.0, r_sense_ohm=10.0)
+    mlp = _mlp(sizes)
+    u = np.random.default_rng(1).uniform(size=(n_images, sizes[0]))
+    rows = []
+    print(f"network {'x'.join(map(str, sizes))}, {n_images} images natively, wire R 2.5 ohm/segment, drivers/sense 10 ohm")
+    print(f"{'plan':<16} {'energy':>6} {'build s':>8} {'infer s':>8} {'native total s':>15} {'ngspice s/img':>14} {'K':>3} {'max rel diff':>13}")
+    for label, plan in plans.items():
+        net = map_network(mlp, plan=plan)
+        for energy in (False, True):
+            t0 = time.perf_counter()
+            native = NativeNetwork(net, wires, energy=energy)
+            build = time.perf_counter() - t0
+            res = native.run(u)
+            total = time.perf_counter() - t0
+            row = {"plan": label, "energy": energy, "build_s": build, "infer_s": res.wall_time_s, "native_total_s": total}
+            if energy:
+                k = args.spice_images or (2 if label.startswith("1/1") else 8)
+                spice = SpiceNetwork(net, wires).run(u[:k])
+                diff = max(float(np.max(np.abs(a - b[:k])) / np.max(np.abs(b[:k]))) for a, b in zip(spice.pre_norm, res.pre_norm))
+                row.update(ngspice_s_per_image=spice.wall_time_s / k, ngspice_images=k, max_rel_diff=diff,
+                           ngspice_version=spice.ngspice_version)
+            rows.append(row)
+            sp = f"{row['ngspice_s_per_image']:>14.2f} {row['ngspice_images']:>3} {row['max_rel_diff']:>13.1e}" if energy else f"{'':>14} {'':>3} {'':>13}"
+            print(f"{label:<16} {'yes' if energy else 'no':>6} {build:>8.2f} {res.wall_time_s:>8.2f} {total:>15.2f} {sp}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"sizes": sizes, "n_images": n_images, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
