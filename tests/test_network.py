@@ -143,6 +143,10 @@ def test_single_image_and_batches(run_root):
     batched = SpiceNetwork(net, WIRES, run_root=run_root, batch_size=2, keep_run_dir=True).run(u)
     assert rel_diff(batched.logits, nat.logits) < NEURON_TOL
     assert len(batched.run_dirs) == 3 and all((run_root / p).exists() for p in batched.run_dirs)
+    parallel = SpiceNetwork(net, WIRES, run_root=run_root, workers=2, batch_size=3, mode="tiled").run(u)
+    serial = SpiceNetwork(net, WIRES, run_root=run_root, batch_size=3, mode="tiled").run(u)
+    for a, b in zip(parallel.pre_norm, serial.pre_norm):
+        np.testing.assert_array_equal(a, b)  # same batches -> same numbers, whatever the workers
 
 
 @pytest.mark.ngspice

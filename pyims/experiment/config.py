@@ -77,7 +77,8 @@ class SimulationSpec:
         mode: "analog" (fully-analog circuit) or "tiled" (co-simulation).
         verify_images: images also run through ngspice (0: no SPICE verification).
         energy: compute read power natively (costs m extra solves per tile).
-        batch_size: images per ngspice run (``None``: the whole sample).
+        batch_size: images per ngspice run (``None``: the whole sample, split over the workers).
+        ngspice_workers: ngspice processes run side by side (results do not depend on it).
         timeout_s: wall-clock limit of one ngspice run.
         keep_run_dirs: keep ngspice run directories after success.
         tie_atol: logits within this of the top count as tied.
@@ -87,6 +88,7 @@ class SimulationSpec:
     verify_images: int = 16
     energy: bool = True
     batch_size: int | None = None
+    ngspice_workers: int = 1
     timeout_s: float = 3600.0
     keep_run_dirs: bool = False
     tie_atol: float = 0.0
@@ -96,6 +98,8 @@ class SimulationSpec:
             raise SpecError(f"simulation.mode={self.mode!r} is unknown; use one of {', '.join(MODES)}")
         if not isinstance(self.verify_images, int) or self.verify_images < 0:
             raise SpecError(f"simulation.verify_images={self.verify_images!r} must be an integer >= 0 (0 turns ngspice off)")
+        if not isinstance(self.ngspice_workers, int) or self.ngspice_workers < 1:
+            raise SpecError(f"simulation.ngspice_workers={self.ngspice_workers!r} must be an integer >= 1")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise SpecError(f"simulation.batch_size={self.batch_size!r} must be a positive integer")
 

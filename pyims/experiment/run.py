@@ -120,7 +120,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         spice_index = np.unique(np.linspace(0, y.size - 1, k).round().astype(np.int64))
         runner = SpiceNetwork(
             net, cfg.wires, mode=sim.mode, timeout_s=sim.timeout_s, keep_run_dir=sim.keep_run_dirs,
-            batch_size=sim.batch_size,
+            batch_size=sim.batch_size, workers=sim.ngspice_workers,
         )
         with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
             spice = runner.run(u[spice_index], progress=bar.update)

@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,10 @@ class SpiceNetwork:
 
     Args:
         executable, timeout_s, run_root, keep_run_dir, klu: as for ``NgspiceRunner``.
-        batch_size: images per ngspice run (``None``: all at once).
+        batch_size: images per ngspice run (``None``: all at once, split evenly over ``workers``).
         options: extra ``.options`` (default: tight tolerances, see ``TIGHT_OPTIONS``).
+        workers: ngspice processes run side by side on separate batches (threads only wait on
+            them; each process has its own memory, so this scales with cores).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class SpiceNetwork:
         klu: bool | None = None,
         batch_size: int | None = None,
         options: tuple[str, ...] = TIGHT_OPTIONS,
+        workers: int = 1,
     ) -> None:
         if mode not in MODES:
             raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
@@ -64,9 +68,11 @@ class SpiceNetwork:
         self.klu = self.info.klu if klu is None else bool(klu)
         self.batch_size = batch_size
         self.options = tuple(options)
-        self._kept: list[str] = []
+        if not isinstance(workers, int) or workers < 1:
+            raise SpecError(f"workers={workers!r} must be an integer >= 1")
+        self.workers = workers
 
-    def _run(self, text: str, prefix: str, n_points: int) -> RawPlot:
+    def _run(self, text: str, prefix: str, n_points: int, kept: list[str]) -> tuple[RawPlot, Path]:
         rundir = make_run_dir(self.run_root, prefix)
         plots = run_ngspice_netlist(text, rundir, info=self.info, timeout_s=self.timeout_s)
         plot = plots[-1]
@@ -74,56 +80,57 @@ class SpiceNetwork:
             raise SimulationError(
                 f"ngspice returned {plot.data.shape[0]} points, expected {n_points} (one per image)", rundir=rundir
             )
-        self._last_rundir = rundir
-        return plot
-
-    def _done(self) -> None:
         if self.keep_run_dir:
-            self._kept.append(str(self._last_rundir))
-        else:
-            shutil.rmtree(self._last_rundir, ignore_errors=True)
+            kept.append(str(rundir))
+        return plot, rundir
 
-    def _columns(self, plot: RawPlot, names: list[str]) -> np.ndarray:
+    def _done(self, rundir: Path) -> None:
+        if not self.keep_run_dir:
+            shutil.rmtree(rundir, ignore_errors=True)
+
+    @staticmethod
+    def _columns(plot: RawPlot, names: list[str], rundir: Path) -> np.ndarray:
         try:
             return plot.columns(names)
         except RawFileError as exc:
-            raise SimulationError(f"ngspice output is incomplete ({exc})", rundir=self._last_rundir) from exc
+            raise SimulationError(f"ngspice output is incomplete ({exc})", rundir=rundir) from exc
 
-    def _analog(self, u: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    def _analog(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         nn = build_network_netlist(self.net, self.wires, u, klu=self.klu, options=self.options)
-        plot = self._run(format_netlist(nn.netlist), "net-analog-", nn.n_images)
-        pre = [self._columns(plot, [f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]
+        plot, rundir = self._run(format_netlist(nn.netlist), "net-analog-", nn.n_images, kept)
+        col = lambda names: self._columns(plot, names, rundir)  # noqa: E731
+        pre = [col([f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]
         v_in = u * self.net.v_read_v
-        power = -np.einsum("ij,ij->i", self._columns(plot, [f"i({s})" for s in nn.input_sources]), v_in)
-        power -= self._columns(plot, [f"i({s})" for s in nn.bias_sources]).sum(axis=1) * self.net.periphery.v_bias_v
+        power = -np.einsum("ij,ij->i", col([f"i({s})" for s in nn.input_sources]), v_in)
+        power -= col([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * self.net.periphery.v_bias_v
         if nn.neuron_ammeters:
-            i_a = self._columns(plot, [f"i({a})" for a, _ in nn.neuron_ammeters])
-            v_a = self._columns(plot, [f"v({node})" for _, node in nn.neuron_ammeters])
+            i_a = col([f"i({a})" for a, _ in nn.neuron_ammeters])
+            v_a = col([f"v({node})" for _, node in nn.neuron_ammeters])
             power += np.einsum("ij,ij->i", i_a, v_a)
-        self._done()
+        self._done(rundir)
         return pre, power
 
-    def _tiled(self, u: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    def _tiled(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         net, per = self.net, self.net.periphery
         a = u
         pre, power = [], np.zeros(u.shape[0])
         for l, layer in enumerate(net.layers):
             ln = build_layer_netlist(net, self.wires, l, a, klu=self.klu, options=self.options)
-            plot = self._run(format_netlist(ln.netlist), f"net-tiled-l{l + 1}-", ln.n_images)
+            plot, rundir = self._run(format_netlist(ln.netlist), f"net-tiled-l{l + 1}-", ln.n_images, kept)
             v_rows = net.augment(a) * net.v_read_v
-            power -= np.einsum("ij,ij->i", self._columns(plot, [f"i({s})" for s in ln.input_sources]), v_rows)
+            power -= np.einsum("ij,ij->i", self._columns(plot, [f"i({s})" for s in ln.input_sources], rundir), v_rows)
             scale = layer.w_max / (layer.dg_s * net.v_read_v)
             z = np.zeros((u.shape[0], layer.n_out))
             for c in range(layer.n_v):
                 outs = layer.outs_of(c)
                 parts = []
                 for p in range(layer.n_h):
-                    i_col = self._columns(plot, [f"i({s})" for s in ln.sense_sources[(p, c)]])
+                    i_col = self._columns(plot, [f"i({s})" for s in ln.sense_sources[(p, c)]], rundir)
                     parts.append((i_col[:, 0::2] - i_col[:, 1::2]) * scale)
                 # Python's combination: currents summed at one virtual ground, or the
                 # partitions' outputs (each with gain h) averaged; equal for ideal arithmetic.
                 z[:, outs] = sum(parts) if per.combine == "sum" else np.mean([layer.n_h * q for q in parts], axis=0)
-            self._done()
+            self._done(rundir)
             pre.append(z)
             if l < len(net.layers) - 1:
                 a = net.neuron(z)
@@ -135,16 +142,25 @@ class SpiceNetwork:
         u = np.asarray(u, dtype=np.float64)
         if u.ndim != 2 or u.shape[1] != self.net.layer_sizes[0] or u.shape[0] < 1:
             raise SpecError(f"inputs have shape {u.shape}; the network needs (N >= 1, {self.net.layer_sizes[0]})")
-        self._kept = []
-        step = self.batch_size or u.shape[0]
-        pres, powers = [], []
-        for start in range(0, u.shape[0], step):
-            chunk = u[start : start + step]
-            pre, power = self._analog(chunk) if self.mode == "analog" else self._tiled(chunk)
-            pres.append(pre)
-            powers.append(power)
+        step = self.batch_size or -(-u.shape[0] // self.workers)
+        chunks = [u[start : start + step] for start in range(0, u.shape[0], step)]
+        infer = self._analog if self.mode == "analog" else self._tiled
+
+        def one(chunk: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+            kept: list[str] = []
+            pre, power = infer(chunk, kept)
             if progress is not None:
                 progress(chunk.shape[0])
+            return pre, power, kept
+
+        if self.workers == 1 or len(chunks) == 1:
+            outs = [one(c) for c in chunks]
+        else:
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                outs = list(pool.map(one, chunks))
+        pres = [o[0] for o in outs]
+        powers = [o[1] for o in outs]
+        kept = [d for o in outs for d in o[2]]
         n_layers = len(self.net.layers)
         return NetworkResult(
             pre_norm=tuple(np.concatenate([p[l] for p in pres]) for l in range(n_layers)),
@@ -153,5 +169,5 @@ class SpiceNetwork:
             mode=self.mode,
             wall_time_s=time.perf_counter() - t0,
             ngspice_version=self.info.version,
-            run_dirs=tuple(self._kept),
+            run_dirs=tuple(kept),
         )

@@ -21,6 +21,7 @@ Voltage scale: z{l}_{j} holds ``v_z * z`` with ``v_z = diff_gain * rf * v_read *
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,6 +44,12 @@ from pyims.netlist.tile import CONTROL_NODE, CONTROL_SOURCE, TileNodes, crossbar
 from pyims.spec import WireParasitics
 
 __all__ = ["NetworkNetlist", "TiledLayerNetlist", "build_network_netlist", "build_layer_netlist", "layer_v_z", "TIGHT_OPTIONS"]
+
+#: Network netlists save every vector (no ``.save`` lines): ngspice resolves each ``.save`` entry
+#: by a linear search over the circuit, which cost ~17 ms per entry on a 356k-element network
+#: (20 s for 800 entries, 65 s for the 3,840 of one co-simulated layer) -- more than the analysis.
+#: Writing all node voltages and branch currents costs ~2 MB per image at 400x120x84x10.
+SAVE_ALL = True
 
 #: Tolerances for network runs: behavioural neurons make the circuit non-linear, and ngspice's
 #: defaults (reltol 1e-3) stop Newton far from the 1e-6 agreement pyims promises.
@@ -100,31 +107,11 @@ def _check_inputs(net: MappedNetwork, u: object) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkNetlist:
-    """The fully-analog netlist and where to read it.
-
-    ``z_nodes[l]`` are layer l's neuron-input nodes and ``v_z[l]`` their volts per unit;
-    ``power_sources`` are (source, node or None, sign): power = sign * i(source) * v(node)
-    (``None``: the node is the source's own constant voltage ``power_volts``).
-    """
-
-    netlist: Netlist
-    z_nodes: tuple[tuple[str, ...], ...]
-    v_z: tuple[float, ...]
-    input_sources: tuple[str, ...]
-    bias_sources: tuple[str, ...]
-    neuron_ammeters: tuple[tuple[str, str], ...]  # (VA name, node a{l}_{j})
-    n_images: int
-
-
-def build_network_netlist(
-    net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool, options: tuple[str, ...] = TIGHT_OPTIONS
-) -> NetworkNetlist:
-    """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read)."""
-    u = _check_inputs(net, u)
+@lru_cache(maxsize=4)
+def _network_body(net: MappedNetwork, wires: WireParasitics):
+    """Everything of the fully-analog netlist but the input sources (cached: it does not depend on the images)."""
     per, v_read = net.periphery, net.v_read_v
-    elements, input_names, batched = _input_sources(u, v_read)
+    elements: list[Element] = []
     subckts = {"pyims_diff", f"pyims_sense_{per.sense}", f"pyims_neuron_{net.neuron.kind}"}
     z_nodes, v_zs, bias_names, ammeters, saved_v = [], [], [], [], []
     for l, layer in enumerate(net.layers):
@@ -160,6 +147,35 @@ def build_network_netlist(
                 elements.append(VoltageSource(f"VA{l + 1}_{j}", f"n{l}_{j}", f"a{l + 1}_{j}", 0.0))
                 ammeters.append((f"VA{l + 1}_{j}", f"a{l + 1}_{j}"))
                 saved_v.append(f"a{l + 1}_{j}")
+    return tuple(elements), tuple(z_nodes), tuple(v_zs), tuple(bias_names), tuple(ammeters), tuple(saved_v), tuple(sorted(subckts))
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkNetlist:
+    """The fully-analog netlist and where to read it.
+
+    ``z_nodes[l]`` are layer l's neuron-input nodes and ``v_z[l]`` their volts per unit;
+    ``power_sources`` are (source, node or None, sign): power = sign * i(source) * v(node)
+    (``None``: the node is the source's own constant voltage ``power_volts``).
+    """
+
+    netlist: Netlist
+    z_nodes: tuple[tuple[str, ...], ...]
+    v_z: tuple[float, ...]
+    input_sources: tuple[str, ...]
+    bias_sources: tuple[str, ...]
+    neuron_ammeters: tuple[tuple[str, str], ...]  # (VA name, node a{l}_{j})
+    n_images: int
+
+
+def build_network_netlist(
+    net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool, options: tuple[str, ...] = TIGHT_OPTIONS
+) -> NetworkNetlist:
+    """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read)."""
+    u = _check_inputs(net, u)
+    sources, input_names, batched = _input_sources(u, net.v_read_v)
+    body, z_nodes, v_zs, bias_names, ammeters, saved_v, subckts = _network_body(net, wires)
+    elements = sources + list(body)
     n_images = u.shape[0]
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
     netlist = Netlist(
@@ -167,12 +183,13 @@ def build_network_netlist(
         elements=tuple(elements),
         analysis=analysis,
         options=(("klu",) if klu else ()) + tuple(options),
-        saved_currents=input_names + tuple(bias_names) + tuple(a for a, _ in ammeters),
-        saved_voltages=tuple(saved_v),
-        libraries=tuple(load_library(name) for name in sorted(subckts)),
+        saved_currents=() if SAVE_ALL else input_names + tuple(bias_names) + tuple(a for a, _ in ammeters),
+        saved_voltages=() if SAVE_ALL else tuple(saved_v),
+        libraries=tuple(load_library(name) for name in subckts),
         comments=(
             f"layers {net.layer_sizes}, partitions {net.plan.describe(net.layer_sizes)}, {n_images} image(s)",
-            f"sense={per.sense} combine={per.combine} rf_ohm={per.rf_ohm!r} diff_gain_ratio={per.diff_gain_ratio!r}",
+            f"sense={net.periphery.sense} combine={net.periphery.combine} rf_ohm={net.periphery.rf_ohm!r} "
+            f"diff_gain_ratio={net.periphery.diff_gain_ratio!r}",
             f"wires: {wires}",
             "neuron input z<l>_<j> = v_z * pre-activation; v_z per layer: " + ", ".join(repr(v) for v in v_zs),
         ),
@@ -239,7 +256,7 @@ def build_layer_netlist(
         elements=tuple(elements),
         analysis=analysis,
         options=(("klu",) if klu else ()) + tuple(options),
-        saved_currents=tuple(names) + tuple(s for srcs in sense_sources.values() for s in srcs),
+        saved_currents=() if SAVE_ALL else tuple(names) + tuple(s for srcs in sense_sources.values() for s in srcs),
         comments=(
             f"layer {l + 1}: {layer.n_rows - 1} inputs + bias row, {layer.n_out} outputs (G+/G- column pairs), {n_images} image(s)",
             "every tile ends in its own 0 V sense sources; Python combines the partial sums",
