@@ -4,9 +4,10 @@
     python benchmarks/bench_network.py --quick    # smaller, for a smoke run
 
 Random weights and inputs (the targets allow it); wire resistance on every segment. Prints
-for each partition plan: native build time (tile factorisation and port matrices), native
-inference time for all images, ngspice fully-analog seconds per image (batched), and the
-native-vs-ngspice agreement on the ngspice images.
+for each partition plan, with and without the energy figure and with 1 or 2 worker processes:
+native build time (tile factorisation and port matrices), native inference time for all
+images; and ngspice fully-analog seconds per image (batched, 2 ngspice processes) with the
+native-vs-ngspice agreement on those images.
 """
 
 from __future__ import annotations
@@ -52,25 +53,29 @@ def main() -> None:
     u = np.random.default_rng(1).uniform(size=(n_images, sizes[0]))
     rows = []
     print(f"network {'x'.join(map(str, sizes))}, {n_images} images natively, wire R 2.5 ohm/segment, drivers/sense 10 ohm")
-    print(f"{'plan':<16} {'energy':>6} {'build s':>8} {'infer s':>8} {'native total s':>15} {'ngspice s/img':>14} {'K':>3} {'max rel diff':>13}")
+    print(f"{'plan':<16} {'energy':>6} {'procs':>5} {'build s':>8} {'infer s':>8} {'native total s':>15} "
+          f"{'ngspice s/img':>14} {'K':>3} {'max rel diff':>13}")
     for label, plan in plans.items():
         net = map_network(mlp, plan=plan)
-        for energy in (False, True):
+        for energy, workers in ((False, 1), (False, 2), (True, 1), (True, 2)):
             t0 = time.perf_counter()
-            native = NativeNetwork(net, wires, energy=energy)
+            native = NativeNetwork(net, wires, energy=energy, workers=workers)
             build = time.perf_counter() - t0
             res = native.run(u)
             total = time.perf_counter() - t0
-            row = {"plan": label, "energy": energy, "build_s": build, "infer_s": res.wall_time_s, "native_total_s": total}
-            if energy:
-                k = args.spice_images or (2 if label.startswith("1/1") else 8)
-                spice = SpiceNetwork(net, wires).run(u[:k])
+            row = {"plan": label, "energy": energy, "native_workers": workers, "build_s": build,
+                   "infer_s": res.wall_time_s, "native_total_s": total}
+            if energy and workers == 2:
+                k = args.spice_images or (8 if label.startswith("1/1") else 48)
+                spice = SpiceNetwork(net, wires, workers=2).run(u[:k])
                 diff = max(float(np.max(np.abs(a - b[:k])) / np.max(np.abs(b[:k]))) for a, b in zip(spice.pre_norm, res.pre_norm))
                 row.update(ngspice_s_per_image=spice.wall_time_s / k, ngspice_images=k, max_rel_diff=diff,
                            ngspice_version=spice.ngspice_version)
             rows.append(row)
-            sp = f"{row['ngspice_s_per_image']:>14.2f} {row['ngspice_images']:>3} {row['max_rel_diff']:>13.1e}" if energy else f"{'':>14} {'':>3} {'':>13}"
-            print(f"{label:<16} {'yes' if energy else 'no':>6} {build:>8.2f} {res.wall_time_s:>8.2f} {total:>15.2f} {sp}")
+            sp = (f"{row['ngspice_s_per_image']:>14.2f} {row['ngspice_images']:>3} {row['max_rel_diff']:>13.1e}"
+                  if "ngspice_images" in row else f"{'':>14} {'':>3} {'':>13}")
+            print(f"{label:<16} {'yes' if energy else 'no':>6} {workers:>5} {build:>8.2f} {res.wall_time_s:>8.2f} {total:>15.2f} {sp}",
+                  flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"sizes": sizes, "n_images": n_images, "rows": rows}, f, indent=2)

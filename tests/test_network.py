@@ -157,3 +157,22 @@ def test_failed_network_run_keeps_its_directory(run_root):
         runner.run(_inputs(2, 10))
     assert info.value.rundir is not None and (info.value.rundir / "circuit.cir").exists()
     assert str(info.value.rundir) in str(info.value)
+
+
+def test_worker_processes_give_identical_results(monkeypatch):
+    """Solves split across 2 processes (tiles cut into blocks of right-hand sides) change nothing."""
+    import pyims.inference.native as native
+
+    monkeypatch.setattr(native, "SPLIT_UNKNOWNS", 100)  # split even these small tiles
+    net = map_network(_mlp((30, 12, 4)), plan=PartitionPlan(horizontal=(2, 1), vertical=(1, 1)),
+                      periphery=PERIPHERIES["opamp-sum"])
+    u = _inputs(7, 30)
+    serial = NativeNetwork(net, WIRES, workers=1)
+    parallel = NativeNetwork(net, WIRES, workers=2)
+    assert parallel.n_tasks > serial.n_tasks
+    a, b = serial.run(u), parallel.run(u)
+    for x, y in zip(a.pre_norm, b.pre_norm):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(a.power_w, b.power_w)
+    with pytest.raises(SpecError, match="workers=0"):
+        NativeNetwork(net, WIRES, workers=0)

@@ -79,6 +79,8 @@ class SimulationSpec:
         energy: compute read power natively (costs m extra solves per tile).
         batch_size: images per ngspice run (``None``: the whole sample, split over the workers).
         ngspice_workers: ngspice processes run side by side (results do not depend on it).
+        native_workers: processes sharing the native solves (``None``: automatic -- the machine's
+            cores for large networks, 1 for small ones where starting processes costs more).
         timeout_s: wall-clock limit of one ngspice run.
         keep_run_dirs: keep ngspice run directories after success.
         tie_atol: logits within this of the top count as tied.
@@ -89,6 +91,7 @@ class SimulationSpec:
     energy: bool = True
     batch_size: int | None = None
     ngspice_workers: int = 1
+    native_workers: int | None = None
     timeout_s: float = 3600.0
     keep_run_dirs: bool = False
     tie_atol: float = 0.0
@@ -98,6 +101,8 @@ class SimulationSpec:
             raise SpecError(f"simulation.mode={self.mode!r} is unknown; use one of {', '.join(MODES)}")
         if not isinstance(self.verify_images, int) or self.verify_images < 0:
             raise SpecError(f"simulation.verify_images={self.verify_images!r} must be an integer >= 0 (0 turns ngspice off)")
+        if self.native_workers is not None and (not isinstance(self.native_workers, int) or self.native_workers < 1):
+            raise SpecError(f"simulation.native_workers={self.native_workers!r} must be an integer >= 1 (omit it for automatic)")
         if not isinstance(self.ngspice_workers, int) or self.ngspice_workers < 1:
             raise SpecError(f"simulation.ngspice_workers={self.ngspice_workers!r} must be an integer >= 1")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):

@@ -7,7 +7,7 @@ import sys
 __all__ = ["progress_bar"]
 
 
-def progress_bar(total: int, desc: str, enabled: bool | None = None):
+def progress_bar(total: int | None, desc: str, enabled: bool | None = None):
     """A tqdm bar on stderr; ``enabled=None`` shows it only on a TTY."""
     from tqdm import tqdm
 

@@ -107,8 +107,11 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
 
     t0 = time.perf_counter()
     n_tiles = sum(layer.n_h * layer.n_v for layer in net.layers)
-    with progress_bar(n_tiles, "factoring tiles", show_progress) as bar:
-        native = NativeNetwork(net, cfg.wires, mode=cfg.simulation.mode, energy=cfg.simulation.energy, progress=bar.update)
+    with progress_bar(None, "native solves (tasks)", show_progress) as bar:
+        native = NativeNetwork(
+            net, cfg.wires, mode=cfg.simulation.mode, energy=cfg.simulation.energy,
+            workers=cfg.simulation.native_workers, progress=bar.update,
+        )
     timing["native_build_s"] = time.perf_counter() - t0
     analog = native.run(u)
     timing["native_inference_s"] = analog.wall_time_s

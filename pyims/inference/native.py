@@ -23,8 +23,11 @@ voltages (0 for ideal sensing).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +36,7 @@ from pyims.errors import SpecError
 from pyims.inference.result import MODES, NetworkResult
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.runners.native import NativeTileSolver
-from pyims.spec import WireParasitics
+from pyims.spec import TileSpec, WireParasitics
 
 __all__ = ["NativeNetwork"]
 
@@ -65,11 +68,47 @@ class _LayerMap:
     power: tuple[_PowerTerm, ...]
 
 
+@dataclass(slots=True)
+class _Ports:
+    """A tile's port matrices, filled block by block: T (m, n); S (m, m) or None; Y (n, n) or None."""
+
+    t: np.ndarray
+    s: np.ndarray | None
+    y: np.ndarray | None
+
+
+#: Tiles with at least this many unknown nodes have their solves split across worker processes.
+SPLIT_UNKNOWNS = 20_000
+
+
+def _port_task(tile: TileSpec, side: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Worker entry point: factor ``tile`` and compute one block of its port matrices."""
+    return NativeTileSolver(tile).port_block(side, start, stop)
+
+
+def _sides(m: int, n: int, need_s: bool, need_y: bool) -> tuple[str, ...]:
+    """Which solves to do: row-source right-hand sides give T and S, sense-node ones give T and Y."""
+    if need_s and need_y:
+        return ("rows", "cols")
+    if need_s:
+        return ("rows",)
+    if need_y:
+        return ("cols",)
+    return ("rows",) if m <= n else ("cols",)
+
+
+def _worker_env() -> dict[str, str]:
+    return {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 class NativeNetwork:
     """Exact native inference of ``net`` with ``wires`` on every tile, in ``mode`` ("analog" | "tiled").
 
     Building the layer maps costs the sparse solves; ``run`` is then dense products only.
-    ``energy=False`` skips the source-conductance solves (``S``), which cost m solves per tile.
+    ``energy=False`` skips the source-conductance part ``S`` (m solves per tile, instead of
+    min(m, n)). ``workers`` processes share the solves (large tiles are split between them);
+    ``None`` picks the machine's cores when the network is large enough to pay for starting them.
+    Results do not depend on ``workers``.
     """
 
     def __init__(
@@ -79,22 +118,96 @@ class NativeNetwork:
         *,
         mode: str = "analog",
         energy: bool = True,
+        workers: int | None = 1,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         if mode not in MODES:
             raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
+        if workers is not None and (not isinstance(workers, int) or workers < 1):
+            raise SpecError(f"workers={workers!r} must be an integer >= 1, or None for automatic")
         self.net, self.wires, self.mode, self.energy = net, wires, mode, energy
         t0 = time.perf_counter()
-        self.layer_maps = tuple(self._layer_map(layer, progress) for layer in net.layers)
+        ports = self._ports(workers, progress)
+        self.layer_maps = tuple(self._layer_map(layer, ports[l]) for l, layer in enumerate(net.layers))
         self.build_time_s = time.perf_counter() - t0
 
     @property
     def n_tiles(self) -> int:
         return sum(layer.n_h * layer.n_v for layer in self.net.layers)
 
-    def _layer_map(self, layer: MappedLayer, progress: Callable[[int], None] | None) -> _LayerMap:
+    def _opamp(self) -> bool:
+        return self.mode == "analog" and self.net.periphery.sense == "opamp"
+
+    def _ports(self, workers: int | None, progress: Callable[[int], None] | None) -> list[dict[tuple[int, int], _Ports]]:
+        """Port matrices of every tile, computed in tasks (possibly in worker processes)."""
+        need_y = self._opamp()
+        tiles, tasks = {}, []
+        total_unknowns = 0
+        for l, layer in enumerate(self.net.layers):
+            for c in range(layer.n_v):
+                for p in range(layer.n_h):
+                    tile = layer.tile(p, c, self.wires)
+                    tiles[(l, p, c)] = tile
+                    total_unknowns += 2 * tile.n_rows * tile.n_cols
+        if workers is None:
+            cores = os.cpu_count() or 1
+            workers = min(cores, 4) if total_unknowns >= 4 * SPLIT_UNKNOWNS else 1
+        for key, tile in tiles.items():
+            m, n = tile.n_rows, tile.n_cols
+            pieces = workers if 2 * m * n >= SPLIT_UNKNOWNS else 1
+            for side in _sides(m, n, self.energy, need_y):
+                r = m if side == "rows" else n
+                bounds = np.linspace(0, r, min(pieces, r) + 1).round().astype(int)
+                tasks += [(key, side, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        # biggest first, so the pool ends with small tasks
+        tasks.sort(key=lambda t: -(t[3] - t[2]) * tiles[t[0]].n_rows * tiles[t[0]].n_cols)
+        out: list[dict[tuple[int, int], _Ports]] = [{} for _ in self.net.layers]
+        for (l, p, c), tile in tiles.items():
+            m, n = tile.n_rows, tile.n_cols
+            out[l][(p, c)] = _Ports(
+                t=np.empty((m, n)), s=np.empty((m, m)) if self.energy else None, y=np.empty((n, n)) if need_y else None
+            )
+
+        def store(task, result) -> None:
+            (l, p, c), side, a, b = task
+            first, second = result
+            ports = out[l][(p, c)]
+            if side == "rows":
+                ports.t[a:b, :] = first
+                if ports.s is not None:
+                    ports.s[:, a:b] = second
+            else:
+                if ports.s is None:  # with S, T came from the row side
+                    ports.t[:, a:b] = first
+                if ports.y is not None:
+                    ports.y[:, a:b] = second
+            if progress is not None:
+                progress(1)
+
+        if workers == 1 or len(tasks) == 1:
+            for task in tasks:
+                store(task, _port_task(tiles[task[0]], *task[1:]))
+        else:
+            saved = {k: os.environ.get(k) for k in _worker_env()}
+            os.environ.update(_worker_env())  # spawned workers start single-threaded BLAS
+            try:
+                ctx = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                    futures = {pool.submit(_port_task, tiles[t[0]], *t[1:]): t for t in tasks}
+                    for fut in as_completed(futures):
+                        store(futures[fut], fut.result())
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        self.n_tasks, self.workers = len(tasks), workers
+        return out
+
+    def _layer_map(self, layer: MappedLayer, ports: dict[tuple[int, int], _Ports]) -> _LayerMap:
         per = self.net.periphery
-        opamp = self.mode == "analog" and per.sense == "opamp"
+        opamp = self._opamp()
         scale = layer.w_max / layer.dg_s
         w = np.zeros((layer.n_rows, layer.n_out))
         power: list[_PowerTerm] = []
@@ -102,15 +215,8 @@ class NativeNetwork:
         for c in range(layer.n_v):
             outs = layer.outs_of(c)
             d = _diff_matrix(outs.stop - outs.start) * scale
-            solvers = []
-            for p in range(layer.n_h):
-                solver = NativeTileSolver(layer.tile(p, c, self.wires))
-                if opamp:
-                    solver.sense_admittance()
-                solvers.append(solver)
-                if progress is not None:
-                    progress(1)
-            ts = [s.transfer_matrix() for s in solvers]
+            tile_ports = [ports[(p, c)] for p in range(layer.n_h)]
+            ts = [q.t for q in tile_ports]
             if not opamp:
                 maps = [None] * layer.n_h
                 for p, t in enumerate(ts):
@@ -119,17 +225,17 @@ class NativeNetwork:
                 eye = np.eye(ts[0].shape[1])
                 gain = per.opamp_gain_ratio / per.rf_ohm
                 if per.combine == "sum":
-                    k_inv = np.linalg.inv(sum(s.sense_admittance() for s in solvers) + g_a * eye)
+                    k_inv = np.linalg.inv(sum(q.y for q in tile_ports) + g_a * eye)
                     vs = {p: t @ k_inv for p, t in enumerate(ts)}
                     maps = [vs] * layer.n_h
                 else:
-                    vs_each = [t @ np.linalg.inv(s.sense_admittance() + g_a * eye) for s, t in zip(solvers, ts)]
+                    vs_each = [q.t @ np.linalg.inv(q.y + g_a * eye) for q in tile_ports]
                     maps = [{p: vs_each[p]} for p in range(layer.n_h)]
                 for p in range(layer.n_h):
                     w[layer.rows_of(p), outs] = maps[p][p] @ d * gain
             if self.energy:
-                for p, (solver, t) in enumerate(zip(solvers, ts)):
-                    power.append(_PowerTerm(p=p, s=solver.input_conductance(), t=t, vs_maps=maps[p]))
+                for p, q in enumerate(tile_ports):
+                    power.append(_PowerTerm(p=p, s=q.s, t=q.t, vs_maps=maps[p]))
         w.flags.writeable = False
         return _LayerMap(w=w, power=tuple(power))
 

@@ -183,6 +183,34 @@ class NativeTileSolver:
             out[:, k : k + RHS_BLOCK] = left @ x
         return out
 
+    def port_block(self, side: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """One block of the port matrices from ``stop - start`` solves (for splitting work across processes).
+
+        ``side="rows"``: right-hand sides are row sources ``start:stop``; returns ``T[start:stop, :]``
+        ``(k, n)`` and ``S[:, start:stop]`` ``(m, k)``. ``side="cols"``: right-hand sides are sense
+        nodes ``start:stop``; returns ``T[:, start:stop]`` ``(m, k)`` and ``Y[:, start:stop]`` ``(n, k)``.
+        """
+        b = self._blocks
+        if side == "rows":
+            a = (-b.l_ks[:, start:stop].toarray()).T
+            c = b.l_ss[:, start:stop].toarray()
+            if self.n_unknowns:
+                proj = self._project_solve(sp.vstack([b.l_ku, b.l_su]).tocsr(), b.l_us[:, start:stop].tocsr())
+                n = b.l_ku.shape[0]
+                a = a + proj[:n].T
+                c = c - proj[n:]
+        elif side == "cols":
+            a = -b.l_ks.T[:, start:stop].toarray()
+            c = b.l_kk[:, start:stop].toarray()
+            if self.n_unknowns:
+                m = b.l_us.shape[1]
+                proj = self._project_solve(sp.vstack([b.l_us.T, b.l_ku]).tocsr(), b.l_ku.T[:, start:stop].tocsr())
+                a = a + proj[:m]
+                c = c - proj[m:]
+        else:
+            raise SpecError(f"port_block side={side!r}; use 'rows' or 'cols'")
+        return self._finite(np.ascontiguousarray(a)), self._finite(np.ascontiguousarray(c))
+
     def transfer_matrix(self) -> np.ndarray:
         """``T`` of shape ``(m, n)`` in siemens with ``i_col_a = v_in_v @ T`` exactly (read-only)."""
         if self._transfer is None:
