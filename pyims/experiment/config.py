@@ -2,7 +2,8 @@
 
 Sections (all optional; every field has a default, see ``examples/*.toml``):
 ``[dataset] [model] [train] [neuron] [encoding] [device] [wires] [partitions] [periphery]
-[simulation]``, plus top-level ``name`` and ``seed``.
+[simulation]``, plus a top-level ``name``. Seeds live where they act: ``dataset.seed`` (split),
+``train.seed`` (initialisation, batch order), ``device.variation_seed`` (variation).
 """
 
 from __future__ import annotations
@@ -114,7 +115,6 @@ class ExperimentConfig:
     """A whole experiment. ``base_dir`` is the config file's folder (relative paths resolve there)."""
 
     name: str = "experiment"
-    seed: int = 0
     dataset: DatasetSpec = DatasetSpec()
     model: ModelSpec = ModelSpec()
     train: TrainSpec = TrainSpec()
@@ -133,7 +133,7 @@ class ExperimentConfig:
 
     def as_dict(self) -> dict[str, Any]:
         """The fully resolved config as plain JSON-able data."""
-        out: dict[str, Any] = {"name": self.name, "seed": self.seed}
+        out: dict[str, Any] = {"name": self.name}
         for section in _SECTIONS:
             out[section] = {
                 f.name: _plain(getattr(getattr(self, section), f.name))
@@ -199,17 +199,14 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: 
     """An ``ExperimentConfig`` from parsed TOML ``data``; ConfigError names the bad field."""
     top = dict(data)
     kwargs: dict[str, Any] = {"base_dir": base_dir or Path.cwd()}
-    for key in ("name", "seed"):
-        if key in top:
-            kwargs[key] = top.pop(key)
+    if "name" in top:
+        kwargs["name"] = top.pop("name")
     if not isinstance(kwargs.get("name", ""), str):
         raise ConfigError(f"{source}: name={kwargs['name']!r} must be a string")
-    if not isinstance(kwargs.get("seed", 0), int):
-        raise ConfigError(f"{source}: seed={kwargs['seed']!r} must be an integer")
     for section, table in top.items():
         if section not in _SECTIONS:
             raise ConfigError(
-                f"{source}: unknown section or field {section!r}; allowed: name, seed, {', '.join(_SECTIONS)}"
+                f"{source}: unknown section or field {section!r}; allowed: name, {', '.join(_SECTIONS)}"
             )
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: {section} must be a table ([{section}])")
