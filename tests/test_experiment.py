@@ -182,7 +182,7 @@ def test_cli_run_and_errors(tmp_path, capsys):
     cfg.write_text("\n".join(lines) + "\n")
     assert main(["run", str(cfg), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "analog (tiled)" in out and "PASS" in out
+    assert "analog, tiled co-sim" in out and "PASS" in out
     assert (tmp_path / "out" / "summary.json").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text("[neuron]\nkind = 'relu'\n")

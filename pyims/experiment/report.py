@@ -20,6 +20,9 @@ from pyims.model import save_npz_weights
 
 __all__ = ["write_report", "format_table", "PER_IMAGE_COLUMNS"]
 
+#: How each simulation mode is named in tables and plots.
+MODE_LABELS = {"analog": "analog, fully-analog", "tiled": "analog, tiled co-sim"}
+
 PER_IMAGE_COLUMNS = (
     "index", "label",
     "digital_pred", "digital_tie", "mapped_pred", "mapped_tie", "analog_pred", "analog_tie",
@@ -75,7 +78,7 @@ def _plots(result, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(5, 3.2))
     names = ["digital", "mapped_ideal", "analog"]
     accs = [100 * s["accuracy"][n]["accuracy"] for n in names]
-    bars = ax.bar(["digital", "mapped-ideal", f"analog ({s['network']['mode']})"], accs, color=["#555", "#4a7", "#c53"])
+    bars = ax.bar(["digital", "mapped-ideal", MODE_LABELS[s['network']['mode']]], accs, color=["#555", "#4a7", "#c53"])
     for b, a in zip(bars, accs):
         ax.text(b.get_x() + b.get_width() / 2, a, f"{a:.2f} %", ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("test accuracy (%)")
@@ -145,7 +148,7 @@ def format_table(summary: dict) -> str:
     rows = [
         ("digital (float)", acc["digital"], None),
         ("mapped-ideal", acc["mapped_ideal"], agree["mapped_ideal_vs_digital"]),
-        (f"analog ({summary['network']['mode']})", acc["analog"], agree["analog_vs_digital"]),
+        (MODE_LABELS[summary["network"]["mode"]], acc["analog"], agree["analog_vs_digital"]),
     ]
     for name, a, g in rows:
         ag = f"{100 * g['top1_agreement']:.2f} %" if g else "-"
