@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pyims import __version__
+from pyims.compare import rel_diff
 from pyims.errors import PyimsError
 from pyims.netlist import build_tile_netlist, emit
 from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
@@ -38,11 +39,6 @@ def _random_tile(m: int, n: int, seed: int, wires: WireParasitics, n_vectors: in
     g = rng.uniform(1e-6, 1e-4, size=(m, n))
     v = rng.uniform(0.0, 0.2, size=(n_vectors, m))
     return TileJob(tile=TileSpec(g_s=g, wires=wires), v_in_v=v)
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    """max |a - b| / max |b|."""
-    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
 
 
 def _print_experiment(result, out: Path | None) -> None:
@@ -132,7 +128,7 @@ def _cmd_tile_demo(args: argparse.Namespace) -> int:
     print(f"  {'backend':<9} {'wall time':>10} {'max rel diff vs native':>24} {'KCL residual':>14}")
     for backend, res in results.items():
         kcl = float(np.max(np.abs(res.kcl_residual_a())) / np.max(np.abs(res.i_src_a.sum(axis=1))))
-        print(f"  {backend:<9} {res.info.wall_time_s:>9.3f}s {_rel(res.i_col_a, reference):>24.2e} {kcl:>14.1e}")
+        print(f"  {backend:<9} {res.info.wall_time_s:>9.3f}s {rel_diff(res.i_col_a, reference):>24.2e} {kcl:>14.1e}")
 
     print()
     print("  column-current error vs ideal V @ G (native solver) as wire resistance grows:")
@@ -141,7 +137,7 @@ def _cmd_tile_demo(args: argparse.Namespace) -> int:
     for r in (0.0, 0.5, 1.0, 2.5, 5.0, 10.0):
         w = WireParasitics(r_row_ohm=r, r_col_ohm=r, r_driver_ohm=10.0 if r else 0.0, r_sense_ohm=10.0 if r else 0.0)
         i = get_runner("native").run(TileJob(tile=TileSpec(g_s=job.tile.g_s, wires=w), v_in_v=job.v_in_v)).i_col_a
-        sweep[r] = (_rel(i, ideal), float(np.mean(np.abs(i)) / np.mean(np.abs(ideal))))
+        sweep[r] = (rel_diff(i, ideal), float(np.mean(np.abs(i)) / np.mean(np.abs(ideal))))
         print(f"  {r:>10.1f} {sweep[r][0]:>14.3e} {sweep[r][1]:>19.4f}")
 
     summary = {
@@ -151,7 +147,7 @@ def _cmd_tile_demo(args: argparse.Namespace) -> int:
                   "r_driver_ohm": wires.r_driver_ohm, "r_sense_ohm": wires.r_sense_ohm},
         "ngspice_version": info.version if info else None,
         "backends": {
-            b: {"wall_time_s": r.info.wall_time_s, "max_rel_diff_vs_native": _rel(r.i_col_a, reference)}
+            b: {"wall_time_s": r.info.wall_time_s, "max_rel_diff_vs_native": rel_diff(r.i_col_a, reference)}
             for b, r in results.items()
         },
         "wire_sweep": [{"r_wire_ohm": r, "max_rel_error_vs_ideal": e, "mean_current_ratio": q} for r, (e, q) in sweep.items()],

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["predictions", "accuracy_stats", "agreement", "layer_errors", "confusion_matrix"]
+__all__ = ["rel_diff", "predictions", "accuracy_stats", "agreement", "layer_errors", "confusion_matrix"]
+
+
+def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """``max |a - b| / max |b|``: the agreement measure pyims reports (absolute when ``b`` is all zero)."""
+    err = float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+    scale = float(np.max(np.abs(b)))
+    return err / scale if scale > 0 else err
 
 
 def predictions(logits: np.ndarray, tie_atol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -91,8 +91,10 @@ def test_power_matches_quadratic_form_without_wires():
 
 def test_native_input_errors():
     net = map_network(_mlp())
-    with pytest.raises(SpecError, match=r"\(N, 10\)"):
+    with pytest.raises(SpecError, match=r"the network needs \(n_images >= 1, 10\)"):
         NativeNetwork(net, WIRES).run(np.zeros((2, 9)))
+    with pytest.raises(SpecError, match="NaN or inf"):
+        NativeNetwork(net, WIRES).run(np.full((1, 10), np.nan))
     with pytest.raises(SpecError, match="mode='mixed' is unknown"):
         NativeNetwork(net, WIRES, mode="mixed")
 

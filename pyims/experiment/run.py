@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from pyims import __version__
-from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors
+from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, rel_diff
 from pyims.data import Dataset, load_dataset
 from pyims.experiment.config import ExperimentConfig
 from pyims.experiment.progress import progress_bar
@@ -72,11 +72,6 @@ def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP:
     return mlp
 
 
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    scale = float(np.max(np.abs(b)))
-    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else float(np.max(np.abs(a - b)))
-
-
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None) -> ExperimentResult:
     """Run ``cfg``; write the report into ``out_dir`` when given (see ``docs/outputs.md``)."""
     t_start = time.perf_counter()
@@ -130,14 +125,14 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         timing["ngspice_s"] = spice.wall_time_s
         native_sample = [p[spice_index] for p in analog.pre_norm]
         tol = spice_tolerance(cfg.neuron.kind)
-        per_layer = [_rel(s, n) for s, n in zip(spice.pre_norm, native_sample)]
+        per_layer = [rel_diff(s, n) for s, n in zip(spice.pre_norm, native_sample)]
         verification = {
             "n_images": int(spice_index.size),
             "image_index": spice_index.tolist(),
             "mode": sim.mode,
             "ngspice_version": spice.ngspice_version,
             "max_rel_diff_per_layer": per_layer,
-            "max_rel_diff_power": _rel(spice.power_w, analog.power_w[spice_index]) if analog.power_w is not None else None,
+            "max_rel_diff_power": rel_diff(spice.power_w, analog.power_w[spice_index]) if analog.power_w is not None else None,
             "tolerance_rel": tol,
             "passed": bool(max(per_layer) <= tol),
             "top1_agreement_native_vs_ngspice": agreement(spice.logits, analog.logits[spice_index], sim.tie_atol)["top1_agreement"],

@@ -256,9 +256,7 @@ class NativeNetwork:
         """Inference on hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``, see ``InputEncoding.quantized``)."""
         t0 = time.perf_counter()
         net = self.net
-        a = np.asarray(u, dtype=np.float64)
-        if a.ndim != 2 or a.shape[1] != net.layer_sizes[0]:
-            raise SpecError(f"inputs have shape {a.shape}; the network needs (N, {net.layer_sizes[0]})")
+        a = net.check_inputs(u)
         pre, power = [], np.zeros(a.shape[0])
         for l, (layer, lmap) in enumerate(zip(net.layers, self.layer_maps)):
             a_aug = net.augment(a)

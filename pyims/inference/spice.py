@@ -139,9 +139,7 @@ class SpiceNetwork:
     def run(self, u: np.ndarray, progress: Callable[[int], None] | None = None) -> NetworkResult:
         """Inference on hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``)."""
         t0 = time.perf_counter()
-        u = np.asarray(u, dtype=np.float64)
-        if u.ndim != 2 or u.shape[1] != self.net.layer_sizes[0] or u.shape[0] < 1:
-            raise SpecError(f"inputs have shape {u.shape}; the network needs (N >= 1, {self.net.layer_sizes[0]})")
+        u = self.net.check_inputs(u)
         step = self.batch_size or -(-u.shape[0] // self.workers)
         chunks = [u[start : start + step] for start in range(0, u.shape[0], step)]
         infer = self._analog if self.mode == "analog" else self._tiled

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pyims.errors import SpecError
 from pyims.mapping.conductance import weights_to_conductances
 from pyims.model import MLP, NeuronSpec
 from pyims.spec import DeviceSpec, InputEncoding, LayerSplit, PartitionPlan, PeripherySpec, TileSpec, WireParasitics
@@ -106,6 +107,15 @@ class MappedNetwork:
     @property
     def layer_sizes(self) -> tuple[int, ...]:
         return (self.layers[0].n_rows - 1,) + tuple(layer.n_out for layer in self.layers)
+
+    def check_inputs(self, u: object) -> np.ndarray:
+        """Hardware inputs as float64 ``(N >= 1, n_in)``, finite; SpecError naming the expected shape otherwise."""
+        arr = np.asarray(u, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != self.layer_sizes[0] or arr.shape[0] < 1:
+            raise SpecError(f"inputs have shape {arr.shape}; the network needs (n_images >= 1, {self.layer_sizes[0]})")
+        if not np.all(np.isfinite(arr)):
+            raise SpecError("inputs hold NaN or inf; pass finite values")
+        return arr
 
     def augment(self, u: np.ndarray) -> np.ndarray:
         """Inputs ``(N, n_in)`` -> ``(N, n_in + 1)`` with the bias row's input appended."""

@@ -73,38 +73,25 @@ def _neuron_instance(name: str, node_in: str, node_out: str, neuron: NeuronSpec,
     return SubcktInstance(name, (node_in, node_out), "pyims_neuron_linear", (("slope", k * v_read / v_z),))
 
 
-def _input_sources(u: np.ndarray, v_read: float) -> tuple[list[Element], tuple[str, ...], bool]:
-    n_images, n_in = u.shape
+def _sources(v: np.ndarray, nodes: list[str]) -> tuple[list[Element], tuple[str, ...], bool]:
+    """Sources holding ``v`` ``(n_images, len(nodes))`` volts at ``nodes``: ``VX{i}`` for one image,
+    ``BX{i} = pwl(v(ctl), ...)`` plus the sweep source ``VCTL`` for several."""
+    n_images = v.shape[0]
     batched = n_images > 1
     out: list[Element] = []
-    names = []
     if batched:
         out.append(VoltageSource(CONTROL_SOURCE, CONTROL_NODE, GROUND, 0.0))
         xs = tuple(float(k) for k in range(n_images))
-    v = u * v_read
-    for i in range(n_in):
-        if batched:
-            out.append(PwlVoltageSource(f"BX{i}", f"a0_{i}", GROUND, CONTROL_NODE, xs, tuple(v[:, i].tolist())))
-            names.append(f"BX{i}")
-        else:
-            out.append(VoltageSource(f"VX{i}", f"a0_{i}", GROUND, float(v[0, i])))
-            names.append(f"VX{i}")
-    return out, tuple(names), batched
+        out += [PwlVoltageSource(f"BX{i}", node, GROUND, CONTROL_NODE, xs, tuple(v[:, i].tolist())) for i, node in enumerate(nodes)]
+    else:
+        out += [VoltageSource(f"VX{i}", node, GROUND, float(v[0, i])) for i, node in enumerate(nodes)]
+    return out, tuple(e.name for e in out[1 if batched else 0 :]), batched
 
 
 def _row_nodes(layer_index: int, layer: MappedLayer, p: int) -> tuple[str, ...]:
     rows = layer.rows_of(p)
     n_in = layer.n_rows - 1
     return tuple(f"a{layer_index}_{i}" if i < n_in else f"b{layer_index}" for i in range(rows.start, rows.stop))
-
-
-def _check_inputs(net: MappedNetwork, u: object) -> np.ndarray:
-    arr = np.asarray(u, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != net.layer_sizes[0] or arr.shape[0] < 1:
-        raise SpecError(f"inputs have shape {arr.shape}; the network needs (n_images >= 1, {net.layer_sizes[0]})")
-    if not np.all(np.isfinite(arr)):
-        raise SpecError("inputs hold NaN or inf")
-    return arr
 
 
 @lru_cache(maxsize=4)
@@ -172,8 +159,8 @@ def build_network_netlist(
     net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool, options: tuple[str, ...] = TIGHT_OPTIONS
 ) -> NetworkNetlist:
     """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read)."""
-    u = _check_inputs(net, u)
-    sources, input_names, batched = _input_sources(u, net.v_read_v)
+    u = net.check_inputs(u)
+    sources, input_names, batched = _sources(u * net.v_read_v, [f"a0_{i}" for i in range(u.shape[1])])
     body, z_nodes, v_zs, bias_names, ammeters, saved_v, subckts = _network_body(net, wires)
     elements = sources + list(body)
     n_images = u.shape[0]
@@ -225,20 +212,8 @@ def build_layer_netlist(
         raise SpecError(f"layer {l + 1} inputs have shape {a.shape}; need (n_images, {layer.n_rows - 1})")
     v = net.augment(a) * net.v_read_v
     n_images = v.shape[0]
-    batched = n_images > 1
-    elements: list[Element] = []
-    names = []
-    if batched:
-        elements.append(VoltageSource(CONTROL_SOURCE, CONTROL_NODE, GROUND, 0.0))
-        xs = tuple(float(k) for k in range(n_images))
-    for i in range(layer.n_rows):
-        node = f"a{l}_{i}" if i < layer.n_rows - 1 else f"b{l}"
-        if batched:
-            elements.append(PwlVoltageSource(f"BX{i}", node, GROUND, CONTROL_NODE, xs, tuple(v[:, i].tolist())))
-            names.append(f"BX{i}")
-        else:
-            elements.append(VoltageSource(f"VX{i}", node, GROUND, float(v[0, i])))
-            names.append(f"VX{i}")
+    row_nodes = [f"a{l}_{i}" if i < layer.n_rows - 1 else f"b{l}" for i in range(layer.n_rows)]
+    elements, names, batched = _sources(v, row_nodes)
     sense_sources = {}
     for c in range(layer.n_v):
         for p in range(layer.n_h):
@@ -256,11 +231,11 @@ def build_layer_netlist(
         elements=tuple(elements),
         analysis=analysis,
         options=(("klu",) if klu else ()) + tuple(options),
-        saved_currents=() if SAVE_ALL else tuple(names) + tuple(s for srcs in sense_sources.values() for s in srcs),
+        saved_currents=() if SAVE_ALL else names + tuple(s for srcs in sense_sources.values() for s in srcs),
         comments=(
             f"layer {l + 1}: {layer.n_rows - 1} inputs + bias row, {layer.n_out} outputs (G+/G- column pairs), {n_images} image(s)",
             "every tile ends in its own 0 V sense sources; Python combines the partial sums",
             f"wires: {wires}",
         ),
     )
-    return TiledLayerNetlist(netlist=netlist, sense_sources=sense_sources, input_sources=tuple(names), n_images=n_images)
+    return TiledLayerNetlist(netlist=netlist, sense_sources=sense_sources, input_sources=names, n_images=n_images)

@@ -211,58 +211,46 @@ class NativeTileSolver:
             raise SpecError(f"port_block side={side!r}; use 'rows' or 'cols'")
         return self._finite(np.ascontiguousarray(a)), self._finite(np.ascontiguousarray(c))
 
+    @staticmethod
+    def _frozen(arr: np.ndarray) -> np.ndarray:
+        arr = np.ascontiguousarray(arr)
+        arr.flags.writeable = False
+        return arr
+
+    def _rows_side(self) -> None:
+        """m solves (row sources): ``T`` and ``S``."""
+        t, s = self.port_block("rows", 0, self.tile.n_rows)
+        self._transfer = self._transfer if self._transfer is not None else self._frozen(t)
+        self._input_g = self._frozen(s)
+
+    def _cols_side(self) -> None:
+        """n solves (sense nodes): ``T`` and ``Y``."""
+        t, y = self.port_block("cols", 0, self.tile.n_cols)
+        self._transfer = self._transfer if self._transfer is not None else self._frozen(t)
+        self._sense_y = self._frozen(y)
+
     def transfer_matrix(self) -> np.ndarray:
-        """``T`` of shape ``(m, n)`` in siemens with ``i_col_a = v_in_v @ T`` exactly (read-only)."""
+        """``T`` of shape ``(m, n)`` in siemens with ``i_col_a = v_in_v @ T`` exactly (read-only).
+
+        Costs min(m, n) solves, unless ``S`` or ``Y`` (which give ``T`` too) came first.
+        """
         if self._transfer is None:
-            b = self._blocks
-            if self.n_unknowns == 0:
-                t_t = -b.l_ks.toarray()
-            elif b.l_ku.shape[0] <= b.l_us.shape[1]:
-                # adjoint: n solves. L_uu is symmetric, so (Q L_uu^-1 P)^T = P^T L_uu^-1 Q^T.
-                t_t = self._project_solve(b.l_us.T.tocsr(), b.l_ku.T.tocsr()).T - b.l_ks.toarray()
-            else:
-                t_t = self._project_solve(b.l_ku, b.l_us) - b.l_ks.toarray()
-            t = np.ascontiguousarray(self._finite(t_t).T)
-            t.flags.writeable = False
-            self._transfer = t
+            self._rows_side() if self.tile.n_rows < self.tile.n_cols else self._cols_side()
         return self._transfer
+
+    def input_conductance(self) -> np.ndarray:
+        """``S`` of shape ``(m, m)`` in siemens with ``i_src_a = v_in_v @ S`` (symmetric, read-only; m solves, ``T`` included)."""
+        if self._input_g is None:
+            self._rows_side()
+        return self._input_g
 
     def sense_admittance(self) -> np.ndarray:
         """``Y`` of shape ``(n, n)`` in siemens: with the sense nodes at ``v_s`` instead of 0 V,
-        ``i_col_a = v_in_v @ T - v_s @ Y`` and ``i_src_a = v_in_v @ S - v_s @ T.T`` (read-only).
-
-        Costs n solves, which also give ``T`` (cached for ``transfer_matrix``).
-        """
+        ``i_col_a = v_in_v @ T - v_s @ Y`` and ``i_src_a = v_in_v @ S - v_s @ T.T`` (read-only;
+        n solves, ``T`` included)."""
         if self._sense_y is None:
-            b = self._blocks
-            n = b.l_kk.shape[0]
-            y = b.l_kk.toarray()
-            t_t = -b.l_ks.toarray()
-            if self.n_unknowns:
-                left = sp.vstack([b.l_ku, b.l_us.T]).tocsr()
-                proj = self._project_solve(left, b.l_ku.T.tocsr())  # (n + m, n)
-                y = y - proj[:n]
-                t_t = t_t + proj[n:].T
-            y = np.ascontiguousarray(self._finite(y))
-            y.flags.writeable = False
-            self._sense_y = y
-            if self._transfer is None:
-                t = np.ascontiguousarray(self._finite(t_t).T)
-                t.flags.writeable = False
-                self._transfer = t
+            self._cols_side()
         return self._sense_y
-
-    def input_conductance(self) -> np.ndarray:
-        """``S`` of shape ``(m, m)`` in siemens with ``i_src_a = v_in_v @ S`` (read-only)."""
-        if self._input_g is None:
-            b = self._blocks
-            s = b.l_ss.toarray()
-            if self.n_unknowns:
-                s = s - self._project_solve(b.l_su, b.l_us)
-            s = np.ascontiguousarray(self._finite(s).T)
-            s.flags.writeable = False
-            self._input_g = s
-        return self._input_g
 
     def solve(self, v_in_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Column and source currents for ``v_in_v`` ``(K, m)`` by direct solves: ``((K, n), (K, m))`` A."""
@@ -286,9 +274,8 @@ class NativeRunner:
 
     Args:
         method: "solve" (factor once, one sparse solve per vector), "transfer" (form ``T`` and
-            ``S`` with ``min(m, n) + m`` solves, then ``I = V @ T``), or "auto" (default): the one
-            with fewer sparse solves for this job. To reuse ``T`` across calls, keep a
-            ``NativeTileSolver``.
+            ``S`` together with m solves, then ``I = V @ T``), or "auto" (default): the one with
+            fewer sparse solves for this job. To reuse ``T`` across calls, keep a ``NativeTileSolver``.
     """
 
     name = "native"
@@ -303,11 +290,11 @@ class NativeRunner:
         solver = NativeTileSolver(job.tile)
         method = self.method
         if method == "auto":
-            m, n = job.tile.n_rows, job.tile.n_cols
-            method = "transfer" if job.n_vectors > min(m, n) + m else "solve"
+            m = job.tile.n_rows
+            method = "transfer" if job.n_vectors > m else "solve"
         if method == "transfer":
+            i_src = job.v_in_v @ solver.input_conductance()  # first: its m solves give T as well
             i_col = job.v_in_v @ solver.transfer_matrix()
-            i_src = job.v_in_v @ solver.input_conductance()
         else:
             i_col, i_src = solver.solve(job.v_in_v)
         info = RunInfo(backend=self.name, ngspice_version=None, klu=None, wall_time_s=time.perf_counter() - t0, run_dir=None)
