@@ -101,7 +101,6 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     mapped_pre = net.mapped_ideal_forward(u)
 
     t0 = time.perf_counter()
-    n_tiles = sum(layer.n_h * layer.n_v for layer in net.layers)
     with progress_bar(None, "native solves (tasks)", show_progress) as bar:
         native = NativeNetwork(
             net, cfg.wires, mode=cfg.simulation.mode, energy=cfg.simulation.energy,
@@ -155,7 +154,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         "network": {
             "layer_sizes": list(mlp.layer_sizes),
             "partitions": net.plan.describe(mlp.layer_sizes),
-            "n_tiles": n_tiles,
+            "n_tiles": native.n_tiles,
             "tiles": [
                 {"layer": l + 1, "row_sizes": list(layer.split.row_sizes), "out_sizes": list(layer.split.out_sizes),
                  "w_max": layer.w_max}
