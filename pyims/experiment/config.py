@@ -78,7 +78,7 @@ class SimulationSpec:
         mode: "analog" (fully-analog circuit) or "tiled" (co-simulation).
         verify_images: images also run through ngspice (0: no SPICE verification).
         energy: compute read power natively (costs m extra solves per tile).
-        batch_size: images per ngspice run (``None``: the whole sample, split over the workers).
+        batch_size: images per ngspice run (``None``: the sample split over the workers, at most 64 per run).
         ngspice_workers: ngspice processes run side by side (results do not depend on it).
         native_workers: processes sharing the native solves (``None``: automatic -- the machine's
             cores for large networks, 1 for small ones where starting processes costs more).

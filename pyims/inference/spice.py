@@ -27,7 +27,11 @@ from pyims.runners.ngspice_env import find_ngspice
 from pyims.runners.rawfile import RawPlot
 from pyims.spec import WireParasitics
 
-__all__ = ["SpiceNetwork"]
+__all__ = ["SpiceNetwork", "MAX_AUTO_BATCH"]
+
+#: Largest batch chosen automatically: every vector is saved (see ``SAVE_ALL``), so the raw
+#: file grows with images x circuit size; 64 images of 400x120x84x10 are ~130 MB.
+MAX_AUTO_BATCH = 64
 
 
 class SpiceNetwork:
@@ -35,7 +39,8 @@ class SpiceNetwork:
 
     Args:
         executable, timeout_s, run_root, keep_run_dir, klu: as for ``NgspiceRunner``.
-        batch_size: images per ngspice run (``None``: all at once, split evenly over ``workers``).
+        batch_size: images per ngspice run (``None``: split evenly over ``workers``, at most
+            ``MAX_AUTO_BATCH`` per run, which bounds the raw file: ~2 MB per image at 400x120x84x10).
         options: extra ``.options`` (default: tight tolerances, see ``TIGHT_OPTIONS``).
         workers: ngspice processes run side by side on separate batches (threads only wait on
             them; each process has its own memory, so this scales with cores).
@@ -140,7 +145,7 @@ class SpiceNetwork:
         """Inference on hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``)."""
         t0 = time.perf_counter()
         u = self.net.check_inputs(u)
-        step = self.batch_size or -(-u.shape[0] // self.workers)
+        step = self.batch_size or min(MAX_AUTO_BATCH, -(-u.shape[0] // self.workers))
         chunks = [u[start : start + step] for start in range(0, u.shape[0], step)]
         infer = self._analog if self.mode == "analog" else self._tiled
 
