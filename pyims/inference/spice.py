@@ -29,7 +29,7 @@ from pyims.spec import WireParasitics
 
 __all__ = ["SpiceNetwork", "MAX_AUTO_BATCH"]
 
-#: Largest batch chosen automatically: every vector is saved (see ``SAVE_ALL``), so the raw
+#: Largest batch chosen automatically: network netlists save every vector (see ``pyims.netlist.network``), so the raw
 #: file grows with images x circuit size; 64 images of 400x120x84x10 are ~130 MB.
 MAX_AUTO_BATCH = 64
 

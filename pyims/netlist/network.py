@@ -45,11 +45,11 @@ from pyims.spec import WireParasitics
 
 __all__ = ["NetworkNetlist", "TiledLayerNetlist", "build_network_netlist", "build_layer_netlist", "layer_v_z", "TIGHT_OPTIONS"]
 
-#: Network netlists save every vector (no ``.save`` lines): ngspice resolves each ``.save`` entry
-#: by a linear search over the circuit, which cost ~17 ms per entry on a 356k-element network
-#: (20 s for 800 entries, 65 s for the 3,840 of one co-simulated layer) -- more than the analysis.
-#: Writing all node voltages and branch currents costs ~2 MB per image at 400x120x84x10.
-SAVE_ALL = True
+# Network netlists have no ``.save`` lines, so ngspice writes every vector: it resolves each
+# ``.save`` entry by a linear search over the circuit, which cost ~17 ms per entry on a
+# 356k-element network (20 s for 800 entries, 65 s for the 3,840 of one co-simulated layer) --
+# more than the analysis. Writing all node voltages and branch currents costs ~2 MB per image
+# at 400x120x84x10; the readers pick the vectors they need by name.
 
 #: Tolerances for network runs: behavioural neurons make the circuit non-linear, and ngspice's
 #: defaults (reltol 1e-3) stop Newton far from the 1e-6 agreement pyims promises.
@@ -100,7 +100,7 @@ def _network_body(net: MappedNetwork, wires: WireParasitics):
     per, v_read = net.periphery, net.v_read_v
     elements: list[Element] = []
     subckts = {"pyims_diff", f"pyims_sense_{per.sense}", f"pyims_neuron_{net.neuron.kind}"}
-    z_nodes, v_zs, bias_names, ammeters, saved_v = [], [], [], [], []
+    z_nodes, v_zs, bias_names, ammeters = [], [], [], []
     for l, layer in enumerate(net.layers):
         v_z = layer_v_z(net, layer)
         v_zs.append(v_z)
@@ -127,14 +127,12 @@ def _network_body(net: MappedNetwork, wires: WireParasitics):
                     elements.append(Resistor(f"RA{l}_{tag}{j}", out, f"z{l}_{j}", per.r_avg_ohm))
         z = tuple(f"z{l}_{j}" for j in range(layer.n_out))
         z_nodes.append(z)
-        saved_v += z
         if l < len(net.layers) - 1:
             for j in range(layer.n_out):
                 elements.append(_neuron_instance(f"XN{l}_{j}", z[j], f"n{l}_{j}", net.neuron, v_z, v_read))
                 elements.append(VoltageSource(f"VA{l + 1}_{j}", f"n{l}_{j}", f"a{l + 1}_{j}", 0.0))
                 ammeters.append((f"VA{l + 1}_{j}", f"a{l + 1}_{j}"))
-                saved_v.append(f"a{l + 1}_{j}")
-    return tuple(elements), tuple(z_nodes), tuple(v_zs), tuple(bias_names), tuple(ammeters), tuple(saved_v), tuple(sorted(subckts))
+    return tuple(elements), tuple(z_nodes), tuple(v_zs), tuple(bias_names), tuple(ammeters), tuple(sorted(subckts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +159,7 @@ def build_network_netlist(
     """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read)."""
     u = net.check_inputs(u)
     sources, input_names, batched = _sources(u * net.v_read_v, [f"a0_{i}" for i in range(u.shape[1])])
-    body, z_nodes, v_zs, bias_names, ammeters, saved_v, subckts = _network_body(net, wires)
+    body, z_nodes, v_zs, bias_names, ammeters, subckts = _network_body(net, wires)
     elements = sources + list(body)
     n_images = u.shape[0]
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
@@ -170,8 +168,6 @@ def build_network_netlist(
         elements=tuple(elements),
         analysis=analysis,
         options=(("klu",) if klu else ()) + tuple(options),
-        saved_currents=() if SAVE_ALL else input_names + tuple(bias_names) + tuple(a for a, _ in ammeters),
-        saved_voltages=() if SAVE_ALL else tuple(saved_v),
         libraries=tuple(load_library(name) for name in subckts),
         comments=(
             f"layers {net.layer_sizes}, partitions {net.plan.describe(net.layer_sizes)}, {n_images} image(s)",
@@ -231,7 +227,6 @@ def build_layer_netlist(
         elements=tuple(elements),
         analysis=analysis,
         options=(("klu",) if klu else ()) + tuple(options),
-        saved_currents=() if SAVE_ALL else names + tuple(s for srcs in sense_sources.values() for s in srcs),
         comments=(
             f"layer {l + 1}: {layer.n_rows - 1} inputs + bias row, {layer.n_out} outputs (G+/G- column pairs), {n_images} image(s)",
             "every tile ends in its own 0 V sense sources; Python combines the partial sums",
