@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RunInfo", "TileResult"]
+__all__ = ["RunInfo", "TileResult", "TransientResult"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,3 +55,35 @@ class TileResult:
         At DC no current leaves the tile except through the sense nodes, so this is ~0.
         """
         return self.i_src_a.sum(axis=1) - self.i_col_a.sum(axis=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class TransientResult:
+    """Waveforms of one tile transient on a uniform time grid.
+
+    Attributes:
+        t_s: float64 ``(T,)``, seconds.
+        i_col_a: float64 ``(T, n)``, amperes into each column's 0 V sense node.
+        i_src_a: float64 ``(T, m)``, amperes each row source delivers (resistive and charging current).
+        v_src_v: float64 ``(T, m)``, volts applied by each row source.
+        v_probe_v: float64 ``(T, P)``, volts at the probed nodes.
+        probes: the P probes, ``("row" | "col", i, j)``: the row / column wire node at cell (i, j).
+        info: provenance of the run.
+    """
+
+    t_s: np.ndarray
+    i_col_a: np.ndarray
+    i_src_a: np.ndarray
+    v_src_v: np.ndarray
+    v_probe_v: np.ndarray
+    probes: tuple[tuple[str, int, int], ...]
+    info: RunInfo
+
+    def power_w(self) -> np.ndarray:
+        """``(T,)`` watts delivered by all row sources."""
+        return np.einsum("ti,ti->t", self.v_src_v, self.i_src_a)
+
+    def energy_j(self) -> float:
+        """Energy delivered by the row sources over the window (trapezoidal rule), joules."""
+        p = self.power_w()
+        return float(np.sum(0.5 * (p[1:] + p[:-1]) * np.diff(self.t_s)))

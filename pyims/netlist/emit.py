@@ -16,9 +16,11 @@ from pyims.netlist.model import (
     Element,
     Netlist,
     OperatingPoint,
+    PwlTimeSource,
     PwlVoltageSource,
     Resistor,
     SubcktInstance,
+    Transient,
     VoltageSource,
 )
 
@@ -49,6 +51,13 @@ def format_element(element: Element) -> str:
             last = k + PWL_PAIRS_PER_LINE >= len(pairs)
             lines.append(f"+ {chunk}{')' if last else ','}")
         return "\n".join(lines)
+    if isinstance(element, PwlTimeSource):
+        pairs = [f"{format_value(t)} {format_value(v)}" for t, v in zip(element.t_s, element.v_v)]
+        lines = [f"{element.name} {element.node_pos} {element.node_neg} PWL("]
+        for k in range(0, len(pairs), PWL_PAIRS_PER_LINE):
+            last = k + PWL_PAIRS_PER_LINE >= len(pairs)
+            lines.append("+ " + "  ".join(pairs[k : k + PWL_PAIRS_PER_LINE]) + (")" if last else ""))
+        return "\n".join(lines)
     if isinstance(element, SubcktInstance):
         params = "".join(f" {key}={format_value(value)}" for key, value in element.params)
         return f"{element.name} {' '.join(element.nodes)} {element.subckt}{params}"
@@ -63,6 +72,11 @@ def _format_analysis(netlist: Netlist) -> str:
         return (
             f".dc {analysis.source} {format_value(analysis.start)} "
             f"{format_value(analysis.stop)} {format_value(analysis.step)}"
+        )
+    if isinstance(analysis, Transient):
+        return (
+            f".tran {format_value(analysis.t_step_s)} {format_value(analysis.t_stop_s)} 0.0 "
+            f"{format_value(analysis.t_max_s)}"
         )
     raise NetlistError(f"cannot emit analysis of type {type(analysis).__name__}")
 

@@ -19,11 +19,13 @@ __all__ = [
     "Capacitor",
     "VoltageSource",
     "PwlVoltageSource",
+    "PwlTimeSource",
     "SubcktInstance",
     "SubcktLibrary",
     "Element",
     "OperatingPoint",
     "DcSweep",
+    "Transient",
     "Analysis",
     "Netlist",
     "GROUND",
@@ -131,6 +133,28 @@ class PwlVoltageSource:
 
 
 @dataclass(frozen=True, slots=True)
+class PwlTimeSource:
+    """Independent voltage source, piecewise linear in time: ``V... PWL(t0 v0 t1 v1 ...)``."""
+
+    name: str
+    node_pos: str
+    node_neg: str
+    t_s: tuple[float, ...]
+    v_v: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "V")
+        _check_nodes(self.name, self.node_pos, self.node_neg)
+        if len(self.t_s) != len(self.v_v) or len(self.t_s) < 2:
+            raise NetlistError(f"{self.name}: PWL needs >= 2 points with as many times as values")
+        for what, values in (("t_s", self.t_s), ("v_v", self.v_v)):
+            for value in values:
+                _check_finite(self.name, what, value)
+        if self.t_s[0] < 0.0 or any(b <= a for a, b in zip(self.t_s, self.t_s[1:])):
+            raise NetlistError(f"{self.name}: PWL times must be >= 0 and strictly increasing")
+
+
+@dataclass(frozen=True, slots=True)
 class SubcktInstance:
     """An instance ``X...`` of a library subcircuit: ``nodes`` in the subcircuit's port order, numeric ``params``."""
 
@@ -159,7 +183,7 @@ class SubcktLibrary:
     defines: tuple[str, ...]
 
 
-Element = Union[Resistor, Capacitor, VoltageSource, PwlVoltageSource, SubcktInstance]
+Element = Union[Resistor, Capacitor, VoltageSource, PwlVoltageSource, PwlTimeSource, SubcktInstance]
 
 
 def _element_nodes(e: Element) -> tuple[str, ...]:
@@ -197,7 +221,22 @@ class DcSweep:
         return int(round((self.stop - self.start) / self.step)) + 1
 
 
-Analysis = Union[OperatingPoint, DcSweep]
+@dataclass(frozen=True, slots=True)
+class Transient:
+    """Transient analysis to ``t_stop_s`` with steps no longer than ``t_max_s`` (``.tran``)."""
+
+    t_step_s: float
+    t_stop_s: float
+    t_max_s: float
+
+    def __post_init__(self) -> None:
+        for what in ("t_step_s", "t_stop_s", "t_max_s"):
+            _check_finite(".tran", what, getattr(self, what))
+            if getattr(self, what) <= 0.0:
+                raise NetlistError(f".tran: {what} must be > 0")
+
+
+Analysis = Union[OperatingPoint, DcSweep, Transient]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +264,7 @@ class Netlist:
         if len(counts) != len(self.elements):
             dup = next(name for name, count in counts.items() if count > 1)
             raise NetlistError(f"element name {dup!r} appears twice; element names must be unique")
-        sources = {e.name.upper() for e in self.elements if isinstance(e, (VoltageSource, PwlVoltageSource))}
+        sources = {e.name.upper() for e in self.elements if isinstance(e, (VoltageSource, PwlVoltageSource, PwlTimeSource))}
         for name in self.saved_currents:
             if name.upper() not in sources:
                 raise NetlistError(f"saved current i({name}) names no voltage source in the netlist")

@@ -50,6 +50,10 @@ class _Blocks:
     l_su: sp.csr_matrix  # (m, N_u)
     l_ss: sp.csr_matrix  # (m, m)
     l_kk: sp.csr_matrix  # (n, n)
+    c_u: np.ndarray  # (N_u,) capacitance to ground of each unknown node, F
+    c_s: np.ndarray  # (m,) capacitance to ground at each source node, F (nonzero when r_driver = 0)
+    row_nodes: np.ndarray  # (m, n): index among the unknowns of row node (i, j), -1 if known
+    col_nodes: np.ndarray  # (m, n): index among the unknowns of column node (i, j), -1 if known
 
 
 def _assemble(tile: TileSpec) -> _Blocks:
@@ -104,6 +108,12 @@ def _assemble(tile: TileSpec) -> _Blocks:
     known[src_idx] = True
     known[sense_idx] = True
     unknown = np.flatnonzero(~known)
+    # Wire capacitance: one capacitor to ground per row / column cell node; merged nodes add up.
+    cap = np.zeros(n_nodes)
+    np.add.at(cap, cell_rows.ravel(), w.c_row_f)
+    np.add.at(cap, cell_cols.ravel(), w.c_col_f)
+    position = np.full(n_nodes, -1)
+    position[unknown] = np.arange(unknown.size)
     l_u = lap[unknown]
     l_s = lap[src_idx]
     l_k = lap[sense_idx]
@@ -115,6 +125,10 @@ def _assemble(tile: TileSpec) -> _Blocks:
         l_su=l_s[:, unknown].tocsr(),
         l_ss=l_s[:, src_idx].tocsr(),
         l_kk=l_k[:, sense_idx].tocsr(),
+        c_u=cap[unknown],
+        c_s=cap[src_idx],
+        row_nodes=position[cell_rows],
+        col_nodes=position[cell_cols],
     )
 
 

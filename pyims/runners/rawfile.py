@@ -57,7 +57,12 @@ def parse_raw(buf: bytes, source: str = "<bytes>") -> list[RawPlot]:
     plots: list[RawPlot] = []
     pos = 0
     while pos < len(buf):
-        if not buf[pos:].strip():
+        rest = buf[pos:].lstrip()
+        if not rest:
+            break
+        if plots and not rest.startswith(b"Title:"):
+            # ngspice appends a text note after the data of an interpolated plot
+            # ("Warning: Interpolated raw file data!"); it is not another plot.
             break
         header: dict[str, str] = {}
         names: list[str] = []

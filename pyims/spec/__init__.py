@@ -12,6 +12,7 @@ from pyims.spec.network import (
     split_sizes,
 )
 from pyims.spec.tile import TileSpec, as_input_voltages
+from pyims.spec.transient import Stimulus, TransientSpec
 from pyims.spec.wires import COPPER_RESISTIVITY_OHM_M, WireGeometry, WireParasitics
 
 __all__ = [
@@ -29,4 +30,6 @@ __all__ = [
     "ENCODINGS",
     "SENSE_KINDS",
     "COMBINE_KINDS",
+    "Stimulus",
+    "TransientSpec",
 ]

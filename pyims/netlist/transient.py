@@ -1,0 +1,81 @@
+"""Transient netlists: a tile driven by PWL sources in time (``.tran``).
+
+Same circuit and names as ``build_tile_netlist`` (see ``pyims.netlist.tile``), except that
+row sources are ``VIN{i} ... PWL(t0 v0 t1 v1 ...)`` and the analysis is ``.tran`` with steps
+no longer than the reporting grid's.
+"""
+
+from __future__ import annotations
+
+from pyims.errors import SpecError
+from pyims.netlist.model import GROUND, Element, Netlist, PwlTimeSource, Transient, VoltageSource
+from pyims.netlist.tile import (
+    TileNodes,
+    array_elements,
+    capacitor_elements,
+    driver_resistor,
+    sense_resistor,
+    sense_source_name,
+)
+from pyims.spec import Stimulus, TileSpec, TransientSpec
+
+__all__ = ["build_tile_transient_netlist", "TRANSIENT_OPTIONS", "probe_node_name"]
+
+#: Tolerances for transients: Newton converges tightly at every time point; the step is bounded
+#: by the grid (``t_max = t_step``), which keeps ngspice's own truncation error small.
+TRANSIENT_OPTIONS = ("reltol=1e-7", "abstol=1e-15", "vntol=1e-10", "method=trap")
+
+
+def probe_node_name(nodes: TileNodes, probe: tuple[str, int, int]) -> str:
+    """The netlist node of probe ``("row" | "col", i, j)``."""
+    kind, i, j = probe
+    if kind == "row":
+        return nodes.row(i, j)
+    if kind == "col":
+        return nodes.col(i, j)
+    raise SpecError(f"probe kind {kind!r} is unknown; use 'row' or 'col'")
+
+
+def build_tile_transient_netlist(
+    tile: TileSpec,
+    stimulus: Stimulus,
+    spec: TransientSpec,
+    *,
+    klu: bool,
+    probes: tuple[tuple[str, int, int], ...] = (),
+    options: tuple[str, ...] = TRANSIENT_OPTIONS,
+) -> Netlist:
+    """The tile driven by ``stimulus`` (one PWL source per row) over ``spec``'s window."""
+    m, n = tile.n_rows, tile.n_cols
+    if stimulus.n_rows != m:
+        raise SpecError(f"stimulus drives {stimulus.n_rows} rows but the tile has {m}; pass v_v of shape (P, {m})")
+    nodes = TileNodes(tile)
+    for kind, i, j in probes:
+        if not (0 <= i < m and 0 <= j < n):
+            raise SpecError(f"probe ({kind!r}, {i}, {j}) is outside the {m}x{n} tile")
+    elements: list[Element] = []
+    t = tuple(stimulus.t_s.tolist())
+    for i in range(m):
+        elements.append(PwlTimeSource(f"VIN{i}", nodes.source(i), GROUND, t, tuple(stimulus.v_v[:, i].tolist())))
+        if (rd := driver_resistor(tile, nodes, i)) is not None:
+            elements.append(rd)
+    elements += array_elements(tile, nodes)
+    for j in range(n):
+        if (rs := sense_resistor(tile, nodes, j)) is not None:
+            elements.append(rs)
+        elements.append(VoltageSource(sense_source_name(j), nodes.sense(j), GROUND, 0.0))
+    elements += capacitor_elements(tile, nodes)
+    w = tile.wires
+    return Netlist(
+        title=f"* pyims crossbar tile {m}x{n}, transient",
+        elements=tuple(elements),
+        analysis=Transient(spec.t_step_s, spec.t_stop_s, spec.t_step_s),
+        options=(("klu",) if klu else ()) + tuple(options),
+        saved_currents=tuple(sense_source_name(j) for j in range(n)) + tuple(f"VIN{i}" for i in range(m)),
+        saved_voltages=tuple(dict.fromkeys(probe_node_name(nodes, p) for p in probes)),
+        comments=(
+            f"crossbar tile: {m} rows x {n} columns; transient to {spec.t_stop_s!r} s, steps <= {spec.t_step_s!r} s",
+            f"r_row_ohm={w.r_row_ohm!r} r_col_ohm={w.r_col_ohm!r} r_driver_ohm={w.r_driver_ohm!r} r_sense_ohm={w.r_sense_ohm!r}",
+            f"c_row_f={w.c_row_f!r} c_col_f={w.c_col_f!r}",
+        ),
+    )
