@@ -85,5 +85,6 @@ class TransientResult:
 
     def energy_j(self) -> float:
         """Energy delivered by the row sources over the window (trapezoidal rule), joules."""
-        p = self.power_w()
-        return float(np.sum(0.5 * (p[1:] + p[:-1]) * np.diff(self.t_s)))
+        from pyims.waveforms import energy_j
+
+        return energy_j(self.t_s, self.power_w())

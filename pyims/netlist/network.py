@@ -35,15 +35,25 @@ from pyims.netlist.model import (
     Element,
     Netlist,
     OperatingPoint,
+    PwlTimeSource,
     PwlVoltageSource,
     Resistor,
     SubcktInstance,
+    Transient,
     VoltageSource,
 )
 from pyims.netlist.tile import CONTROL_NODE, CONTROL_SOURCE, TileNodes, crossbar_elements
-from pyims.spec import WireParasitics
+from pyims.spec import Stimulus, TransientSpec, WireParasitics
 
-__all__ = ["NetworkNetlist", "TiledLayerNetlist", "build_network_netlist", "build_layer_netlist", "layer_v_z", "TIGHT_OPTIONS"]
+__all__ = [
+    "NetworkNetlist",
+    "TiledLayerNetlist",
+    "build_network_netlist",
+    "build_network_transient_netlist",
+    "build_layer_netlist",
+    "layer_v_z",
+    "TIGHT_OPTIONS",
+]
 
 # Network netlists have no ``.save`` lines, so ngspice writes every vector: it resolves each
 # ``.save`` entry by a linear search over the circuit, which cost ~17 ms per entry on a
@@ -159,18 +169,42 @@ def build_network_netlist(
     """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read)."""
     u = net.check_inputs(u)
     sources, input_names, batched = _sources(u * net.v_read_v, [f"a0_{i}" for i in range(u.shape[1])])
-    body, z_nodes, v_zs, bias_names, ammeters, subckts = _network_body(net, wires)
-    elements = sources + list(body)
     n_images = u.shape[0]
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
+    return _network_netlist(net, wires, sources, input_names, analysis, n_images, f"{n_images} image(s)", klu, options)
+
+
+def build_network_transient_netlist(
+    net: MappedNetwork,
+    wires: WireParasitics,
+    stimulus: Stimulus,
+    spec: TransientSpec,
+    *,
+    klu: bool,
+    options: tuple[str, ...] = TIGHT_OPTIONS,
+) -> NetworkNetlist:
+    """The whole network with its inputs following ``stimulus`` (volts, ``m = n_in`` rows) over ``spec``'s window."""
+    if stimulus.n_rows != net.layer_sizes[0]:
+        raise SpecError(f"stimulus drives {stimulus.n_rows} inputs but the network has {net.layer_sizes[0]}")
+    t = tuple(stimulus.t_s.tolist())
+    sources: list[Element] = [
+        PwlTimeSource(f"VX{i}", f"a0_{i}", GROUND, t, tuple(stimulus.v_v[:, i].tolist())) for i in range(stimulus.n_rows)
+    ]
+    names = tuple(e.name for e in sources)
+    analysis = Transient(spec.t_step_s, spec.t_stop_s, spec.t_step_s)
+    return _network_netlist(net, wires, sources, names, analysis, 0, f"transient to {spec.t_stop_s!r} s", klu, options)
+
+
+def _network_netlist(net, wires, sources, input_names, analysis, n_images, what, klu, options) -> NetworkNetlist:
+    body, z_nodes, v_zs, bias_names, ammeters, subckts = _network_body(net, wires)
     netlist = Netlist(
         title=f"* pyims fully-analog network {'x'.join(map(str, net.layer_sizes))}",
-        elements=tuple(elements),
+        elements=tuple(sources) + body,
         analysis=analysis,
         options=(("klu",) if klu else ()) + tuple(options),
         libraries=tuple(load_library(name) for name in subckts),
         comments=(
-            f"layers {net.layer_sizes}, partitions {net.plan.describe(net.layer_sizes)}, {n_images} image(s)",
+            f"layers {net.layer_sizes}, partitions {net.plan.describe(net.layer_sizes)}, {what}",
             f"sense={net.periphery.sense} combine={net.periphery.combine} rf_ohm={net.periphery.rf_ohm!r} "
             f"diff_gain_ratio={net.periphery.diff_gain_ratio!r}",
             f"wires: {wires}",
@@ -178,8 +212,8 @@ def build_network_netlist(
         ),
     )
     return NetworkNetlist(
-        netlist=netlist, z_nodes=tuple(z_nodes), v_z=tuple(v_zs), input_sources=input_names,
-        bias_sources=tuple(bias_names), neuron_ammeters=tuple(ammeters), n_images=n_images,
+        netlist=netlist, z_nodes=z_nodes, v_z=v_zs, input_sources=input_names,
+        bias_sources=bias_names, neuron_ammeters=ammeters, n_images=n_images,
     )
 
 

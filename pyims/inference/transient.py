@@ -1,0 +1,108 @@
+"""Transient of a whole fully-analog network through ngspice: latency and energy of an inference.
+
+The inputs step (or follow any PWL stimulus) while every wire segment carries its resistance
+and capacitance; the waveforms of every layer's neuron inputs (as pre-activations) and the
+power drawn from every row driver are reported on a uniform grid. ``latency_s`` is the time the
+output layer takes to settle (all outputs within the band, see ``pyims.waveforms``) after the
+stimulus starts moving; ``energy_j`` integrates the power over the window.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pyims.errors import RawFileError, SimulationError
+from pyims.mapping import MappedNetwork
+from pyims.netlist import format_netlist
+from pyims.netlist.network import TIGHT_OPTIONS, build_network_transient_netlist
+from pyims.runners.base import make_run_dir
+from pyims.runners.ngspice import run_ngspice_netlist
+from pyims.runners.ngspice_env import find_ngspice
+from pyims.spec import Stimulus, TransientSpec, WireParasitics
+from pyims.waveforms import DEFAULT_BAND_RATIO, energy_j, settling_time_s
+
+__all__ = ["NetworkTransientResult", "network_transient"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class NetworkTransientResult:
+    """Waveforms of a network transient.
+
+    Attributes:
+        t_s: float64 ``(T,)`` seconds.
+        pre_norm: per layer float64 ``(T, n_out)``: neuron-input voltages divided by ``v_z``.
+        power_w: float64 ``(T,)`` watts delivered by all row drivers (inputs, bias rows, neurons).
+        t_start_s: when the stimulus first changes.
+        ngspice_version, wall_time_s, run_dir: provenance (``run_dir`` only when kept).
+    """
+
+    t_s: np.ndarray
+    pre_norm: tuple[np.ndarray, ...]
+    power_w: np.ndarray
+    t_start_s: float
+    ngspice_version: int
+    wall_time_s: float
+    run_dir: str | None
+
+    def latency_s(self, band_ratio: float = DEFAULT_BAND_RATIO) -> float:
+        """Settling time of the slowest output (last layer), from the stimulus start."""
+        return float(np.max(settling_time_s(self.t_s, self.pre_norm[-1], band_ratio=band_ratio, t_start_s=self.t_start_s)))
+
+    def energy_j(self) -> float:
+        return energy_j(self.t_s, self.power_w)
+
+
+def network_transient(
+    net: MappedNetwork,
+    wires: WireParasitics,
+    stimulus: Stimulus,
+    spec: TransientSpec,
+    *,
+    executable: str | os.PathLike[str] | None = None,
+    timeout_s: float | None = 3600.0,
+    run_root: str | os.PathLike[str] | None = None,
+    keep_run_dir: bool = False,
+    klu: bool | None = None,
+    options: tuple[str, ...] = TIGHT_OPTIONS,
+) -> NetworkTransientResult:
+    """ngspice transient of the fully-analog ``net``; ``stimulus`` gives the input voltages (volts)."""
+    t0 = time.perf_counter()
+    info = find_ngspice(executable)
+    use_klu = info.klu if klu is None else bool(klu)
+    nn = build_network_transient_netlist(net, wires, stimulus, spec, klu=use_klu, options=options)
+    rundir = make_run_dir(Path(run_root) if run_root is not None else None, "net-tran-")
+    plot = run_ngspice_netlist(format_netlist(nn.netlist), rundir, info=info, timeout_s=timeout_s)[-1]
+    try:
+        t_raw = plot.columns(["time"])[:, 0]
+        pre_raw = [plot.columns([f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]
+        power = -np.einsum("ti,ti->t", plot.columns([f"i({s})" for s in nn.input_sources]), stimulus.at(t_raw))
+        power -= plot.columns([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * net.periphery.v_bias_v
+        if nn.neuron_ammeters:
+            power += np.einsum(
+                "ti,ti->t",
+                plot.columns([f"i({a})" for a, _ in nn.neuron_ammeters]),
+                plot.columns([f"v({node})" for _, node in nn.neuron_ammeters]),
+            )
+    except RawFileError as exc:
+        raise SimulationError(f"ngspice transient output is incomplete ({exc})", rundir=rundir) from exc
+    if t_raw[-1] < spec.t_stop_s * (1 - 1e-9):
+        raise SimulationError(f"ngspice stopped at t={t_raw[-1]!r} s before t_stop_s={spec.t_stop_s!r}", rundir=rundir)
+    t = spec.t_grid_s
+
+    def grid(y: np.ndarray) -> np.ndarray:
+        return np.stack([np.interp(t, t_raw, y[:, k]) for k in range(y.shape[1])], axis=1)
+
+    moving = np.flatnonzero(np.any(np.diff(stimulus.v_v, axis=0) != 0.0, axis=1))
+    t_start = float(stimulus.t_s[moving[0]]) if moving.size else 0.0
+    if not keep_run_dir:
+        shutil.rmtree(rundir, ignore_errors=True)
+    return NetworkTransientResult(
+        t_s=t, pre_norm=tuple(grid(p) for p in pre_raw), power_w=np.interp(t, t_raw, power), t_start_s=t_start,
+        ngspice_version=info.version, wall_time_s=time.perf_counter() - t0, run_dir=str(rundir) if keep_run_dir else None,
+    )
