@@ -181,6 +181,31 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_golden(args: argparse.Namespace) -> int:
+    from pyims.golden import CASES, GoldenMismatch, check_golden, default_golden_dir, update_golden
+
+    names = args.names or list(CASES)
+    directory = Path(args.dir) if args.dir else default_golden_dir()
+    failed = 0
+    for name in names:
+        if args.action == "update":
+            npz, meta = update_golden(name, directory)
+            print(f"updated {npz} and {meta.name}")
+            continue
+        try:
+            ratios = check_golden(name, directory, plot_dir=args.plots)
+        except GoldenMismatch as exc:
+            failed += 1
+            print(f"FAIL {name}: {exc}")
+            continue
+        worst = max(ratios.values())
+        print(f"ok   {name}: worst |diff| is {worst:.2g} of the allowance ({', '.join(sorted(ratios))})")
+    if failed:
+        print(f"{failed} of {len(names)} golden case(s) failed; if the change is intended, run `pyims golden update`")
+        return 1
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     print(f"pyims {__version__}, Python {sys.version.split()[0]}, numpy {np.__version__}")
     try:
@@ -230,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
         net.add_argument(f"--{name}", type=float, default=0.0)
     net.add_argument("--no-klu", action="store_true", help="leave out `.options klu`")
     net.set_defaults(func=_cmd_netlist)
+
+    golden = sub.add_parser("golden", help="check or update the golden waveforms (tests/golden)")
+    golden.add_argument("action", choices=("check", "update"))
+    golden.add_argument("names", nargs="*", help="cases (default: all)")
+    golden.add_argument("--dir", default=None, help="golden directory (default: tests/golden of the checkout)")
+    golden.add_argument("--plots", default="golden-diffs", help="where diff plots of failures go (default ./golden-diffs)")
+    golden.set_defaults(func=_cmd_golden)
 
     info = sub.add_parser("info", help="show versions and the ngspice found")
     info.set_defaults(func=_cmd_info)
