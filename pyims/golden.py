@@ -25,7 +25,7 @@ import numpy as np
 
 from pyims import __version__
 from pyims.errors import PyimsError
-from pyims.netlist.network import TIGHT_OPTIONS
+from pyims.netlist.network import NETWORK_TRANSIENT_OPTIONS, TIGHT_OPTIONS
 from pyims.netlist.transient import TRANSIENT_OPTIONS
 
 __all__ = [
@@ -172,7 +172,7 @@ CASES: dict[str, GoldenCase] = {
             "wires": {"r_row_ohm": 5.0, "r_col_ohm": 5.0, "r_driver_ohm": 100.0, "r_sense_ohm": 10.0,
                       "c_row_f": 5e-15, "c_col_f": 5e-15},
         },
-        options=TIGHT_OPTIONS,
+        options=NETWORK_TRANSIENT_OPTIONS,
         run=_network_2layer_step,
     ),
 }

@@ -117,3 +117,16 @@ def http_server(tmp_path):
     yield f"http://127.0.0.1:{server.server_address[1]}/", served, requests
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def waveform_check(tmp_path):
+    """``waveform_check(actual, expected, rtol=, atol=, x=None, label=)``: the golden comparison,
+    writing a diff plot into the test's tmp dir on failure (its path is in the message)."""
+    from pyims.golden import assert_waveforms_close
+
+    def check(actual, expected, *, rtol, atol, x=None, label="waveform"):
+        assert_waveforms_close(actual, expected, rtol=rtol, atol=atol, x=x, label=label,
+                               plot_path=tmp_path / f"{label.replace(' ', '_')}.png")
+
+    return check

@@ -149,8 +149,16 @@ def test_network_transient_settles_to_the_dc_result(run_root):
     wires = WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, r_driver_ohm=100.0, r_sense_ohm=10.0, c_row_f=5e-15, c_col_f=5e-15)
     u = rng.uniform(size=12)
     stim = Stimulus.step(u * net.v_read_v, t_rise_s=1e-11, t_delay_s=1e-11)
-    res = network_transient(net, wires, stim, TransientSpec(t_stop_s=5e-10, t_step_s=1e-12), run_root=run_root)
+    res = network_transient(net, wires, stim, TransientSpec(t_stop_s=5e-10, t_step_s=1e-12), run_root=run_root,
+                            probe_nodes=("a1_0", "l0p0c0_r0_5"))
     dc = NativeNetwork(net, wires).run(u[None, :])
+    # sense currents, converted as the differential stage does, are the pre-activations
+    layer = net.layers[0]
+    i = res.i_sense_a[0][:, 0, :]
+    z = (i[:, 0::2] - i[:, 1::2]) * layer.w_max / (layer.dg_s * net.v_read_v)
+    assert rel_diff(z, res.pre_norm[0]) < 1e-6
+    assert res.v_probe_v.shape == (res.t_s.size, 2)
+    assert res.v_probe_v[-1, 0] == pytest.approx(float(net.neuron(dc.pre_norm[0][0, 0])) * net.v_read_v, rel=1e-6)
     for a, b in zip(res.pre_norm, dc.pre_norm):
         assert rel_diff(a[-1], b[0]) < 1e-6
     assert res.power_w[-1] == pytest.approx(dc.power_w[0], rel=1e-6)
@@ -160,3 +168,22 @@ def test_network_transient_settles_to_the_dc_result(run_root):
     slow = network_transient(net, heavy, stim, TransientSpec(t_stop_s=1e-9, t_step_s=1e-12), run_root=run_root)
     assert slow.latency_s() > res.latency_s()
     assert slow.energy_j() > 0.0 and res.energy_j() > 0.0
+
+
+@pytest.mark.ngspice
+def test_network_transient_averaged_partitions_report_each_sense_amplifier(run_root, waveform_check):
+    rng = np.random.default_rng(1)
+    sizes = (8, 4, 2)
+    mlp = MLP(weights=tuple(rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])),
+              biases=tuple(0.3 * rng.normal(size=b) for b in sizes[1:]), neuron=NeuronSpec(kind="linear", gain_norm=0.3))
+    from pyims.spec import PeripherySpec
+
+    net = map_network(mlp, plan=PartitionPlan(horizontal=(3, 1), vertical=(1, 1)),
+                      periphery=PeripherySpec(sense="opamp", combine="average", opamp_gain_ratio=200.0))
+    wires = WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, c_row_f=5e-15, c_col_f=5e-15)
+    u = rng.uniform(size=8)
+    res = network_transient(net, wires, Stimulus.step(u * net.v_read_v, t_rise_s=1e-11),
+                            TransientSpec(t_stop_s=3e-10, t_step_s=1e-12), run_root=run_root)
+    assert res.i_sense_a[0].shape == (res.t_s.size, 3, 8) and res.i_sense_a[1].shape == (res.t_s.size, 1, 4)
+    dc = NativeNetwork(net, wires).run(u[None, :])
+    waveform_check(res.pre_norm[-1][-1], dc.pre_norm[-1][0], rtol=1e-6, atol=1e-9, label="settled outputs")

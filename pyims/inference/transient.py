@@ -20,7 +20,7 @@ import numpy as np
 from pyims.errors import RawFileError, SimulationError
 from pyims.mapping import MappedNetwork
 from pyims.netlist import format_netlist
-from pyims.netlist.network import TIGHT_OPTIONS, build_network_transient_netlist
+from pyims.netlist.network import NETWORK_TRANSIENT_OPTIONS, build_network_transient_netlist
 from pyims.runners.base import make_run_dir
 from pyims.runners.ngspice import run_ngspice_netlist
 from pyims.runners.ngspice_env import find_ngspice
@@ -38,6 +38,11 @@ class NetworkTransientResult:
         t_s: float64 ``(T,)`` seconds.
         pre_norm: per layer float64 ``(T, n_out)``: neuron-input voltages divided by ``v_z``.
         power_w: float64 ``(T,)`` watts delivered by all row drivers (inputs, bias rows, neurons).
+        i_sense_a: per layer float64 ``(T, G, 2 n_out)``: the current each physical column (G+ at
+            2j, G- at 2j+1) delivers into its sense amplifier; G = 1 when partitions are summed at
+            one amplifier, G = h (one per horizontal partition) when they are averaged.
+        v_probe_v: float64 ``(T, P)``: voltages of the ``probe_nodes`` asked for (netlist node
+            names, see ``pyims.netlist.network``), in that order.
         t_start_s: when the stimulus first changes.
         ngspice_version, wall_time_s, run_dir: provenance (``run_dir`` only when kept).
     """
@@ -45,6 +50,8 @@ class NetworkTransientResult:
     t_s: np.ndarray
     pre_norm: tuple[np.ndarray, ...]
     power_w: np.ndarray
+    i_sense_a: tuple[np.ndarray, ...]
+    v_probe_v: np.ndarray
     t_start_s: float
     ngspice_version: int
     wall_time_s: float
@@ -69,9 +76,14 @@ def network_transient(
     run_root: str | os.PathLike[str] | None = None,
     keep_run_dir: bool = False,
     klu: bool | None = None,
-    options: tuple[str, ...] = TIGHT_OPTIONS,
+    options: tuple[str, ...] = NETWORK_TRANSIENT_OPTIONS,
+    probe_nodes: tuple[str, ...] = (),
 ) -> NetworkTransientResult:
-    """ngspice transient of the fully-analog ``net``; ``stimulus`` gives the input voltages (volts)."""
+    """ngspice transient of the fully-analog ``net``; ``stimulus`` gives the input voltages (volts).
+
+    Sense currents come from each sense amplifier's input and output voltages through its
+    feedback resistor: ``i = (v(s) - v(o)) / rf`` (exact for both the ideal and the op-amp one).
+    """
     t0 = time.perf_counter()
     info = find_ngspice(executable)
     use_klu = info.klu if klu is None else bool(klu)
@@ -89,6 +101,15 @@ def network_transient(
                 plot.columns([f"i({a})" for a, _ in nn.neuron_ammeters]),
                 plot.columns([f"v({node})" for _, node in nn.neuron_ammeters]),
             )
+        per = net.periphery
+        sense_raw = []
+        for l, layer in enumerate(net.layers):
+            groups = [f"{p}_" for p in range(layer.n_h)] if per.combine == "average" else [""]
+            cols = range(2 * layer.n_out)
+            v_s = np.stack([plot.columns([f"v(s{l}_{g}{k})" for k in cols]) for g in groups], axis=1)
+            v_o = np.stack([plot.columns([f"v(o{l}_{g}{k})" for k in cols]) for g in groups], axis=1)
+            sense_raw.append((v_s - v_o) / per.rf_ohm)
+        probe_raw = plot.columns([f"v({node})" for node in probe_nodes]) if probe_nodes else np.zeros((t_raw.size, 0))
     except RawFileError as exc:
         raise SimulationError(f"ngspice transient output is incomplete ({exc})", rundir=rundir) from exc
     if t_raw[-1] < spec.t_stop_s * (1 - 1e-9):
@@ -96,13 +117,16 @@ def network_transient(
     t = spec.t_grid_s
 
     def grid(y: np.ndarray) -> np.ndarray:
-        return np.stack([np.interp(t, t_raw, y[:, k]) for k in range(y.shape[1])], axis=1)
+        flat = y.reshape(y.shape[0], -1)
+        out = np.stack([np.interp(t, t_raw, flat[:, k]) for k in range(flat.shape[1])], axis=1) if flat.shape[1] else np.zeros((t.size, 0))
+        return out.reshape((t.size,) + y.shape[1:])
 
     moving = np.flatnonzero(np.any(np.diff(stimulus.v_v, axis=0) != 0.0, axis=1))
     t_start = float(stimulus.t_s[moving[0]]) if moving.size else 0.0
     if not keep_run_dir:
         shutil.rmtree(rundir, ignore_errors=True)
     return NetworkTransientResult(
-        t_s=t, pre_norm=tuple(grid(p) for p in pre_raw), power_w=np.interp(t, t_raw, power), t_start_s=t_start,
+        t_s=t, pre_norm=tuple(grid(p) for p in pre_raw), power_w=np.interp(t, t_raw, power),
+        i_sense_a=tuple(grid(i) for i in sense_raw), v_probe_v=grid(probe_raw), t_start_s=t_start,
         ngspice_version=info.version, wall_time_s=time.perf_counter() - t0, run_dir=str(rundir) if keep_run_dir else None,
     )

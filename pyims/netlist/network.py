@@ -53,6 +53,7 @@ __all__ = [
     "build_layer_netlist",
     "layer_v_z",
     "TIGHT_OPTIONS",
+    "NETWORK_TRANSIENT_OPTIONS",
 ]
 
 # Network netlists have no ``.save`` lines, so ngspice writes every vector: it resolves each
@@ -64,6 +65,12 @@ __all__ = [
 #: Tolerances for network runs: behavioural neurons make the circuit non-linear, and ngspice's
 #: defaults (reltol 1e-3) stop Newton far from the 1e-6 agreement pyims promises.
 TIGHT_OPTIONS = ("reltol=1e-10", "abstol=1e-18", "vntol=1e-13")
+
+#: Transients of networks integrate with Gear (BDF): an ideal op-amp's virtual ground with the
+#: column's wire capacitance is a sub-femtosecond mode (C * rf / (1 + A)); the trapezoidal rule
+#: rings on it and ngspice's step control then crawls (a 8x4x2 op-amp network was still at
+#: t ~ 1e-14 s after 10 min), while Gear damps it (0.1 s for the whole window).
+NETWORK_TRANSIENT_OPTIONS = TIGHT_OPTIONS + ("method=gear",)
 
 
 def layer_v_z(net: MappedNetwork, layer: MappedLayer) -> float:
