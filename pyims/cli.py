@@ -181,6 +181,32 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from pyims.experiment.progress import progress_bar
+    from pyims.sweeps import ResultStore, load_sweep
+    from pyims.sweeps.run import run_sweep
+
+    spec = load_sweep(args.sweep)
+    store = ResultStore(args.store or Path("pyims-sweeps") / spec.name)
+    how = "serially" if args.serial else (f"on {args.scheduler}" if args.scheduler else "on a local Dask cluster")
+    print(f"pyims {__version__} sweep {spec.name!r}: {spec.n_points} points ({' x '.join(str(len(v)) for _, v in spec.axes)}), {how}")
+    print(f"  store: {store.root}")
+    with progress_bar(spec.n_points, "points", None) as bar:
+        summary = run_sweep(spec, store, scheduler=args.scheduler, n_workers=args.workers, serial=args.serial,
+                            fail_fast=args.fail_fast, progress=bar.update)
+    table = store.table()
+    if len(table):
+        axes = [a for a, _ in spec.axes]
+        cols = [c for c in axes + ["partition_plan", "status", "accuracy_digital", "accuracy_analog", "layer1_relative_rmse"] if c in table]
+        with __import__("pandas").option_context("display.width", 160, "display.max_columns", 20):
+            print(table[table["sweep"] == spec.name][cols].to_string(index=False))
+    print(f"  {summary.n_ran} ran ({summary.n_failed} failed), {summary.n_skipped} already stored, "
+          f"{summary.wall_time_s:.1f} s" + ("; INTERRUPTED: run again to resume" if summary.interrupted else ""))
+    for path in args.export or []:
+        print(f"  exported {store.export(path)}")
+    return 130 if summary.interrupted else (1 if summary.n_failed else 0)
+
+
 def _cmd_golden(args: argparse.Namespace) -> int:
     from pyims.golden import CASES, GoldenMismatch, check_golden, default_golden_dir, update_golden
 
@@ -255,6 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
         net.add_argument(f"--{name}", type=float, default=0.0)
     net.add_argument("--no-klu", action="store_true", help="leave out `.options klu`")
     net.set_defaults(func=_cmd_netlist)
+
+    sweep = sub.add_parser("sweep", help="run the cartesian product of experiment fields into a resumable store")
+    sweep.add_argument("sweep", help="sweep file (TOML; see examples/sweeps/)")
+    sweep.add_argument("--store", default=None, help="result store folder (default ./pyims-sweeps/<name>)")
+    sweep.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (default: a LocalCluster)")
+    sweep.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: cores)")
+    sweep.add_argument("--serial", action="store_true", help="run in this process, without Dask")
+    sweep.add_argument("--fail-fast", action="store_true", help="stop at the first failing point")
+    sweep.add_argument("--export", action="append", help="also write the table to this .csv or .parquet (repeatable)")
+    sweep.set_defaults(func=_cmd_sweep)
 
     golden = sub.add_parser("golden", help="check or update the golden waveforms (tests/golden)")
     golden.add_argument("action", choices=("check", "update"))

@@ -1,0 +1,173 @@
+"""Run a sweep: every point not yet in the store, on a Dask cluster (or serially), into the store.
+
+Each point is a full experiment (``run_experiment``) reduced to a record of metrics and
+provenance. The client process is the only writer of records, and it writes each one as soon
+as its point finishes, so an interrupted sweep loses at most the points that were running; the
+next run skips every point with a valid record. Results do not depend on how many workers run
+them (each point is deterministic and computed whole by one worker).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyims import __version__
+from pyims.errors import SpecError
+from pyims.experiment.config import parse_config
+from pyims.sweeps.spec import SweepSpec
+from pyims.sweeps.store import ResultStore, config_key
+
+__all__ = ["run_sweep", "evaluate_point", "SweepSummary"]
+
+log = logging.getLogger(__name__)
+
+
+def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    acc, agree, errs = summary["accuracy"], summary["agreement"], summary["layer_errors"]["analog_vs_digital"]
+    out: dict[str, Any] = {
+        "accuracy_digital": acc["digital"]["accuracy"],
+        "accuracy_mapped_ideal": acc["mapped_ideal"]["accuracy"],
+        "accuracy_analog": acc["analog"]["accuracy"],
+        "ties_analog": acc["analog"]["n_ties"],
+        "top1_agreement_analog_vs_digital": agree["analog_vs_digital"]["top1_agreement"],
+        "layer1_relative_rmse": errs[0]["relative_rmse_ratio"],
+        "output_relative_rmse": errs[-1]["relative_rmse_ratio"],
+        "n_tiles": summary["network"]["n_tiles"],
+        "partition_plan": summary["network"]["partitions"],
+        "n_test": summary["dataset"]["n_test"],
+    }
+    energy = summary.get("energy")
+    out["energy_per_inference_j"] = energy["mean_energy_per_inference_j"] if energy else None
+    v = summary.get("spice_verification")
+    out["ngspice_images"] = v["n_images"] if v else 0
+    out["ngspice_max_rel_diff"] = max(v["max_rel_diff_per_layer"]) if v else None
+    out["ngspice_passed"] = v["passed"] if v else None
+    return out
+
+
+def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
+    """Run one point (experiment config ``data``); a record body with metrics or the error. Runs on workers."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from pyims.experiment.run import run_experiment
+
+    t0 = time.perf_counter()
+    provenance = {"pyims_version": __version__, "host": platform.node(), "pid": os.getpid()}
+    try:
+        cfg = parse_config(data, base_dir=Path(base_dir))
+        # Worker processes may not start processes of their own (Dask workers are daemons).
+        cfg = dataclasses.replace(cfg, simulation=dataclasses.replace(cfg.simulation, native_workers=1))
+        result = run_experiment(cfg, show_progress=False)
+        v = result.summary.get("spice_verification")
+        provenance.update(
+            backend="native" + ("+ngspice" if v else ""), mode=cfg.simulation.mode,
+            ngspice_version=v["ngspice_version"] if v else None, wall_time_s=time.perf_counter() - t0,
+        )
+        return {"status": "ok", "metrics": _metrics(result.summary), "error": None, "provenance": provenance}
+    except Exception as exc:  # noqa: BLE001 - a failing point is recorded, not raised
+        provenance["wall_time_s"] = time.perf_counter() - t0
+        return {
+            "status": "error", "metrics": None, "provenance": provenance,
+            "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSummary:
+    """What a sweep run did."""
+
+    n_points: int
+    n_skipped: int
+    n_ran: int
+    n_failed: int
+    wall_time_s: float
+    interrupted: bool
+
+
+def run_sweep(
+    spec: SweepSpec,
+    store: ResultStore,
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    serial: bool = False,
+    fail_fast: bool = False,
+    progress: Callable[[int], None] | None = None,
+    evaluate: Callable[[dict[str, Any], str], dict[str, Any]] = evaluate_point,
+) -> SweepSummary:
+    """Run every point of ``spec`` that ``store`` lacks; see the module docstring.
+
+    ``scheduler``: address of an existing Dask scheduler; else an in-process ``LocalCluster``
+    with ``n_workers`` single-threaded worker processes (default: the machine's cores), or no
+    Dask at all with ``serial=True``. ``fail_fast`` stops at the first failing point.
+    """
+    t0 = time.perf_counter()
+    todo = []
+    n_skipped = 0
+    for point in spec.points():
+        cfg = spec.config(point)
+        key = config_key(cfg)
+        if store.done(key):
+            n_skipped += 1
+            if progress is not None:
+                progress(1)
+            continue
+        todo.append((key, point, spec.point_data(point)))
+    index = {config_key(spec.config(p)): k for k, p in enumerate(spec.points())}
+    n_ran = n_failed = 0
+    interrupted = False
+
+    def finish(key: str, point: dict[str, Any], body: dict[str, Any]) -> None:
+        nonlocal n_ran, n_failed
+        store.put({"key": key, "sweep": spec.name, "point": point, "point_index": index[key], **body})
+        n_ran += 1
+        if body["status"] != "ok":
+            n_failed += 1
+            log.warning("point %s failed: %s", point, body["error"])
+            if fail_fast:
+                raise SpecError(f"sweep point {point} failed: {body['error']} (fail_fast)")
+        if progress is not None:
+            progress(1)
+
+    try:
+        if serial or not todo:
+            for key, point, data in todo:
+                finish(key, point, evaluate(data, str(spec.base_dir)))
+        else:
+            from dask.distributed import Client, LocalCluster, as_completed
+
+            for name in ("distributed", "tornado", "bokeh"):  # Dask logs every start and stop at INFO
+                logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # inherited by worker processes
+            cluster = None
+            if scheduler is None:
+                workers = n_workers or os.cpu_count() or 1
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=logging.WARNING)
+            client = Client(scheduler or cluster)
+            try:
+                futures = {client.submit(evaluate, data, str(spec.base_dir), pure=False, key=f"pyims-{key}"): (key, point)
+                           for key, point, data in todo}
+                for fut in as_completed(futures):
+                    key, point = futures[fut]
+                    finish(key, point, fut.result())
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+    except KeyboardInterrupt:
+        interrupted = True
+        log.warning("sweep interrupted: %d of %d points stored; run it again to resume", n_skipped + n_ran, spec.n_points)
+    return SweepSummary(
+        n_points=spec.n_points, n_skipped=n_skipped, n_ran=n_ran, n_failed=n_failed,
+        wall_time_s=time.perf_counter() - t0, interrupted=interrupted,
+    )

@@ -1,0 +1,139 @@
+"""Sweep specs: a base experiment and axes; the points are the cartesian product of the axes.
+
+TOML layout::
+
+    name = "parasitic-sweep"
+    base = "../examples/digits_basic.toml"   # optional: an experiment config to start from
+    [experiment]                              # optional: fields set on top of the base
+    simulation = { verify_images = 0 }
+    [axes]                                    # field path -> list of values
+    "wires.r_row_ohm+wires.r_col_ohm" = [0.0, 2.5, 5.0]   # '+' sets several fields to one value
+    "partitions" = [{}, { horizontal = [4, 2], vertical = [2, 1] }, { max_rows = 16, max_cols = 16 }]
+                                              # a bare section: each value replaces the whole section
+
+Every point is validated before anything runs; an error names the axis and the value.
+Relative paths resolve against the base config's folder when there is one, else the sweep's.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyims.errors import ConfigError
+from pyims.experiment.config import ExperimentConfig, parse_config
+
+__all__ = ["SweepSpec", "load_sweep", "parse_sweep"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepSpec:
+    """A named sweep: the base experiment data, the axes, and where relative paths resolve."""
+
+    name: str
+    base: dict[str, Any]
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]
+    base_dir: Path
+
+    @property
+    def n_points(self) -> int:
+        n = 1
+        for _, values in self.axes:
+            n *= len(values)
+        return n
+
+    def points(self) -> list[dict[str, Any]]:
+        """One ``{axis: value}`` dict per point, in a deterministic order."""
+        names = [a for a, _ in self.axes]
+        return [dict(zip(names, combo)) for combo in itertools.product(*(v for _, v in self.axes))]
+
+    def point_data(self, point: dict[str, Any]) -> dict[str, Any]:
+        """The experiment config data of ``point`` (base with the axis values set)."""
+        data = copy.deepcopy(self.base)
+        for axis, value in point.items():
+            for path in axis.split("+"):
+                section, dot, field = path.partition(".")
+                if dot:
+                    data.setdefault(section, {})[field] = copy.deepcopy(value)
+                else:
+                    data[section] = copy.deepcopy(value)
+        data["name"] = f"{self.name}"
+        return data
+
+    def config(self, point: dict[str, Any]) -> ExperimentConfig:
+        return parse_config(self.point_data(point), base_dir=self.base_dir, source=f"sweep {self.name!r} point {point}")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_sweep(data: dict[str, Any], *, base_dir: Path, source: str = "sweep") -> SweepSpec:
+    """A validated ``SweepSpec`` from parsed TOML ``data``."""
+    allowed = {"name", "base", "experiment", "axes"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(f"{source}: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    name = data.get("name", "sweep")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{source}: name must be a non-empty string")
+    base: dict[str, Any] = {}
+    if "base" in data:
+        path = Path(os.path.expanduser(str(data["base"])))
+        path = path if path.is_absolute() else base_dir / path
+        if not path.is_file():
+            raise ConfigError(f"{source}: base={str(data['base'])!r} does not exist (resolved to {path})")
+        try:
+            base = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: base {path} is not valid TOML: {exc}") from exc
+        base.pop("name", None)
+        base_dir = path.parent  # relative paths (weights, datasets) resolve against the base config
+    experiment = data.get("experiment", {})
+    if not isinstance(experiment, dict):
+        raise ConfigError(f"{source}: [experiment] must be a table of experiment sections")
+    base = _merge(base, experiment)
+    axes_data = data.get("axes")
+    if not isinstance(axes_data, dict) or not axes_data:
+        raise ConfigError(f"{source}: [axes] is missing or empty; give at least one 'section.field' = [values]")
+    axes = []
+    for axis, values in axes_data.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{source}: axis {axis!r} needs a non-empty list of values")
+        for path in axis.split("+"):
+            section, dot, field = path.partition(".")
+            if not section or (dot and not field):
+                raise ConfigError(f"{source}: axis {axis!r} must name 'section.field' (e.g. 'wires.r_row_ohm') or a section, joined by '+'")
+            if not dot and not all(isinstance(v, dict) for v in values):
+                raise ConfigError(f"{source}: axis {axis!r} names a whole section; each value must be a table, e.g. {{ max_rows = 16 }}")
+        axes.append((axis, tuple(values)))
+    spec = SweepSpec(name=name, base=base, axes=tuple(axes), base_dir=base_dir)
+    for point in spec.points():
+        try:
+            spec.config(point)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: point {point} is invalid: {exc}") from exc
+    return spec
+
+
+def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
+    """Read and validate the sweep TOML at ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_sweep(data, base_dir=path.resolve().parent, source=str(path))
