@@ -207,6 +207,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 130 if summary.interrupted else (1 if summary.n_failed else 0)
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from pyims.plots import plot_store
+    from pyims.sweeps import ResultStore
+
+    store = ResultStore(args.store)
+    out = Path(args.out) if args.out else store.root / "plots"
+    for path in plot_store(store, out):
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_golden(args: argparse.Namespace) -> int:
     from pyims.golden import CASES, GoldenMismatch, check_golden, default_golden_dir, update_golden
 
@@ -291,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--fail-fast", action="store_true", help="stop at the first failing point")
     sweep.add_argument("--export", action="append", help="also write the table to this .csv or .parquet (repeatable)")
     sweep.set_defaults(func=_cmd_sweep)
+
+    plot = sub.add_parser("plot", help="plot a sweep's result store (accuracy vs wire R, partition heatmap, ...)")
+    plot.add_argument("store", help="result store folder")
+    plot.add_argument("--out", default=None, help="output folder (default STORE/plots)")
+    plot.set_defaults(func=_cmd_plot)
 
     golden = sub.add_parser("golden", help="check or update the golden waveforms (tests/golden)")
     golden.add_argument("action", choices=("check", "update"))

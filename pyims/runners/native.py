@@ -266,6 +266,23 @@ class NativeTileSolver:
             self._cols_side()
         return self._sense_y
 
+    def node_voltages(self, v_in_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row-wire and column-wire node voltages ``((m, n), (m, n))`` in V for one input vector ``(m,)``.
+
+        ``v_row[i, j]`` is row i's wire at cell (i, j), ``v_col[i, j]`` column j's wire there; their
+        difference is the voltage across the cell. Ideal wires would give ``v_row[i, :] = v_i`` and
+        ``v_col = 0``: the deviation is the IR drop.
+        """
+        b = self._blocks
+        v = np.asarray(v_in_v, dtype=np.float64).reshape(-1)
+        if v.size != self.tile.n_rows:
+            raise SpecError(f"node_voltages needs one vector of {self.tile.n_rows} row voltages; got {v.size}")
+        x = self._solve_uu(-(b.l_us @ v)[:, None])[:, 0] if self.n_unknowns else np.zeros(0)
+        m, n = self.tile.n_rows, self.tile.n_cols
+        v_row = np.where(b.row_nodes >= 0, x[np.maximum(b.row_nodes, 0)] if x.size else 0.0, np.repeat(v[:, None], n, axis=1))
+        v_col = np.where(b.col_nodes >= 0, x[np.maximum(b.col_nodes, 0)] if x.size else 0.0, 0.0)
+        return v_row.reshape(m, n), v_col.reshape(m, n)
+
     def solve(self, v_in_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Column and source currents for ``v_in_v`` ``(K, m)`` by direct solves: ``((K, n), (K, m))`` A."""
         b = self._blocks

@@ -43,6 +43,10 @@ def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
         "output_relative_rmse": errs[-1]["relative_rmse_ratio"],
         "n_tiles": summary["network"]["n_tiles"],
         "partition_plan": summary["network"]["partitions"],
+        "layer1_h": len(summary["network"]["tiles"][0]["row_sizes"]),
+        "layer1_v": len(summary["network"]["tiles"][0]["out_sizes"]),
+        "layer1_tile_rows": max(summary["network"]["tiles"][0]["row_sizes"]),
+        "layer1_tile_cols": 2 * max(summary["network"]["tiles"][0]["out_sizes"]),
         "n_test": summary["dataset"]["n_test"],
     }
     energy = summary.get("energy")
@@ -111,6 +115,7 @@ def run_sweep(
     """
     t0 = time.perf_counter()
     todo = []
+    configs: dict[str, dict[str, Any]] = {}
     n_skipped = 0
     for point in spec.points():
         cfg = spec.config(point)
@@ -121,13 +126,15 @@ def run_sweep(
                 progress(1)
             continue
         todo.append((key, point, spec.point_data(point)))
+        configs[key] = cfg.as_dict()
     index = {config_key(spec.config(p)): k for k, p in enumerate(spec.points())}
     n_ran = n_failed = 0
     interrupted = False
 
     def finish(key: str, point: dict[str, Any], body: dict[str, Any]) -> None:
         nonlocal n_ran, n_failed
-        store.put({"key": key, "sweep": spec.name, "point": point, "point_index": index[key], **body})
+        store.put({"key": key, "sweep": spec.name, "point": point, "point_index": index[key],
+                   "config": configs[key], "base_dir": str(spec.base_dir), **body})
         n_ran += 1
         if body["status"] != "ok":
             n_failed += 1
