@@ -180,3 +180,31 @@ def test_cli_sweep(tmp_path, capsys):
     assert "2 ran (0 failed), 0 already stored" in out and (tmp_path / "o.csv").exists()
     assert main(["sweep", str(sweep), "--store", str(tmp_path / "st"), "--serial"]) == 0
     assert "0 ran (0 failed), 2 already stored" in capsys.readouterr().out
+
+
+def test_plots_of_a_store(tmp_path, capsys):
+    spec = _spec(tmp_path, axes={"wires.r_row_ohm+wires.r_col_ohm": [0.0, 30.0],
+                                 "partitions": [{}, {"horizontal": [4, 1], "vertical": [2, 1]}]})
+    store = ResultStore(tmp_path / "s")
+    run_sweep(spec, store, serial=True)
+    assert main(["plot", str(tmp_path / "s")]) == 0
+    names = {p.name for p in (tmp_path / "s" / "plots").glob("*.png")}
+    assert names == {"accuracy_vs_wire_r.png", "partition_heatmap.png", "error_vs_array_size.png", "ir_drop_heatmap.png"}
+    assert "wrote" in capsys.readouterr().out
+    assert main(["plot", str(tmp_path / "empty")]) == 2
+    assert "no successful records" in capsys.readouterr().err
+
+
+def test_ir_drop_map_matches_the_column_currents():
+    import numpy as np
+
+    from pyims.runners.native import NativeTileSolver
+    from pyims.spec import TileSpec, WireParasitics
+
+    rng = np.random.default_rng(0)
+    g = rng.uniform(1e-6, 1e-4, size=(7, 5))
+    v = rng.uniform(0.0, 0.2, size=7)
+    solver = NativeTileSolver(TileSpec(g_s=g, wires=WireParasitics(r_row_ohm=8.0, r_col_ohm=6.0, r_driver_ohm=3.0)))
+    v_row, v_col = solver.node_voltages(v)
+    np.testing.assert_allclose(((v_row - v_col) * g).sum(axis=0), solver.solve(v[None, :])[0][0], rtol=1e-12)
+    assert np.all(v_row <= v[:, None] + 1e-15) and np.all(v_col >= -1e-15)  # drops along rows, rises along columns
