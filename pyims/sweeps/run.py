@@ -116,10 +116,12 @@ def run_sweep(
     t0 = time.perf_counter()
     todo = []
     configs: dict[str, dict[str, Any]] = {}
+    index: dict[str, int] = {}
     n_skipped = 0
-    for point in spec.points():
+    for k, point in enumerate(spec.points()):
         cfg = spec.config(point)
         key = config_key(cfg)
+        index[key] = k
         if store.done(key):
             n_skipped += 1
             if progress is not None:
@@ -127,7 +129,6 @@ def run_sweep(
             continue
         todo.append((key, point, spec.point_data(point)))
         configs[key] = cfg.as_dict()
-    index = {config_key(spec.config(p)): k for k, p in enumerate(spec.points())}
     n_ran = n_failed = 0
     interrupted = False
 
