@@ -226,13 +226,18 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: 
     return ExperimentConfig(**kwargs)
 
 
+def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """The parsed TOML file at ``path``; ConfigError naming ``what`` it is when missing or invalid."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist; see examples/ for files to start from")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     """Read and validate the TOML experiment config at ``path``."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; see examples/ for configs to start from")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    return parse_config(data, base_dir=path.resolve().parent, source=str(path))
+    return parse_config(read_toml(path, "config file"), base_dir=path.resolve().parent, source=str(path))

@@ -24,6 +24,7 @@ from pyims.netlist.network import NETWORK_TRANSIENT_OPTIONS, build_network_trans
 from pyims.runners.base import make_run_dir
 from pyims.runners.ngspice import run_ngspice_netlist
 from pyims.runners.ngspice_env import find_ngspice
+from pyims.runners.transient import onto_grid
 from pyims.spec import Stimulus, TransientSpec, WireParasitics
 from pyims.waveforms import DEFAULT_BAND_RATIO, energy_j, settling_time_s
 
@@ -112,21 +113,15 @@ def network_transient(
         probe_raw = plot.columns([f"v({node})" for node in probe_nodes]) if probe_nodes else np.zeros((t_raw.size, 0))
     except RawFileError as exc:
         raise SimulationError(f"ngspice transient output is incomplete ({exc})", rundir=rundir) from exc
-    if t_raw[-1] < spec.t_stop_s * (1 - 1e-9):
-        raise SimulationError(f"ngspice stopped at t={t_raw[-1]!r} s before t_stop_s={spec.t_stop_s!r}", rundir=rundir)
-    t = spec.t_grid_s
-
-    def grid(y: np.ndarray) -> np.ndarray:
-        flat = y.reshape(y.shape[0], -1)
-        out = np.stack([np.interp(t, t_raw, flat[:, k]) for k in range(flat.shape[1])], axis=1) if flat.shape[1] else np.zeros((t.size, 0))
-        return out.reshape((t.size,) + y.shape[1:])
+    n_layers = len(pre_raw)
+    gridded = onto_grid(t_raw, [*pre_raw, *sense_raw, power, probe_raw], spec, rundir)
 
     moving = np.flatnonzero(np.any(np.diff(stimulus.v_v, axis=0) != 0.0, axis=1))
     t_start = float(stimulus.t_s[moving[0]]) if moving.size else 0.0
     if not keep_run_dir:
         shutil.rmtree(rundir, ignore_errors=True)
     return NetworkTransientResult(
-        t_s=t, pre_norm=tuple(grid(p) for p in pre_raw), power_w=np.interp(t, t_raw, power),
-        i_sense_a=tuple(grid(i) for i in sense_raw), v_probe_v=grid(probe_raw), t_start_s=t_start,
+        t_s=spec.t_grid_s, pre_norm=tuple(gridded[:n_layers]), power_w=gridded[2 * n_layers],
+        i_sense_a=tuple(gridded[n_layers : 2 * n_layers]), v_probe_v=gridded[-1], t_start_s=t_start,
         ngspice_version=info.version, wall_time_s=time.perf_counter() - t0, run_dir=str(rundir) if keep_run_dir else None,
     )

@@ -23,6 +23,7 @@ short and keeps the zero-parasitic tile exactly ``I = V @ G``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 from pyims.netlist.model import (
     GROUND,
@@ -45,6 +46,7 @@ __all__ = [
     "input_source_name",
     "sense_source_name",
     "crossbar_elements",
+    "tile_elements",
     "driver_resistor",
     "array_elements",
     "sense_resistor",
@@ -159,6 +161,23 @@ def capacitor_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[
     return out
 
 
+def tile_elements(tile: TileSpec, nodes: TileNodes, source: Callable[[int], Element]) -> list[Element]:
+    """The whole tile in netlist order: each row's ``source(i)`` and driver, the array, each column's
+    sense resistor and 0 V sense source, the capacitors."""
+    elements: list[Element] = []
+    for i in range(tile.n_rows):
+        elements.append(source(i))
+        if (rd := driver_resistor(tile, nodes, i)) is not None:
+            elements.append(rd)
+    elements += array_elements(tile, nodes)
+    for j in range(tile.n_cols):
+        if (rs := sense_resistor(tile, nodes, j)) is not None:
+            elements.append(rs)
+        elements.append(VoltageSource(sense_source_name(j), nodes.sense(j), GROUND, 0.0))
+    elements += capacitor_elements(tile, nodes)
+    return elements
+
+
 def crossbar_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[Element]:
     """Every passive element of the tile (drivers, array, sense resistors, capacitors); no sources."""
     out: list[Element] = [r for i in range(tile.n_rows) if (r := driver_resistor(tile, nodes, i, tag)) is not None]
@@ -196,20 +215,14 @@ def build_tile_netlist(tile: TileSpec, v_in_v: object, *, klu: bool) -> Netlist:
     if batched:
         elements.append(VoltageSource(CONTROL_SOURCE, CONTROL_NODE, GROUND, 0.0))
         xs = tuple(float(k) for k in range(n_vectors))
-    for i in range(m):
+
+    def source(i: int) -> Element:
         name = input_source_name(i, batched)
         if batched:
-            elements.append(PwlVoltageSource(name, nodes.source(i), GROUND, CONTROL_NODE, xs, tuple(v[:, i].tolist())))
-        else:
-            elements.append(VoltageSource(name, nodes.source(i), GROUND, float(v[0, i])))
-        if (rd := driver_resistor(tile, nodes, i)) is not None:
-            elements.append(rd)
-    elements += array_elements(tile, nodes)
-    for j in range(n):
-        if (rs := sense_resistor(tile, nodes, j)) is not None:
-            elements.append(rs)
-        elements.append(VoltageSource(sense_source_name(j), nodes.sense(j), GROUND, 0.0))
-    elements += capacitor_elements(tile, nodes)
+            return PwlVoltageSource(name, nodes.source(i), GROUND, CONTROL_NODE, xs, tuple(v[:, i].tolist()))
+        return VoltageSource(name, nodes.source(i), GROUND, float(v[0, i]))
+
+    elements += tile_elements(tile, nodes, source)
 
     saved = tuple(sense_source_name(j) for j in range(n)) + tuple(input_source_name(i, batched) for i in range(m))
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_vectors - 1), 1.0) if batched else OperatingPoint()

@@ -8,15 +8,8 @@ no longer than the reporting grid's.
 from __future__ import annotations
 
 from pyims.errors import SpecError
-from pyims.netlist.model import GROUND, Element, Netlist, PwlTimeSource, Transient, VoltageSource
-from pyims.netlist.tile import (
-    TileNodes,
-    array_elements,
-    capacitor_elements,
-    driver_resistor,
-    sense_resistor,
-    sense_source_name,
-)
+from pyims.netlist.model import GROUND, Netlist, PwlTimeSource, Transient
+from pyims.netlist.tile import TileNodes, sense_source_name, tile_elements
 from pyims.spec import Stimulus, TileSpec, TransientSpec
 
 __all__ = ["build_tile_transient_netlist", "TRANSIENT_OPTIONS", "probe_node_name"]
@@ -53,18 +46,10 @@ def build_tile_transient_netlist(
     for kind, i, j in probes:
         if not (0 <= i < m and 0 <= j < n):
             raise SpecError(f"probe ({kind!r}, {i}, {j}) is outside the {m}x{n} tile")
-    elements: list[Element] = []
     t = tuple(stimulus.t_s.tolist())
-    for i in range(m):
-        elements.append(PwlTimeSource(f"VIN{i}", nodes.source(i), GROUND, t, tuple(stimulus.v_v[:, i].tolist())))
-        if (rd := driver_resistor(tile, nodes, i)) is not None:
-            elements.append(rd)
-    elements += array_elements(tile, nodes)
-    for j in range(n):
-        if (rs := sense_resistor(tile, nodes, j)) is not None:
-            elements.append(rs)
-        elements.append(VoltageSource(sense_source_name(j), nodes.sense(j), GROUND, 0.0))
-    elements += capacitor_elements(tile, nodes)
+    elements = tile_elements(
+        tile, nodes, lambda i: PwlTimeSource(f"VIN{i}", nodes.source(i), GROUND, t, tuple(stimulus.v_v[:, i].tolist()))
+    )
     w = tile.wires
     return Netlist(
         title=f"* pyims crossbar tile {m}x{n}, transient",

@@ -35,12 +35,28 @@ from pyims.runners.ngspice import run_ngspice_netlist
 from pyims.runners.ngspice_env import find_ngspice
 from pyims.spec import Stimulus, TileSpec, TransientSpec
 
-__all__ = ["native_tile_transient", "ngspice_tile_transient", "TRANSIENT_METHODS"]
+__all__ = ["native_tile_transient", "ngspice_tile_transient", "TRANSIENT_METHODS", "onto_grid"]
 
 TRANSIENT_METHODS = ("trap", "be")
 
 #: Backward-Euler sub-steps in the step after each stimulus corner (method "trap").
 CORNER_SUBSTEPS = 8
+
+
+def onto_grid(t_raw: np.ndarray, arrays: list[np.ndarray], spec: TransientSpec, rundir: Path) -> list[np.ndarray]:
+    """ngspice's own time points -> ``spec``'s grid (linear interpolation), for arrays of shape ``(T_raw, ...)``.
+
+    Raises SimulationError (keeping ``rundir``) when ngspice stopped before ``t_stop_s``.
+    """
+    if t_raw[-1] < spec.t_stop_s * (1 - 1e-9):
+        raise SimulationError(f"ngspice stopped at t={t_raw[-1]!r} s before t_stop_s={spec.t_stop_s!r}", rundir=rundir)
+    t = spec.t_grid_s
+    out = []
+    for y in arrays:
+        flat = y.reshape(y.shape[0], -1)
+        cols = [np.interp(t, t_raw, flat[:, k]) for k in range(flat.shape[1])]
+        out.append((np.stack(cols, axis=1) if cols else np.zeros((t.size, 0))).reshape((t.size,) + y.shape[1:]))
+    return out
 
 
 def _check(tile: TileSpec, stimulus: Stimulus, probes) -> tuple[tuple[str, int, int], ...]:
@@ -155,16 +171,11 @@ def ngspice_tile_transient(
         v_probe_raw = plot.columns([f"v({probe_node_name(nodes, p)})" for p in probes]) if probes else np.zeros((t_raw.size, 0))
     except RawFileError as exc:
         raise SimulationError(f"ngspice transient output is incomplete ({exc})", rundir=rundir) from exc
-    if t_raw[-1] < spec.t_stop_s * (1 - 1e-9):
-        raise SimulationError(f"ngspice stopped at t={t_raw[-1]!r} s before t_stop_s={spec.t_stop_s!r}", rundir=rundir)
     t = spec.t_grid_s
-
-    def grid(y: np.ndarray) -> np.ndarray:
-        return np.stack([np.interp(t, t_raw, y[:, k]) for k in range(y.shape[1])], axis=1) if y.shape[1] else np.zeros((t.size, 0))
-
+    i_col, i_src, v_probe = onto_grid(t_raw, [i_col_raw, i_src_raw, v_probe_raw], spec, rundir)
     if not keep_run_dir:
         shutil.rmtree(rundir, ignore_errors=True)
     run = RunInfo(backend="ngspice", ngspice_version=info.version, klu=use_klu,
                   wall_time_s=time.perf_counter() - t0, run_dir=rundir if keep_run_dir else None)
-    return TransientResult(t_s=t, i_col_a=grid(i_col_raw), i_src_a=grid(i_src_raw), v_src_v=stimulus.at(t),
-                           v_probe_v=grid(v_probe_raw), probes=probes, info=run)
+    return TransientResult(t_s=t, i_col_a=i_col, i_src_a=i_src, v_src_v=stimulus.at(t),
+                           v_probe_v=v_probe, probes=probes, info=run)

@@ -20,13 +20,12 @@ from __future__ import annotations
 import copy
 import itertools
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyims.errors import ConfigError
-from pyims.experiment.config import ExperimentConfig, parse_config
+from pyims.experiment.config import ExperimentConfig, parse_config, read_toml
 
 __all__ = ["SweepSpec", "load_sweep", "parse_sweep"]
 
@@ -92,12 +91,7 @@ def parse_sweep(data: dict[str, Any], *, base_dir: Path, source: str = "sweep") 
     if "base" in data:
         path = Path(os.path.expanduser(str(data["base"])))
         path = path if path.is_absolute() else base_dir / path
-        if not path.is_file():
-            raise ConfigError(f"{source}: base={str(data['base'])!r} does not exist (resolved to {path})")
-        try:
-            base = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: base {path} is not valid TOML: {exc}") from exc
+        base = read_toml(path, f"{source}: base config")
         base.pop("name", None)
         base_dir = path.parent  # relative paths (weights, datasets) resolve against the base config
     experiment = data.get("experiment", {})
@@ -130,10 +124,4 @@ def parse_sweep(data: dict[str, Any], *, base_dir: Path, source: str = "sweep") 
 def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
     """Read and validate the sweep TOML at ``path``."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    return parse_sweep(data, base_dir=path.resolve().parent, source=str(path))
+    return parse_sweep(read_toml(path, "sweep file"), base_dir=path.resolve().parent, source=str(path))
