@@ -90,7 +90,7 @@ def _neuron_sigmoid_transfer() -> dict[str, np.ndarray]:
     from pyims.netlist import format_netlist
     from pyims.netlist.library import load_library
     from pyims.netlist.model import GROUND, DcSweep, Netlist, VoltageSource
-    from pyims.netlist.network import _neuron_instance
+    from pyims.netlist.network import neuron_instance
     from pyims.runners.base import make_run_dir
     from pyims.runners.ngspice import run_ngspice_netlist
     from pyims.runners.ngspice_env import find_ngspice
@@ -100,7 +100,7 @@ def _neuron_sigmoid_transfer() -> dict[str, np.ndarray]:
     neuron = NeuronSpec(**s["neuron"])
     netlist = Netlist(
         title="* pyims golden: sigmoid neuron transfer curve",
-        elements=(VoltageSource("VIN", "in", GROUND, 0.0), _neuron_instance("XN", "in", "out", neuron, s["v_z"], s["v_read_v"])),
+        elements=(VoltageSource("VIN", "in", GROUND, 0.0), neuron_instance("XN", "in", "out", neuron, s["v_z"], s["v_read_v"])),
         analysis=DcSweep("VIN", s["v_start_v"], s["v_stop_v"], s["v_step_v"]),
         options=case.options, saved_voltages=("in", "out"), libraries=(load_library("pyims_neuron_sigmoid"),),
     )

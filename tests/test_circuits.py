@@ -9,7 +9,7 @@ from pyims.model import NeuronSpec
 from pyims.netlist import format_netlist
 from pyims.netlist.library import LIBRARY_FILES, circuits_dir, load_library
 from pyims.netlist.model import GROUND, DcSweep, Netlist, OperatingPoint, Resistor, SubcktInstance, VoltageSource
-from pyims.netlist.network import TIGHT_OPTIONS, _neuron_instance
+from pyims.netlist.network import TIGHT_OPTIONS, neuron_instance
 from pyims.runners.ngspice import run_ngspice_netlist
 from pyims.runners.ngspice_env import find_ngspice
 from pyims.errors import NetlistError
@@ -77,7 +77,7 @@ def test_neuron_subcircuits_follow_the_transfer_function(neuron, run_root):
     v_z, v_read = 0.05, 0.2
     els = [
         VoltageSource("VIN", "in", GROUND, 0.0),
-        _neuron_instance("XN", "in", "out", neuron, v_z, v_read),
+        neuron_instance("XN", "in", "out", neuron, v_z, v_read),
     ]
     vals = _run(els, ["in", "out"], run_root, [f"pyims_neuron_{neuron.kind}"], DcSweep("VIN", -0.5, 0.5, 0.01))
     z = vals[:, 0] / v_z

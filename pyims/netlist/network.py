@@ -52,6 +52,7 @@ __all__ = [
     "build_network_transient_netlist",
     "build_layer_netlist",
     "layer_v_z",
+    "neuron_instance",
     "TIGHT_OPTIONS",
     "NETWORK_TRANSIENT_OPTIONS",
 ]
@@ -79,7 +80,9 @@ def layer_v_z(net: MappedNetwork, layer: MappedLayer) -> float:
     return per.diff_gain_ratio * per.rf_ohm * net.v_read_v * layer.dg_s / layer.w_max
 
 
-def _neuron_instance(name: str, node_in: str, node_out: str, neuron: NeuronSpec, v_z: float, v_read: float) -> SubcktInstance:
+def neuron_instance(name: str, node_in: str, node_out: str, neuron: NeuronSpec, v_z: float, v_read: float) -> SubcktInstance:
+    """The library subcircuit of ``neuron`` scaled to volts: input ``v_z`` V per unit pre-activation,
+    output ``v_read`` V per unit activation (the formulas of ``pyims.model.neurons``)."""
     k = neuron.sign * neuron.gain_norm
     lo, hi = neuron.out_lo_norm * v_read, neuron.out_hi_norm * v_read
     if neuron.kind == "sigmoid":
@@ -146,7 +149,7 @@ def _network_body(net: MappedNetwork, wires: WireParasitics):
         z_nodes.append(z)
         if l < len(net.layers) - 1:
             for j in range(layer.n_out):
-                elements.append(_neuron_instance(f"XN{l}_{j}", z[j], f"n{l}_{j}", net.neuron, v_z, v_read))
+                elements.append(neuron_instance(f"XN{l}_{j}", z[j], f"n{l}_{j}", net.neuron, v_z, v_read))
                 elements.append(VoltageSource(f"VA{l + 1}_{j}", f"n{l}_{j}", f"a{l + 1}_{j}", 0.0))
                 ammeters.append((f"VA{l + 1}_{j}", f"a{l + 1}_{j}"))
     return tuple(elements), tuple(z_nodes), tuple(v_zs), tuple(bias_names), tuple(ammeters), tuple(sorted(subckts))
