@@ -243,6 +243,75 @@ def _cmd_golden(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_characterize(args: argparse.Namespace) -> int:
+    from pyims.characterize import characterize_neuron
+
+    curve = characterize_neuron(args.subckt, subckt_file=args.file, v_start_v=args.start, v_stop_v=args.stop,
+                                v_step_v=args.step)
+    f = curve.fit
+    print(f"{curve.subckt}: {curve.v_in_v.size} points from {curve.v_in_v[0]:g} to {curve.v_in_v[-1]:g} V (ngspice-{curve.ngspice_version})")
+    print(f"logistic fit: lo {f.lo_v:.4f} V, hi {f.hi_v:.4f} V, trip {f.v_mid_v * 1e3:.3f} mV, "
+          f"slope {f.slope_at_mid:.3f} V/V; residual rms {f.rms_residual_v * 1e3:.2f} mV, max {f.max_residual_v * 1e3:.2f} mV")
+    if args.out:
+        print(f"curve written to {curve.save_csv(args.out)}")
+    return 0
+
+
+def _reproduction_settings(args: argparse.Namespace):
+    from pyims.experiment.reproduce import TINY, ReproductionSettings
+
+    if args.tiny:
+        return TINY
+    kwargs = {"dataset": args.dataset, "mnist_path": args.mnist_path, "download": args.download,
+              "verify_images": args.verify_images, "epochs": args.epochs}
+    if args.max_test is not None:
+        kwargs["max_test"] = args.max_test
+    return ReproductionSettings(**kwargs)
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from pyims.experiment.reproduce import format_report, run_reproduction
+
+    settings = _reproduction_settings(args)
+    out = Path(args.out)
+    result = run_reproduction(settings, out, progress=lambda msg: print(msg, flush=True))
+    command = "pyims reproduce " + " ".join(args.argv_tail)
+    report_path = Path(args.markdown) if args.markdown else out / "report.md"
+    image_dir = os.path.relpath(out, report_path.parent)
+    report_path.write_text(format_report(result, command, image_dir))
+    print(f"digital {100 * result['digital_accuracy']:.2f} %; " + "; ".join(
+        f"{k} {100 * e['accuracy']:.2f} %" for k, e in result["plans"].items()))
+    print(f"report: {report_path}; results: {out / 'results.json'}")
+    return 0
+
+
+def _cmd_imac(args: argparse.Namespace) -> int:
+    from pyims.characterize import characterize_neuron
+    from pyims.compare import accuracy_stats
+    from pyims.inference import NativeNetwork
+    from pyims.presets.imac import ImacPreset
+    from pyims.spec import PartitionPlan
+
+    preset = ImacPreset()
+    neuron = preset.neuron_spec(characterize_neuron())
+    mlp = preset.load_network(args.weights, neuron)
+    plan = PartitionPlan(horizontal=tuple(args.horizontal) if args.horizontal else None,
+                         vertical=tuple(args.vertical) if args.vertical else None)
+    net = preset.map(mlp, plan)
+    data = np.loadtxt(args.data, delimiter=",", ndmin=2)
+    labels = np.loadtxt(args.labels, delimiter=",", ndmin=2)
+    y = np.argmax(labels, axis=1) if labels.shape[1] > 1 else labels[:, 0].astype(int)
+    if args.max_images:
+        data, y = data[: args.max_images], y[: args.max_images]
+    u = np.where(data > 0, 1.0, -1.0)  # IMAC-Sim binarises with sign()
+    res = NativeNetwork(net, preset.wires, energy=False, workers=None).run(u)
+    digital = mlp.logits(u)
+    print(f"{'x'.join(map(str, mlp.layer_sizes))}, partitions {plan.describe(mlp.layer_sizes)}, {u.shape[0]} images")
+    print(f"digital {100 * accuracy_stats(digital, y)['accuracy']:.2f} %, analog (native, 9 nm wires) "
+          f"{100 * accuracy_stats(res.logits, y)['accuracy']:.2f} %")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     print(f"pyims {__version__}, Python {sys.version.split()[0]}, numpy {np.__version__}")
     try:
@@ -315,13 +384,45 @@ def build_parser() -> argparse.ArgumentParser:
     golden.add_argument("--plots", default="golden-diffs", help="where diff plots of failures go (default ./golden-diffs)")
     golden.set_defaults(func=_cmd_golden)
 
+    ch = sub.add_parser("characterize", help="DC-sweep a neuron subcircuit in ngspice and fit its transfer curve")
+    ch.add_argument("subckt", nargs="?", default="pyims_neuron_inverter", help="subcircuit name (default pyims_neuron_inverter)")
+    ch.add_argument("--file", default=None, help="your .sub file defining it (default: the circuits/ library)")
+    ch.add_argument("--start", type=float, default=-10.0, help="sweep start, V (default -10)")
+    ch.add_argument("--stop", type=float, default=10.0, help="sweep stop, V (default 10)")
+    ch.add_argument("--step", type=float, default=2e-3, help="sweep step, V (default 2e-3)")
+    ch.add_argument("--out", default=None, help="write the curve to this CSV")
+    ch.set_defaults(func=_cmd_characterize)
+
+    rep = sub.add_parser("reproduce", help="reproduce the reference study on IMAC-Sim hardware (docs/reproduction.md)")
+    rep.add_argument("--out", default="pyims-reproduction", help="output folder (default ./pyims-reproduction)")
+    rep.add_argument("--markdown", default=None, help="write the report here (default OUT/report.md)")
+    rep.add_argument("--dataset", choices=("mnist5k", "mnist", "digits"), default="mnist5k")
+    rep.add_argument("--mnist-path", default=None, help="folder with the MNIST IDX files (dataset mnist)")
+    rep.add_argument("--download", action="store_true", help="download MNIST (dataset mnist)")
+    rep.add_argument("--epochs", type=int, default=40)
+    rep.add_argument("--max-test", type=int, default=None, help="use at most this many test images")
+    rep.add_argument("--verify-images", type=int, default=4, help="test images run in ngspice per plan (default 4)")
+    rep.add_argument("--tiny", action="store_true", help="a seconds-long setting (digits, 64x12x8x10) for checks")
+    rep.set_defaults(func=_cmd_reproduce)
+
+    im = sub.add_parser("imac", help="run a published IMAC-Sim network (W1.csv.., B1.csv..) on its hardware, natively")
+    im.add_argument("weights", help="folder with W<l>.csv (row = input) and B<l>.csv, all +-1")
+    im.add_argument("--data", required=True, help="test_data.csv: one image per row")
+    im.add_argument("--labels", required=True, help="test_labels.csv: one-hot rows or one label per line")
+    im.add_argument("--horizontal", type=int, nargs="+", help="horizontal partitions per layer, e.g. 16 8 8")
+    im.add_argument("--vertical", type=int, nargs="+", help="vertical partitions per layer, e.g. 8 8 1")
+    im.add_argument("--max-images", type=int, default=None)
+    im.set_defaults(func=_cmd_imac)
+
     info = sub.add_parser("info", help="show versions and the ngspice found")
     info.set_defaults(func=_cmd_info)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv_tail = argv[argv.index(args.command) + 1 :] if args.command in argv else []
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
     try:

@@ -178,9 +178,9 @@ def _wires(table: dict[str, Any]) -> WireParasitics:
         return WireParasitics(**table)
     if set(geo) != {"row_geometry", "col_geometry"}:
         raise ConfigError("wires: give both wires.row_geometry and wires.col_geometry, or neither")
-    extra = set(table) - {"r_driver_ohm", "r_sense_ohm"}
+    extra = set(table) - {"r_driver_ohm", "r_sense_ohm", "row_node_per_pair"}
     if extra:
-        raise ConfigError(f"wires: with geometry, only r_driver_ohm and r_sense_ohm may be set beside it; remove {sorted(extra)}")
+        raise ConfigError(f"wires: with geometry, only r_driver_ohm, r_sense_ohm and row_node_per_pair may be set beside it; remove {sorted(extra)}")
     parts = {}
     for key, sub in geo.items():
         if not isinstance(sub, dict):

@@ -15,6 +15,10 @@ output; ``s = w_max / dg``):
       K_c = sum_p Y_pc + (1 + A) / Rf,   W[p, c] = T_pc K_c^-1 D (A / Rf) s
 * op-amp sense, averaging (a sense amplifier per partition, stage gain times h):
       K_pc = Y_pc + (1 + A) / Rf,        W[p, c] = T_pc K_pc^-1 D (A / Rf) s
+* voltage-mode difference amplifiers ("diffamp", IMAC-Sim), one per partition, averaged:
+      K_pc = Y_pc + L,   W[p, c] = v_read T_pc K_pc^-1 D_k / (h v_z)
+  where L (2x2 per output, see ``_diffamp_load``) is what the amplifier's input resistors
+  draw from the I+ / I- line ends and ``D_k`` its output ``k (v+ - v-)``, ``k = A g / (1 + g + A)``.
 
 Read power per image is ``sum_pc V_p . (V_p S_pc - v_s T_pc^T)`` with ``v_s`` the sense-node
 voltages (0 for ideal sensing).
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pyims.errors import SpecError
-from pyims.inference.result import MODES, NetworkResult
+from pyims.inference.result import MODES, NetworkResult, check_mode
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.runners.native import NativeTileSolver
 from pyims.spec import TileSpec, WireParasitics
@@ -50,6 +54,25 @@ def _diff_matrix(n_out: int) -> np.ndarray:
     d[2 * j, j] = 1.0
     d[2 * j + 1, j] = -1.0
     return d
+
+
+def _diffamp_load(n_out: int, r_in_ohm: float, gain: float, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(L, D_k)`` of ``n_out`` difference amplifiers on interleaved I+ / I- line ends.
+
+    Row-vector convention, ``i_load = v_s @ L``: the I+ end sees ``RP + RG = (1 + g) r_in`` to
+    ground; the I- end feeds ``RN`` into the inverting node held by the op-amp at
+    ``v_nn = (g v- + A g/(1+g) v+) / (1 + g + A)``, so
+    ``i- = ((1 + A) v- - A g/(1+g) v+) / ((1 + g + A) r_in)``; the output is
+    ``v_d = A g (v+ - v-) / (1 + g + A)``.
+    """
+    j = np.arange(n_out)
+    load = np.zeros((2 * n_out, 2 * n_out))
+    denom = (1.0 + gain + a) * r_in_ohm
+    load[2 * j, 2 * j] = 1.0 / ((1.0 + gain) * r_in_ohm)
+    load[2 * j + 1, 2 * j + 1] = (1.0 + a) / denom
+    load[2 * j, 2 * j + 1] = -a * gain / ((1.0 + gain) * denom)
+    k = a * gain / (1.0 + gain + a)
+    return load, _diff_matrix(n_out) * k
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +150,9 @@ class NativeNetwork:
             raise SpecError(f"workers={workers!r} must be an integer >= 1, or None for automatic")
         self.net, self.wires, self.mode, self.energy = net, wires, mode, energy
         t0 = time.perf_counter()
+        check_mode(net, mode)
         ports = self._ports(workers, progress)
-        self.layer_maps = tuple(self._layer_map(layer, ports[l]) for l, layer in enumerate(net.layers))
+        self.layer_maps = tuple(self._layer_map(l, layer, ports[l]) for l, layer in enumerate(net.layers))
         self.build_time_s = time.perf_counter() - t0
 
     @property
@@ -138,9 +162,12 @@ class NativeNetwork:
     def _opamp(self) -> bool:
         return self.mode == "analog" and self.net.periphery.sense == "opamp"
 
+    def _needs_y(self) -> bool:
+        return self.mode == "analog" and self.net.periphery.sense in ("opamp", "diffamp")
+
     def _ports(self, workers: int | None, progress: Callable[[int], None] | None) -> list[dict[tuple[int, int], _Ports]]:
         """Port matrices of every tile, computed in tasks (possibly in worker processes)."""
-        need_y = self._opamp()
+        need_y = self._needs_y()
         tiles, tasks = {}, []
         biggest = 0
         for l, layer in enumerate(self.net.layers):
@@ -207,9 +234,10 @@ class NativeNetwork:
         self.n_tasks, self.workers = len(tasks), workers
         return out
 
-    def _layer_map(self, layer: MappedLayer, ports: dict[tuple[int, int], _Ports]) -> _LayerMap:
+    def _layer_map(self, l: int, layer: MappedLayer, ports: dict[tuple[int, int], _Ports]) -> _LayerMap:
         per = self.net.periphery
         opamp = self._opamp()
+        diffamp = self.mode == "analog" and per.sense == "diffamp"
         scale = layer.w_max / layer.dg_s
         w = np.zeros((layer.n_rows, layer.n_out))
         power: list[_PowerTerm] = []
@@ -219,7 +247,16 @@ class NativeNetwork:
             d = _diff_matrix(outs.stop - outs.start) * scale
             tile_ports = [ports[(p, c)] for p in range(layer.n_h)]
             ts = [q.t for q in tile_ports]
-            if not opamp:
+            if diffamp:
+                n_c = outs.stop - outs.start
+                load, d_k = _diffamp_load(n_c, per.r_in_ohm, self.net.layer_gain(l), per.opamp_gain_ratio)
+                scale_z = self.net.v_read_v / (layer.n_h * self.net.layer_v_z(l))
+                maps = []
+                for p, q in enumerate(tile_ports):
+                    vs = np.linalg.solve((q.y + load).T, q.t.T).T  # T K^-1
+                    maps.append({p: vs})
+                    w[layer.rows_of(p), outs] = vs @ d_k * scale_z
+            elif not opamp:
                 maps = [None] * layer.n_h
                 for p, t in enumerate(ts):
                     w[layer.rows_of(p), outs] = t @ d

@@ -6,9 +6,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MODES", "NetworkResult"]
+from pyims.errors import SpecError
+
+__all__ = ["MODES", "NetworkResult", "check_mode"]
 
 MODES = ("analog", "tiled")
+
+
+def check_mode(net, mode: str) -> None:
+    """SpecError unless ``mode`` is known and possible for ``net``'s periphery."""
+    if mode not in MODES:
+        raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
+    if mode == "tiled" and net.periphery.sense == "diffamp":
+        raise SpecError(
+            'mode="tiled" co-simulates current-mode tiles (0 V virtual grounds), but periphery.sense="diffamp" '
+            'is voltage mode: its tiles only exist as one circuit; use mode="analog"'
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from pyims.errors import RawFileError, SimulationError, SpecError
-from pyims.inference.result import MODES, NetworkResult
+from pyims.inference.result import NetworkResult, check_mode
 from pyims.mapping import MappedNetwork
 from pyims.netlist import format_netlist
-from pyims.netlist.network import TIGHT_OPTIONS, build_layer_netlist, build_network_netlist
+from pyims.netlist.network import build_layer_netlist, build_network_netlist, network_options
 from pyims.runners.base import make_run_dir
 from pyims.runners.ngspice import run_ngspice_netlist
 from pyims.runners.ngspice_env import find_ngspice
@@ -41,7 +41,8 @@ class SpiceNetwork:
         executable, timeout_s, run_root, keep_run_dir, klu: as for ``NgspiceRunner``.
         batch_size: images per ngspice run (``None``: split evenly over ``workers``, at most
             ``MAX_AUTO_BATCH`` per run, which bounds the raw file: ~2 MB per image at 400x120x84x10).
-        options: extra ``.options`` (default: tight tolerances, see ``TIGHT_OPTIONS``).
+        options: extra ``.options`` (default ``network_options(net)``: tight tolerances, looser
+            with transistor-level neurons).
         workers: ngspice processes run side by side on separate batches (threads only wait on
             them; each process has its own memory, so this scales with cores).
     """
@@ -58,11 +59,10 @@ class SpiceNetwork:
         keep_run_dir: bool = False,
         klu: bool | None = None,
         batch_size: int | None = None,
-        options: tuple[str, ...] = TIGHT_OPTIONS,
+        options: tuple[str, ...] | None = None,
         workers: int = 1,
     ) -> None:
-        if mode not in MODES:
-            raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
+        check_mode(net, mode)
         if batch_size is not None and batch_size < 1:
             raise SpecError(f"batch_size={batch_size!r} must be >= 1")
         self.net, self.wires, self.mode = net, wires, mode
@@ -72,7 +72,7 @@ class SpiceNetwork:
         self.keep_run_dir = keep_run_dir
         self.klu = self.info.klu if klu is None else bool(klu)
         self.batch_size = batch_size
-        self.options = tuple(options)
+        self.options = network_options(net) if options is None else tuple(options)
         if not isinstance(workers, int) or workers < 1:
             raise SpecError(f"workers={workers!r} must be an integer >= 1")
         self.workers = workers

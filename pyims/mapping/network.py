@@ -108,6 +108,28 @@ class MappedNetwork:
     def layer_sizes(self) -> tuple[int, ...]:
         return (self.layers[0].n_rows - 1,) + tuple(layer.n_out for layer in self.layers)
 
+    def layer_gain(self, l: int) -> float:
+        """The differential gain of layer ``l`` (from 0)."""
+        return self.periphery.gain(l, len(self.layers))
+
+    def layer_v_z(self, l: int) -> float:
+        """Volts at layer ``l``'s neuron inputs per unit pre-activation.
+
+        Current mode: ``gain * rf * v_read * dg / w_max`` (exact for ideal wires and sensing).
+        Voltage mode ("diffamp"): each line is a conductance-weighted average of its inputs, so to
+        first order (unloaded lines, ideal op-amp) ``v_d = gain * v_read * sum_i (G+_i - G-_i) u_i /
+        sum_i (G+_i + G-_i) / 2``; with every cell pair's mean conductance at its nominal
+        ``g_mid = (g_on + g_off) / 2`` that is ``gain * v_read * dg / (w_max * rows * g_mid)``.
+        It is exact for the pre-activation's *definition* only; the circuit's line loading and
+        common-mode terms are what the analog result measures against it.
+        """
+        layer, per = self.layers[l], self.periphery
+        gain = self.layer_gain(l)
+        if per.sense == "diffamp":
+            g_mid = 0.5 * (self.device.g_on_s + self.device.g_off_s)
+            return gain * self.v_read_v * layer.dg_s / (layer.w_max * layer.n_rows * g_mid)
+        return gain * per.rf_ohm * self.v_read_v * layer.dg_s / layer.w_max
+
     def check_inputs(self, u: object) -> np.ndarray:
         """Hardware inputs as float64 ``(N >= 1, n_in)``, finite; SpecError naming the expected shape otherwise."""
         arr = np.asarray(u, dtype=np.float64)

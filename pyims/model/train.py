@@ -33,6 +33,16 @@ class TrainSpec:
         learning_rate: Adam step size.
         weight_decay: L2 penalty on weights (keeps them small, which helps the mapping's resolution).
         seed: seeds initialisation and batch order.
+        binary_scales: train binary weights (BinaryConnect): layer l's weights and bias are
+            ``binary_scales[l] * sign(theta)``, with real shadow weights ``theta`` clipped to
+            [-1, 1] and gradients passed straight through where ``|theta| <= 1``. For devices with
+            two levels (e.g. IMAC-Sim's 5 / 15 kohm MTJs); the scale is the layer's hardware gain
+            (``pyims.presets.imac.hardware_scales``). Unset: real weights.
+        surrogate_width_ratio: the backward pass uses the neuron's slope stretched this many
+            times wider, ``f'(z / width)``, while the forward pass keeps the exact curve. A steep
+            neuron (IMAC-Sim's saturates within +-0.15 V while binary layers swing +-1 V) passes
+            no gradient once saturated; a wider surrogate does, as straight-through estimators
+            do for binary activations. 1: the exact derivative.
     """
 
     hidden: tuple[int, ...] = (32,)
@@ -41,8 +51,17 @@ class TrainSpec:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    binary_scales: tuple[float, ...] | None = None
+    surrogate_width_ratio: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.binary_scales is not None:
+            scales = tuple(float(c) for c in self.binary_scales)
+            if not scales or not all(np.isfinite(c) and c > 0.0 for c in scales):
+                raise SpecError(f"train.binary_scales={list(scales)} must be positive numbers, one per layer")
+            object.__setattr__(self, "binary_scales", scales)
+        if not (isinstance(self.surrogate_width_ratio, (int, float)) and self.surrogate_width_ratio >= 1.0):
+            raise SpecError(f"train.surrogate_width_ratio={self.surrogate_width_ratio!r} must be a number >= 1 (1: exact slope)")
         hidden = tuple(self.hidden)
         if any(not isinstance(h, int) or h < 1 for h in hidden):
             raise SpecError(f"train.hidden={list(hidden)} must be positive integers, e.g. [120, 84]")
@@ -86,11 +105,20 @@ def train_mlp(
         raise SpecError(f"train_mlp needs x (N, d) and y (N,); got {x.shape} and {y.shape}")
     rng = np.random.default_rng(spec.seed)
     sizes: Sequence[int] = (x.shape[1], *spec.hidden, n_classes)
+    scales = spec.binary_scales
+    if scales is not None and len(scales) != len(sizes) - 1:
+        raise SpecError(f"train.binary_scales has {len(scales)} entries but the network has {len(sizes) - 1} layers")
     ws, bs = [], []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         limit = np.sqrt(6.0 / (n_in + n_out))  # Glorot uniform
         ws.append(rng.uniform(-limit, limit, size=(n_in, n_out)))
-        bs.append(np.zeros(n_out))
+        bs.append(np.zeros(n_out) if scales is None else rng.uniform(-limit, limit, size=n_out))
+
+    def effective(l: int) -> tuple[np.ndarray, np.ndarray]:
+        if scales is None:
+            return ws[l], bs[l]
+        return scales[l] * np.where(ws[l] >= 0.0, 1.0, -1.0), scales[l] * np.where(bs[l] >= 0.0, 1.0, -1.0)
+
     params = [p for pair in zip(ws, bs) for p in pair]
     m1 = [np.zeros_like(p) for p in params]
     m2 = [np.zeros_like(p) for p in params]
@@ -102,8 +130,9 @@ def train_mlp(
         total = 0.0
         for start in range(0, n, spec.batch_size):
             idx = order[start : start + spec.batch_size]
+            eff = [effective(l) for l in range(len(ws))]
             acts, pres = [x[idx]], []
-            for l, (w, b) in enumerate(zip(ws, bs)):
+            for l, (w, b) in enumerate(eff):
                 z = acts[-1] @ w + b
                 pres.append(z)
                 if l < len(ws) - 1:
@@ -114,8 +143,11 @@ def train_mlp(
             for l in range(len(ws) - 1, -1, -1):
                 grads[2 * l] = acts[l].T @ delta + spec.weight_decay * ws[l]
                 grads[2 * l + 1] = delta.sum(axis=0)
+                if scales is not None:  # straight-through estimator of sign()
+                    grads[2 * l] = scales[l] * grads[2 * l] * (np.abs(ws[l]) <= 1.0)
+                    grads[2 * l + 1] = scales[l] * grads[2 * l + 1] * (np.abs(bs[l]) <= 1.0)
                 if l > 0:
-                    delta = (delta @ ws[l].T) * neuron.derivative(pres[l - 1])
+                    delta = (delta @ eff[l][0].T) * neuron.derivative(pres[l - 1] / spec.surrogate_width_ratio)
             step += 1
             lr_t = spec.learning_rate * np.sqrt(1 - beta2**step) / (1 - beta1**step)
             for p, g, a, b2 in zip(params, grads, m1, m2):
@@ -124,7 +156,10 @@ def train_mlp(
                 b2 *= beta2
                 b2 += (1 - beta2) * g * g
                 p -= lr_t * a / (np.sqrt(b2) + eps)
+                if scales is not None:
+                    np.clip(p, -1.0, 1.0, out=p)
         if progress is not None:
             progress(epoch, total / n)
         log.debug("epoch %d loss %.4f", epoch, total / n)
-    return MLP(weights=tuple(ws), biases=tuple(bs), neuron=neuron)
+    final = [effective(l) for l in range(len(ws))]
+    return MLP(weights=tuple(w for w, _ in final), biases=tuple(b for _, b in final), neuron=neuron)

@@ -10,7 +10,7 @@ from pathlib import Path
 from pyims.errors import NetlistError
 from pyims.netlist.model import SubcktLibrary
 
-__all__ = ["circuits_dir", "load_library", "LIBRARY_FILES"]
+__all__ = ["circuits_dir", "load_library", "load_library_file", "LIBRARY_FILES"]
 
 #: Subcircuit name -> file in ``circuits/``.
 LIBRARY_FILES = {
@@ -20,6 +20,8 @@ LIBRARY_FILES = {
     "pyims_neuron_sigmoid": "neuron_sigmoid.sub",
     "pyims_neuron_hardsigmoid": "neuron_hardsigmoid.sub",
     "pyims_neuron_linear": "neuron_linear.sub",
+    "pyims_neuron_inverter": "neuron_inverter.sub",
+    "pyims_diffamp": "diffamp.sub",
 }
 
 
@@ -47,8 +49,16 @@ def load_library(subckt: str) -> SubcktLibrary:
     path = circuits_dir() / LIBRARY_FILES[subckt]
     if not path.is_file():
         raise NetlistError(f"subcircuit file {path} is missing from the library; restore it from the repository")
-    text = _read(path)
+    return load_library_file(path, subckt)
+
+
+def load_library_file(path: str | os.PathLike[str], subckt: str) -> SubcktLibrary:
+    """Any subcircuit file (yours or the library's) that defines ``subckt``; its text goes into netlists verbatim."""
+    path = Path(path)
+    if not path.is_file():
+        raise NetlistError(f"subcircuit file {path} does not exist; pass the path of a file with .subckt {subckt}")
+    text = _read(path.resolve())
     defines = tuple(m.group(1) for m in re.finditer(r"^\s*\.subckt\s+(\S+)", text, re.IGNORECASE | re.MULTILINE))
     if subckt not in defines:
         raise NetlistError(f"{path} does not define .subckt {subckt}")
-    return SubcktLibrary(name=LIBRARY_FILES[subckt], text=text, defines=defines)
+    return SubcktLibrary(name=path.name, text=text, defines=defines)

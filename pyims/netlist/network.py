@@ -28,7 +28,7 @@ import numpy as np
 from pyims.errors import SpecError
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.model import NeuronSpec
-from pyims.netlist.library import load_library
+from pyims.netlist.library import load_library, load_library_file
 from pyims.netlist.model import (
     GROUND,
     DcSweep,
@@ -39,6 +39,7 @@ from pyims.netlist.model import (
     PwlVoltageSource,
     Resistor,
     SubcktInstance,
+    SubcktLibrary,
     Transient,
     VoltageSource,
 )
@@ -53,7 +54,10 @@ __all__ = [
     "build_layer_netlist",
     "layer_v_z",
     "neuron_instance",
+    "neuron_library",
     "TIGHT_OPTIONS",
+    "DEVICE_OPTIONS",
+    "network_options",
     "NETWORK_TRANSIENT_OPTIONS",
 ]
 
@@ -67,6 +71,18 @@ __all__ = [
 #: defaults (reltol 1e-3) stop Newton far from the 1e-6 agreement pyims promises.
 TIGHT_OPTIONS = ("reltol=1e-10", "abstol=1e-18", "vntol=1e-13")
 
+#: Tolerances for networks with transistor-level neurons (``kind = "measured"``): MOSFET
+#: currents cannot meet abstol=1e-18 A, and with reltol=1e-10 ngspice's Newton failed on a
+#: 64x12x8x10 IMAC network after gmin and source stepping (160 s); these converge in 0.2 s
+#: and hold ~1e-7 relative.
+DEVICE_OPTIONS = ("reltol=1e-8", "abstol=1e-14", "vntol=1e-10")
+
+
+def network_options(net: MappedNetwork) -> tuple[str, ...]:
+    """The ``.options`` a DC network run needs: ``DEVICE_OPTIONS`` with transistor neurons, else ``TIGHT_OPTIONS``."""
+    return DEVICE_OPTIONS if net.neuron.kind == "measured" and len(net.layers) > 1 else TIGHT_OPTIONS
+
+
 #: Transients of networks integrate with Gear (BDF): an ideal op-amp's virtual ground with the
 #: column's wire capacitance is a sub-femtosecond mode (C * rf / (1 + A)); the trapezoidal rule
 #: rings on it and ngspice's step control then crawls (a 8x4x2 op-amp network was still at
@@ -74,15 +90,34 @@ TIGHT_OPTIONS = ("reltol=1e-10", "abstol=1e-18", "vntol=1e-13")
 NETWORK_TRANSIENT_OPTIONS = TIGHT_OPTIONS + ("method=gear",)
 
 
-def layer_v_z(net: MappedNetwork, layer: MappedLayer) -> float:
-    """Volts per unit pre-activation at the layer's neuron inputs."""
-    per = net.periphery
-    return per.diff_gain_ratio * per.rf_ohm * net.v_read_v * layer.dg_s / layer.w_max
+def layer_v_z(net: MappedNetwork, l: int) -> float:
+    """Volts per unit pre-activation at layer ``l``'s neuron inputs (``MappedNetwork.layer_v_z``)."""
+    return net.layer_v_z(l)
+
+
+def neuron_library(neuron: NeuronSpec) -> SubcktLibrary:
+    """The subcircuit file ``neuron`` runs as in SPICE."""
+    if neuron.kind == "measured":
+        return load_library_file(neuron.subckt_file, neuron.subckt) if neuron.subckt_file else load_library(neuron.subckt)
+    return load_library(f"pyims_neuron_{neuron.kind}")
 
 
 def neuron_instance(name: str, node_in: str, node_out: str, neuron: NeuronSpec, v_z: float, v_read: float) -> SubcktInstance:
     """The library subcircuit of ``neuron`` scaled to volts: input ``v_z`` V per unit pre-activation,
-    output ``v_read`` V per unit activation (the formulas of ``pyims.model.neurons``)."""
+    output ``v_read`` V per unit activation (the formulas of ``pyims.model.neurons``).
+
+    A measured neuron is its own circuit, which has no scale parameters: the network must
+    present it the voltages it was measured at (``v_z == in_scale_v``, ``v_read == out_scale_v``).
+    """
+    if neuron.kind == "measured":
+        for what, have, need in (("v_z", v_z, neuron.in_scale_v), ("v_read_v", v_read, neuron.out_scale_v)):
+            if abs(have - need) > 1e-9 * abs(need):
+                raise SpecError(
+                    f"measured neuron {neuron.subckt}: the network puts {what}={have!r} V per unit where the "
+                    f"neuron's curve is scaled for {need!r}; scale the weights so the layer's v_z matches "
+                    "(see pyims.presets.imac.hardware_scales) or re-characterise with matching scales"
+                )
+        return SubcktInstance(name, (node_in, node_out), neuron.subckt, ())
     k = neuron.sign * neuron.gain_norm
     lo, hi = neuron.out_lo_norm * v_read, neuron.out_hi_norm * v_read
     if neuron.kind == "sigmoid":
@@ -119,10 +154,11 @@ def _network_body(net: MappedNetwork, wires: WireParasitics):
     """Everything of the fully-analog netlist but the input sources (cached: it does not depend on the images)."""
     per, v_read = net.periphery, net.v_read_v
     elements: list[Element] = []
-    subckts = {"pyims_diff", f"pyims_sense_{per.sense}", f"pyims_neuron_{net.neuron.kind}"}
+    diffamp = per.sense == "diffamp"
+    subckts = {"pyims_diffamp"} if diffamp else {"pyims_diff", f"pyims_sense_{per.sense}"}
     z_nodes, v_zs, bias_names, ammeters = [], [], [], []
     for l, layer in enumerate(net.layers):
-        v_z = layer_v_z(net, layer)
+        v_z = net.layer_v_z(l)
         v_zs.append(v_z)
         elements.append(VoltageSource(f"VB{l}", f"b{l}", GROUND, per.v_bias_v))
         bias_names.append(f"VB{l}")
@@ -136,7 +172,16 @@ def _network_body(net: MappedNetwork, wires: WireParasitics):
                 nodes = TileNodes(tile, prefix=f"l{l}p{p}c{c}_", source_nodes=_row_nodes(l, layer, p), sense_nodes=sense)
                 elements += crossbar_elements(tile, nodes, tag=f"L{l}P{p}C{c}")
         params = (("rf", per.rf_ohm),) + ((("a", per.opamp_gain_ratio),) if per.sense == "opamp" else ())
-        groups = [(f"{p}_", per.diff_gain_ratio * layer.n_h) for p in range(layer.n_h)] if avg else [("", per.diff_gain_ratio)]
+        gain_l = net.layer_gain(l)
+        if diffamp:
+            # voltage mode: the line ends of partition p feed its own difference amplifiers
+            for p in range(layer.n_h):
+                amp = (("rin", per.r_in_ohm), ("gain", gain_l), ("a", per.opamp_gain_ratio))
+                for j in range(layer.n_out):
+                    out = f"d{l}_{p}_{j}"
+                    elements.append(SubcktInstance(f"XD{l}_{p}_{j}", (f"s{l}_{p}_{2 * j}", f"s{l}_{p}_{2 * j + 1}", out), "pyims_diffamp", amp))
+                    elements.append(Resistor(f"RA{l}_{p}_{j}", out, f"z{l}_{j}", per.r_avg_ohm))
+        groups = [] if diffamp else [(f"{p}_", gain_l * layer.n_h) for p in range(layer.n_h)] if avg else [("", gain_l)]
         for tag, gain in groups:
             for k in range(2 * layer.n_out):
                 elements.append(SubcktInstance(f"XS{l}_{tag}{k}", (f"s{l}_{tag}{k}", f"o{l}_{tag}{k}"), f"pyims_sense_{per.sense}", params))
@@ -152,7 +197,10 @@ def _network_body(net: MappedNetwork, wires: WireParasitics):
                 elements.append(neuron_instance(f"XN{l}_{j}", z[j], f"n{l}_{j}", net.neuron, v_z, v_read))
                 elements.append(VoltageSource(f"VA{l + 1}_{j}", f"n{l}_{j}", f"a{l + 1}_{j}", 0.0))
                 ammeters.append((f"VA{l + 1}_{j}", f"a{l + 1}_{j}"))
-    return tuple(elements), tuple(z_nodes), tuple(v_zs), tuple(bias_names), tuple(ammeters), tuple(sorted(subckts))
+    libraries = tuple(load_library(name) for name in sorted(subckts))
+    if len(net.layers) > 1:
+        libraries += (neuron_library(net.neuron),)
+    return tuple(elements), tuple(z_nodes), tuple(v_zs), tuple(bias_names), tuple(ammeters), libraries
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,17 +254,17 @@ def build_network_transient_netlist(
 
 
 def _network_netlist(net, wires, sources, input_names, analysis, n_images, what, klu, options) -> NetworkNetlist:
-    body, z_nodes, v_zs, bias_names, ammeters, subckts = _network_body(net, wires)
+    body, z_nodes, v_zs, bias_names, ammeters, libraries = _network_body(net, wires)
     netlist = Netlist(
         title=f"* pyims fully-analog network {'x'.join(map(str, net.layer_sizes))}",
         elements=tuple(sources) + body,
         analysis=analysis,
         options=(("klu",) if klu else ()) + tuple(options),
-        libraries=tuple(load_library(name) for name in subckts),
+        libraries=libraries,
         comments=(
             f"layers {net.layer_sizes}, partitions {net.plan.describe(net.layer_sizes)}, {what}",
             f"sense={net.periphery.sense} combine={net.periphery.combine} rf_ohm={net.periphery.rf_ohm!r} "
-            f"diff_gain_ratio={net.periphery.diff_gain_ratio!r}",
+            f"gains={[net.layer_gain(l) for l in range(len(net.layers))]!r} r_in_ohm={net.periphery.r_in_ohm!r}",
             f"wires: {wires}",
             "neuron input z<l>_<j> = v_z * pre-activation; v_z per layer: " + ", ".join(repr(v) for v in v_zs),
         ),

@@ -2,7 +2,8 @@
 
 Node names (generated):
     in{i}      row i's source node (only when r_driver_ohm > 0)
-    r{i}_{j}   row i at cell (i, j)   (all j merge into r{i}_0 when r_row_ohm == 0)
+    r{i}_{j}   row i at cell (i, j)   (all j merge into r{i}_0 when r_row_ohm == 0; with
+               wires.row_node_per_pair, cells 2q and 2q+1 share r{i}_{2q})
     c{i}_{j}   column j at cell (i, j) (all i merge into c{m-1}_{j} when r_col_ohm == 0)
     s{j}       column j's sense node at 0 V (only when r_sense_ohm > 0)
     ctl        the sweep control node when several input vectors are batched
@@ -88,6 +89,7 @@ class TileNodes:
         self._m = tile.n_rows
         self._prefix = prefix
         self._row_split = w.r_row_ohm > 0.0
+        self._pair = w.row_node_per_pair
         self._col_split = w.r_col_ohm > 0.0
         self._driver = w.r_driver_ohm > 0.0
         self._sense = w.r_sense_ohm > 0.0
@@ -95,7 +97,7 @@ class TileNodes:
         self._senses = sense_nodes
 
     def row(self, i: int, j: int) -> str:
-        jj = j if self._row_split else 0
+        jj = (j - j % 2 if self._pair else j) if self._row_split else 0
         if jj == 0 and not self._driver and self._sources is not None:
             return self._sources[i]
         return f"{self._prefix}r{i}_{jj}"
@@ -130,9 +132,10 @@ def array_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[Elem
     w = tile.wires
     out: list[Element] = []
     r_cell = (1.0 / tile.g_s).tolist()
+    step = 2 if w.row_node_per_pair else 1  # columns per row-wire node
     for i in range(m):
         for j in range(n):
-            if j > 0 and w.r_row_ohm > 0.0:
+            if j > 0 and w.r_row_ohm > 0.0 and j % step == 0:
                 out.append(Resistor(f"R{tag}R{i}_{j}", nodes.row(i, j - 1), nodes.row(i, j), w.r_row_ohm))
             out.append(Resistor(f"R{tag}X{i}_{j}", nodes.row(i, j), nodes.col(i, j), r_cell[i][j]))
             if i > 0 and w.r_col_ohm > 0.0:
@@ -148,13 +151,15 @@ def sense_resistor(tile: TileSpec, nodes: TileNodes, j: int, tag: str = "") -> R
 
 
 def capacitor_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[Element]:
-    """Wire capacitance to ground at every row / column cell node (``C{tag}R..``, ``C{tag}C..``)."""
+    """Wire capacitance to ground at every row / column cell node (``C{tag}R..``, ``C{tag}C..``);
+    one row capacitor per row-wire node (per pair with ``row_node_per_pair``)."""
     w = tile.wires
     out: list[Element] = []
+    step = 2 if w.row_node_per_pair else 1
     if w.c_row_f > 0.0 or w.c_col_f > 0.0:
         for i in range(tile.n_rows):
             for j in range(tile.n_cols):
-                if w.c_row_f > 0.0:
+                if w.c_row_f > 0.0 and j % step == 0:
                     out.append(Capacitor(f"C{tag}R{i}_{j}", nodes.row(i, j), GROUND, w.c_row_f))
                 if w.c_col_f > 0.0:
                     out.append(Capacitor(f"C{tag}C{i}_{j}", nodes.col(i, j), GROUND, w.c_col_f))

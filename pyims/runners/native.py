@@ -60,7 +60,8 @@ def _assemble(tile: TileSpec) -> _Blocks:
     """Vectorised assembly of the Laplacian blocks with zero-ohm wires merged (as the netlist does)."""
     m, n = tile.n_rows, tile.n_cols
     w = tile.wires
-    n_r = n if w.r_row_ohm > 0.0 else 1  # row nodes per row
+    pair = 2 if w.row_node_per_pair else 1  # columns sharing one row-wire node
+    n_r = n // pair if w.r_row_ohm > 0.0 else 1  # row nodes per row
     m_c = m if w.r_col_ohm > 0.0 else 1  # column nodes per column
     row_idx = np.arange(m * n_r).reshape(m, n_r)
     col_idx = m * n_r + np.arange(m_c * n).reshape(m_c, n)
@@ -83,7 +84,7 @@ def _assemble(tile: TileSpec) -> _Blocks:
         b_parts.append(b.ravel())
         g_parts.append(np.broadcast_to(np.asarray(g, dtype=np.float64), a.shape).ravel())
 
-    cell_rows = row_idx if n_r == n else np.repeat(row_idx, n, axis=1)
+    cell_rows = row_idx if n_r == n else np.repeat(row_idx, n // n_r, axis=1)
     cell_cols = col_idx if m_c == m else np.repeat(col_idx, m, axis=0)
     add(cell_rows, cell_cols, tile.g_s)
     if w.r_row_ohm > 0.0 and n > 1:
@@ -110,7 +111,7 @@ def _assemble(tile: TileSpec) -> _Blocks:
     unknown = np.flatnonzero(~known)
     # Wire capacitance: one capacitor to ground per row / column cell node; merged nodes add up.
     cap = np.zeros(n_nodes)
-    np.add.at(cap, cell_rows.ravel(), w.c_row_f)
+    np.add.at(cap, cell_rows[:, ::pair].ravel(), w.c_row_f)
     np.add.at(cap, cell_cols.ravel(), w.c_col_f)
     position = np.full(n_nodes, -1)
     position[unknown] = np.arange(unknown.size)

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 ENCODINGS = ("dac", "binary")
-SENSE_KINDS = ("ideal", "opamp")
+SENSE_KINDS = ("ideal", "opamp", "diffamp")
 COMBINE_KINDS = ("sum", "average")
 
 
@@ -114,16 +114,25 @@ class PeripherySpec:
     """The circuits around the arrays (subcircuits in ``circuits/``; see ``docs/network.md``).
 
     Attributes:
-        sense: "ideal" (a 0 V virtual ground and an ideal transimpedance ``v = -rf_ohm * i``) or
+        sense: "ideal" (a 0 V virtual ground and an ideal transimpedance ``v = -rf_ohm * i``),
             "opamp" (an inverting op-amp of finite gain ``opamp_gain_ratio`` with feedback ``rf_ohm``;
-            its input is not exactly at 0 V, so the array sees it).
+            its input is not exactly at 0 V, so the array sees it), or "diffamp" (voltage mode,
+            IMAC-Sim's: no virtual ground; each output's I+ and I- lines end in the inputs of a
+            four-resistor difference amplifier, ``r_in_ohm`` in series and ``gain * r_in_ohm`` to
+            ground / in feedback, op-amp gain ``opamp_gain_ratio``; ``v_d = gain * (v(I+) - v(I-))``
+            for an ideal op-amp; needs ``combine = "average"``).
         rf_ohm: transimpedance (feedback) resistance of the sense amplifier.
         opamp_gain_ratio: open-loop gain of the "opamp" sense amplifier.
-        diff_gain_ratio: gain of the differential stage ``v_d = gain * (v(I-) - v(I+))``.
+        diff_gain_ratio: gain of the differential stage ``v_d = gain * (v(I-) - v(I+))``
+            (current mode), or of the "diffamp" difference amplifier.
+        layer_gains_ratio: per-layer gains that replace ``diff_gain_ratio``, one per layer
+            (IMAC-Sim's 400x120x84x10 network: 30, 30, 10); unset: ``diff_gain_ratio`` everywhere.
+        r_in_ohm: input resistance of the "diffamp" amplifier (IMAC-Sim: 1 kohm).
         combine: how horizontal partitions' partial sums meet: "sum" (all partitions' column
             wires end at one shared sense amplifier, whose virtual ground sums their currents)
             or "average" (each partition has its own sense + differential stage, with gain times
-            the number of partitions; equal resistors ``r_avg_ohm`` average their outputs).
+            the number of partitions -- for "diffamp", the plain gain, since each partition's
+            line voltages are already averages; equal resistors ``r_avg_ohm`` average their outputs).
         r_avg_ohm: resistance of each averaging resistor.
         v_bias_v: voltage of the bias row (the bias is an extra input row driven at this voltage).
         t_read_s: how long the array is read per inference, for the energy figure (``P * t_read_s``).
@@ -133,6 +142,8 @@ class PeripherySpec:
     rf_ohm: float = 1e4
     opamp_gain_ratio: float = 1e4
     diff_gain_ratio: float = 1.0
+    layer_gains_ratio: tuple[float, ...] | None = None
+    r_in_ohm: float = 1e3
     combine: str = "sum"
     r_avg_ohm: float = 1e4
     v_bias_v: float = 0.2
@@ -143,8 +154,30 @@ class PeripherySpec:
             raise SpecError(f"periphery.sense={self.sense!r} is unknown; use one of {', '.join(SENSE_KINDS)}")
         if self.combine not in COMBINE_KINDS:
             raise SpecError(f"periphery.combine={self.combine!r} is unknown; use one of {', '.join(COMBINE_KINDS)}")
-        for name in ("rf_ohm", "opamp_gain_ratio", "diff_gain_ratio", "r_avg_ohm", "v_bias_v", "t_read_s"):
+        for name in ("rf_ohm", "opamp_gain_ratio", "diff_gain_ratio", "r_in_ohm", "r_avg_ohm", "v_bias_v", "t_read_s"):
             object.__setattr__(self, name, positive("periphery", name, getattr(self, name)))
+        if self.layer_gains_ratio is not None:
+            gains = tuple(self.layer_gains_ratio)
+            if not gains:
+                raise SpecError("periphery.layer_gains_ratio is empty; give one gain per layer, e.g. [30, 30, 10]")
+            gains = tuple(positive("periphery", f"layer_gains_ratio[{k}]", g) for k, g in enumerate(gains))
+            object.__setattr__(self, "layer_gains_ratio", gains)
+        if self.sense == "diffamp" and self.combine != "average":
+            raise SpecError(
+                'periphery.sense="diffamp" is voltage mode: partitions cannot share a virtual ground; '
+                'set periphery.combine = "average"'
+            )
+
+    def gain(self, layer_index: int, n_layers: int) -> float:
+        """The differential gain of layer ``layer_index`` (from 0) of an ``n_layers`` network."""
+        if self.layer_gains_ratio is None:
+            return self.diff_gain_ratio
+        if len(self.layer_gains_ratio) != n_layers:
+            raise SpecError(
+                f"periphery.layer_gains_ratio={list(self.layer_gains_ratio)} has {len(self.layer_gains_ratio)} "
+                f"entries but the network has {n_layers} layers; give one per layer"
+            )
+        return self.layer_gains_ratio[layer_index]
 
 
 def split_sizes(n: int, parts: int) -> tuple[int, ...]:

@@ -56,6 +56,11 @@ class TileSpec:
             )
         if not isinstance(self.wires, WireParasitics):
             raise SpecError(f"TileSpec.wires is a {type(self.wires).__name__}, not a WireParasitics; build one with WireParasitics(...)")
+        if self.wires.row_node_per_pair and g.shape[1] % 2:
+            raise SpecError(
+                f"TileSpec: wires.row_node_per_pair needs an even number of columns (G+/G- pairs); "
+                f"this tile has {g.shape[1]}"
+            )
         object.__setattr__(self, "g_s", g)
         h = hashlib.sha256()
         h.update(repr((g.shape, self.wires)).encode())

@@ -1,0 +1,164 @@
+"""Characterise a neuron subcircuit: a DC sweep in ngspice, its transfer curve, a fitted model.
+
+Any two-port subcircuit ``(in, out)`` -- the library's transistor-level
+``pyims_neuron_inverter`` or a file of your own -- is swept over an input range; the measured
+curve becomes a ``NeuronSpec(kind="measured")`` that the trainer and the digital reference
+use, and SPICE network runs instantiate the very circuit it was measured from.
+
+A four-parameter logistic ``v_out = lo + (hi - lo) / (1 + exp(-k (v_in - v_mid)))`` is fitted
+(least squares) as a summary -- gain at the trip point, rails, trip point -- and its residual
+says how sigmoid-like the circuit is; pyims itself uses the measured curve, not the fit.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pyims.errors import SpecError
+from pyims.model import NeuronSpec
+from pyims.netlist import format_netlist
+from pyims.netlist.library import load_library, load_library_file
+from pyims.netlist.model import GROUND, DcSweep, Netlist, SubcktInstance, VoltageSource
+from pyims.netlist.network import TIGHT_OPTIONS
+from pyims.runners.base import make_run_dir
+from pyims.runners.ngspice import run_ngspice_netlist
+from pyims.runners.ngspice_env import find_ngspice
+
+__all__ = ["NeuronCurve", "LogisticFit", "characterize_neuron", "fit_logistic", "neuron_curve_netlist"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogisticFit:
+    """``v_out = lo_v + (hi_v - lo_v) / (1 + exp(-k_per_v * (v_in - v_mid_v)))``; ``k_per_v < 0`` inverts.
+
+    ``rms_residual_v`` / ``max_residual_v``: how far the measured curve is from the logistic.
+    """
+
+    lo_v: float
+    hi_v: float
+    k_per_v: float
+    v_mid_v: float
+    rms_residual_v: float
+    max_residual_v: float
+
+    def __call__(self, v_in: np.ndarray) -> np.ndarray:
+        v = np.asarray(v_in, dtype=np.float64)
+        return self.lo_v + (self.hi_v - self.lo_v) * 0.5 * (1.0 + np.tanh(0.5 * self.k_per_v * (v - self.v_mid_v)))
+
+    @property
+    def slope_at_mid(self) -> float:
+        """``dv_out / dv_in`` at the trip point (V/V)."""
+        return 0.25 * self.k_per_v * (self.hi_v - self.lo_v)
+
+
+@dataclass(frozen=True, slots=True)
+class NeuronCurve:
+    """A measured DC transfer curve.
+
+    Attributes:
+        subckt: the subcircuit's name; ``subckt_file`` its file when not in the library.
+        v_in_v / v_out_v: float64 ``(K,)``, volts; the sweep (strictly increasing) and the output.
+        fit: the logistic summary.
+        ngspice_version: the simulator that measured it.
+    """
+
+    subckt: str
+    subckt_file: str | None
+    v_in_v: np.ndarray
+    v_out_v: np.ndarray
+    fit: LogisticFit
+    ngspice_version: int
+
+    def neuron_spec(self, *, in_scale_v: float = 1.0, out_scale_v: float = 1.0) -> NeuronSpec:
+        """The ``NeuronSpec`` that applies this curve: ``a = f(z * in_scale_v) / out_scale_v``."""
+        return NeuronSpec(
+            kind="measured", curve_in_v=tuple(self.v_in_v.tolist()), curve_out_v=tuple(self.v_out_v.tolist()),
+            in_scale_v=in_scale_v, out_scale_v=out_scale_v, subckt=self.subckt, subckt_file=self.subckt_file,
+        )
+
+    def save_csv(self, path: str | Path) -> Path:
+        """Write ``v_in_v,v_out_v`` rows (full precision) to ``path``."""
+        path = Path(path)
+        np.savetxt(path, np.column_stack([self.v_in_v, self.v_out_v]), delimiter=",", header="v_in_v,v_out_v",
+                   comments="", fmt="%.17g")
+        return path
+
+
+def fit_logistic(v_in_v: np.ndarray, v_out_v: np.ndarray) -> LogisticFit:
+    """Least-squares logistic through a transfer curve (``scipy.optimize.curve_fit``)."""
+    from scipy.optimize import curve_fit
+
+    x = np.asarray(v_in_v, dtype=np.float64)
+    y = np.asarray(v_out_v, dtype=np.float64)
+    lo, hi = float(y.min()), float(y.max())
+    mid = 0.5 * (lo + hi)
+    k_sign = 1.0 if y[-1] >= y[0] else -1.0
+    x_mid = float(x[np.argmin(np.abs(y - mid))])
+    slope = float(np.max(np.abs(np.gradient(y, x))))
+    k0 = k_sign * 4.0 * slope / max(hi - lo, 1e-12)
+
+    def model(v, lo_v, hi_v, k, v_mid):
+        return lo_v + (hi_v - lo_v) * 0.5 * (1.0 + np.tanh(0.5 * k * (v - v_mid)))
+
+    params, _ = curve_fit(model, x, y, p0=(lo, hi, k0, x_mid), maxfev=20000)
+    resid = model(x, *params) - y
+    return LogisticFit(
+        lo_v=float(params[0]), hi_v=float(params[1]), k_per_v=float(params[2]), v_mid_v=float(params[3]),
+        rms_residual_v=float(np.sqrt(np.mean(resid**2))), max_residual_v=float(np.max(np.abs(resid))),
+    )
+
+
+def neuron_curve_netlist(subckt: str, subckt_file: str | None, v_start_v: float, v_stop_v: float, v_step_v: float) -> Netlist:
+    """A DC sweep of ``VIN`` across the neuron's input, its output unloaded (the neuron buffers its own output)."""
+    library = load_library_file(subckt_file, subckt) if subckt_file else load_library(subckt)
+    return Netlist(
+        title=f"* pyims neuron characterisation: {subckt}",
+        elements=(VoltageSource("VIN", "in", GROUND, 0.0), SubcktInstance("XN", ("in", "out"), subckt, ())),
+        analysis=DcSweep("VIN", v_start_v, v_stop_v, v_step_v),
+        options=TIGHT_OPTIONS,
+        saved_voltages=("in", "out"),
+        libraries=(library,),
+        comments=(f"DC transfer curve of {subckt} from {v_start_v!r} V to {v_stop_v!r} V in {v_step_v!r} V steps",),
+    )
+
+
+def characterize_neuron(
+    subckt: str = "pyims_neuron_inverter",
+    *,
+    subckt_file: str | Path | None = None,
+    v_start_v: float = -10.0,
+    v_stop_v: float = 10.0,
+    v_step_v: float = 2e-3,
+    timeout_s: float = 600.0,
+    keep_run_dir: bool = False,
+) -> NeuronCurve:
+    """Sweep ``subckt`` (ports ``in out``) in ngspice and return its measured curve and logistic fit.
+
+    Choose the range to cover every input the neuron will see in a network: beyond it the curve
+    is held flat, while a real circuit still creeps toward its rails (the inverter neuron moves
+    ~1 mV between 0.5 V and 10 V of input). The default +-10 V covers difference amplifiers of
+    gain 30 on +-0.8 V lines; 2 mV steps keep the PCHIP interpolation error near 1e-6 V. A
+    failed run keeps its directory and names it in the error.
+    """
+    if not v_stop_v > v_start_v or not v_step_v > 0.0 or (v_stop_v - v_start_v) / v_step_v < 4:
+        raise SpecError(
+            f"characterize_neuron: sweep {v_start_v!r} .. {v_stop_v!r} V in {v_step_v!r} V steps needs "
+            "v_stop_v > v_start_v and at least 4 steps"
+        )
+    file = str(Path(subckt_file).resolve()) if subckt_file is not None else None
+    netlist = neuron_curve_netlist(subckt, file, v_start_v, v_stop_v, v_step_v)
+    info = find_ngspice()
+    rundir = make_run_dir(None, "characterize-")
+    plot = run_ngspice_netlist(format_netlist(netlist), rundir, info=info, timeout_s=timeout_s)[-1]
+    v_in = plot.columns(["v(in)"])[:, 0]
+    v_out = plot.columns(["v(out)"])[:, 0]
+    if not keep_run_dir:
+        shutil.rmtree(rundir, ignore_errors=True)
+    order = np.argsort(v_in)
+    v_in, v_out = v_in[order], v_out[order]
+    return NeuronCurve(subckt=subckt, subckt_file=file, v_in_v=v_in, v_out_v=v_out, fit=fit_logistic(v_in, v_out),
+                       ngspice_version=info.version)
