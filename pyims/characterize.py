@@ -13,6 +13,7 @@ says how sigmoid-like the circuit is; pyims itself uses the measured curve, not 
 from __future__ import annotations
 
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +91,7 @@ class NeuronCurve:
 
 def fit_logistic(v_in_v: np.ndarray, v_out_v: np.ndarray) -> LogisticFit:
     """Least-squares logistic through a transfer curve (``scipy.optimize.curve_fit``)."""
-    from scipy.optimize import curve_fit
+    from scipy.optimize import OptimizeWarning, curve_fit
 
     x = np.asarray(v_in_v, dtype=np.float64)
     y = np.asarray(v_out_v, dtype=np.float64)
@@ -104,7 +105,9 @@ def fit_logistic(v_in_v: np.ndarray, v_out_v: np.ndarray) -> LogisticFit:
     def model(v, lo_v, hi_v, k, v_mid):
         return lo_v + (hi_v - lo_v) * 0.5 * (1.0 + np.tanh(0.5 * k * (v - v_mid)))
 
-    params, _ = curve_fit(model, x, y, p0=(lo, hi, k0, x_mid), maxfev=20000)
+    with warnings.catch_warnings():  # an exact logistic leaves no covariance to estimate; only the fit is used
+        warnings.simplefilter("ignore", OptimizeWarning)
+        params, _ = curve_fit(model, x, y, p0=(lo, hi, k0, x_mid), maxfev=20000)
     resid = model(x, *params) - y
     return LogisticFit(
         lo_v=float(params[0]), hi_v=float(params[1]), k_per_v=float(params[2]), v_mid_v=float(params[3]),
@@ -118,7 +121,8 @@ def neuron_curve_netlist(subckt: str, subckt_file: str | None, v_start_v: float,
     return Netlist(
         title=f"* pyims neuron characterisation: {subckt}",
         elements=(VoltageSource("VIN", "in", GROUND, 0.0), SubcktInstance("XN", ("in", "out"), subckt, ())),
-        analysis=DcSweep("VIN", v_start_v, v_stop_v, v_step_v),
+        # half a step past the end: ngspice accumulates the sweep value and may stop one short
+        analysis=DcSweep("VIN", v_start_v, v_stop_v + 0.5 * v_step_v, v_step_v),
         options=TIGHT_OPTIONS,
         saved_voltages=("in", "out"),
         libraries=(library,),
@@ -130,9 +134,11 @@ def characterize_neuron(
     subckt: str = "pyims_neuron_inverter",
     *,
     subckt_file: str | Path | None = None,
-    v_start_v: float = -10.0,
-    v_stop_v: float = 10.0,
-    v_step_v: float = 2e-3,
+    v_start_v: float = -25.0,
+    v_stop_v: float = 25.0,
+    v_step_v: float = 1e-2,
+    v_fine_v: float = 1.0,
+    v_fine_step_v: float = 1e-4,
     timeout_s: float = 600.0,
     keep_run_dir: bool = False,
 ) -> NeuronCurve:
@@ -140,9 +146,11 @@ def characterize_neuron(
 
     Choose the range to cover every input the neuron will see in a network: beyond it the curve
     is held flat, while a real circuit still creeps toward its rails (the inverter neuron moves
-    ~1 mV between 0.5 V and 10 V of input). The default +-10 V covers difference amplifiers of
-    gain 30 on +-0.8 V lines; 2 mV steps keep the PCHIP interpolation error near 1e-6 V. A
-    failed run keeps its directory and names it in the error.
+    ~1 mV between 0.5 V and 10 V of input). The default +-25 V covers every output a difference
+    amplifier of gain 30 can give on +-0.8 V lines (``gain * v_read``). Within ``+-v_fine_v`` a second sweep steps ``v_fine_step_v``:
+    level-1 MOSFETs have kinks in their second derivative, so interpolation converges only as
+    h^2 -- measured on this neuron, 1.1e-5 V of PCHIP error at 2 mV steps, ~2e-8 V at 0.1 mV.
+    ``v_fine_v = 0`` turns the fine sweep off. A failed run keeps its directory and names it.
     """
     if not v_stop_v > v_start_v or not v_step_v > 0.0 or (v_stop_v - v_start_v) / v_step_v < 4:
         raise SpecError(
@@ -150,14 +158,24 @@ def characterize_neuron(
             "v_stop_v > v_start_v and at least 4 steps"
         )
     file = str(Path(subckt_file).resolve()) if subckt_file is not None else None
-    netlist = neuron_curve_netlist(subckt, file, v_start_v, v_stop_v, v_step_v)
     info = find_ngspice()
-    rundir = make_run_dir(None, "characterize-")
-    plot = run_ngspice_netlist(format_netlist(netlist), rundir, info=info, timeout_s=timeout_s)[-1]
-    v_in = plot.columns(["v(in)"])[:, 0]
-    v_out = plot.columns(["v(out)"])[:, 0]
-    if not keep_run_dir:
-        shutil.rmtree(rundir, ignore_errors=True)
+    sweeps = [(v_start_v, v_stop_v, v_step_v)]
+    lo, hi = max(-v_fine_v, v_start_v), min(v_fine_v, v_stop_v)
+    if v_fine_v > 0.0 and v_fine_step_v < v_step_v and hi > lo:
+        sweeps.append((lo, hi, v_fine_step_v))
+    parts = []
+    for start, stop, step in sweeps:
+        netlist = neuron_curve_netlist(subckt, file, start, stop, step)
+        rundir = make_run_dir(None, "characterize-")
+        plot = run_ngspice_netlist(format_netlist(netlist), rundir, info=info, timeout_s=timeout_s)[-1]
+        parts.append((plot.columns(["v(in)"])[:, 0], plot.columns(["v(out)"])[:, 0], (start, stop)))
+        if not keep_run_dir:
+            shutil.rmtree(rundir, ignore_errors=True)
+    v_in, v_out, _ = parts[0]
+    if len(parts) == 2:  # the fine sweep replaces the coarse points inside its range
+        f_in, f_out, (a, b) = parts[1]
+        keep = (v_in < a - 0.5 * v_fine_step_v) | (v_in > b + 0.5 * v_fine_step_v)
+        v_in, v_out = np.concatenate([v_in[keep], f_in]), np.concatenate([v_out[keep], f_out])
     order = np.argsort(v_in)
     v_in, v_out = v_in[order], v_out[order]
     return NeuronCurve(subckt=subckt, subckt_file=file, v_in_v=v_in, v_out_v=v_out, fit=fit_logistic(v_in, v_out),

@@ -387,9 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     ch = sub.add_parser("characterize", help="DC-sweep a neuron subcircuit in ngspice and fit its transfer curve")
     ch.add_argument("subckt", nargs="?", default="pyims_neuron_inverter", help="subcircuit name (default pyims_neuron_inverter)")
     ch.add_argument("--file", default=None, help="your .sub file defining it (default: the circuits/ library)")
-    ch.add_argument("--start", type=float, default=-10.0, help="sweep start, V (default -10)")
-    ch.add_argument("--stop", type=float, default=10.0, help="sweep stop, V (default 10)")
-    ch.add_argument("--step", type=float, default=2e-3, help="sweep step, V (default 2e-3)")
+    ch.add_argument("--start", type=float, default=-25.0, help="sweep start, V (default -25)")
+    ch.add_argument("--stop", type=float, default=25.0, help="sweep stop, V (default 25)")
+    ch.add_argument("--step", type=float, default=1e-2, help="sweep step, V (default 0.01; 0.1 mV within +-1 V)")
     ch.add_argument("--out", default=None, help="write the curve to this CSV")
     ch.set_defaults(func=_cmd_characterize)
 

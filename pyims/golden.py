@@ -111,6 +111,15 @@ def _neuron_sigmoid_transfer() -> dict[str, np.ndarray]:
     return out
 
 
+def _neuron_inverter_characterized() -> dict[str, np.ndarray]:
+    from pyims.characterize import characterize_neuron
+
+    s = CASES["neuron_inverter_characterized"].spec
+    curve = characterize_neuron(s["subckt"], v_start_v=s["v_start_v"], v_stop_v=s["v_stop_v"], v_step_v=s["v_step_v"],
+                                v_fine_v=0.0)
+    return {"v_in_v": curve.v_in_v, "v_out_v": curve.v_out_v, "fit_v_out_v": curve.fit(curve.v_in_v)}
+
+
 def _network_2layer_step() -> dict[str, np.ndarray]:
     from pyims.inference.transient import network_transient
     from pyims.mapping import map_network
@@ -159,6 +168,17 @@ CASES: dict[str, GoldenCase] = {
               "v_z": 0.05, "v_read_v": 0.2, "v_start_v": -0.5, "v_stop_v": 0.5, "v_step_v": 0.005},
         options=TIGHT_OPTIONS,
         run=_neuron_sigmoid_transfer,
+    ),
+    "neuron_inverter_characterized": GoldenCase(
+        name="neuron_inverter_characterized",
+        description="transistor-level inverter neuron (circuits/neuron_inverter.sub, level-1 MOSFETs) characterised "
+        "by pyims.characterize: DC transfer curve and its fitted logistic on the same grid",
+        x_key="v_in_v",
+        rtol=1e-6,
+        atol={"v_out_v": 1e-7, "fit_v_out_v": 1e-6},
+        spec={"subckt": "pyims_neuron_inverter", "v_start_v": -1.0, "v_stop_v": 1.0, "v_step_v": 0.005},
+        options=TIGHT_OPTIONS,
+        run=_neuron_inverter_characterized,
     ),
     "network_2layer_step": GoldenCase(
         name="network_2layer_step",

@@ -130,3 +130,11 @@ def waveform_check(tmp_path):
                                plot_path=tmp_path / f"{label.replace(' ', '_')}.png")
 
     return check
+
+
+@pytest.fixture(scope="session")
+def measured_neuron():
+    """The inverter neuron's measured curve (one ngspice DC sweep per test session)."""
+    from pyims.characterize import characterize_neuron
+
+    return characterize_neuron("pyims_neuron_inverter")

@@ -71,7 +71,7 @@ class ReproductionSettings:
     max_test: int | None = None
     hidden: tuple[int, ...] = (120, 84)
     epochs: int = 40
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     batch_size: int = 32
     surrogate_width_ratio: float = 16.0
     seed: int = 0

@@ -21,8 +21,7 @@ so native and SPICE evaluate one function. The trainer uses them as the hidden a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,7 +33,6 @@ __all__ = ["NEURON_KINDS", "NeuronSpec"]
 NEURON_KINDS = ("sigmoid", "hardsigmoid", "linear", "measured")
 
 
-@lru_cache(maxsize=16)
 def _pchip(x: tuple[float, ...], y: tuple[float, ...]):
     from scipy.interpolate import PchipInterpolator
 
@@ -56,6 +54,7 @@ class NeuronSpec:
     out_scale_v: float = 1.0
     subckt: str | None = None
     subckt_file: str | None = None
+    _interp: object = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.kind not in NEURON_KINDS:
@@ -91,6 +90,7 @@ class NeuronSpec:
             raise SpecError(f"neuron.subckt={self.subckt!r} must name a library subcircuit, e.g. 'pyims_neuron_inverter'")
         object.__setattr__(self, "curve_in_v", x)
         object.__setattr__(self, "curve_out_v", y)
+        object.__setattr__(self, "_interp", _pchip(x, y))  # built once; a curve has ~30k points
         for name in ("in_scale_v", "out_scale_v"):
             value = real_scalar("neuron", name, getattr(self, name))
             if value <= 0.0:
@@ -100,7 +100,7 @@ class NeuronSpec:
     def _curve(self, z: np.ndarray) -> tuple[np.ndarray, object]:
         x = self.curve_in_v
         v = np.clip(z * self.in_scale_v, x[0], x[-1])
-        return v, _pchip(self.curve_in_v, self.curve_out_v)
+        return v, self._interp
 
     @property
     def sign(self) -> float:
