@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,20 @@ from pyims.errors import SpecError
 from pyims.model.mlp import MLP
 from pyims.model.neurons import NeuronSpec
 
-__all__ = ["TrainSpec", "train_mlp"]
+__all__ = ["TrainSpec", "train_mlp", "LayerModel"]
+
+
+class LayerModel(Protocol):
+    """A layer's forward map and its gradients, for hardware-aware training.
+
+    ``forward(l, a, w, b)`` -> ``(z, cache)`` for activations ``a`` ``(B, n_in)`` and the
+    effective weights ``w`` ``(n_in, n_out)`` / bias ``b`` ``(n_out,)``; ``backward(l, cache, dz)``
+    -> ``(da, dw, db)``, the gradients of the loss.
+    """
+
+    def forward(self, l: int, a: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, object]: ...
+
+    def backward(self, l: int, cache: object, dz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +108,13 @@ def train_mlp(
     neuron: NeuronSpec,
     spec: TrainSpec = TrainSpec(),
     progress: Callable[[int, float], None] | None = None,
+    layer_model: "LayerModel | None" = None,
 ) -> MLP:
     """Train an MLP ``x.shape[1] -> spec.hidden... -> n_classes`` on ``x`` ``(N, d)``, labels ``y`` ``(N,)``.
 
-    ``progress(epoch, loss)`` is called after every epoch.
+    ``progress(epoch, loss)`` is called after every epoch. ``layer_model`` replaces the dense
+    ``z = a @ W + b`` of every layer with a model of the hardware (hardware-aware training;
+    e.g. ``pyims.presets.imac.VoltageModeLayers``, IMAC-Sim's voltage-mode crossbars).
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -131,9 +148,13 @@ def train_mlp(
         for start in range(0, n, spec.batch_size):
             idx = order[start : start + spec.batch_size]
             eff = [effective(l) for l in range(len(ws))]
-            acts, pres = [x[idx]], []
+            acts, pres, caches = [x[idx]], [], []
             for l, (w, b) in enumerate(eff):
-                z = acts[-1] @ w + b
+                if layer_model is None:
+                    z = acts[-1] @ w + b
+                else:
+                    z, cache = layer_model.forward(l, acts[-1], w, b)
+                    caches.append(cache)
                 pres.append(z)
                 if l < len(ws) - 1:
                     acts.append(neuron(z))
@@ -141,13 +162,18 @@ def train_mlp(
             total += loss * idx.size
             grads = [None] * len(params)
             for l in range(len(ws) - 1, -1, -1):
-                grads[2 * l] = acts[l].T @ delta + spec.weight_decay * ws[l]
-                grads[2 * l + 1] = delta.sum(axis=0)
+                if layer_model is None:
+                    d_act, d_w, d_b = None, acts[l].T @ delta, delta.sum(axis=0)
+                else:
+                    d_act, d_w, d_b = layer_model.backward(l, caches[l], delta)
+                grads[2 * l] = d_w + spec.weight_decay * ws[l]
+                grads[2 * l + 1] = d_b
                 if scales is not None:  # straight-through estimator of sign()
                     grads[2 * l] = scales[l] * grads[2 * l] * (np.abs(ws[l]) <= 1.0)
                     grads[2 * l + 1] = scales[l] * grads[2 * l + 1] * (np.abs(bs[l]) <= 1.0)
                 if l > 0:
-                    delta = (delta @ eff[l][0].T) * neuron.derivative(pres[l - 1] / spec.surrogate_width_ratio)
+                    d_act = delta @ eff[l][0].T if d_act is None else d_act
+                    delta = d_act * neuron.derivative(pres[l - 1] / spec.surrogate_width_ratio)
             step += 1
             lr_t = spec.learning_rate * np.sqrt(1 - beta2**step) / (1 - beta1**step)
             for p, g, a, b2 in zip(params, grads, m1, m2):

@@ -34,7 +34,7 @@ from pyims.model import MLP, NeuronSpec, load_csv_weights
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
 from pyims.spec.wires import scaled_resistivity_ohm_m
 
-__all__ = ["ImacPreset", "TECH_NODE_M"]
+__all__ = ["ImacPreset", "VoltageModeLayers", "TECH_NODE_M"]
 
 #: IMAC-Sim's default technology node and its bit-cell geometry (multiples of the node F).
 TECH_NODE_M = 9e-9
@@ -173,3 +173,76 @@ class ImacPreset:
                     "ImacPreset.scale_binary or train it with TrainSpec(binary_scales=preset.hardware_scales(...))"
                 )
         return net
+
+
+class VoltageModeLayers:
+    """IMAC-Sim's layers without wire resistance, exactly, as a ``LayerModel`` for training.
+
+    For horizontal partition p of layer l and output j (``u`` in units of ``v_read``, the bias
+    row appended at 1, cells ``G+- = g_mid +- g_half * s`` for signs ``s``):
+
+        v+ = v_read sum_i G+_i u_i / (sum_i G+_i + 1 / ((1 + g) r_in))
+        v- = (v_read sum_i G-_i u_i + k v+ / r_in) / (sum_i G-_i + 1 / r_in),   k = g / (1 + g)
+        z  = mean_p g (v+ - v-)                                         (volts at the neuron)
+
+    -- the difference amplifiers' loading and the partition average included, the op-amp
+    ideal (IMAC-Sim's gain 1e6 differs by ~3e-5). Training through it makes the network fit
+    the circuit's common-mode term and loading instead of meeting them at test time.
+    ``forward`` / ``backward`` follow ``pyims.model.train.LayerModel``.
+    """
+
+    def __init__(self, preset: ImacPreset, layer_sizes: tuple[int, ...], plan: PartitionPlan = PartitionPlan()) -> None:
+        self.preset = preset
+        self.scales = preset.hardware_scales(layer_sizes)
+        self.splits = plan.resolve(layer_sizes)
+        d = preset.device
+        self.g_mid, self.g_half = 0.5 * (d.g_on_s + d.g_off_s), 0.5 * (d.g_on_s - d.g_off_s)
+
+    def forward(self, l: int, a: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, object]:
+        pre, c = self.preset, self.scales[l]
+        gain, v = pre.gains_ratio[l], pre.v_read_v
+        g_load, g_in, k = 1.0 / ((1.0 + gain) * pre.r_in_ohm), 1.0 / pre.r_in_ohm, gain / (1.0 + gain)
+        x = np.concatenate([a, np.ones((a.shape[0], 1))], axis=1)
+        s = np.vstack([w, b[None, :]]) / c
+        split = self.splits[l]
+        z = np.zeros((a.shape[0], w.shape[1]))
+        parts = []
+        for start, size in zip(split.row_starts, split.row_sizes):
+            xp, sp = x[:, start : start + size], s[start : start + size]
+            gp, gn = self.g_mid + self.g_half * sp, self.g_mid - self.g_half * sp
+            s_pos, s_neg = gp.sum(axis=0) + g_load, gn.sum(axis=0) + g_in
+            v_pos = v * (xp @ gp) / s_pos
+            v_neg = (v * (xp @ gn) + g_in * k * v_pos) / s_neg
+            z += gain * (v_pos - v_neg)
+            parts.append((start, size, xp, gp, gn, s_pos, s_neg, v_pos, v_neg))
+        h = len(split.row_sizes)
+        return z / h, (parts, h, gain, g_in, k, c, x.shape)
+
+    def backward(self, l: int, cache: object, dz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts, h, gain, g_in, k, c, shape = cache
+        v = self.preset.v_read_v
+        dvd = dz / h
+        dx = np.zeros(shape)
+        ds = np.zeros((shape[1], dz.shape[1]))
+        for start, size, xp, gp, gn, s_pos, s_neg, v_pos, v_neg in parts:
+            alpha = gain * (1.0 - g_in * k / s_neg)  # d z / d v+ (through v- too)
+            d_p = dvd * alpha * v / s_pos  # d / d (x @ G+)
+            d_spos = -np.sum(dvd * alpha * v_pos, axis=0) / s_pos
+            d_n = -dvd * gain * v / s_neg  # d / d (x @ G-)
+            d_sneg = np.sum(dvd * gain * v_neg, axis=0) / s_neg
+            dx[:, start : start + size] = d_p @ gp.T + d_n @ gn.T
+            d_gp = xp.T @ d_p + d_spos[None, :]
+            d_gn = xp.T @ d_n + d_sneg[None, :]
+            ds[start : start + size] = self.g_half * (d_gp - d_gn)
+        dw = ds / c  # s = w / c
+        return dx[:, :-1], dw[:-1], dw[-1]
+
+    def forward_all(self, mlp: MLP, u: np.ndarray) -> list[np.ndarray]:
+        """Pre-activations of every layer of ``mlp`` (weights ``c_l * (+-1)``) on inputs ``u`` ``(N, n_in)``."""
+        a, pre = np.asarray(u, dtype=np.float64), []
+        for l, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):
+            z, _ = self.forward(l, a, w, b)
+            pre.append(z)
+            if l < mlp.n_layers - 1:
+                a = mlp.neuron(z)
+        return pre

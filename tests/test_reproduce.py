@@ -1,0 +1,87 @@
+"""The reproduction command on a tiny setting, and the exact voltage-mode layer model it trains through."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pyims.cli import main
+from pyims.inference import NativeNetwork
+from pyims.model import MLP, NeuronSpec
+from pyims.presets.imac import ImacPreset, VoltageModeLayers
+from pyims.spec import PartitionPlan, WireParasitics
+
+
+def _network(rng, sizes):
+    pre = ImacPreset(gains_ratio=(30.0, 10.0), opamp_gain_ratio=1e12)
+    raw = MLP(weights=tuple(np.where(rng.uniform(size=(a, b)) < 0.5, -1.0, 1.0) for a, b in zip(sizes[:-1], sizes[1:])),
+              biases=tuple(np.where(rng.uniform(size=b) < 0.5, -1.0, 1.0) for b in sizes[1:]),
+              neuron=NeuronSpec(kind="sigmoid", gain_norm=2.0))
+    return pre, pre.scale_binary(raw)
+
+
+@pytest.mark.parametrize("plan", [PartitionPlan(), PartitionPlan(horizontal=(3, 2), vertical=(2, 1))])
+def test_voltage_mode_layers_are_the_no_wire_circuit(plan):
+    rng = np.random.default_rng(0)
+    sizes = (9, 6, 3)
+    pre, mlp = _network(rng, sizes)
+    u = np.where(rng.uniform(size=(5, 9)) < 0.5, -1.0, 1.0)
+    circuit = NativeNetwork(pre.map(mlp, plan), WireParasitics(row_node_per_pair=True)).run(u)
+    model = VoltageModeLayers(pre, sizes, plan).forward_all(mlp, u)
+    for a, b in zip(circuit.pre_norm, model):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-10)
+
+
+def test_voltage_mode_gradients_match_finite_differences():
+    rng = np.random.default_rng(1)
+    sizes = (9, 6, 3)
+    pre, mlp = _network(rng, sizes)
+    vm = VoltageModeLayers(pre, sizes, PartitionPlan(horizontal=(3, 2), vertical=(1, 1)))
+    w, b = mlp.weights[0], mlp.biases[0]
+    a = rng.uniform(size=(4, 9))
+    dz = rng.normal(size=(4, 6))
+    _, cache = vm.forward(0, a, w, b)
+    da, dw, db = vm.backward(0, cache, dz)
+
+    def loss(a_, w_, b_):
+        return float(np.sum(vm.forward(0, a_, w_, b_)[0] * dz))
+
+    h = 1e-6
+    for arr, grad, which in ((a, da, 0), (w, dw, 1), (b, db, 2)):
+        num = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            e = np.zeros_like(arr)
+            e[i] = h
+            args_p, args_m = [a, w, b], [a, w, b]
+            args_p[which], args_m[which] = arr + e, arr - e
+            num[i] = (loss(*args_p) - loss(*args_m)) / (2 * h)
+        np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-9 * np.max(np.abs(num)))
+
+
+@pytest.mark.ngspice
+def test_reproduce_tiny(tmp_path):
+    out = tmp_path / "rep"
+    md = tmp_path / "reproduction.md"
+    assert main(["reproduce", "--tiny", "--out", str(out), "--markdown", str(md)]) == 0
+    r = json.loads((out / "results.json").read_text())
+    assert r["layer_sizes"] == [64, 12, 8, 10] and r["dataset"]["n_test"] == 450
+    assert set(r["plans"]) == {"unpartitioned", "16/8/8 x 8/8/1", "13/4/3 x 4/3/1"}
+    for label, e in r["plans"].items():
+        assert [p["wire_scale_ratio"] for p in e["sweep"]] == [0.0, 1.0, 64.0]
+        # the circuit-trained network's digital reference is the no-wire circuit
+        assert e["digital_accuracy"] == pytest.approx(e["no_wires_accuracy"], abs=1 / 450 + 1e-12)
+        assert 0.0 <= e["accuracy"] <= 1.0
+        assert e["spice"]["images"] == 2 and e["spice"]["max_relative_difference"] < 1e-6
+        assert e["spice"]["same_prediction"] == 2
+        assert (out / f"weights_{label.replace('/', '-').replace(' x ', '_x_').replace(' ', '_')}.npz").is_file()
+    # the sweep's wire values are the preset's, scaled
+    sweep = r["plans"]["unpartitioned"]["sweep"]
+    assert sweep[1]["r_output_line_ohm"] == pytest.approx(11.55, abs=0.01)
+    assert sweep[2]["r_output_line_ohm"] == pytest.approx(64 * sweep[1]["r_output_line_ohm"])
+    text = md.read_text()
+    assert "pyims reproduce --tiny" in text and "| 16/8/8 x 8/8/1 |" in text and "94.84 %" in text
+    assert "](rep/accuracy_vs_wire_r.png)" in text
+    for name in ("accuracy_vs_wire_r.png", "neuron_curve.png", "neuron_curve.csv", "weights_software.npz"):
+        assert (out / name).stat().st_size > 0
