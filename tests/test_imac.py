@@ -151,3 +151,29 @@ def test_preset_errors():
         from pyims.spec import TileSpec
 
         TileSpec(g_s=np.ones((2, 3)), wires=WireParasitics(row_node_per_pair=True))
+
+
+@pytest.mark.ngspice
+def test_imac_command_runs_a_published_layout(tmp_path, capsys):
+    """An IMAC-Sim data folder: W/B CSVs of +-1, test_data.csv (one image per row), one-hot labels."""
+    from pyims.cli import main
+
+    rng = np.random.default_rng(5)
+    raw = _binary_mlp(rng, (8, 6, 4, 3))
+    save_csv_weights(raw, tmp_path)
+    data = rng.uniform(-1, 1, size=(12, 8))
+    np.savetxt(tmp_path / "test_data.csv", data, delimiter=",")
+    labels = np.eye(3)[rng.integers(0, 3, size=12)]
+    np.savetxt(tmp_path / "test_labels.csv", labels, delimiter=",", fmt="%d")
+    assert main(["imac", str(tmp_path), "--data", str(tmp_path / "test_data.csv"), "--labels", str(tmp_path / "test_labels.csv"),
+                 "--horizontal", "2", "1", "1", "--vertical", "2", "1", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "8x6x4x3, partitions 2/1/1 x 2/1/1, 12 images" in out and "digital" in out and "analog" in out
+    # the same numbers from the Python API
+    pre = ImacPreset()
+    from pyims.characterize import characterize_neuron
+
+    mlp = pre.load_network(tmp_path, pre.neuron_spec(characterize_neuron()))
+    u = np.where(data > 0, 1.0, -1.0)
+    digital = np.mean(np.argmax(mlp.logits(u), 1) == np.argmax(labels, 1))
+    assert f"digital {100 * digital:.2f} %" in out
