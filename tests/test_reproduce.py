@@ -85,3 +85,20 @@ def test_reproduce_tiny(tmp_path):
     assert "](rep/accuracy_vs_wire_r.png)" in text
     for name in ("accuracy_vs_wire_r.png", "neuron_curve.png", "neuron_curve.csv", "weights_software.npz"):
         assert (out / name).stat().st_size > 0
+
+
+@pytest.mark.ngspice
+def test_reproduce_uses_full_mnist_where_available(tmp_path):
+    """With MNIST's IDX files at hand the reproduction trains and tests on them (here a small fake set)."""
+    from dataclasses import replace
+
+    from conftest import write_fake_mnist
+    from pyims.experiment.reproduce import TINY, run_reproduction
+
+    write_fake_mnist(tmp_path / "mnist", n_train=40, n_test=25)
+    settings = replace(TINY, dataset="mnist", mnist_path=str(tmp_path / "mnist"), resize=(20, 20), verify_images=0,
+                       epochs=1, wire_scales=(0.0, 1.0))
+    r = run_reproduction(settings, tmp_path / "out")
+    assert r["dataset"] == {"name": "mnist", "n_train": 40, "n_test": 25, "image_shape": [20, 20]}
+    assert r["layer_sizes"] == [400, 12, 8, 10]
+    assert all("spice" not in e for e in r["plans"].values())
