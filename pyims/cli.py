@@ -303,7 +303,7 @@ def _cmd_imac(args: argparse.Namespace) -> int:
     y = np.argmax(labels, axis=1) if labels.shape[1] > 1 else labels[:, 0].astype(int)
     if args.max_images:
         data, y = data[: args.max_images], y[: args.max_images]
-    u = np.where(data > 0, 1.0, -1.0)  # IMAC-Sim binarises with sign()
+    u = np.sign(data)  # as IMAC-Sim binarises: +-0.8 V, and a pixel of exactly 0 stays at 0 V
     res = NativeNetwork(net, preset.wires, energy=False, workers=None).run(u)
     digital = mlp.logits(u)
     print(f"{'x'.join(map(str, mlp.layer_sizes))}, partitions {plan.describe(mlp.layer_sizes)}, {u.shape[0]} images")

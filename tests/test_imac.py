@@ -162,6 +162,7 @@ def test_imac_command_runs_a_published_layout(tmp_path, capsys):
     raw = _binary_mlp(rng, (8, 6, 4, 3))
     save_csv_weights(raw, tmp_path)
     data = rng.uniform(-1, 1, size=(12, 8))
+    data[0, :3] = 0.0  # IMAC-Sim's sign(): a zero pixel is driven at 0 V
     np.savetxt(tmp_path / "test_data.csv", data, delimiter=",")
     labels = np.eye(3)[rng.integers(0, 3, size=12)]
     np.savetxt(tmp_path / "test_labels.csv", labels, delimiter=",", fmt="%d")
@@ -174,6 +175,6 @@ def test_imac_command_runs_a_published_layout(tmp_path, capsys):
     from pyims.characterize import characterize_neuron
 
     mlp = pre.load_network(tmp_path, pre.neuron_spec(characterize_neuron()))
-    u = np.where(data > 0, 1.0, -1.0)
+    u = np.sign(data)
     digital = np.mean(np.argmax(mlp.logits(u), 1) == np.argmax(labels, 1))
     assert f"digital {100 * digital:.2f} %" in out

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +144,7 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
         "dataset": {"name": s.dataset, "n_train": int(x_train.shape[0]), "n_test": int(x_test.shape[0]),
                     "image_shape": list(ds.image_shape)},
         "layer_sizes": list(sizes),
-        "settings": {k: (v if not isinstance(v, ImacPreset) else asdict(v) | {"neuron": None})
-                     for k, v in asdict(s).items()},
+        "settings": asdict(s),
         "neuron": {"subckt": curve.subckt, "ngspice_version": curve.ngspice_version, "fit": asdict(curve.fit),
                    "slope_at_mid_v_per_v": curve.fit.slope_at_mid},
         "wires_ohm": {"input_line": pre.wires.r_row_ohm, "output_line": pre.wires.r_col_ohm},
@@ -171,7 +170,7 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
         net = pre.map(mlp, plan)
         sweep = []
         for scale in s.wire_scales:
-            wires = ImacPreset(**{**_preset_kwargs(pre), "wire_scale_ratio": scale}).wires
+            wires = replace(pre, wire_scale_ratio=scale).wires
             t0 = time.perf_counter()
             nn = NativeNetwork(net, wires, energy=False, workers=s.native_workers)
             res = nn.run(u_test)
@@ -201,10 +200,6 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
 
 def _slug(label: str) -> str:
     return label.replace("/", "-").replace(" x ", "_x_").replace(" ", "_")
-
-
-def _preset_kwargs(pre: ImacPreset) -> dict[str, Any]:
-    return {f: getattr(pre, f) for f in pre.__dataclass_fields__}
 
 
 def _break_point(sweep: list[dict[str, Any]], drop: float = 0.05) -> float | None:

@@ -23,7 +23,7 @@ order), so the neuron sees exactly the curve it was characterised with.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +54,6 @@ class ImacPreset:
         tech_node_m, bulk_resistivity_ohm_m: the wire geometry: metal width 3F, thickness 22 nm,
             cell width (input-line pitch) 12F, cell length (output-line pitch) 15F, copper 1.9e-8.
         wire_scale_ratio: multiplies every wire resistance (1 = the geometry's; for sweeps).
-        neuron: the hidden neuron (``ImacPreset.characterized`` fills in the measured one).
     """
 
     r_low_ohm: float = 5e3
@@ -68,7 +67,6 @@ class ImacPreset:
     bulk_resistivity_ohm_m: float = 1.9e-8
     metal_thickness_m: float = 22e-9
     wire_scale_ratio: float = 1.0
-    neuron: NeuronSpec | None = field(default=None)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.r_low_ohm < self.r_high_ohm:
