@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pyims.errors import SpecError
-from pyims.inference.result import MODES, NetworkResult, check_mode
+from pyims.inference.result import NetworkResult, check_mode
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.runners.native import NativeTileSolver
 from pyims.spec import TileSpec, WireParasitics
@@ -144,13 +144,11 @@ class NativeNetwork:
         workers: int | None = 1,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        if mode not in MODES:
-            raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
+        check_mode(net, mode)
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise SpecError(f"workers={workers!r} must be an integer >= 1, or None for automatic")
         self.net, self.wires, self.mode, self.energy = net, wires, mode, energy
         t0 = time.perf_counter()
-        check_mode(net, mode)
         ports = self._ports(workers, progress)
         self.layer_maps = tuple(self._layer_map(l, layer, ports[l]) for l, layer in enumerate(net.layers))
         self.build_time_s = time.perf_counter() - t0

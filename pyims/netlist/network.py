@@ -52,7 +52,6 @@ __all__ = [
     "build_network_netlist",
     "build_network_transient_netlist",
     "build_layer_netlist",
-    "layer_v_z",
     "neuron_instance",
     "neuron_library",
     "TIGHT_OPTIONS",
@@ -73,8 +72,8 @@ TIGHT_OPTIONS = ("reltol=1e-10", "abstol=1e-18", "vntol=1e-13")
 
 #: Tolerances for networks with transistor-level neurons (``kind = "measured"``): MOSFET
 #: currents cannot meet abstol=1e-18 A, and with reltol=1e-10 ngspice's Newton failed on a
-#: 64x12x8x10 IMAC network after gmin and source stepping (160 s); these converge in 0.2 s
-#: and hold ~1e-7 relative.
+#: 64x12x8x10 IMAC network after gmin and source stepping (160 s); these converge in 0.2 s,
+#: and ngspice then agrees with native to 6e-11 .. 1e-9 at 400x120x84x10 (docs/reproduction.md).
 DEVICE_OPTIONS = ("reltol=1e-8", "abstol=1e-14", "vntol=1e-10")
 
 
@@ -88,11 +87,6 @@ def network_options(net: MappedNetwork) -> tuple[str, ...]:
 #: rings on it and ngspice's step control then crawls (a 8x4x2 op-amp network was still at
 #: t ~ 1e-14 s after 10 min), while Gear damps it (0.1 s for the whole window).
 NETWORK_TRANSIENT_OPTIONS = TIGHT_OPTIONS + ("method=gear",)
-
-
-def layer_v_z(net: MappedNetwork, l: int) -> float:
-    """Volts per unit pre-activation at layer ``l``'s neuron inputs (``MappedNetwork.layer_v_z``)."""
-    return net.layer_v_z(l)
 
 
 def neuron_library(neuron: NeuronSpec) -> SubcktLibrary:
