@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from pyims.mapping import MappedNetwork, map_network
 from pyims.model import MLP, NeuronSpec, load_csv_weights
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
 from pyims.spec.wires import scaled_resistivity_ohm_m
+
+if TYPE_CHECKING:
+    from pyims.characterize import NeuronCurve
 
 __all__ = ["ImacPreset", "VoltageModeLayers", "TECH_NODE_M"]
 
@@ -121,7 +125,7 @@ class ImacPreset:
             for l in range(n_layers)
         )
 
-    def neuron_spec(self, curve) -> NeuronSpec:
+    def neuron_spec(self, curve: NeuronCurve) -> NeuronSpec:
         """The measured neuron for this preset: input in volts (``v_z = 1``), output per ``v_read_v``."""
         return curve.neuron_spec(in_scale_v=1.0, out_scale_v=self.v_read_v)
 
