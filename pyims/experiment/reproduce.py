@@ -287,7 +287,7 @@ def format_report(result: dict[str, Any], command: str, image_dir: str) -> str:
         "",
         f"Neuron (`pyims_neuron_inverter`, ngspice {result['neuron']['ngspice_version']}): measured slope "
         f"{result['neuron']['measured_slope_at_0v_v_per_v']:.2f} V/V at 0 V; logistic fit "
-        f"lo {fit['lo_v']:.3f} V, hi {fit['hi_v']:.3f} V, trip point {fit['v_mid_v'] * 1e6:+.1f} uV, "
+        f"lo {fit['lo_v']:.3f} V, hi {fit['hi_v']:.3f} V, trip point {round(fit['v_mid_v'] * 1e6, 1) + 0.0:.1f} uV, "
         f"slope {result['neuron']['slope_at_mid_v_per_v']:.2f} V/V (rms residual {fit['rms_residual_v'] * 1e3:.1f} mV).",
         "",
         f"Training: Adam, {result['settings']['epochs']} epochs, rate {result['settings']['learning_rate']:g}, batch "
