@@ -295,6 +295,11 @@ def format_report(result: dict[str, Any], command: str, image_dir: str) -> str:
         f"{result['settings']['seed']}. The defaults were picked from a few runs of the software model on the mnist5k split "
         "(surrogate width 4 / 8 / 16 / 32, rate 1e-3 / 3e-3 / 1e-2), not tuned per plan.",
         "",
+        f"The whole run took {result['total_time_s'] / 60:.1f} min on a 2-core machine (per plan: "
+        + ", ".join(f"{k} {e['train_time_s']:.0f} s training + "
+                    f"{sum(p['native_time_s'] for p in e['sweep']):.0f} s native sweep" for k, e in result["plans"].items())
+        + "; the ngspice sample's time is in its table).",
+        "",
         "## Accuracy",
         "",
         f"Software model (dense layers, +-1 weights, the measured neuron): **{_pct(result['software_accuracy'])}** "
