@@ -292,7 +292,7 @@ def _cmd_imac(args: argparse.Namespace) -> int:
     from pyims.presets.imac import ImacPreset
     from pyims.spec import PartitionPlan
 
-    preset = ImacPreset()
+    preset = ImacPreset(wire_scale_ratio=args.wire_scale)
     neuron = preset.neuron_spec(characterize_neuron())
     mlp = preset.load_network(args.weights, neuron)
     plan = PartitionPlan(horizontal=tuple(args.horizontal) if args.horizontal else None,
@@ -307,8 +307,17 @@ def _cmd_imac(args: argparse.Namespace) -> int:
     res = NativeNetwork(net, preset.wires, energy=False, workers=None).run(u)
     digital = mlp.logits(u)
     print(f"{'x'.join(map(str, mlp.layer_sizes))}, partitions {plan.describe(mlp.layer_sizes)}, {u.shape[0]} images")
-    print(f"digital {100 * accuracy_stats(digital, y)['accuracy']:.2f} %, analog (native, 9 nm wires) "
-          f"{100 * accuracy_stats(res.logits, y)['accuracy']:.2f} %")
+    print(f"digital {100 * accuracy_stats(digital, y)['accuracy']:.2f} %, analog (native, wires x{args.wire_scale:g} "
+          f"the 9 nm geometry's) {100 * accuracy_stats(res.logits, y)['accuracy']:.2f} %")
+    k = min(args.verify_images, u.shape[0])
+    if k > 0:
+        from pyims.inference import SpiceNetwork
+
+        spice = SpiceNetwork(net, preset.wires).run(u[:k])
+        worst = max(rel_diff(a[:k], b) for a, b in zip(res.pre_norm, spice.pre_norm))
+        same = int(np.sum(np.argmax(spice.logits, 1) == np.argmax(res.logits[:k], 1)))
+        print(f"ngspice-{spice.ngspice_version} on {k} image(s), transistor neurons: max relative difference "
+              f"{worst:.2e} from native, {same}/{k} same prediction")
     return 0
 
 
@@ -412,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--horizontal", type=int, nargs="+", help="horizontal partitions per layer, e.g. 16 8 8")
     im.add_argument("--vertical", type=int, nargs="+", help="vertical partitions per layer, e.g. 8 8 1")
     im.add_argument("--max-images", type=int, default=None)
+    im.add_argument("--wire-scale", type=float, default=1.0, help="multiply the 9 nm wire resistances (default 1)")
+    im.add_argument("--verify-images", type=int, default=2, help="images also run in ngspice (default 2; 0: none)")
     im.set_defaults(func=_cmd_imac)
 
     info = sub.add_parser("info", help="show versions and the ngspice found")

@@ -170,6 +170,8 @@ def test_imac_command_runs_a_published_layout(tmp_path, capsys):
                  "--horizontal", "2", "1", "1", "--vertical", "2", "1", "1"]) == 0
     out = capsys.readouterr().out
     assert "8x6x4x3, partitions 2/1/1 x 2/1/1, 12 images" in out and "digital" in out and "analog" in out
+    diff = float(out.split("max relative difference ")[1].split()[0])
+    assert diff < 1e-6 and "2/2 same prediction" in out
     # the same numbers from the Python API
     pre = ImacPreset()
     from pyims.characterize import characterize_neuron
