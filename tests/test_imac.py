@@ -180,3 +180,30 @@ def test_imac_command_runs_a_published_layout(tmp_path, capsys):
     u = np.sign(data)
     digital = np.mean(np.argmax(mlp.logits(u), 1) == np.argmax(labels, 1))
     assert f"digital {100 * digital:.2f} %" in out
+
+
+def test_new_spec_errors_name_the_fix():
+    from pyims.experiment.reproduce import ReproductionSettings
+    from pyims.model import TrainSpec
+
+    with pytest.raises(SpecError, match="layer_gains_ratio is empty"):
+        PeripherySpec(sense="diffamp", combine="average", layer_gains_ratio=())
+    with pytest.raises(SpecError, match=r"layer_gains_ratio\[1\]=-1.0 must be > 0"):
+        PeripherySpec(layer_gains_ratio=(30.0, -1.0))
+    with pytest.raises(SpecError, match="has 2 entries but the network has 3 layers"):
+        PeripherySpec(layer_gains_ratio=(30.0, 10.0)).gain(0, 3)
+    with pytest.raises(SpecError, match="specularity_ratio=1.5 must be in"):
+        scaled_resistivity_ohm_m(1.9e-8, 27e-9, specularity_ratio=1.5)
+    with pytest.raises(SpecError, match="r_low_ohm < r_high_ohm"):
+        ImacPreset(r_low_ohm=15e3, r_high_ohm=5e3)
+    with pytest.raises(SpecError, match="wire_scale_ratio=-1.0 must be >= 0"):
+        ImacPreset(wire_scale_ratio=-1.0)
+    with pytest.raises(SpecError, match="binary_scales=.* must be positive"):
+        TrainSpec(binary_scales=(1.0, 0.0))
+    with pytest.raises(SpecError, match="must include 0 .* and 1"):
+        ReproductionSettings(wire_scales=(0.5, 2.0))
+    with pytest.raises(SpecError, match="must name a library subcircuit"):
+        NeuronSpec(kind="measured", curve_in_v=(0.0, 1.0, 2.0, 3.0), curve_out_v=(1.0, 0.5, 0.2, 0.0), subckt="not a name")
+    with pytest.raises(SpecError, match="in_scale_v=0.0 must be > 0"):
+        NeuronSpec(kind="measured", curve_in_v=(0.0, 1.0, 2.0, 3.0), curve_out_v=(1.0, 0.5, 0.2, 0.0),
+                   subckt="pyims_neuron_inverter", in_scale_v=0.0)
