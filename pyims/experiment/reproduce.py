@@ -110,12 +110,13 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=None) -> dict[str, Any]:
-    """Run the reproduction, write ``results.json``, ``weights.npz``, the neuron curve and plots into ``out_dir``."""
+    """Run the reproduction; write ``results.json``, the weights (``weights_*.npz``), the neuron curve and plots into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
     pre = s.preset
+    geometry = replace(pre, wire_scale_ratio=1.0).wires  # the 9 nm geometry's wires: "x1" in the sweep
 
     say("characterising the neuron (ngspice DC sweep)")
     curve: NeuronCurve = characterize_neuron("pyims_neuron_inverter")
@@ -149,7 +150,7 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
         "neuron": {"subckt": curve.subckt, "ngspice_version": curve.ngspice_version, "fit": asdict(curve.fit),
                    "slope_at_mid_v_per_v": curve.fit.slope_at_mid,
                    "measured_slope_at_0v_v_per_v": float(np.interp(0.0, curve.v_in_v, np.gradient(curve.v_out_v, curve.v_in_v)))},
-        "wires_ohm": {"input_line": pre.wires.r_row_ohm, "output_line": pre.wires.r_col_ohm},
+        "wires_ohm": {"input_line": geometry.r_row_ohm, "output_line": geometry.r_col_ohm},
         "train_time_s": train_s,
         "software_accuracy": _accuracy(software_pre[-1], y_test),
         "plans": {},
@@ -160,7 +161,7 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
         plan = PartitionPlan(**fields)
         # The software network on this plan's circuit (geometry wires): what the circuit does to a
         # network that never saw it.
-        plain = NativeNetwork(pre.map(software, plan), pre.wires, energy=False, workers=s.native_workers).run(u_test)
+        plain = NativeNetwork(pre.map(software, plan), geometry, energy=False, workers=s.native_workers).run(u_test)
         say(f"{label}: software-trained network on the circuit -> {_accuracy(plain.logits, y_test):.4f}; "
             "training on the ideal circuit")
         t0 = time.perf_counter()
@@ -191,7 +192,7 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
                                  "accuracy": next(p["accuracy"] for p in sweep if p["wire_scale_ratio"] == 1.0),
                                  "breaks_at_scale": _break_point(sweep)}
         if s.verify_images > 0:
-            entry["spice"] = _verify(net, pre.wires, u_test[: s.verify_images], native_at_1, s)
+            entry["spice"] = _verify(net, geometry, u_test[: s.verify_images], native_at_1, s)
             say(f"{label}: ngspice vs native max relative difference {entry['spice']['max_relative_difference']:.2e}")
         result["plans"][label] = entry
     result["total_time_s"] = time.perf_counter() - t_start
