@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pyims import __version__
-from pyims.compare import rel_diff
+from pyims.compare import layer_rel_diffs, rel_diff
 from pyims.errors import PyimsError
 from pyims.netlist import build_tile_netlist, emit
 from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
@@ -314,7 +314,7 @@ def _cmd_imac(args: argparse.Namespace) -> int:
         from pyims.inference import SpiceNetwork
 
         spice = SpiceNetwork(net, preset.wires).run(u[:k])
-        worst = max(rel_diff(a[:k], b) for a, b in zip(res.pre_norm, spice.pre_norm))
+        worst = max(layer_rel_diffs([a[:k] for a in res.pre_norm], spice.pre_norm))
         same = int(np.sum(np.argmax(spice.logits, 1) == np.argmax(res.logits[:k], 1)))
         print(f"ngspice-{spice.ngspice_version} on {k} image(s), transistor neurons: max relative difference "
               f"{worst:.2e} from native, {same}/{k} same prediction")
@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--tiny", action="store_true", help="a seconds-long setting (digits, 64x12x8x10) for checks")
     rep.set_defaults(func=_cmd_reproduce)
 
-    im = sub.add_parser("imac", help="run a published IMAC-Sim network (W1.csv.., B1.csv..) on its hardware, natively")
+    im = sub.add_parser("imac", help="run a published IMAC-Sim network (W1.csv.., B1.csv..) on its hardware: natively, and a sample in ngspice")
     im.add_argument("weights", help="folder with W<l>.csv (row = input) and B<l>.csv, all +-1")
     im.add_argument("--data", required=True, help="test_data.csv: one image per row")
     im.add_argument("--labels", required=True, help="test_labels.csv: one-hot rows or one label per line")

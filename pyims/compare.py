@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rel_diff", "predictions", "accuracy_stats", "agreement", "layer_errors", "confusion_matrix"]
+__all__ = ["rel_diff", "layer_rel_diffs", "predictions", "accuracy_stats", "agreement", "layer_errors", "confusion_matrix"]
 
 
 def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -17,6 +17,11 @@ def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     err = float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
     scale = float(np.max(np.abs(b)))
     return err / scale if scale > 0 else err
+
+
+def layer_rel_diffs(pre_a: list[np.ndarray] | tuple[np.ndarray, ...], pre_b: list[np.ndarray] | tuple[np.ndarray, ...]) -> list[float]:
+    """``rel_diff`` of every layer's pre-activations, ``a`` against ``b`` (same images in both)."""
+    return [rel_diff(a, b) for a, b in zip(pre_a, pre_b)]
 
 
 def predictions(logits: np.ndarray, tie_atol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from pyims.characterize import NeuronCurve, characterize_neuron
-from pyims.compare import accuracy_stats, agreement
+from pyims.compare import accuracy_stats, agreement, layer_rel_diffs
 from pyims.data import load_dataset
 from pyims.errors import SpecError
 from pyims.inference import NativeNetwork
@@ -220,8 +220,7 @@ def _verify(net, wires: WireParasitics, u: np.ndarray, native, s: ReproductionSe
     t0 = time.perf_counter()
     spice = SpiceNetwork(net, wires, timeout_s=s.spice_timeout_s).run(u)
     k = u.shape[0]
-    diffs = [float(np.max(np.abs(a[:k] - b)) / max(float(np.max(np.abs(b))), 1e-30))
-             for a, b in zip(native.pre_norm, spice.pre_norm)]
+    diffs = layer_rel_diffs([a[:k] for a in native.pre_norm], spice.pre_norm)
     same = int(np.sum(np.argmax(spice.logits, 1) == np.argmax(native.logits[:k], 1)))
     return {"images": k, "max_relative_difference": max(diffs), "per_layer": diffs, "same_prediction": same,
             "seconds_per_image": (time.perf_counter() - t0) / k, "ngspice_version": spice.ngspice_version}

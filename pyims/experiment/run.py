@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from pyims import __version__
-from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, rel_diff
+from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, layer_rel_diffs, rel_diff
 from pyims.data import Dataset, load_dataset
 from pyims.experiment.config import ExperimentConfig
 from pyims.experiment.progress import progress_bar
@@ -124,7 +124,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         timing["ngspice_s"] = spice.wall_time_s
         native_sample = [p[spice_index] for p in analog.pre_norm]
         tol = spice_tolerance(cfg.neuron.kind)
-        per_layer = [rel_diff(s, n) for s, n in zip(spice.pre_norm, native_sample)]
+        per_layer = layer_rel_diffs(spice.pre_norm, native_sample)
         verification = {
             "n_images": int(spice_index.size),
             "image_index": spice_index.tolist(),
