@@ -12,7 +12,6 @@ says how sigmoid-like the circuit is; pyims itself uses the measured curve, not 
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,10 @@ import numpy as np
 
 from pyims.errors import SpecError
 from pyims.model import NeuronSpec
-from pyims.netlist import format_netlist
 from pyims.netlist.library import load_library, load_library_file
 from pyims.netlist.model import GROUND, DcSweep, Netlist, SubcktInstance, VoltageSource
-from pyims.netlist.network import TIGHT_OPTIONS
-from pyims.runners.base import make_run_dir
-from pyims.runners.ngspice import run_ngspice_netlist
-from pyims.runners.ngspice_env import find_ngspice
+from pyims.runners.session import NgspiceSession
+from pyims.spec.simulator import TIGHT
 
 __all__ = ["NeuronCurve", "LogisticFit", "characterize_neuron", "fit_logistic", "neuron_curve_netlist"]
 
@@ -123,7 +119,6 @@ def neuron_curve_netlist(subckt: str, subckt_file: str | None, v_start_v: float,
         elements=(VoltageSource("VIN", "in", GROUND, 0.0), SubcktInstance("XN", ("in", "out"), subckt, ())),
         # half a step past the end: ngspice accumulates the sweep value and may stop one short
         analysis=DcSweep("VIN", v_start_v, v_stop_v + 0.5 * v_step_v, v_step_v),
-        options=TIGHT_OPTIONS,
         saved_voltages=("in", "out"),
         libraries=(library,),
         comments=(f"DC transfer curve of {subckt} from {v_start_v!r} V to {v_stop_v!r} V in {v_step_v!r} V steps",),
@@ -158,19 +153,17 @@ def characterize_neuron(
             "v_stop_v > v_start_v and at least 4 steps"
         )
     file = str(Path(subckt_file).resolve()) if subckt_file is not None else None
-    info = find_ngspice()
+    # KLU off: a two-transistor circuit gains nothing from it, and the golden curve was measured without
+    session = NgspiceSession(TIGHT.with_(timeout_s=timeout_s, klu=False), keep_run_dir=keep_run_dir)
     sweeps = [(v_start_v, v_stop_v, v_step_v)]
     lo, hi = max(-v_fine_v, v_start_v), min(v_fine_v, v_stop_v)
     if v_fine_v > 0.0 and v_fine_step_v < v_step_v and hi > lo:
         sweeps.append((lo, hi, v_fine_step_v))
     parts = []
     for start, stop, step in sweeps:
-        netlist = neuron_curve_netlist(subckt, file, start, stop, step)
-        rundir = make_run_dir(None, "characterize-")
-        plot = run_ngspice_netlist(format_netlist(netlist), rundir, info=info, timeout_s=timeout_s)[-1]
-        parts.append((plot.columns(["v(in)"])[:, 0], plot.columns(["v(out)"])[:, 0], (start, stop)))
-        if not keep_run_dir:
-            shutil.rmtree(rundir, ignore_errors=True)
+        out = session.run(neuron_curve_netlist(subckt, file, start, stop, step), expect=("v(in)", "v(out)"),
+                          prefix="characterize-")
+        parts.append((out.data[:, 0], out.data[:, 1], (start, stop)))
     v_in, v_out, _ = parts[0]
     if len(parts) == 2:  # the fine sweep replaces the coarse points inside its range
         f_in, f_out, (a, b) = parts[1]
@@ -179,4 +172,4 @@ def characterize_neuron(
     order = np.argsort(v_in)
     v_in, v_out = v_in[order], v_out[order]
     return NeuronCurve(subckt=subckt, subckt_file=file, v_in_v=v_in, v_out_v=v_out, fit=fit_logistic(v_in, v_out),
-                       ngspice_version=info.version)
+                       ngspice_version=session.version)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -25,8 +24,7 @@ import numpy as np
 
 from pyims import __version__
 from pyims.errors import PyimsError
-from pyims.netlist.network import NETWORK_TRANSIENT_OPTIONS, TIGHT_OPTIONS
-from pyims.netlist.transient import TRANSIENT_OPTIONS
+from pyims.spec.simulator import NETWORK_TRANSIENT, TIGHT, TILE_TRANSIENT, SimOptions
 
 __all__ = [
     "GoldenCase",
@@ -59,8 +57,13 @@ class GoldenCase:
     rtol: float
     atol: dict[str, float]
     spec: dict[str, Any]
-    options: tuple[str, ...]
+    options: SimOptions
     run: Callable[[], dict[str, np.ndarray]]
+
+    @property
+    def option_words(self) -> list[str]:
+        """The solver options as the metadata records them (KLU is recorded apart, as ``klu``)."""
+        return list(self.options.with_(klu=False).lines(klu_available=False))
 
 
 def default_golden_dir() -> Path:
@@ -87,13 +90,10 @@ def _tile_8x8_rc_step() -> dict[str, np.ndarray]:
 
 def _neuron_sigmoid_transfer() -> dict[str, np.ndarray]:
     from pyims.model import NeuronSpec
-    from pyims.netlist import format_netlist
     from pyims.netlist.library import load_library
     from pyims.netlist.model import GROUND, DcSweep, Netlist, VoltageSource
     from pyims.netlist.network import neuron_instance
-    from pyims.runners.base import make_run_dir
-    from pyims.runners.ngspice import run_ngspice_netlist
-    from pyims.runners.ngspice_env import find_ngspice
+    from pyims.runners.session import NgspiceSession
 
     case = CASES["neuron_sigmoid_transfer"]
     s = case.spec
@@ -102,13 +102,10 @@ def _neuron_sigmoid_transfer() -> dict[str, np.ndarray]:
         title="* pyims golden: sigmoid neuron transfer curve",
         elements=(VoltageSource("VIN", "in", GROUND, 0.0), neuron_instance("XN", "in", "out", neuron, s["v_z"], s["v_read_v"])),
         analysis=DcSweep("VIN", s["v_start_v"], s["v_stop_v"], s["v_step_v"]),
-        options=case.options, saved_voltages=("in", "out"), libraries=(load_library("pyims_neuron_sigmoid"),),
+        saved_voltages=("in", "out"), libraries=(load_library("pyims_neuron_sigmoid"),),
     )
-    rundir = make_run_dir(None, "golden-neuron-")
-    plot = run_ngspice_netlist(format_netlist(netlist), rundir, info=find_ngspice(), timeout_s=600)[-1]
-    out = {"v_in_v": plot.columns(["v(in)"])[:, 0], "v_out_v": plot.columns(["v(out)"])[:, 0]}
-    shutil.rmtree(rundir, ignore_errors=True)
-    return out
+    out = NgspiceSession(case.options.with_(timeout_s=600.0)).run(netlist, expect=("v(in)", "v(out)"), prefix="golden-neuron-")
+    return {"v_in_v": out.data[:, 0], "v_out_v": out.data[:, 1]}
 
 
 def _neuron_inverter_characterized() -> dict[str, np.ndarray]:
@@ -155,7 +152,7 @@ CASES: dict[str, GoldenCase] = {
             "wires": {"r_row_ohm": 5.0, "r_col_ohm": 5.0, "r_driver_ohm": 100.0, "r_sense_ohm": 50.0,
                       "c_row_f": 2e-15, "c_col_f": 3e-15},
         },
-        options=TRANSIENT_OPTIONS,
+        options=TILE_TRANSIENT,
         run=_tile_8x8_rc_step,
     ),
     "neuron_sigmoid_transfer": GoldenCase(
@@ -166,7 +163,7 @@ CASES: dict[str, GoldenCase] = {
         atol={"v_out_v": 1e-12},
         spec={"neuron": {"kind": "sigmoid", "gain_norm": 1.5, "out_lo_norm": 0.0, "out_hi_norm": 1.0},
               "v_z": 0.05, "v_read_v": 0.2, "v_start_v": -0.5, "v_stop_v": 0.5, "v_step_v": 0.005},
-        options=TIGHT_OPTIONS,
+        options=TIGHT.with_(klu=False),
         run=_neuron_sigmoid_transfer,
     ),
     "neuron_inverter_characterized": GoldenCase(
@@ -177,7 +174,7 @@ CASES: dict[str, GoldenCase] = {
         rtol=1e-6,
         atol={"v_out_v": 1e-7, "fit_v_out_v": 1e-6},
         spec={"subckt": "pyims_neuron_inverter", "v_start_v": -1.0, "v_stop_v": 1.0, "v_step_v": 0.005},
-        options=TIGHT_OPTIONS,
+        options=TIGHT.with_(klu=False),  # what characterize_neuron uses
         run=_neuron_inverter_characterized,
     ),
     "network_2layer_step": GoldenCase(
@@ -192,7 +189,7 @@ CASES: dict[str, GoldenCase] = {
             "wires": {"r_row_ohm": 5.0, "r_col_ohm": 5.0, "r_driver_ohm": 100.0, "r_sense_ohm": 10.0,
                       "c_row_f": 5e-15, "c_col_f": 5e-15},
         },
-        options=NETWORK_TRANSIENT_OPTIONS,
+        options=NETWORK_TRANSIENT,
         run=_network_2layer_step,
     ),
 }
@@ -320,7 +317,7 @@ def update_golden(name: str, directory: str | os.PathLike[str] | None = None) ->
         "atol": case.atol,
         "ngspice_version": info.version,
         "klu": info.klu,
-        "options": list(case.options),
+        "options": case.option_words,
         "pyims_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 
 from pyims.model import NeuronSpec
-from pyims.netlist import format_netlist
 from pyims.netlist.library import LIBRARY_FILES, circuits_dir, load_library
 from pyims.netlist.model import GROUND, DcSweep, Netlist, OperatingPoint, Resistor, SubcktInstance, VoltageSource
-from pyims.netlist.network import TIGHT_OPTIONS, neuron_instance
-from pyims.runners.ngspice import run_ngspice_netlist
-from pyims.runners.ngspice_env import find_ngspice
+from pyims.netlist.network import neuron_instance
+from pyims.runners.session import NgspiceSession
+from pyims.spec.simulator import TIGHT
 from pyims.errors import NetlistError
 
 
@@ -32,13 +31,11 @@ def test_missing_library_dir_names_the_fix(monkeypatch, tmp_path):
 def _run(elements, saved_v, run_root, subckts, sweep=None):
     netlist = Netlist(
         title="* circuit test", elements=tuple(elements),
-        analysis=sweep or OperatingPoint(), options=TIGHT_OPTIONS, saved_voltages=tuple(saved_v),
+        analysis=sweep or OperatingPoint(), saved_voltages=tuple(saved_v),
         libraries=tuple(load_library(s) for s in subckts),
     )
-    rundir = run_root / "r"
-    rundir.mkdir(exist_ok=True)
-    plot = run_ngspice_netlist(format_netlist(netlist), rundir, info=find_ngspice(), timeout_s=60)[-1]
-    return plot.columns([f"v({n})" for n in saved_v])
+    session = NgspiceSession(TIGHT.with_(timeout_s=60.0), run_root=run_root)
+    return session.run(netlist, expect=[f"v({n})" for n in saved_v]).data
 
 
 @pytest.mark.ngspice

@@ -85,7 +85,7 @@ def test_timeout_keeps_run_dir(run_root):
 @pytest.mark.pyspice
 def test_pyspice_convergence_failure_keeps_run_dir(run_root, monkeypatch):
     """A genuine libngspice failure, reached through the runner with a floating node in the netlist."""
-    import pyims.runners.pyspice as ps
+    import pyims.runners.session as ps  # every SPICE run's text is written there
 
     real = ps.format_netlist
 

@@ -17,8 +17,12 @@ output; ``s = w_max / dg``):
       K_pc = Y_pc + (1 + A) / Rf,        W[p, c] = T_pc K_pc^-1 D (A / Rf) s
 * voltage-mode difference amplifiers ("diffamp", IMAC-Sim), one per partition, averaged:
       K_pc = Y_pc + L,   W[p, c] = v_read T_pc K_pc^-1 D_k / (h v_z)
-  where L (2x2 per output, see ``_diffamp_load``) is what the amplifier's input resistors
-  draw from the I+ / I- line ends and ``D_k`` its output ``k (v+ - v-)``, ``k = A g / (1 + g + A)``.
+  where L (2x2 per output) is what the amplifier's input resistors draw from the I+ / I- line
+  ends and ``D_k`` its output ``k (v+ - v-)``, ``k = A g / (1 + g + A)``.
+
+Each case is its sense component's (``pyims.components``: ``load``, ``readout``,
+``native_block``), grouped by its combiner; this module only builds the port matrices and
+runs the forward routine (``pyims.model.layers.forward``) with them.
 
 Read power per image is ``sum_pc V_p . (V_p S_pc - v_s T_pc^T)`` with ``v_s`` the sense-node
 voltages (0 for ideal sensing).
@@ -36,43 +40,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pyims.components.sense import Sense
+from pyims.components.sense_ideal import IdealSense
 from pyims.errors import SpecError
 from pyims.inference.result import NetworkResult, check_mode
 from pyims.mapping import MappedLayer, MappedNetwork
+from pyims.model.layers import Layer, forward
 from pyims.runners.native import NativeTileSolver
 from pyims.spec import TileSpec, WireParasitics
 
 __all__ = ["NativeNetwork"]
 
 log = logging.getLogger(__name__)
-
-
-def _diff_matrix(n_out: int) -> np.ndarray:
-    """``(2 n_out, n_out)``: +1 at (2j, j), -1 at (2j + 1, j)."""
-    d = np.zeros((2 * n_out, n_out))
-    j = np.arange(n_out)
-    d[2 * j, j] = 1.0
-    d[2 * j + 1, j] = -1.0
-    return d
-
-
-def _diffamp_load(n_out: int, r_in_ohm: float, gain: float, a: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(L, D_k)`` of ``n_out`` difference amplifiers on interleaved I+ / I- line ends.
-
-    Row-vector convention, ``i_load = v_s @ L``: the I+ end sees ``RP + RG = (1 + g) r_in`` to
-    ground; the I- end feeds ``RN`` into the inverting node held by the op-amp at
-    ``v_nn = (g v- + A g/(1+g) v+) / (1 + g + A)``, so
-    ``i- = ((1 + A) v- - A g/(1+g) v+) / ((1 + g + A) r_in)``; the output is
-    ``v_d = A g (v+ - v-) / (1 + g + A)``.
-    """
-    j = np.arange(n_out)
-    load = np.zeros((2 * n_out, 2 * n_out))
-    denom = (1.0 + gain + a) * r_in_ohm
-    load[2 * j, 2 * j] = 1.0 / ((1.0 + gain) * r_in_ohm)
-    load[2 * j + 1, 2 * j + 1] = (1.0 + a) / denom
-    load[2 * j, 2 * j + 1] = -a * gain / ((1.0 + gain) * denom)
-    k = a * gain / (1.0 + gain + a)
-    return load, _diff_matrix(n_out) * k
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +136,14 @@ class NativeNetwork:
     def n_tiles(self) -> int:
         return sum(layer.n_h * layer.n_v for layer in self.net.layers)
 
-    def _opamp(self) -> bool:
-        return self.mode == "analog" and self.net.periphery.sense == "opamp"
+    @property
+    def sense(self) -> Sense:
+        """The periphery the layers are read with: the network's in analog mode; in tiled mode every
+        tile ends in an ideal 0 V virtual ground (``IdealSense``: no load)."""
+        return self.net.sense if self.mode == "analog" else IdealSense(self.net.periphery)
 
     def _needs_y(self) -> bool:
-        return self.mode == "analog" and self.net.periphery.sense in ("opamp", "diffamp")
+        return self.sense.loads_lines
 
     def _ports(self, workers: int | None, progress: Callable[[int], None] | None) -> list[dict[tuple[int, int], _Ports]]:
         """Port matrices of every tile, computed in tasks (possibly in worker processes)."""
@@ -233,43 +215,21 @@ class NativeNetwork:
         return out
 
     def _layer_map(self, l: int, layer: MappedLayer, ports: dict[tuple[int, int], _Ports]) -> _LayerMap:
-        per = self.net.periphery
-        opamp = self._opamp()
-        diffamp = self.mode == "analog" and per.sense == "diffamp"
+        net, sense = self.net, self.sense
+        gain = net.layer_gain(l)
+        v_z = net.layer_v_z(l)
         scale = layer.w_max / layer.dg_s
         w = np.zeros((layer.n_rows, layer.n_out))
         power: list[_PowerTerm] = []
-        g_a = (1.0 + per.opamp_gain_ratio) / per.rf_ohm
         for c in range(layer.n_v):
             outs = layer.outs_of(c)
-            d = _diff_matrix(outs.stop - outs.start) * scale
             tile_ports = [ports[(p, c)] for p in range(layer.n_h)]
-            ts = [q.t for q in tile_ports]
-            if diffamp:
-                n_c = outs.stop - outs.start
-                load, d_k = _diffamp_load(n_c, per.r_in_ohm, self.net.layer_gain(l), per.opamp_gain_ratio)
-                scale_z = self.net.v_read_v / (layer.n_h * self.net.layer_v_z(l))
-                maps = []
-                for p, q in enumerate(tile_ports):
-                    vs = np.linalg.solve((q.y + load).T, q.t.T).T  # T K^-1
-                    maps.append({p: vs})
-                    w[layer.rows_of(p), outs] = vs @ d_k * scale_z
-            elif not opamp:
-                maps = [None] * layer.n_h
-                for p, t in enumerate(ts):
-                    w[layer.rows_of(p), outs] = t @ d
-            else:
-                eye = np.eye(ts[0].shape[1])
-                gain = per.opamp_gain_ratio / per.rf_ohm
-                if per.combine == "sum":
-                    k_inv = np.linalg.inv(sum(q.y for q in tile_ports) + g_a * eye)
-                    vs = {p: t @ k_inv for p, t in enumerate(ts)}
-                    maps = [vs] * layer.n_h
-                else:
-                    vs_each = [q.t @ np.linalg.inv(q.y + g_a * eye) for q in tile_ports]
-                    maps = [{p: vs_each[p]} for p in range(layer.n_h)]
-                for p in range(layer.n_h):
-                    w[layer.rows_of(p), outs] = maps[p][p] @ d * gain
+            blocks, maps = sense.native_block(
+                [(q.t, q.y) for q in tile_ports], outs.stop - outs.start, gain=gain, scale=scale,
+                v_read_v=net.v_read_v, v_z=v_z, combiner=net.combiner,
+            )
+            for p, block in enumerate(blocks):
+                w[layer.rows_of(p), outs] = block
             if self.energy:
                 for p, q in enumerate(tile_ports):
                     power.append(_PowerTerm(p=p, s=q.s, t=q.t, vs_maps=maps[p]))
@@ -292,15 +252,16 @@ class NativeNetwork:
         t0 = time.perf_counter()
         net = self.net
         a = net.check_inputs(u)
-        pre, power = [], np.zeros(a.shape[0])
-        for l, (layer, lmap) in enumerate(zip(net.layers, self.layer_maps)):
+        power = np.zeros(a.shape[0])
+
+        def evaluate(k: int, layer: Layer, a: np.ndarray) -> np.ndarray:
             a_aug = net.augment(a)
-            z = a_aug @ lmap.w
-            pre.append(z)
+            lmap = self.layer_maps[k]
             if self.energy:
-                power += self._power(layer, lmap, a_aug * net.v_read_v)
-            if l < len(net.layers) - 1:
-                a = net.neuron(z)
+                power[:] += self._power(layer, lmap, a_aug * net.v_read_v)  # type: ignore[arg-type]
+            return a_aug @ lmap.w
+
+        pre = forward(net.sequence, a, evaluate).pre
         return NetworkResult(
             pre_norm=tuple(pre), power_w=power if self.energy else None, backend="native", mode=self.mode,
             wall_time_s=time.perf_counter() - t0,

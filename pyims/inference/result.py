@@ -17,9 +17,9 @@ def check_mode(net, mode: str) -> None:
     """SpecError unless ``mode`` is known and possible for ``net``'s periphery."""
     if mode not in MODES:
         raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
-    if mode == "tiled" and net.periphery.sense == "diffamp":
+    if mode == "tiled" and not net.periphery.sense_component.current_mode:
         raise SpecError(
-            'mode="tiled" co-simulates current-mode tiles (0 V virtual grounds), but periphery.sense="diffamp" '
+            f'mode="tiled" co-simulates current-mode tiles (0 V virtual grounds), but periphery.sense="{net.periphery.sense}" '
             'is voltage mode: its tiles only exist as one circuit; use mode="analog"'
         )
 

@@ -8,7 +8,6 @@ file; a failed run keeps its directory and names it in the error.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,22 +15,25 @@ from pathlib import Path
 
 import numpy as np
 
-from pyims.errors import RawFileError, SimulationError, SpecError
+from pyims.errors import SpecError
 from pyims.inference.result import NetworkResult, check_mode
 from pyims.mapping import MappedNetwork
-from pyims.netlist import format_netlist
-from pyims.netlist.network import build_layer_netlist, build_network_netlist, network_options
-from pyims.runners.base import make_run_dir
-from pyims.runners.ngspice import run_ngspice_netlist
-from pyims.runners.ngspice_env import find_ngspice
-from pyims.runners.rawfile import RawPlot
+from pyims.model.layers import Layer, forward
+from pyims.netlist.network import build_layer_netlist, build_network_netlist
+from pyims.runners.session import NgspiceSession
 from pyims.spec import WireParasitics
+from pyims.spec.simulator import DEFAULT_TIMEOUT_S, DEVICE, TIGHT, SimOptions
 
-__all__ = ["SpiceNetwork", "MAX_AUTO_BATCH"]
+__all__ = ["SpiceNetwork", "MAX_AUTO_BATCH", "dc_options"]
 
 #: Largest batch chosen automatically: network netlists save every vector (see ``pyims.netlist.network``), so the raw
 #: file grows with images x circuit size; 64 images of 400x120x84x10 are ~130 MB.
 MAX_AUTO_BATCH = 64
+
+
+def dc_options(net: MappedNetwork) -> SimOptions:
+    """The solver settings a DC network run needs: ``DEVICE`` with transistor-level neurons between layers, else ``TIGHT``."""
+    return DEVICE if net.neuron.component.transistor_level and len(net.layers) > 1 else TIGHT
 
 
 class SpiceNetwork:
@@ -41,8 +43,8 @@ class SpiceNetwork:
         executable, timeout_s, run_root, keep_run_dir, klu: as for ``NgspiceRunner``.
         batch_size: images per ngspice run (``None``: split evenly over ``workers``, at most
             ``MAX_AUTO_BATCH`` per run, which bounds the raw file: ~2 MB per image at 400x120x84x10).
-        options: extra ``.options`` (default ``network_options(net)``: tight tolerances, looser
-            with transistor-level neurons).
+        options: solver settings (default ``dc_options(net)``: tight tolerances, looser with
+            transistor-level neurons); a ``SimOptions``, or raw ``.options`` words replacing them.
         workers: ngspice processes run side by side on separate batches (threads only wait on
             them; each process has its own memory, so this scales with cores).
     """
@@ -54,91 +56,82 @@ class SpiceNetwork:
         *,
         mode: str = "analog",
         executable: str | os.PathLike[str] | None = None,
-        timeout_s: float | None = 3600.0,
+        timeout_s: float | None = DEFAULT_TIMEOUT_S,
         run_root: str | os.PathLike[str] | None = None,
         keep_run_dir: bool = False,
         klu: bool | None = None,
         batch_size: int | None = None,
-        options: tuple[str, ...] | None = None,
+        options: SimOptions | tuple[str, ...] | None = None,
         workers: int = 1,
     ) -> None:
         check_mode(net, mode)
         if batch_size is not None and batch_size < 1:
             raise SpecError(f"batch_size={batch_size!r} must be >= 1")
-        self.net, self.wires, self.mode = net, wires, mode
-        self.info = find_ngspice(executable)
-        self.timeout_s = timeout_s
-        self.run_root = Path(run_root) if run_root is not None else None
-        self.keep_run_dir = keep_run_dir
-        self.klu = self.info.klu if klu is None else bool(klu)
-        self.batch_size = batch_size
-        self.options = network_options(net) if options is None else tuple(options)
         if not isinstance(workers, int) or workers < 1:
             raise SpecError(f"workers={workers!r} must be an integer >= 1")
+        if options is None:
+            options = dc_options(net)
+        elif not isinstance(options, SimOptions):
+            options = SimOptions(extra=tuple(options))
+        options = options.with_(timeout_s=timeout_s, **({} if klu is None else {"klu": klu}))
+        self.net, self.wires, self.mode = net, wires, mode
+        self.session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=keep_run_dir)
+        self.info = self.session.info
+        self.batch_size = batch_size
         self.workers = workers
 
-    def _run(self, text: str, prefix: str, n_points: int, kept: list[str]) -> tuple[RawPlot, Path]:
-        rundir = make_run_dir(self.run_root, prefix)
-        plots = run_ngspice_netlist(text, rundir, info=self.info, timeout_s=self.timeout_s)
-        plot = plots[-1]
-        if plot.data.shape[0] != n_points:
-            raise SimulationError(
-                f"ngspice returned {plot.data.shape[0]} points, expected {n_points} (one per image)", rundir=rundir
-            )
-        if self.keep_run_dir:
-            kept.append(str(rundir))
-        return plot, rundir
-
-    def _done(self, rundir: Path) -> None:
-        if not self.keep_run_dir:
-            shutil.rmtree(rundir, ignore_errors=True)
-
-    @staticmethod
-    def _columns(plot: RawPlot, names: list[str], rundir: Path) -> np.ndarray:
-        try:
-            return plot.columns(names)
-        except RawFileError as exc:
-            raise SimulationError(f"ngspice output is incomplete ({exc})", rundir=rundir) from exc
-
     def _analog(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
-        nn = build_network_netlist(self.net, self.wires, u, klu=self.klu, options=self.options)
-        plot, rundir = self._run(format_netlist(nn.netlist), "net-analog-", nn.n_images, kept)
-        col = lambda names: self._columns(plot, names, rundir)  # noqa: E731
-        pre = [col([f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]
+        nn = build_network_netlist(self.net, self.wires, u)
+        z_names = [f"v({n})" for nodes in nn.z_nodes for n in nodes]
+        names = (z_names + [f"i({s})" for s in nn.input_sources] + [f"i({s})" for s in nn.bias_sources]
+                 + [f"i({a})" for a, _ in nn.neuron_ammeters] + [f"v({node})" for _, node in nn.neuron_ammeters])
+        out = self.session.run(nn.netlist, expect=names, n_points=nn.n_images, prefix="net-analog-")
+        if out.rundir is not None:
+            kept.append(str(out.rundir))
+        z_all = out.columns(z_names)
+        read, start = [], 0
+        for nodes, v_z in zip(nn.z_nodes, nn.v_z):
+            read.append(z_all[:, start : start + len(nodes)] / v_z)
+            start += len(nodes)
+        # SPICE result reading is the forward routine with the measured pre-activations
+        pre = forward(self.net.sequence, u, lambda k, layer, a: read[k]).pre
         v_in = u * self.net.v_read_v
-        power = -np.einsum("ij,ij->i", col([f"i({s})" for s in nn.input_sources]), v_in)
-        power -= col([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * self.net.periphery.v_bias_v
+        power = -np.einsum("ij,ij->i", out.columns([f"i({s})" for s in nn.input_sources]), v_in)
+        power -= out.columns([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * self.net.periphery.v_bias_v
         if nn.neuron_ammeters:
-            i_a = col([f"i({a})" for a, _ in nn.neuron_ammeters])
-            v_a = col([f"v({node})" for _, node in nn.neuron_ammeters])
+            i_a = out.columns([f"i({a})" for a, _ in nn.neuron_ammeters])
+            v_a = out.columns([f"v({node})" for _, node in nn.neuron_ammeters])
             power += np.einsum("ij,ij->i", i_a, v_a)
-        self._done(rundir)
         return pre, power
 
     def _tiled(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
-        net, per = self.net, self.net.periphery
-        a = u
-        pre, power = [], np.zeros(u.shape[0])
-        for l, layer in enumerate(net.layers):
-            ln = build_layer_netlist(net, self.wires, l, a, klu=self.klu, options=self.options)
-            plot, rundir = self._run(format_netlist(ln.netlist), f"net-tiled-l{l + 1}-", ln.n_images, kept)
+        net = self.net
+        power = np.zeros(u.shape[0])
+
+        def evaluate(l: int, layer: Layer, a: np.ndarray) -> np.ndarray:
+            ln = build_layer_netlist(net, self.wires, l, a)
+            sense_names = {key: [f"i({s})" for s in srcs] for key, srcs in ln.sense_sources.items()}
+            input_names = [f"i({s})" for s in ln.input_sources]
+            out = self.session.run(ln.netlist, expect=input_names + [n for v in sense_names.values() for n in v],
+                                   n_points=ln.n_images, prefix=f"net-tiled-l{l + 1}-")
+            if out.rundir is not None:
+                kept.append(str(out.rundir))
             v_rows = net.augment(a) * net.v_read_v
-            power -= np.einsum("ij,ij->i", self._columns(plot, [f"i({s})" for s in ln.input_sources], rundir), v_rows)
-            scale = layer.w_max / (layer.dg_s * net.v_read_v)
-            z = np.zeros((u.shape[0], layer.n_out))
-            for c in range(layer.n_v):
-                outs = layer.outs_of(c)
+            power[:] -= np.einsum("ij,ij->i", out.columns(input_names), v_rows)
+            scale = layer.w_max / (layer.dg_s * net.v_read_v)  # type: ignore[attr-defined]
+            z = np.zeros((u.shape[0], layer.n_out))  # type: ignore[attr-defined]
+            for c in range(layer.n_v):  # type: ignore[attr-defined]
+                outs = layer.outs_of(c)  # type: ignore[attr-defined]
                 parts = []
-                for p in range(layer.n_h):
-                    i_col = self._columns(plot, [f"i({s})" for s in ln.sense_sources[(p, c)]], rundir)
+                for p in range(layer.n_h):  # type: ignore[attr-defined]
+                    i_col = out.columns(sense_names[(p, c)])
                     parts.append((i_col[:, 0::2] - i_col[:, 1::2]) * scale)
-                # Python's combination: currents summed at one virtual ground, or the
-                # partitions' outputs (each with gain h) averaged; equal for ideal arithmetic.
-                z[:, outs] = sum(parts) if per.combine == "sum" else np.mean([layer.n_h * q for q in parts], axis=0)
-            self._done(rundir)
-            pre.append(z)
-            if l < len(net.layers) - 1:
-                a = net.neuron(z)
+                # Python's combination: currents summed at one virtual ground, or the partitions'
+                # outputs (each with gain h) averaged; equal for ideal arithmetic.
+                z[:, outs] = net.combiner.combine(parts)
+            return z
+
+        pre = forward(net.sequence, u, evaluate).pre
         return pre, power
 
     def run(self, u: np.ndarray, progress: Callable[[int], None] | None = None) -> NetworkResult:

@@ -13,19 +13,15 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from pyims.errors import RawFileError, SimulationError
 from pyims.mapping import MappedNetwork
-from pyims.netlist import format_netlist
-from pyims.netlist.network import NETWORK_TRANSIENT_OPTIONS, build_network_transient_netlist
-from pyims.runners.base import make_run_dir
-from pyims.runners.ngspice import run_ngspice_netlist
-from pyims.runners.ngspice_env import find_ngspice
+from pyims.netlist.network import build_network_transient_netlist
+from pyims.runners.session import NgspiceSession
 from pyims.runners.transient import onto_grid
 from pyims.spec import Stimulus, TransientSpec, WireParasitics
+from pyims.spec.simulator import DEFAULT_TIMEOUT_S, NETWORK_TRANSIENT, SimOptions
 from pyims.waveforms import DEFAULT_BAND_RATIO, energy_j, settling_time_s
 
 __all__ = ["NetworkTransientResult", "network_transient"]
@@ -73,55 +69,62 @@ def network_transient(
     spec: TransientSpec,
     *,
     executable: str | os.PathLike[str] | None = None,
-    timeout_s: float | None = 3600.0,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
     run_root: str | os.PathLike[str] | None = None,
     keep_run_dir: bool = False,
     klu: bool | None = None,
-    options: tuple[str, ...] = NETWORK_TRANSIENT_OPTIONS,
+    options: SimOptions = NETWORK_TRANSIENT,
     probe_nodes: tuple[str, ...] = (),
 ) -> NetworkTransientResult:
     """ngspice transient of the fully-analog ``net``; ``stimulus`` gives the input voltages (volts).
 
-    Sense currents come from each sense amplifier's input and output voltages through its
-    feedback resistor: ``i = (v(s) - v(o)) / rf`` (exact for both the ideal and the op-amp one).
+    Sense currents are each sense periphery's own reading (``Sense.sense_currents``): through the
+    feedback resistor of a transimpedance amplifier, ``i = (v(s) - v(o)) / rf`` (exact for both the
+    ideal and the op-amp one); into a difference amplifier's input resistors, ``i = v_s @ load``.
     """
     t0 = time.perf_counter()
-    info = find_ngspice(executable)
-    use_klu = info.klu if klu is None else bool(klu)
-    nn = build_network_transient_netlist(net, wires, stimulus, spec, klu=use_klu, options=options)
-    rundir = make_run_dir(Path(run_root) if run_root is not None else None, "net-tran-")
-    plot = run_ngspice_netlist(format_netlist(nn.netlist), rundir, info=info, timeout_s=timeout_s)[-1]
-    try:
-        t_raw = plot.columns(["time"])[:, 0]
-        pre_raw = [plot.columns([f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]
-        power = -np.einsum("ti,ti->t", plot.columns([f"i({s})" for s in nn.input_sources]), stimulus.at(t_raw))
-        power -= plot.columns([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * net.periphery.v_bias_v
-        if nn.neuron_ammeters:
-            power += np.einsum(
-                "ti,ti->t",
-                plot.columns([f"i({a})" for a, _ in nn.neuron_ammeters]),
-                plot.columns([f"v({node})" for _, node in nn.neuron_ammeters]),
-            )
-        per = net.periphery
-        sense_raw = []
-        for l, layer in enumerate(net.layers):
-            groups = [f"{p}_" for p in range(layer.n_h)] if per.combine == "average" else [""]
-            cols = range(2 * layer.n_out)
-            v_s = np.stack([plot.columns([f"v(s{l}_{g}{k})" for k in cols]) for g in groups], axis=1)
-            v_o = np.stack([plot.columns([f"v(o{l}_{g}{k})" for k in cols]) for g in groups], axis=1)
-            sense_raw.append((v_s - v_o) / per.rf_ohm)
-        probe_raw = plot.columns([f"v({node})" for node in probe_nodes]) if probe_nodes else np.zeros((t_raw.size, 0))
-    except RawFileError as exc:
-        raise SimulationError(f"ngspice transient output is incomplete ({exc})", rundir=rundir) from exc
+    options = options.with_(timeout_s=timeout_s, **({} if klu is None else {"klu": klu}))
+    session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=True)
+    nn = build_network_transient_netlist(net, wires, stimulus, spec)
+    sense, combiner = net.sense, net.combiner
+    names: list[str] = ["time"]
+    names += [f"v({n})" for nodes in nn.z_nodes for n in nodes]
+    names += [f"i({s})" for s in nn.input_sources] + [f"i({s})" for s in nn.bias_sources]
+    names += [f"i({a})" for a, _ in nn.neuron_ammeters] + [f"v({node})" for _, node in nn.neuron_ammeters]
+    names += [f"v({node})" for node in probe_nodes]
+    wanted: list[str] = []
+
+    def record(cols: list[str]) -> np.ndarray:  # first pass: which node voltages the senses read
+        wanted.extend(cols)
+        return np.zeros((1, len(cols)))
+
+    for l, layer in enumerate(net.layers):
+        sense.sense_currents(l, layer.n_h, layer.n_out, combiner, record, gain=net.layer_gain(l))
+    names += list(dict.fromkeys(n for n in wanted if n not in names))
+    out = session.run(nn.netlist, expect=names, prefix="net-tran-")
+    t_raw = out.data[:, 0]
+    pre_raw = [out.columns([f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]
+    power = -np.einsum("ti,ti->t", out.columns([f"i({s})" for s in nn.input_sources]), stimulus.at(t_raw))
+    power -= out.columns([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * net.periphery.v_bias_v
+    if nn.neuron_ammeters:
+        power += np.einsum(
+            "ti,ti->t",
+            out.columns([f"i({a})" for a, _ in nn.neuron_ammeters]),
+            out.columns([f"v({node})" for _, node in nn.neuron_ammeters]),
+        )
+    sense_raw = [sense.sense_currents(l, layer.n_h, layer.n_out, combiner, out.columns, gain=net.layer_gain(l))
+                 for l, layer in enumerate(net.layers)]
+    probe_raw = out.columns([f"v({node})" for node in probe_nodes]) if probe_nodes else np.zeros((t_raw.size, 0))
     n_layers = len(pre_raw)
-    gridded = onto_grid(t_raw, [*pre_raw, *sense_raw, power, probe_raw], spec, rundir)
+    gridded = onto_grid(t_raw, [*pre_raw, *sense_raw, power, probe_raw], spec, out.rundir)
 
     moving = np.flatnonzero(np.any(np.diff(stimulus.v_v, axis=0) != 0.0, axis=1))
     t_start = float(stimulus.t_s[moving[0]]) if moving.size else 0.0
     if not keep_run_dir:
-        shutil.rmtree(rundir, ignore_errors=True)
+        shutil.rmtree(out.rundir, ignore_errors=True)
     return NetworkTransientResult(
         t_s=spec.t_grid_s, pre_norm=tuple(gridded[:n_layers]), power_w=gridded[2 * n_layers],
         i_sense_a=tuple(gridded[n_layers : 2 * n_layers]), v_probe_v=gridded[-1], t_start_s=t_start,
-        ngspice_version=info.version, wall_time_s=time.perf_counter() - t0, run_dir=str(rundir) if keep_run_dir else None,
+        ngspice_version=out.version, wall_time_s=time.perf_counter() - t0,
+        run_dir=str(out.rundir) if keep_run_dir else None,
     )

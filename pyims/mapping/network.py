@@ -12,21 +12,23 @@ which holds exactly for the ideal mapped network (no wires, ideal periphery).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from pyims.components import Combiner, Sense
 from pyims.errors import SpecError
 from pyims.mapping.conductance import weights_to_conductances
 from pyims.model import MLP, NeuronSpec
+from pyims.model.layers import DenseLike, Layer, dense_stack, forward
 from pyims.spec import DeviceSpec, InputEncoding, LayerSplit, PartitionPlan, PeripherySpec, TileSpec, WireParasitics
 
 __all__ = ["MappedLayer", "MappedNetwork", "map_network"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class MappedLayer:
-    """One layer's conductances and partitions.
+class MappedLayer(DenseLike):
+    """One dense layer's conductances and partitions (a crossbar layer of the network model).
 
     Attributes:
         g_pos_s / g_neg_s: float64 ``(n_in + 1, n_out)``, siemens; the last row is the bias row.
@@ -44,6 +46,10 @@ class MappedLayer:
     @property
     def n_rows(self) -> int:
         return int(self.g_pos_s.shape[0])
+
+    @property
+    def n_in(self) -> int:
+        return self.n_rows - 1
 
     @property
     def n_out(self) -> int:
@@ -94,6 +100,25 @@ class MappedNetwork:
     periphery: PeripherySpec
     device: DeviceSpec
     plan: PartitionPlan
+    _sequence: tuple[Layer, ...] = field(default=(), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_sequence", dense_stack(self.layers, self.neuron))
+
+    @property
+    def sequence(self) -> tuple[Layer, ...]:
+        """The network model: ``layers[0], Activation(neuron), layers[1], ...`` (``pyims.model.layers``)."""
+        return self._sequence
+
+    @property
+    def sense(self) -> Sense:
+        """The sense periphery every layer ends in."""
+        return self.periphery.sense_component
+
+    @property
+    def combiner(self) -> Combiner:
+        """How horizontal partitions' partial sums meet."""
+        return self.periphery.combiner
 
     @property
     def u_bias(self) -> float:
@@ -113,22 +138,10 @@ class MappedNetwork:
         return self.periphery.gain(l, len(self.layers))
 
     def layer_v_z(self, l: int) -> float:
-        """Volts at layer ``l``'s neuron inputs per unit pre-activation.
-
-        Current mode: ``gain * rf * v_read * dg / w_max`` (exact for ideal wires and sensing).
-        Voltage mode ("diffamp"): each line is a conductance-weighted average of its inputs, so to
-        first order (unloaded lines, ideal op-amp) ``v_d = gain * v_read * sum_i (G+_i - G-_i) u_i /
-        sum_i (G+_i + G-_i) / 2``; with every cell pair's mean conductance at its nominal
-        ``g_mid = (g_on + g_off) / 2`` that is ``gain * v_read * dg / (w_max * rows * g_mid)``.
-        It is exact for the pre-activation's *definition* only; the circuit's line loading and
-        common-mode terms are what the analog result measures against it.
-        """
-        layer, per = self.layers[l], self.periphery
-        gain = self.layer_gain(l)
-        if per.sense == "diffamp":
-            g_mid = 0.5 * (self.device.g_on_s + self.device.g_off_s)
-            return gain * self.v_read_v * layer.dg_s / (layer.w_max * layer.n_rows * g_mid)
-        return gain * per.rf_ohm * self.v_read_v * layer.dg_s / layer.w_max
+        """Volts at layer ``l``'s neuron inputs per unit pre-activation (the sense periphery's ``v_z``)."""
+        layer = self.layers[l]
+        return self.sense.v_z(gain=self.layer_gain(l), v_read_v=self.v_read_v, w_max=layer.w_max, dg_s=layer.dg_s,
+                              n_rows=layer.n_rows, device=self.device)
 
     def check_inputs(self, u: object) -> np.ndarray:
         """Hardware inputs as float64 ``(N >= 1, n_in)``, finite; SpecError naming the expected shape otherwise."""
@@ -145,13 +158,8 @@ class MappedNetwork:
 
     def mapped_ideal_forward(self, u: np.ndarray) -> list[np.ndarray]:
         """Pre-activations of every layer on the programmed devices, without wires: list of ``(N, n_out)``."""
-        pre, a = [], np.asarray(u, dtype=np.float64)
-        for l, layer in enumerate(self.layers):
-            z = self.augment(a) @ layer.effective_weights()
-            pre.append(z)
-            if l < len(self.layers) - 1:
-                a = self.neuron(z)
-        return pre
+        return forward(self.sequence, np.asarray(u, dtype=np.float64),
+                       lambda k, layer, a: self.augment(a) @ layer.effective_weights()).pre
 
 
 def map_network(

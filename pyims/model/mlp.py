@@ -7,11 +7,12 @@ column = output, as a crossbar has rows for inputs); hidden layers apply the neu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pyims.errors import ModelFileError, SpecError
+from pyims.model.layers import Dense, Layer, dense_stack, forward
 from pyims.model.neurons import NeuronSpec
 
 __all__ = ["MLP"]
@@ -30,6 +31,7 @@ class MLP:
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
     neuron: NeuronSpec = NeuronSpec()
+    _layers: tuple[Layer, ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.weights) == 0 or len(self.weights) != len(self.biases):
@@ -60,6 +62,12 @@ class MLP:
             raise SpecError(f"MLP.neuron is a {type(self.neuron).__name__}; pass a NeuronSpec")
         object.__setattr__(self, "weights", tuple(ws))
         object.__setattr__(self, "biases", tuple(bs))
+        object.__setattr__(self, "_layers", dense_stack([Dense(w, b) for w, b in zip(ws, bs)], self.neuron))
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The network as a layer sequence: ``Dense, Activation(neuron), Dense, ..., Dense``."""
+        return self._layers
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -75,13 +83,7 @@ class MLP:
         a = np.asarray(x, dtype=np.float64)
         if a.ndim != 2 or a.shape[1] != self.layer_sizes[0]:
             raise SpecError(f"inputs have shape {a.shape}; the network needs (N, {self.layer_sizes[0]})")
-        pre = []
-        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = a @ w + b
-            pre.append(z)
-            if l < self.n_layers - 1:
-                a = self.neuron(z)
-        return pre
+        return forward(self.layers, a).pre
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The last layer's pre-activations ``(N, n_classes)``."""

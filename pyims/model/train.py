@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pyims.errors import SpecError
+from pyims.model.layers import Dense, Layer, dense_stack, forward
 from pyims.model.mlp import MLP
 from pyims.model.neurons import NeuronSpec
 
@@ -148,16 +149,17 @@ def train_mlp(
         for start in range(0, n, spec.batch_size):
             idx = order[start : start + spec.batch_size]
             eff = [effective(l) for l in range(len(ws))]
-            acts, pres, caches = [x[idx]], [], []
-            for l, (w, b) in enumerate(eff):
+            caches: list[object] = []
+
+            def evaluate(l: int, layer: Layer, a: np.ndarray) -> np.ndarray:
                 if layer_model is None:
-                    z = acts[-1] @ w + b
-                else:
-                    z, cache = layer_model.forward(l, acts[-1], w, b)
-                    caches.append(cache)
-                pres.append(z)
-                if l < len(ws) - 1:
-                    acts.append(neuron(z))
+                    return layer.float_forward(a)  # type: ignore[attr-defined]
+                z, cache = layer_model.forward(l, a, layer.weight, layer.bias)  # type: ignore[attr-defined]
+                caches.append(cache)
+                return z
+
+            trace = forward(dense_stack([Dense(w, b) for w, b in eff], neuron), x[idx], evaluate)
+            acts, pres = trace.inputs, trace.pre
             loss, delta = _softmax_xent_grad(pres[-1], y[idx])
             total += loss * idx.size
             grads = [None] * len(params)

@@ -14,8 +14,13 @@ p / c: horizontal / vertical partition):
     XN{l}_{j}      neuron, output n{l}_{j}; VA{l+1}_{j} (0 V) carries it to a{l+1}_{j}, so
                    i(VA..) is the current the neuron drives into the next layer's rows
 
-Voltage scale: z{l}_{j} holds ``v_z * z`` with ``v_z = diff_gain * rf * v_read * dg / w_max``
-(volts per unit pre-activation); neurons output ``v_read * a``.
+Voltage scale: z{l}_{j} holds ``v_z * z`` with ``v_z`` the sense periphery's (current mode:
+``diff_gain * rf * v_read * dg / w_max``) volts per unit pre-activation; neurons output ``v_read * a``.
+
+The builder walks the network model (``MappedNetwork.sequence``): each crossbar layer gives its
+tiles and its sense periphery's elements (``Sense.layer_elements``, grouped by the combiner),
+each activation its neuron instances (``Neuron.instance``). No solver options: the simulator
+session applies them (``pyims.spec.simulator``).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 from pyims.errors import SpecError
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.model import NeuronSpec
-from pyims.netlist.library import load_library, load_library_file
+from pyims.netlist.library import load_library
 from pyims.netlist.model import (
     GROUND,
     DcSweep,
@@ -54,10 +59,6 @@ __all__ = [
     "build_layer_netlist",
     "neuron_instance",
     "neuron_library",
-    "TIGHT_OPTIONS",
-    "DEVICE_OPTIONS",
-    "network_options",
-    "NETWORK_TRANSIENT_OPTIONS",
 ]
 
 # Network netlists have no ``.save`` lines, so ngspice writes every vector: it resolves each
@@ -66,60 +67,16 @@ __all__ = [
 # more than the analysis. Writing all node voltages and branch currents costs ~2 MB per image
 # at 400x120x84x10; the readers pick the vectors they need by name.
 
-#: Tolerances for network runs: behavioural neurons make the circuit non-linear, and ngspice's
-#: defaults (reltol 1e-3) stop Newton far from the 1e-6 agreement pyims promises.
-TIGHT_OPTIONS = ("reltol=1e-10", "abstol=1e-18", "vntol=1e-13")
-
-#: Tolerances for networks with transistor-level neurons (``kind = "measured"``): MOSFET
-#: currents cannot meet abstol=1e-18 A, and with reltol=1e-10 ngspice's Newton failed on a
-#: 64x12x8x10 IMAC network after gmin and source stepping (160 s); these converge in 0.2 s,
-#: and ngspice then agrees with native to 6e-11 .. 1e-9 at 400x120x84x10 (docs/reproduction.md).
-DEVICE_OPTIONS = ("reltol=1e-8", "abstol=1e-14", "vntol=1e-10")
-
-
-def network_options(net: MappedNetwork) -> tuple[str, ...]:
-    """The ``.options`` a DC network run needs: ``DEVICE_OPTIONS`` with transistor neurons, else ``TIGHT_OPTIONS``."""
-    return DEVICE_OPTIONS if net.neuron.kind == "measured" and len(net.layers) > 1 else TIGHT_OPTIONS
-
-
-#: Transients of networks integrate with Gear (BDF): an ideal op-amp's virtual ground with the
-#: column's wire capacitance is a sub-femtosecond mode (C * rf / (1 + A)); the trapezoidal rule
-#: rings on it and ngspice's step control then crawls (a 8x4x2 op-amp network was still at
-#: t ~ 1e-14 s after 10 min), while Gear damps it (0.1 s for the whole window).
-NETWORK_TRANSIENT_OPTIONS = TIGHT_OPTIONS + ("method=gear",)
-
 
 def neuron_library(neuron: NeuronSpec) -> SubcktLibrary:
-    """The subcircuit file ``neuron`` runs as in SPICE."""
-    if neuron.kind == "measured":
-        return load_library_file(neuron.subckt_file, neuron.subckt) if neuron.subckt_file else load_library(neuron.subckt)
-    return load_library(f"pyims_neuron_{neuron.kind}")
+    """The subcircuit file ``neuron`` runs as in SPICE (its component's)."""
+    return neuron.component.library()
 
 
 def neuron_instance(name: str, node_in: str, node_out: str, neuron: NeuronSpec, v_z: float, v_read: float) -> SubcktInstance:
     """The library subcircuit of ``neuron`` scaled to volts: input ``v_z`` V per unit pre-activation,
-    output ``v_read`` V per unit activation (the formulas of ``pyims.model.neurons``).
-
-    A measured neuron is its own circuit, which has no scale parameters: the network must
-    present it the voltages it was measured at (``v_z == in_scale_v``, ``v_read == out_scale_v``).
-    """
-    if neuron.kind == "measured":
-        for what, have, need in (("v_z", v_z, neuron.in_scale_v), ("v_read_v", v_read, neuron.out_scale_v)):
-            if abs(have - need) > 1e-9 * abs(need):
-                raise SpecError(
-                    f"measured neuron {neuron.subckt}: the network puts {what}={have!r} V per unit where the "
-                    f"neuron's curve is scaled for {need!r}; scale the weights so the layer's v_z matches "
-                    "(see pyims.presets.imac.hardware_scales) or re-characterise with matching scales"
-                )
-        return SubcktInstance(name, (node_in, node_out), neuron.subckt, ())
-    k = neuron.sign * neuron.gain_norm
-    lo, hi = neuron.out_lo_norm * v_read, neuron.out_hi_norm * v_read
-    if neuron.kind == "sigmoid":
-        return SubcktInstance(name, (node_in, node_out), "pyims_neuron_sigmoid", (("k", k / v_z), ("vlo", lo), ("vhi", hi)))
-    if neuron.kind == "hardsigmoid":
-        slope = 0.25 * k * (neuron.out_hi_norm - neuron.out_lo_norm) * v_read / v_z
-        return SubcktInstance(name, (node_in, node_out), "pyims_neuron_hardsigmoid", (("slope", slope), ("vlo", lo), ("vhi", hi)))
-    return SubcktInstance(name, (node_in, node_out), "pyims_neuron_linear", (("slope", k * v_read / v_z),))
+    output ``v_read`` V per unit activation (its component's ``instance``)."""
+    return neuron.component.instance(name, node_in, node_out, v_z=v_z, v_read_v=v_read)
 
 
 def _sources(v: np.ndarray, nodes: list[str]) -> tuple[list[Element], tuple[str, ...], bool]:
@@ -147,51 +104,35 @@ def _row_nodes(layer_index: int, layer: MappedLayer, p: int) -> tuple[str, ...]:
 def _network_body(net: MappedNetwork, wires: WireParasitics):
     """Everything of the fully-analog netlist but the input sources (cached: it does not depend on the images)."""
     per, v_read = net.periphery, net.v_read_v
+    sense, combiner = net.sense, net.combiner
     elements: list[Element] = []
-    diffamp = per.sense == "diffamp"
-    subckts = {"pyims_diffamp"} if diffamp else {"pyims_diff", f"pyims_sense_{per.sense}"}
     z_nodes, v_zs, bias_names, ammeters = [], [], [], []
-    for l, layer in enumerate(net.layers):
-        v_z = net.layer_v_z(l)
-        v_zs.append(v_z)
+    k = -1  # the crossbar layer the walk is in
+    for item in net.sequence:
+        if not item.crossbar:  # the neurons between crossbar layer k and k + 1
+            l = k
+            for j in range(net.layers[l].n_out):
+                elements.append(neuron_instance(f"XN{l}_{j}", f"z{l}_{j}", f"n{l}_{j}", item.neuron, v_zs[l], v_read))
+                elements.append(VoltageSource(f"VA{l + 1}_{j}", f"n{l}_{j}", f"a{l + 1}_{j}", 0.0))
+                ammeters.append((f"VA{l + 1}_{j}", f"a{l + 1}_{j}"))
+            continue
+        k += 1
+        l, layer = k, item
+        v_zs.append(net.layer_v_z(l))
         elements.append(VoltageSource(f"VB{l}", f"b{l}", GROUND, per.v_bias_v))
         bias_names.append(f"VB{l}")
-        avg = per.combine == "average"
         for c in range(layer.n_v):
             outs = layer.outs_of(c)
             for p in range(layer.n_h):
                 tile = layer.tile(p, c, wires)
                 cols = range(2 * outs.start, 2 * outs.stop)
-                sense = tuple(f"s{l}_{p}_{k}" if avg else f"s{l}_{k}" for k in cols)
-                nodes = TileNodes(tile, prefix=f"l{l}p{p}c{c}_", source_nodes=_row_nodes(l, layer, p), sense_nodes=sense)
+                tag = combiner.tag(p)
+                nodes = TileNodes(tile, prefix=f"l{l}p{p}c{c}_", source_nodes=_row_nodes(l, layer, p),
+                                  sense_nodes=tuple(f"s{l}_{tag}{kk}" for kk in cols))
                 elements += crossbar_elements(tile, nodes, tag=f"L{l}P{p}C{c}")
-        params = (("rf", per.rf_ohm),) + ((("a", per.opamp_gain_ratio),) if per.sense == "opamp" else ())
-        gain_l = net.layer_gain(l)
-        if diffamp:
-            # voltage mode: the line ends of partition p feed its own difference amplifiers
-            for p in range(layer.n_h):
-                amp = (("rin", per.r_in_ohm), ("gain", gain_l), ("a", per.opamp_gain_ratio))
-                for j in range(layer.n_out):
-                    out = f"d{l}_{p}_{j}"
-                    elements.append(SubcktInstance(f"XD{l}_{p}_{j}", (f"s{l}_{p}_{2 * j}", f"s{l}_{p}_{2 * j + 1}", out), "pyims_diffamp", amp))
-                    elements.append(Resistor(f"RA{l}_{p}_{j}", out, f"z{l}_{j}", per.r_avg_ohm))
-        groups = [] if diffamp else [(f"{p}_", gain_l * layer.n_h) for p in range(layer.n_h)] if avg else [("", gain_l)]
-        for tag, gain in groups:
-            for k in range(2 * layer.n_out):
-                elements.append(SubcktInstance(f"XS{l}_{tag}{k}", (f"s{l}_{tag}{k}", f"o{l}_{tag}{k}"), f"pyims_sense_{per.sense}", params))
-            for j in range(layer.n_out):
-                out = f"d{l}_{tag}{j}" if avg else f"z{l}_{j}"
-                elements.append(SubcktInstance(f"XD{l}_{tag}{j}", (f"o{l}_{tag}{2 * j + 1}", f"o{l}_{tag}{2 * j}", out), "pyims_diff", (("gain", gain),)))
-                if avg:
-                    elements.append(Resistor(f"RA{l}_{tag}{j}", out, f"z{l}_{j}", per.r_avg_ohm))
-        z = tuple(f"z{l}_{j}" for j in range(layer.n_out))
-        z_nodes.append(z)
-        if l < len(net.layers) - 1:
-            for j in range(layer.n_out):
-                elements.append(neuron_instance(f"XN{l}_{j}", z[j], f"n{l}_{j}", net.neuron, v_z, v_read))
-                elements.append(VoltageSource(f"VA{l + 1}_{j}", f"n{l}_{j}", f"a{l + 1}_{j}", 0.0))
-                ammeters.append((f"VA{l + 1}_{j}", f"a{l + 1}_{j}"))
-    libraries = tuple(load_library(name) for name in sorted(subckts))
+        elements += sense.layer_elements(l, layer.n_h, layer.n_out, gain=net.layer_gain(l), combiner=combiner)
+        z_nodes.append(tuple(f"z{l}_{j}" for j in range(layer.n_out)))
+    libraries = tuple(load_library(name) for name in sorted(sense.subckts()))
     if len(net.layers) > 1:
         libraries += (neuron_library(net.neuron),)
     return tuple(elements), tuple(z_nodes), tuple(v_zs), tuple(bias_names), tuple(ammeters), libraries
@@ -215,15 +156,13 @@ class NetworkNetlist:
     n_images: int
 
 
-def build_network_netlist(
-    net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool, options: tuple[str, ...] = TIGHT_OPTIONS
-) -> NetworkNetlist:
+def build_network_netlist(net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool = False) -> NetworkNetlist:
     """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read)."""
     u = net.check_inputs(u)
     sources, input_names, batched = _sources(u * net.v_read_v, [f"a0_{i}" for i in range(u.shape[1])])
     n_images = u.shape[0]
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
-    return _network_netlist(net, wires, sources, input_names, analysis, n_images, f"{n_images} image(s)", klu, options)
+    return _network_netlist(net, wires, sources, input_names, analysis, n_images, f"{n_images} image(s)", klu)
 
 
 def build_network_transient_netlist(
@@ -232,8 +171,7 @@ def build_network_transient_netlist(
     stimulus: Stimulus,
     spec: TransientSpec,
     *,
-    klu: bool,
-    options: tuple[str, ...] = TIGHT_OPTIONS,
+    klu: bool = False,
 ) -> NetworkNetlist:
     """The whole network with its inputs following ``stimulus`` (volts, ``m = n_in`` rows) over ``spec``'s window."""
     if stimulus.n_rows != net.layer_sizes[0]:
@@ -244,16 +182,16 @@ def build_network_transient_netlist(
     ]
     names = tuple(e.name for e in sources)
     analysis = Transient(spec.t_step_s, spec.t_stop_s, spec.t_step_s)
-    return _network_netlist(net, wires, sources, names, analysis, 0, f"transient to {spec.t_stop_s!r} s", klu, options)
+    return _network_netlist(net, wires, sources, names, analysis, 0, f"transient to {spec.t_stop_s!r} s", klu)
 
 
-def _network_netlist(net, wires, sources, input_names, analysis, n_images, what, klu, options) -> NetworkNetlist:
+def _network_netlist(net, wires, sources, input_names, analysis, n_images, what, klu) -> NetworkNetlist:
     body, z_nodes, v_zs, bias_names, ammeters, libraries = _network_body(net, wires)
     netlist = Netlist(
         title=f"* pyims fully-analog network {'x'.join(map(str, net.layer_sizes))}",
         elements=tuple(sources) + body,
         analysis=analysis,
-        options=(("klu",) if klu else ()) + tuple(options),
+        options=("klu",) if klu else (),
         libraries=libraries,
         comments=(
             f"layers {net.layer_sizes}, partitions {net.plan.describe(net.layer_sizes)}, {what}",
@@ -283,9 +221,7 @@ class TiledLayerNetlist:
     n_images: int
 
 
-def build_layer_netlist(
-    net: MappedNetwork, wires: WireParasitics, layer_index: int, a: object, *, klu: bool, options: tuple[str, ...] = ()
-) -> TiledLayerNetlist:
+def build_layer_netlist(net: MappedNetwork, wires: WireParasitics, layer_index: int, a: object, *, klu: bool = False) -> TiledLayerNetlist:
     """Layer ``layer_index``'s tiles driven by activations ``a`` ``(n_images, n_in)`` (units of v_read)."""
     layer = net.layers[layer_index]
     l = layer_index
@@ -312,7 +248,7 @@ def build_layer_netlist(
         title=f"* pyims co-simulation, layer {l + 1} of {len(net.layers)}: {layer.n_h}x{layer.n_v} tiles",
         elements=tuple(elements),
         analysis=analysis,
-        options=(("klu",) if klu else ()) + tuple(options),
+        options=("klu",) if klu else (),
         comments=(
             f"layer {l + 1}: {layer.n_rows - 1} inputs + bias row, {layer.n_out} outputs (G+/G- column pairs), {n_images} image(s)",
             "every tile ends in its own 0 V sense sources; Python combines the partial sums",

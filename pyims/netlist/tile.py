@@ -203,7 +203,7 @@ def _describe(tile: TileSpec, n_vectors: int) -> tuple[str, ...]:
     )
 
 
-def build_tile_netlist(tile: TileSpec, v_in_v: object, *, klu: bool) -> Netlist:
+def build_tile_netlist(tile: TileSpec, v_in_v: object, *, klu: bool = False) -> Netlist:
     """The netlist model of ``tile`` driven by ``v_in_v`` (shape ``(n_vectors, m)``, volts).
 
     One vector gives an operating point (``.op``) with DC sources. Several vectors are batched

@@ -12,11 +12,7 @@ from pyims.netlist.model import GROUND, Netlist, PwlTimeSource, Transient
 from pyims.netlist.tile import TileNodes, sense_source_name, tile_elements
 from pyims.spec import Stimulus, TileSpec, TransientSpec
 
-__all__ = ["build_tile_transient_netlist", "TRANSIENT_OPTIONS", "probe_node_name"]
-
-#: Tolerances for transients: Newton converges tightly at every time point; the step is bounded
-#: by the grid (``t_max = t_step``), which keeps ngspice's own truncation error small.
-TRANSIENT_OPTIONS = ("reltol=1e-7", "abstol=1e-15", "vntol=1e-10", "method=trap")
+__all__ = ["build_tile_transient_netlist", "probe_node_name"]
 
 
 def probe_node_name(nodes: TileNodes, probe: tuple[str, int, int]) -> str:
@@ -34,11 +30,13 @@ def build_tile_transient_netlist(
     stimulus: Stimulus,
     spec: TransientSpec,
     *,
-    klu: bool,
     probes: tuple[tuple[str, int, int], ...] = (),
-    options: tuple[str, ...] = TRANSIENT_OPTIONS,
+    klu: bool = False,
 ) -> Netlist:
-    """The tile driven by ``stimulus`` (one PWL source per row) over ``spec``'s window."""
+    """The tile driven by ``stimulus`` (one PWL source per row) over ``spec``'s window.
+
+    Solver options other than ``klu`` (for hand-run text) are the session's (``pyims.spec.simulator.TILE_TRANSIENT``).
+    """
     m, n = tile.n_rows, tile.n_cols
     if stimulus.n_rows != m:
         raise SpecError(f"stimulus drives {stimulus.n_rows} rows but the tile has {m}; pass v_v of shape (P, {m})")
@@ -55,7 +53,7 @@ def build_tile_transient_netlist(
         title=f"* pyims crossbar tile {m}x{n}, transient",
         elements=tuple(elements),
         analysis=Transient(spec.t_step_s, spec.t_stop_s, spec.t_step_s),
-        options=(("klu",) if klu else ()) + tuple(options),
+        options=("klu",) if klu else (),
         saved_currents=tuple(sense_source_name(j) for j in range(n)) + tuple(f"VIN{i}" for i in range(m)),
         saved_voltages=tuple(dict.fromkeys(probe_node_name(nodes, p) for p in probes)),
         comments=(

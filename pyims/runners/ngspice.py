@@ -1,72 +1,52 @@
-"""ngspice as a subprocess in batch mode; results read back from a binary raw file."""
+"""The ngspice tile runner: a tile netlist through one ``NgspiceSession`` (``pyims.runners.session``)."""
 
 from __future__ import annotations
 
-import logging
 import os
-import subprocess
 import time
 from pathlib import Path
 
-from pyims.errors import RawFileError, SimulationError, SimulationTimeout
-from pyims.netlist import build_tile_netlist, format_netlist
-from pyims.results import TileResult
-from pyims.runners.base import TileJob, make_run_dir
-from pyims.runners.ngspice_env import NgspiceInfo, find_ngspice
-from pyims.runners.rawfile import RawPlot, read_raw
-from pyims.runners.spice_output import check_log, finish_tile_run, tail
+from pyims.netlist import build_tile_netlist
+from pyims.results import RunInfo, TileResult
+from pyims.runners.base import TileJob
+from pyims.runners.ngspice_env import NgspiceInfo
+from pyims.runners.rawfile import RawPlot
+from pyims.runners.session import LOG_FILE, NETLIST_FILE, RAW_FILE, NgspiceSession
+from pyims.runners.spice_output import tile_vector_names
+from pyims.spec.simulator import DEFAULT_TIMEOUT_S, SimOptions
 
 __all__ = ["NgspiceRunner", "run_ngspice_netlist", "NETLIST_FILE", "RAW_FILE", "LOG_FILE"]
 
-log = logging.getLogger(__name__)
 
-NETLIST_FILE = "circuit.cir"
-RAW_FILE = "output.raw"
-LOG_FILE = "ngspice.log"
+def run_ngspice_netlist(netlist_text: str, rundir: Path, *, info: NgspiceInfo, timeout_s: float | None) -> list[RawPlot]:
+    """Run ngspice in batch mode on raw ``netlist_text`` inside ``rundir``; every plot of its raw file.
 
-
-def run_ngspice_netlist(
-    netlist_text: str,
-    rundir: Path,
-    *,
-    info: NgspiceInfo,
-    timeout_s: float | None,
-) -> list[RawPlot]:
-    """Run ngspice in batch mode on ``netlist_text`` inside ``rundir``; return the raw file's plots.
-
-    ``rundir`` receives the netlist, ngspice's combined output (``ngspice.log``) and the raw
-    file. On any failure the directory is left in place and named in the raised error.
+    The low-level step of ``NgspiceSession`` (for hand-written netlists); a failure keeps ``rundir``.
     """
-    netlist_path = rundir / NETLIST_FILE
-    netlist_path.write_text(netlist_text)
-    cmd = (str(info.executable), "-b", "-r", RAW_FILE, NETLIST_FILE)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    log_path = rundir / LOG_FILE
-    with open(log_path, "wb") as log_file:
-        try:
-            proc = subprocess.run(
-                cmd, cwd=rundir, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                timeout=timeout_s, env=env, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            log_file.flush()
-            raise SimulationTimeout(
-                f"ngspice did not finish within timeout_s={timeout_s}; raise NgspiceRunner(timeout_s=...) "
-                "or reduce the tile or batch size",
-                rundir=rundir, cmd=cmd, output_tail=tail(log_path.read_text(errors="replace")),
-            ) from None
-    output = log_path.read_text(errors="replace")
-    check_log(output, rundir=rundir, cmd=cmd, returncode=proc.returncode)
-    try:
-        return read_raw(rundir / RAW_FILE)
-    except RawFileError as exc:
-        raise SimulationError(
-            f"ngspice produced no usable results ({exc})", rundir=rundir, cmd=cmd,
-            returncode=proc.returncode, output_tail=tail(output),
-        ) from exc
+    return NgspiceSession(SimOptions(timeout_s=timeout_s), info=info).execute(netlist_text, Path(rundir))
 
 
-class NgspiceRunner:
+class TileRunnerMixin:
+    """A tile runner on a SPICE session: build the tile's netlist, run it, read the currents."""
+
+    name = "spice"
+    session: NgspiceSession
+
+    def run(self, job: TileJob) -> TileResult:
+        t0 = time.perf_counter()
+        out = self.session.run(
+            build_tile_netlist(job.tile, job.v_in_v), expect=tile_vector_names(n_rows=job.tile.n_rows, n_cols=job.tile.n_cols, batched=job.n_vectors > 1), n_points=job.n_vectors,
+            prefix=f"tile-{self.name}-",
+        )
+        n = job.tile.n_cols
+        info = RunInfo(backend=self.name, ngspice_version=out.version, klu=out.klu,
+                       wall_time_s=time.perf_counter() - t0, run_dir=out.rundir)
+        # SPICE reports a source's branch current from its + terminal through the source: for the
+        # 0 V sense sources that is the column current; input sources report minus what they deliver.
+        return TileResult(i_col_a=out.data[:, :n].copy(), i_src_a=-out.data[:, n:], info=info)
+
+
+class NgspiceRunner(TileRunnerMixin):
     """Runner on the ngspice executable.
 
     Args:
@@ -83,23 +63,13 @@ class NgspiceRunner:
         self,
         *,
         executable: str | os.PathLike[str] | None = None,
-        timeout_s: float | None = 3600.0,
+        timeout_s: float | None = DEFAULT_TIMEOUT_S,
         run_root: str | os.PathLike[str] | None = None,
         keep_run_dir: bool = False,
         klu: bool | None = None,
     ) -> None:
-        self.info = find_ngspice(executable)
-        self.timeout_s = timeout_s
-        self.run_root = Path(run_root) if run_root is not None else None
-        self.keep_run_dir = keep_run_dir
-        self.klu = self.info.klu if klu is None else bool(klu)
-
-    def run(self, job: TileJob) -> TileResult:
-        t0 = time.perf_counter()
-        netlist = build_tile_netlist(job.tile, job.v_in_v, klu=self.klu)
-        rundir = make_run_dir(self.run_root, "tile-ngspice-")
-        plots = run_ngspice_netlist(format_netlist(netlist), rundir, info=self.info, timeout_s=self.timeout_s)
-        return finish_tile_run(
-            plots, job, rundir=rundir, keep_run_dir=self.keep_run_dir, backend=self.name,
-            ngspice_version=self.info.version, klu=self.klu, t0=t0,
+        self.session = NgspiceSession(
+            SimOptions(klu=klu, timeout_s=timeout_s), executable=executable, run_root=run_root, keep_run_dir=keep_run_dir
         )
+        self.info = self.session.info
+        self.klu = self.session.options.use_klu(self.info.klu)

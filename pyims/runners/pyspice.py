@@ -15,20 +15,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from pyims.errors import RawFileError, SimulationError, SimulatorNotFound, SimulatorUsageError
-from pyims.netlist import build_tile_netlist, format_netlist
-from pyims.results import TileResult
-from pyims.runners.base import TileJob, make_run_dir
-from pyims.runners.ngspice import LOG_FILE, NETLIST_FILE, RAW_FILE
+from pyims.errors import SimulationError, SimulatorNotFound, SimulatorUsageError
+from pyims.runners.ngspice import TileRunnerMixin
 from pyims.runners.ngspice_env import INSTALL_HINT
-from pyims.runners.rawfile import read_raw
-from pyims.runners.spice_output import check_log, finish_tile_run, tail
+from pyims.runners.session import LOG_FILE, RAW_FILE, NgspiceSession
+from pyims.runners.spice_output import check_log, tail
+from pyims.spec.simulator import SimOptions
 
-__all__ = ["PyspiceRunner", "shared_ngspice"]
+__all__ = ["PyspiceRunner", "PyspiceSession", "shared_ngspice"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +80,62 @@ def _output(ngspice: Any) -> str:
     return "\n".join(filter(None, (ngspice.stdout, ngspice.stderr)))
 
 
-class PyspiceRunner:
+class PyspiceSession(NgspiceSession):
+    """The simulator session on libngspice through PySpice, in this process (a dialect of ``NgspiceSession``).
+
+    The circuit is sent from memory; results are written by ngspice's ``write`` command to a
+    binary raw file in the run directory and read and checked exactly as the subprocess's.
+    There is no timeout: an in-process simulation cannot be aborted safely.
+    """
+
+    simulator = "pyspice"
+
+    def _find(self, executable: str | os.PathLike[str] | None) -> Any:
+        return shared_ngspice()
+
+    @property
+    def klu_available(self) -> bool:
+        shared_ngspice()
+        return _instance_klu
+
+    @property
+    def version(self) -> int:
+        return int(shared_ngspice().ngspice_version)
+
+    def _simulate(self, text: str, rundir: Path) -> tuple[tuple[str, ...], int | None, str]:
+        ngspice = shared_ngspice()
+        raw_path = rundir / RAW_FILE
+        transcript: list[str] = []
+        steps = (
+            ("load circuit", lambda: ngspice.load_circuit(text)),
+            ("run", lambda: ngspice.run()),
+            ("write results", lambda: ngspice.exec_command(f"write {raw_path}")),
+        )
+        try:
+            for what, step in steps:
+                try:
+                    step()
+                except Exception as exc:  # PySpice raises NameError / its own errors on ngspice failures
+                    transcript.append(_output(ngspice))
+                    check_log("\n".join(transcript), rundir=rundir, cmd=("libngspice", what), returncode=None)
+                    raise SimulationError(
+                        f"libngspice failed at '{what}' ({type(exc).__name__}: {exc})",
+                        rundir=rundir, cmd=("libngspice", what), output_tail=tail("\n".join(transcript)),
+                    ) from exc
+                transcript.append(_output(ngspice))
+                check_log(transcript[-1], rundir=rundir, cmd=("libngspice", what), returncode=None)
+        finally:
+            (rundir / LOG_FILE).write_text("\n".join(transcript))
+            # Free the circuit and its plots so the next run starts clean.
+            for command in ("destroy all", "remcirc"):
+                try:
+                    ngspice.exec_command(command)
+                except Exception:  # noqa: BLE001 - nothing loaded is not an error here
+                    log.debug("libngspice: %s failed (nothing to free)", command)
+        return ("libngspice",), None, "\n".join(transcript)
+
+
+class PyspiceRunner(TileRunnerMixin):
     """Runner on libngspice through PySpice, in this process.
 
     Args:
@@ -108,48 +160,6 @@ class PyspiceRunner:
         self.keep_run_dir = keep_run_dir
         self.klu = klu
 
-    def run(self, job: TileJob) -> TileResult:
-        t0 = time.perf_counter()
-        ngspice = shared_ngspice()
-        klu = _instance_klu if self.klu is None else bool(self.klu)
-        netlist_text = format_netlist(build_tile_netlist(job.tile, job.v_in_v, klu=klu))
-        rundir = make_run_dir(self.run_root, "tile-pyspice-")
-        (rundir / NETLIST_FILE).write_text(netlist_text)
-        raw_path = rundir / RAW_FILE
-        transcript: list[str] = []
-        steps = (
-            ("load circuit", lambda: ngspice.load_circuit(netlist_text)),
-            ("run", lambda: ngspice.run()),
-            ("write results", lambda: ngspice.exec_command(f"write {raw_path}")),
-        )
-        try:
-            for what, step in steps:
-                try:
-                    step()
-                except Exception as exc:  # PySpice raises NameError / its own errors on ngspice failures
-                    transcript.append(_output(ngspice))
-                    check_log("\n".join(transcript), rundir=rundir, cmd=("libngspice", what), returncode=None)
-                    raise SimulationError(
-                        f"libngspice failed at '{what}' ({type(exc).__name__}: {exc})",
-                        rundir=rundir, cmd=("libngspice", what), output_tail=tail("\n".join(transcript)),
-                    ) from exc
-                transcript.append(_output(ngspice))
-                check_log(transcript[-1], rundir=rundir, cmd=("libngspice", what), returncode=None)
-            plots = read_raw(raw_path)
-        except RawFileError as exc:
-            raise SimulationError(
-                f"libngspice produced no usable results ({exc})", rundir=rundir,
-                output_tail=tail("\n".join(transcript)),
-            ) from exc
-        finally:
-            (rundir / LOG_FILE).write_text("\n".join(transcript))
-            # Free the circuit and its plots so the next run starts clean.
-            for command in ("destroy all", "remcirc"):
-                try:
-                    ngspice.exec_command(command)
-                except Exception:  # noqa: BLE001 - nothing loaded is not an error here
-                    log.debug("libngspice: %s failed (nothing to free)", command)
-        return finish_tile_run(
-            plots, job, rundir=rundir, keep_run_dir=self.keep_run_dir, backend=self.name,
-            ngspice_version=ngspice.ngspice_version, klu=klu, t0=t0,
-        )
+    @property
+    def session(self) -> PyspiceSession:  # built on first use: loading libngspice binds this thread
+        return PyspiceSession(SimOptions(klu=self.klu, timeout_s=None), run_root=self.run_root, keep_run_dir=self.keep_run_dir)

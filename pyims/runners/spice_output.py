@@ -8,19 +8,15 @@ expected output, never from the substring "error".
 from __future__ import annotations
 
 import re
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 
-from pyims.errors import ConvergenceError, RawFileError, SimulationError
+from pyims.errors import ConvergenceError, SimulationError
 from pyims.netlist.tile import input_source_name, sense_source_name
-from pyims.results import RunInfo, TileResult
-from pyims.runners.base import TileJob
 from pyims.runners.rawfile import RawPlot
 
-__all__ = ["check_log", "tile_currents", "finish_tile_run", "tail", "CONVERGENCE_PATTERNS"]
+__all__ = ["check_log", "tile_currents", "tile_vector_names", "tail", "CONVERGENCE_PATTERNS"]
 
 #: Lines that mean ngspice found no solution.
 CONVERGENCE_PATTERNS = (
@@ -66,8 +62,15 @@ def check_log(log_text: str, *, rundir: Path | None, cmd: tuple[str, ...], retur
         )
 
 
+def tile_vector_names(*, n_rows: int, n_cols: int, batched: bool) -> tuple[str, ...]:
+    """The vectors of a tile run: every column's sense-source current, then every row source's."""
+    return tuple(f"i({sense_source_name(j)})" for j in range(n_cols)) + tuple(
+        f"i({input_source_name(i, batched)})" for i in range(n_rows)
+    )
+
+
 def tile_currents(plot: RawPlot, *, n_rows: int, n_cols: int, n_vectors: int, batched: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Column currents ``(K, n)`` and source currents ``(K, m)`` in A from a tile's plot.
+    """Column currents ``(K, n)`` and source currents ``(K, m)`` in A from a tile's plot (a hand-run netlist's).
 
     SPICE reports a source's branch current from its + terminal through the source: for the
     0 V sense sources that is the column current; input sources report minus what they deliver.
@@ -77,38 +80,5 @@ def tile_currents(plot: RawPlot, *, n_rows: int, n_cols: int, n_vectors: int, ba
             f"ngspice returned {plot.data.shape[0]} points in plot {plot.plotname!r}, expected {n_vectors}",
             rundir=None,
         )
-    i_col = np.stack([plot.column(f"i({sense_source_name(j)})") for j in range(n_cols)], axis=1)
-    i_src = -np.stack([plot.column(f"i({input_source_name(i, batched)})") for i in range(n_rows)], axis=1)
-    return np.ascontiguousarray(i_col.real), np.ascontiguousarray(i_src.real)
-
-
-def finish_tile_run(
-    plots: list[RawPlot],
-    job: TileJob,
-    *,
-    rundir: Path,
-    keep_run_dir: bool,
-    backend: str,
-    ngspice_version: int | None,
-    klu: bool,
-    t0: float,
-) -> TileResult:
-    """The tile's result from a SPICE run's plots; removes ``rundir`` unless it is to be kept.
-
-    ``t0`` is the run's ``time.perf_counter()`` start. Output without the tile's currents raises
-    SimulationError and keeps ``rundir``.
-    """
-    try:
-        i_col, i_src = tile_currents(
-            plots[-1], n_rows=job.tile.n_rows, n_cols=job.tile.n_cols,
-            n_vectors=job.n_vectors, batched=job.n_vectors > 1,
-        )
-    except (RawFileError, SimulationError) as exc:
-        raise SimulationError(f"{backend} output does not hold the tile's currents ({exc})", rundir=rundir) from exc
-    if not keep_run_dir:
-        shutil.rmtree(rundir, ignore_errors=True)
-    info = RunInfo(
-        backend=backend, ngspice_version=ngspice_version, klu=klu,
-        wall_time_s=time.perf_counter() - t0, run_dir=rundir if keep_run_dir else None,
-    )
-    return TileResult(i_col_a=i_col, i_src_a=i_src, info=info)
+    data = plot.columns(tile_vector_names(n_rows=n_rows, n_cols=n_cols, batched=batched))
+    return np.ascontiguousarray(data[:, :n_cols]), -data[:, n_cols:]

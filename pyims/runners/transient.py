@@ -24,16 +24,14 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from pyims.errors import ConvergenceError, RawFileError, SimulationError, SpecError
-from pyims.netlist import format_netlist
+from pyims.errors import ConvergenceError, SimulationError, SpecError
 from pyims.netlist.tile import TileNodes, sense_source_name
-from pyims.netlist.transient import TRANSIENT_OPTIONS, build_tile_transient_netlist, probe_node_name
+from pyims.netlist.transient import build_tile_transient_netlist, probe_node_name
 from pyims.results import RunInfo, TransientResult
-from pyims.runners.base import make_run_dir
 from pyims.runners.native import _assemble
-from pyims.runners.ngspice import run_ngspice_netlist
-from pyims.runners.ngspice_env import find_ngspice
+from pyims.runners.session import NgspiceSession
 from pyims.spec import Stimulus, TileSpec, TransientSpec
+from pyims.spec.simulator import DEFAULT_TIMEOUT_S, TILE_TRANSIENT, SimOptions
 
 __all__ = ["native_tile_transient", "ngspice_tile_transient", "TRANSIENT_METHODS", "onto_grid"]
 
@@ -149,33 +147,33 @@ def ngspice_tile_transient(
     *,
     probes: tuple[tuple[str, int, int], ...] = (),
     executable: str | os.PathLike[str] | None = None,
-    timeout_s: float | None = 3600.0,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
     run_root: str | os.PathLike[str] | None = None,
     keep_run_dir: bool = False,
     klu: bool | None = None,
-    options: tuple[str, ...] = TRANSIENT_OPTIONS,
+    options: SimOptions = TILE_TRANSIENT,
 ) -> TransientResult:
-    """ngspice transient of ``tile``; its adaptive time points are interpolated onto ``spec``'s grid."""
+    """ngspice transient of ``tile``; its adaptive time points are interpolated onto ``spec``'s grid.
+
+    ``options`` are the solver settings (``timeout_s`` and ``klu``, when given, override theirs).
+    """
     probes = _check(tile, stimulus, probes)
     t0 = time.perf_counter()
-    info = find_ngspice(executable)
-    use_klu = info.klu if klu is None else bool(klu)
-    netlist = build_tile_transient_netlist(tile, stimulus, spec, klu=use_klu, probes=probes, options=options)
-    rundir = make_run_dir(Path(run_root) if run_root is not None else None, "tran-ngspice-")
-    plot = run_ngspice_netlist(format_netlist(netlist), rundir, info=info, timeout_s=timeout_s)[-1]
+    options = options.with_(timeout_s=timeout_s, **({} if klu is None else {"klu": klu}))
+    session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=True)
+    netlist = build_tile_transient_netlist(tile, stimulus, spec, probes=probes)
     nodes = TileNodes(tile)
-    try:
-        t_raw = plot.columns(["time"])[:, 0]
-        i_col_raw = plot.columns([f"i({sense_source_name(j)})" for j in range(tile.n_cols)])
-        i_src_raw = -plot.columns([f"i(VIN{i})" for i in range(tile.n_rows)])
-        v_probe_raw = plot.columns([f"v({probe_node_name(nodes, p)})" for p in probes]) if probes else np.zeros((t_raw.size, 0))
-    except RawFileError as exc:
-        raise SimulationError(f"ngspice transient output is incomplete ({exc})", rundir=rundir) from exc
-    t = spec.t_grid_s
-    i_col, i_src, v_probe = onto_grid(t_raw, [i_col_raw, i_src_raw, v_probe_raw], spec, rundir)
+    m, n = tile.n_rows, tile.n_cols
+    names = (["time"] + [f"i({sense_source_name(j)})" for j in range(n)] + [f"i(VIN{i})" for i in range(m)]
+             + [f"v({probe_node_name(nodes, p)})" for p in probes])
+    out = session.run(netlist, expect=names, prefix="tran-ngspice-")
+    t_raw = out.data[:, 0]
+    i_col, i_src, v_probe = onto_grid(
+        t_raw, [out.data[:, 1 : 1 + n], -out.data[:, 1 + n : 1 + n + m], out.data[:, 1 + n + m :]], spec, out.rundir
+    )
     if not keep_run_dir:
-        shutil.rmtree(rundir, ignore_errors=True)
-    run = RunInfo(backend="ngspice", ngspice_version=info.version, klu=use_klu,
-                  wall_time_s=time.perf_counter() - t0, run_dir=rundir if keep_run_dir else None)
-    return TransientResult(t_s=t, i_col_a=i_col, i_src_a=i_src, v_src_v=stimulus.at(t),
+        shutil.rmtree(out.rundir, ignore_errors=True)
+    run = RunInfo(backend="ngspice", ngspice_version=out.version, klu=out.klu,
+                  wall_time_s=time.perf_counter() - t0, run_dir=out.rundir if keep_run_dir else None)
+    return TransientResult(t_s=spec.t_grid_s, i_col_a=i_col, i_src_a=i_src, v_src_v=stimulus.at(spec.t_grid_s),
                            v_probe_v=v_probe, probes=probes, info=run)

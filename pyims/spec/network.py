@@ -7,10 +7,11 @@ allowed values, since these specs are what an experiment TOML file fills in.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from pyims.components import COMBINERS, SENSES, Combiner, Sense
 from pyims.errors import SpecError
 from pyims.spec._checks import nonnegative, positive
 
@@ -27,8 +28,9 @@ __all__ = [
 ]
 
 ENCODINGS = ("dac", "binary")
-SENSE_KINDS = ("ideal", "opamp", "diffamp")
-COMBINE_KINDS = ("sum", "average")
+#: The registered sense and combiner kinds (``pyims.components.SENSES`` / ``COMBINERS``).
+SENSE_KINDS = SENSES.kinds()
+COMBINE_KINDS = COMBINERS.kinds()
 
 
 def _int_field(owner: str, name: str, value: object, lo: int) -> int:
@@ -148,12 +150,12 @@ class PeripherySpec:
     r_avg_ohm: float = 1e4
     v_bias_v: float = 0.2
     t_read_s: float = 1e-8
+    _sense: Sense = field(default=None, init=False, repr=False, compare=False, hash=False)  # type: ignore[assignment]
+    _combiner: Combiner = field(default=None, init=False, repr=False, compare=False, hash=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        if self.sense not in SENSE_KINDS:
-            raise SpecError(f"periphery.sense={self.sense!r} is unknown; use one of {', '.join(SENSE_KINDS)}")
-        if self.combine not in COMBINE_KINDS:
-            raise SpecError(f"periphery.combine={self.combine!r} is unknown; use one of {', '.join(COMBINE_KINDS)}")
+        sense_cls = SENSES.get(self.sense)
+        combiner_cls = COMBINERS.get(self.combine)
         for name in ("rf_ohm", "opamp_gain_ratio", "diff_gain_ratio", "r_in_ohm", "r_avg_ohm", "v_bias_v", "t_read_s"):
             object.__setattr__(self, name, positive("periphery", name, getattr(self, name)))
         if self.layer_gains_ratio is not None:
@@ -162,11 +164,19 @@ class PeripherySpec:
                 raise SpecError("periphery.layer_gains_ratio is empty; give one gain per layer, e.g. [30, 30, 10]")
             gains = tuple(positive("periphery", f"layer_gains_ratio[{k}]", g) for k, g in enumerate(gains))
             object.__setattr__(self, "layer_gains_ratio", gains)
-        if self.sense == "diffamp" and self.combine != "average":
-            raise SpecError(
-                'periphery.sense="diffamp" is voltage mode: partitions cannot share a virtual ground; '
-                'set periphery.combine = "average"'
-            )
+        sense_cls.validate(self)
+        object.__setattr__(self, "_sense", sense_cls(self))
+        object.__setattr__(self, "_combiner", combiner_cls(r_avg_ohm=self.r_avg_ohm))
+
+    @property
+    def sense_component(self) -> Sense:
+        """The sense periphery object of ``sense`` (``pyims.components``)."""
+        return self._sense
+
+    @property
+    def combiner(self) -> Combiner:
+        """The partial-sum combiner of ``combine`` (``pyims.components``)."""
+        return self._combiner
 
     def gain(self, layer_index: int, n_layers: int) -> float:
         """The differential gain of layer ``layer_index`` (from 0) of an ``n_layers`` network."""
