@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from pyims import __version__
-from pyims.compare import layer_rel_diffs, rel_diff
 from pyims.errors import PyimsError
 from pyims.netlist import build_tile_netlist, emit
-from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
+from pyims.runners import BACKENDS, TileJob, find_ngspice
 from pyims.spec import TileSpec, WireParasitics
 
 __all__ = ["main"]
@@ -33,27 +32,19 @@ def _parse_shape(text: str) -> tuple[int, int]:
     return m, n
 
 
-def _random_tile(m: int, n: int, seed: int, wires: WireParasitics, n_vectors: int) -> TileJob:
-    """A reproducible tile: cells uniform in [1 uS, 100 uS] (1 Mohm..10 kohm), inputs in [0, 0.2] V."""
-    rng = np.random.default_rng(seed)
-    g = rng.uniform(1e-6, 1e-4, size=(m, n))
-    v = rng.uniform(0.0, 0.2, size=(n_vectors, m))
-    return TileJob(tile=TileSpec(g_s=g, wires=wires), v_in_v=v)
-
-
 def _print_experiment(result, out: Path | None) -> None:
     from pyims.experiment.report import format_table
 
     s = result.summary
-    net = s["network"]
-    print(f"  {s['dataset']['name']}: {s['dataset']['n_train']} train / {s['dataset']['n_test']} test images "
-          f"{s['dataset']['image_shape'][0]}x{s['dataset']['image_shape'][1]}; network {'x'.join(map(str, net['layer_sizes']))}, "
-          f"partitions {net['partitions']} ({net['n_tiles']} tiles), mode {net['mode']}")
+    net, ds = s.network, s.dataset
+    print(f"  {ds.name}: {ds.n_train} train / {ds.n_test} test images "
+          f"{ds.image_shape[0]}x{ds.image_shape[1]}; network {'x'.join(map(str, net.layer_sizes))}, "
+          f"partitions {net.partitions} ({net.n_tiles} tiles), mode {net.mode}")
     print()
     print(format_table(s))
     if out is not None:
         print()
-        print(f"  results: {out}/ ({', '.join(s['files'])})")
+        print(f"  results: {out}/ ({', '.join(s.files)})")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -94,68 +85,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         cells = [next(x for x in rows if x["r_wire_ohm"] == r and x["partitions"] == p) for p in plans]
         print("  " + f"{r:>10.1f}" + "".join(f"{100 * c['accuracy']:>17.2f}%" for c in cells))
     (out / "wire_partition_table.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"  (digital: {100 * result.summary['accuracy']['digital']['accuracy']:.2f} %; table in {out / 'wire_partition_table.json'})")
-    v = result.summary["spice_verification"]
-    return 0 if v is None or v["passed"] else 1
+    print(f"  (digital: {100 * result.summary.accuracy.digital.accuracy:.2f} %; table in {out / 'wire_partition_table.json'})")
+    v = result.summary.spice_verification
+    return 0 if v is None or v.passed else 1
 
 
 def _cmd_tile_demo(args: argparse.Namespace) -> int:
+    from pyims.experiment.tile_demo import run_tile_demo
+
     m, n = args.size
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    wires = WireParasitics(r_row_ohm=args.r_wire_ohm, r_col_ohm=args.r_wire_ohm, r_driver_ohm=10.0, r_sense_ohm=10.0)
-    job = _random_tile(m, n, args.seed, wires, args.vectors)
-    ideal = job.v_in_v @ job.tile.g_s
     print(f"pyims {__version__} demo: {m}x{n} crossbar tile, {args.vectors} input vectors, seed {args.seed}")
     print(f"  wire: {args.r_wire_ohm} ohm per row/column segment; driver and sense 10 ohm")
-    try:
-        info = find_ngspice()
-        print(f"  ngspice-{info.version} at {info.executable} (KLU: {'yes' if info.klu else 'NO'})")
-    except PyimsError as exc:
-        print(f"  ngspice: not available ({exc})")
-        info = None
-
-    netlist_path = out / f"tile_{m}x{n}.cir"
-    with open(netlist_path, "w") as dest:
-        emit(build_tile_netlist(job.tile, job.v_in_v, klu=bool(info and info.klu)), dest)
-
-    results = {"native": get_runner("native").run(job)}
-    backends = [b for b in args.backends if b != "native"] if info is not None else []
-    for backend in backends:
-        results[backend] = get_runner(backend).run(job)
-    reference = results["native"].i_col_a
+    res = run_tile_demo(args.out, size=(m, n), n_vectors=args.vectors, seed=args.seed, r_wire_ohm=args.r_wire_ohm,
+                        backends=tuple(args.backends))
+    info = res.ngspice
+    print(f"  ngspice-{info.version} at {info.executable} (KLU: {'yes' if info.klu else 'NO'})" if info
+          else "  ngspice: not available; native only")
     print()
     print(f"  {'backend':<9} {'wall time':>10} {'max rel diff vs native':>24} {'KCL residual':>14}")
-    for backend, res in results.items():
-        kcl = float(np.max(np.abs(res.kcl_residual_a())) / np.max(np.abs(res.i_src_a.sum(axis=1))))
-        print(f"  {backend:<9} {res.info.wall_time_s:>9.3f}s {rel_diff(res.i_col_a, reference):>24.2e} {kcl:>14.1e}")
-
+    for b in res.backends:
+        print(f"  {b.backend:<9} {b.wall_time_s:>9.3f}s {b.max_rel_diff_vs_native:>24.2e} {b.kcl_residual_ratio:>14.1e}")
     print()
     print("  column-current error vs ideal V @ G (native solver) as wire resistance grows:")
     print(f"  {'r_wire_ohm':>10} {'max rel error':>14} {'mean |I|/|I_ideal|':>19}")
-    sweep = {}
-    for r in (0.0, 0.5, 1.0, 2.5, 5.0, 10.0):
-        w = WireParasitics(r_row_ohm=r, r_col_ohm=r, r_driver_ohm=10.0 if r else 0.0, r_sense_ohm=10.0 if r else 0.0)
-        i = get_runner("native").run(TileJob(tile=TileSpec(g_s=job.tile.g_s, wires=w), v_in_v=job.v_in_v)).i_col_a
-        sweep[r] = (rel_diff(i, ideal), float(np.mean(np.abs(i)) / np.mean(np.abs(ideal))))
-        print(f"  {r:>10.1f} {sweep[r][0]:>14.3e} {sweep[r][1]:>19.4f}")
-
-    summary = {
-        "pyims_version": __version__,
-        "tile": {"rows": m, "cols": n, "seed": args.seed, "n_vectors": args.vectors},
-        "wires": {"r_row_ohm": wires.r_row_ohm, "r_col_ohm": wires.r_col_ohm,
-                  "r_driver_ohm": wires.r_driver_ohm, "r_sense_ohm": wires.r_sense_ohm},
-        "ngspice_version": info.version if info else None,
-        "backends": {
-            b: {"wall_time_s": r.info.wall_time_s, "max_rel_diff_vs_native": rel_diff(r.i_col_a, reference)}
-            for b, r in results.items()
-        },
-        "wire_sweep": [{"r_wire_ohm": r, "max_rel_error_vs_ideal": e, "mean_current_ratio": q} for r, (e, q) in sweep.items()],
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for p in res.wire_sweep:
+        print(f"  {p.r_wire_ohm:>10.1f} {p.max_rel_error_vs_ideal:>14.3e} {p.mean_current_ratio:>19.4f}")
     print()
-    print(f"  netlist: {netlist_path}   (run it by hand: ngspice -b -r out.raw {netlist_path})")
-    print(f"  summary: {out / 'summary.json'}")
+    print(f"  netlist: {res.netlist_path}   (run it by hand: ngspice -b -r out.raw {res.netlist_path})")
+    print(f"  summary: {res.summary_path}")
     return 0
 
 
@@ -170,7 +127,9 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
         job = TileJob(tile=TileSpec(g_s=g, wires=wires), v_in_v=v)
     else:
         m, n = args.size
-        job = _random_tile(m, n, args.seed, wires, args.vectors)
+        from pyims.experiment.tile_demo import random_tile_job
+
+        job = random_tile_job(m, n, args.seed, wires, args.vectors)
     netlist = build_tile_netlist(job.tile, job.v_in_v, klu=not args.no_klu)
     if args.output == "-":
         emit(netlist, sys.stdout)
@@ -286,38 +245,21 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_imac(args: argparse.Namespace) -> int:
-    from pyims.characterize import characterize_neuron
-    from pyims.compare import accuracy_stats
-    from pyims.inference import NativeNetwork
-    from pyims.presets.imac import ImacPreset
+    from pyims.experiment.imac_run import run_imac_network
     from pyims.spec import PartitionPlan
 
-    preset = ImacPreset(wire_scale_ratio=args.wire_scale)
-    neuron = preset.neuron_spec(characterize_neuron())
-    mlp = preset.load_network(args.weights, neuron)
     plan = PartitionPlan(horizontal=tuple(args.horizontal) if args.horizontal else None,
                          vertical=tuple(args.vertical) if args.vertical else None)
-    net = preset.map(mlp, plan)
-    data = np.loadtxt(args.data, delimiter=",", ndmin=2)
-    labels = np.loadtxt(args.labels, delimiter=",", ndmin=2)
-    y = np.argmax(labels, axis=1) if labels.shape[1] > 1 else labels[:, 0].astype(int)
-    if args.max_images:
-        data, y = data[: args.max_images], y[: args.max_images]
-    u = np.sign(data)  # as IMAC-Sim binarises: +-0.8 V, and a pixel of exactly 0 stays at 0 V
-    res = NativeNetwork(net, preset.wires, energy=False, workers=None).run(u)
-    digital = mlp.logits(u)
-    print(f"{'x'.join(map(str, mlp.layer_sizes))}, partitions {plan.describe(mlp.layer_sizes)}, {u.shape[0]} images")
-    print(f"digital {100 * accuracy_stats(digital, y)['accuracy']:.2f} %, analog (native, wires x{args.wire_scale:g} "
-          f"the 9 nm geometry's) {100 * accuracy_stats(res.logits, y)['accuracy']:.2f} %")
-    k = min(args.verify_images, u.shape[0])
-    if k > 0:
-        from pyims.inference import SpiceNetwork
-
-        spice = SpiceNetwork(net, preset.wires).run(u[:k])
-        worst = max(layer_rel_diffs([a[:k] for a in res.pre_norm], spice.pre_norm))
-        same = int(np.sum(np.argmax(spice.logits, 1) == np.argmax(res.logits[:k], 1)))
-        print(f"ngspice-{spice.ngspice_version} on {k} image(s), transistor neurons: max relative difference "
-              f"{worst:.2e} from native, {same}/{k} same prediction")
+    res = run_imac_network(args.weights, args.data, args.labels, plan=plan, max_images=args.max_images,
+                           wire_scale_ratio=args.wire_scale, verify_images=args.verify_images)
+    print(f"{'x'.join(map(str, res.layer_sizes))}, partitions {res.partitions}, {res.n_images} images")
+    print(f"digital {100 * res.digital.accuracy:.2f} %, analog (native, wires x{args.wire_scale:g} "
+          f"the 9 nm geometry's) {100 * res.analog.accuracy:.2f} %")
+    v = res.verification
+    if v is not None:
+        same = round(v.top1_agreement_native_vs_ngspice * v.n_images)
+        print(f"ngspice-{v.ngspice_version} on {v.n_images} image(s), transistor neurons: max relative difference "
+              f"{v.max_rel_diff:.2e} from native, {same}/{v.n_images} same prediction")
     return 0
 
 

@@ -7,9 +7,84 @@ them as not correct, ``accuracy_upper`` as correct when the label is among the t
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["rel_diff", "layer_rel_diffs", "predictions", "accuracy_stats", "agreement", "layer_errors", "confusion_matrix"]
+if TYPE_CHECKING:
+    from pyims.inference.result import NetworkResult
+    from pyims.mapping import MappedNetwork
+    from pyims.spec import WireParasitics
+
+__all__ = [
+    "rel_diff",
+    "layer_rel_diffs",
+    "predictions",
+    "AccuracyStats",
+    "Agreement",
+    "LayerError",
+    "SpiceVerification",
+    "accuracy_stats",
+    "agreement",
+    "layer_errors",
+    "confusion_matrix",
+    "verify_against_ngspice",
+    "sample_index",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccuracyStats:
+    """Accuracy with ties reported (see the module docstring).
+
+    Attributes:
+        n_images: images scored.
+        n_correct: unique argmax equal to the label.
+        n_ties: images whose top logit is shared (within ``tie_atol``).
+        n_ties_with_label: of those, how many have the label among the tied classes.
+        accuracy: ``n_correct / n_images`` (ties count as not correct).
+        accuracy_upper: ties with the label counted as correct.
+    """
+
+    n_images: int
+    n_correct: int
+    n_ties: int
+    n_ties_with_label: int
+    accuracy: float
+    accuracy_upper: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agreement:
+    """Top-1 agreement of two sets of logits: both argmaxes unique and equal.
+
+    Attributes:
+        n_agree: images where they agree; n_tied_either: images with a tie on either side;
+        top1_agreement: ``n_agree / n_images``.
+    """
+
+    n_agree: int
+    n_tied_either: int
+    top1_agreement: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerError:
+    """Error of one layer's pre-activations against a reference (dimensionless, as ``pre_norm``).
+
+    Attributes:
+        layer: layer number from 1; rmse_norm: RMSE; max_abs_error_norm: max |error|;
+        relative_rmse_ratio: RMSE / RMS of the reference (NaN when the reference is all zero).
+    """
+
+    layer: int
+    rmse_norm: float
+    max_abs_error_norm: float
+    relative_rmse_ratio: float
 
 
 def rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,7 +108,7 @@ def predictions(logits: np.ndarray, tie_atol: float = 0.0) -> tuple[np.ndarray, 
     return pred, tied
 
 
-def accuracy_stats(logits: np.ndarray, y: np.ndarray, tie_atol: float = 0.0) -> dict[str, float | int]:
+def accuracy_stats(logits: np.ndarray, y: np.ndarray, tie_atol: float = 0.0) -> AccuracyStats:
     """Accuracy with ties reported (see the module docstring)."""
     z = np.asarray(logits, dtype=np.float64)
     pred, tied = predictions(z, tie_atol)
@@ -42,30 +117,30 @@ def accuracy_stats(logits: np.ndarray, y: np.ndarray, tie_atol: float = 0.0) -> 
     n = int(y.size)
     n_correct = int(np.sum((pred == y) & ~tied))
     n_tie_with_label = int(np.sum(tied & label_in_top))
-    return {
-        "n_images": n,
-        "n_correct": n_correct,
-        "n_ties": int(tied.sum()),
-        "n_ties_with_label": n_tie_with_label,
-        "accuracy": n_correct / n if n else float("nan"),
-        "accuracy_upper": (n_correct + n_tie_with_label) / n if n else float("nan"),
-    }
+    return AccuracyStats(
+        n_images=n,
+        n_correct=n_correct,
+        n_ties=int(tied.sum()),
+        n_ties_with_label=n_tie_with_label,
+        accuracy=n_correct / n if n else float("nan"),
+        accuracy_upper=(n_correct + n_tie_with_label) / n if n else float("nan"),
+    )
 
 
-def agreement(logits_a: np.ndarray, logits_b: np.ndarray, tie_atol: float = 0.0) -> dict[str, float | int]:
+def agreement(logits_a: np.ndarray, logits_b: np.ndarray, tie_atol: float = 0.0) -> Agreement:
     """Top-1 agreement: both argmaxes unique and equal; images with a tie on either side are counted apart."""
     pa, ta = predictions(logits_a, tie_atol)
     pb, tb = predictions(logits_b, tie_atol)
     either = ta | tb
     n = int(pa.size)
-    return {
-        "n_agree": int(np.sum((pa == pb) & ~either)),
-        "n_tied_either": int(either.sum()),
-        "top1_agreement": float(np.sum((pa == pb) & ~either) / n) if n else float("nan"),
-    }
+    return Agreement(
+        n_agree=int(np.sum((pa == pb) & ~either)),
+        n_tied_either=int(either.sum()),
+        top1_agreement=float(np.sum((pa == pb) & ~either) / n) if n else float("nan"),
+    )
 
 
-def layer_errors(pre_test: list[np.ndarray], pre_ref: list[np.ndarray]) -> list[dict[str, float]]:
+def layer_errors(pre_test: list[np.ndarray], pre_ref: list[np.ndarray]) -> list[LayerError]:
     """Per layer: RMSE, max |error| and relative RMSE (RMSE / RMS of the reference) of pre-activations."""
     out = []
     for l, (a, b) in enumerate(zip(pre_test, pre_ref)):
@@ -73,12 +148,12 @@ def layer_errors(pre_test: list[np.ndarray], pre_ref: list[np.ndarray]) -> list[
         rmse = float(np.sqrt(np.mean(err**2)))
         rms_ref = float(np.sqrt(np.mean(np.asarray(b) ** 2)))
         out.append(
-            {
-                "layer": l + 1,
-                "rmse_norm": rmse,
-                "max_abs_error_norm": float(np.max(np.abs(err))),
-                "relative_rmse_ratio": rmse / rms_ref if rms_ref > 0 else float("nan"),
-            }
+            LayerError(
+                layer=l + 1,
+                rmse_norm=rmse,
+                max_abs_error_norm=float(np.max(np.abs(err))),
+                relative_rmse_ratio=rmse / rms_ref if rms_ref > 0 else float("nan"),
+            )
         )
     return out
 
@@ -89,3 +164,91 @@ def confusion_matrix(logits: np.ndarray, y: np.ndarray, n_classes: int, tie_atol
     cm = np.zeros((n_classes, n_classes + 1), dtype=np.int64)
     np.add.at(cm, (y, np.where(tied, n_classes, pred)), 1)
     return cm
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpiceVerification:
+    """A sample of images run in ngspice and held against the native result.
+
+    Attributes:
+        n_images: images run; image_index: their indices in the test set.
+        mode: "analog" or "tiled"; ngspice_version: the simulator's major version.
+        max_rel_diff_per_layer: per layer, ``rel_diff(ngspice, native)`` of the pre-activations.
+        max_rel_diff_power: the same for the read power (``None`` when native skipped energy).
+        tolerance_rel: the agreement pyims promises for this network (its neuron's).
+        passed: every layer within the tolerance (False when any difference is NaN).
+        top1_agreement_native_vs_ngspice: fraction of images whose predictions agree.
+        wall_time_s / seconds_per_image: ngspice's time.
+        run_dirs: run directories kept (``keep_run_dirs``).
+    """
+
+    n_images: int
+    image_index: list[int]
+    mode: str
+    ngspice_version: int | None
+    max_rel_diff_per_layer: list[float]
+    max_rel_diff_power: float | None
+    tolerance_rel: float
+    passed: bool
+    top1_agreement_native_vs_ngspice: float
+    wall_time_s: float
+    seconds_per_image: float
+    run_dirs: list[str] = field(default_factory=list)
+
+    @property
+    def max_rel_diff(self) -> float:
+        """The worst layer's difference (NaN if any is NaN)."""
+        return float(np.max(self.max_rel_diff_per_layer))
+
+
+def sample_index(n_total: int, n_sample: int) -> np.ndarray:
+    """``n_sample`` image indices spread evenly over ``0 .. n_total - 1`` (int64, sorted, unique)."""
+    k = min(n_sample, n_total)
+    return np.unique(np.linspace(0, n_total - 1, k).round().astype(np.int64))
+
+
+def verify_against_ngspice(
+    net: "MappedNetwork",
+    wires: "WireParasitics",
+    u: np.ndarray,
+    native: "NetworkResult",
+    index: np.ndarray,
+    *,
+    mode: str = "analog",
+    tie_atol: float = 0.0,
+    timeout_s: float | None = 3600.0,
+    keep_run_dir: bool = False,
+    batch_size: int | None = None,
+    workers: int = 1,
+    progress=None,
+) -> tuple[SpiceVerification, "NetworkResult"]:
+    """Run images ``u[index]`` through ngspice and hold them against ``native`` (computed on all of ``u``).
+
+    The one verification routine of ``pyims run``, ``pyims reproduce`` and ``pyims imac``. The
+    tolerance is the network neuron's promise (``Neuron.ngspice_tolerance_rel``).
+    """
+    from pyims.inference.spice import SpiceNetwork
+
+    runner = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, keep_run_dir=keep_run_dir,
+                          batch_size=batch_size, workers=workers)
+    spice = runner.run(u[index], progress=progress)
+    per_layer = layer_rel_diffs(spice.pre_norm, [p[index] for p in native.pre_norm])
+    tol = net.neuron.component.ngspice_tolerance_rel
+    passed = bool(np.all(np.asarray(per_layer) <= tol))  # NaN compares False: a NaN never passes
+    if not passed:
+        log.warning("native and ngspice differ by %.2e (tolerance %.0e)", float(np.max(per_layer)), tol)
+    verification = SpiceVerification(
+        n_images=int(index.size),
+        image_index=[int(i) for i in index],
+        mode=mode,
+        ngspice_version=spice.ngspice_version,
+        max_rel_diff_per_layer=per_layer,
+        max_rel_diff_power=rel_diff(spice.power_w, native.power_w[index]) if native.power_w is not None else None,
+        tolerance_rel=tol,
+        passed=passed,
+        top1_agreement_native_vs_ngspice=agreement(spice.logits, native.logits[index], tie_atol).top1_agreement,
+        wall_time_s=spice.wall_time_s,
+        seconds_per_image=spice.wall_time_s / max(int(index.size), 1),
+        run_dirs=list(spice.run_dirs),
+    )
+    return verification, spice

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pyims.experiment.summary import SCHEMA_VERSION, ExperimentSummary
+
 from conftest import write_fake_mnist
 from pyims.cli import main
 from pyims.errors import ChecksumError, ConfigError, DatasetError, ModelFileError, SpecError
@@ -47,12 +49,12 @@ def test_offline_examples_run_with_ngspice_verification(example, tmp_path):
     cfg = parse_config(_small(data), base_dir=EXAMPLES)
     result = run_experiment(cfg, tmp_path)
     s = result.summary
-    assert SUMMARY_KEYS <= set(s)
-    v = s["spice_verification"]
-    assert v["passed"], v
-    assert v["n_images"] == 3 and max(v["max_rel_diff_per_layer"]) <= v["tolerance_rel"]
-    assert 0.5 < s["accuracy"]["analog"]["accuracy"] <= 1.0
-    for name in s["files"]:
+    assert SUMMARY_KEYS <= set(s.to_dict())
+    v = s.spice_verification
+    assert v.passed, v
+    assert v.n_images == 3 and max(v.max_rel_diff_per_layer) <= v.tolerance_rel
+    assert 0.5 < s.accuracy.analog.accuracy <= 1.0
+    for name in s.files:
         assert (tmp_path / name).stat().st_size > 0
 
 
@@ -61,11 +63,13 @@ def test_outputs_are_consistent(tmp_path):
     cfg = parse_config(_small(tomllib.loads((EXAMPLES / "partitions_counts.toml").read_text()), verify=4), base_dir=EXAMPLES)
     result = run_experiment(cfg, tmp_path)
     s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["schema_version"] == SCHEMA_VERSION
+    assert ExperimentSummary.from_dict(s) == result.summary  # the JSON reads back into the same types
     with open(tmp_path / "per_image.csv") as f:
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == PER_IMAGE_COLUMNS and len(rows) == s["dataset"]["n_test"] == 120
     correct = sum(int(r["analog_pred"]) == int(r["label"]) and r["analog_tie"] == "0" for r in rows)
-    assert correct == s["accuracy"]["analog"]["n_correct"]
+    assert correct == s["accuracy"]["analog"]["n_correct"] == result.summary.accuracy.analog.n_correct
     assert sum(r["ngspice_pred"] != "" for r in rows) == 4
     cm = np.array(s["confusion_matrix"]["analog"])
     assert cm.sum() == 120 and np.trace(cm) == correct
@@ -82,7 +86,7 @@ def test_weights_files_load_and_match(tmp_path):
     a = run_experiment(parse_config(_small(tomllib.loads((EXAMPLES / "weights_npz.toml").read_text()), 0), base_dir=EXAMPLES))
     b = run_experiment(parse_config(_small(tomllib.loads((EXAMPLES / "weights_csv.toml").read_text()), 0), base_dir=EXAMPLES))
     np.testing.assert_array_equal(a.analog.logits, b.analog.logits)
-    assert a.summary["accuracy"]["digital"]["accuracy"] > 0.85
+    assert a.summary.accuracy.digital.accuracy > 0.85
 
 
 def test_mnist_idx_config_runs_on_local_files(tmp_path):
@@ -93,7 +97,7 @@ def test_mnist_idx_config_runs_on_local_files(tmp_path):
     data["train"] = {"hidden": [12, 8], "epochs": 2}
     data["partitions"] = {"horizontal": [4, 2, 1], "vertical": [2, 1, 1]}
     result = run_experiment(parse_config(_small(data, 0)))
-    assert result.summary["network"]["layer_sizes"] == [400, 12, 8, 10]
+    assert result.summary.network.layer_sizes == [400, 12, 8, 10]
 
 
 def test_mnist_download_config_against_local_server(tmp_path, http_server):
@@ -159,11 +163,11 @@ def test_argmax_ties_are_reported():
     logits = np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 1.0], [3.0, 0.0, 3.0], [0.0, 0.0, 1.0]])
     y = np.array([0, 1, 1, 2])
     s = accuracy_stats(logits, y)
-    assert s["n_ties"] == 2 and s["n_correct"] == 2 and s["n_ties_with_label"] == 1
-    assert s["accuracy"] == 0.5 and s["accuracy_upper"] == 0.75
+    assert s.n_ties == 2 and s.n_correct == 2 and s.n_ties_with_label == 1
+    assert s.accuracy == 0.5 and s.accuracy_upper == 0.75
     cm = confusion_matrix(logits, y, 3)
     assert cm[:, 3].sum() == 2 and cm.sum() == 4
-    assert agreement(logits, logits)["n_tied_either"] == 2 and agreement(logits, logits)["n_agree"] == 2
+    assert agreement(logits, logits).n_tied_either == 2 and agreement(logits, logits).n_agree == 2
 
 
 @pytest.mark.ngspice
@@ -210,6 +214,6 @@ def test_mnist5k_example_with_reference_partitions():
     data["dataset"]["max_train"] = 1000
     result = run_experiment(parse_config(_small(data, 2), base_dir=EXAMPLES))
     s = result.summary
-    assert s["network"]["layer_sizes"] == [400, 16, 8, 10] and s["network"]["partitions"] == "16/8/8 x 8/8/1"
-    assert s["spice_verification"]["passed"]
-    assert s["accuracy"]["digital"]["accuracy"] > 0.6
+    assert s.network.layer_sizes == [400, 16, 8, 10] and s.network.partitions == "16/8/8 x 8/8/1"
+    assert s.spice_verification.passed
+    assert s.accuracy.digital.accuracy > 0.6

@@ -57,7 +57,7 @@ def wire_partition_table(result: ExperimentResult) -> list[dict[str, Any]]:
         for label, plan in PLANS:
             net = map_network(result.mlp, device=cfg.device, encoding=cfg.encoding, periphery=cfg.periphery, plan=plan)
             out = NativeNetwork(net, wires, mode=cfg.simulation.mode, energy=False).run(u)
-            acc = accuracy_stats(out.logits, result.dataset.test.y)["accuracy"]
+            acc = accuracy_stats(out.logits, result.dataset.test.y).accuracy
             err = float(np.sqrt(np.mean((out.pre_norm[0] - result.digital_pre[0]) ** 2)) / np.sqrt(np.mean(result.digital_pre[0] ** 2)))
             rows.append({"r_wire_ohm": r, "partitions": label, "accuracy": acc, "layer1_relative_rmse": err})
     return rows

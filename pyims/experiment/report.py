@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pyims.compare import predictions
+from pyims.experiment.summary import ExperimentSummary
 from pyims.model import save_npz_weights
 
 __all__ = ["write_report", "format_table", "PER_IMAGE_COLUMNS"]
@@ -76,25 +77,24 @@ def _plots(result, out: Path) -> list[str]:
     s = result.summary
     written = []
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    names = ["digital", "mapped_ideal", "analog"]
-    accs = [100 * s["accuracy"][n]["accuracy"] for n in names]
-    bars = ax.bar(["digital", "mapped-ideal", MODE_LABELS[s['network']['mode']]], accs, color=["#555", "#4a7", "#c53"])
+    accs = [100 * a.accuracy for a in (s.accuracy.digital, s.accuracy.mapped_ideal, s.accuracy.analog)]
+    bars = ax.bar(["digital", "mapped-ideal", MODE_LABELS[s.network.mode]], accs, color=["#555", "#4a7", "#c53"])
     for b, a in zip(bars, accs):
         ax.text(b.get_x() + b.get_width() / 2, a, f"{a:.2f} %", ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
-    ax.set_title(f"{s['dataset']['name']} {'x'.join(map(str, s['network']['layer_sizes']))}, partitions {s['network']['partitions']}", fontsize=9)
+    ax.set_title(f"{s.dataset.name} {'x'.join(map(str, s.network.layer_sizes))}, partitions {s.network.partitions}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "accuracy.png", dpi=120)
     plt.close(fig)
     written.append("accuracy.png")
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    errs = s["layer_errors"]
-    layers = [e["layer"] for e in errs["analog_vs_digital"]]
+    errs = s.layer_errors
+    layers = [e.layer for e in errs.analog_vs_digital]
     width = 0.38
-    ax.bar(np.array(layers) - width / 2, [e["relative_rmse_ratio"] for e in errs["mapped_ideal_vs_digital"]], width, label="mapped-ideal vs digital")
-    ax.bar(np.array(layers) + width / 2, [e["relative_rmse_ratio"] for e in errs["analog_vs_digital"]], width, label="analog vs digital")
+    ax.bar(np.array(layers) - width / 2, [e.relative_rmse_ratio for e in errs.mapped_ideal_vs_digital], width, label="mapped-ideal vs digital")
+    ax.bar(np.array(layers) + width / 2, [e.relative_rmse_ratio for e in errs.analog_vs_digital], width, label="analog vs digital")
     ax.set_xlabel("layer")
     ax.set_ylabel("relative RMSE of pre-activations")
     ax.set_xticks(layers)
@@ -104,7 +104,7 @@ def _plots(result, out: Path) -> list[str]:
     plt.close(fig)
     written.append("layer_errors.png")
 
-    cm = np.array(s["confusion_matrix"]["analog"])
+    cm = np.array(s.confusion_matrix.analog)
     fig, ax = plt.subplots(figsize=(4.6, 4))
     im = ax.imshow(cm, cmap="Blues")
     n = cm.shape[0]
@@ -132,44 +132,41 @@ def write_report(result, out: Path) -> list[Path]:
     _atomic_write(out / "weights.npz", buf.getvalue())
     _atomic_write(out / "per_image.csv", _per_image_csv(result))
     plots = _plots(result, out)
-    result.summary["files"] = ["summary.json", "per_image.csv", "weights.npz", *plots]
-    _atomic_write(out / "summary.json", (json.dumps(result.summary, indent=2) + "\n").encode())
-    files = [out / name for name in result.summary["files"]]
-    return files
+    result.summary.files = ["summary.json", "per_image.csv", "weights.npz", *plots]
+    _atomic_write(out / "summary.json", (json.dumps(result.summary.to_dict(), indent=2) + "\n").encode())
+    return [out / name for name in result.summary.files]
 
 
-def format_table(summary: dict) -> str:
+def format_table(summary: ExperimentSummary) -> str:
     """The console table: accuracy of each path, agreement, per-layer errors, SPICE check."""
-    acc = summary["accuracy"]
+    acc, agree = summary.accuracy, summary.agreement
     lines = [
         f"  {'inference':<22} {'accuracy':>9} {'ties':>5} {'top-1 agree w/ digital':>23}",
     ]
-    agree = summary["agreement"]
     rows = [
-        ("digital (float)", acc["digital"], None),
-        ("mapped-ideal", acc["mapped_ideal"], agree["mapped_ideal_vs_digital"]),
-        (MODE_LABELS[summary["network"]["mode"]], acc["analog"], agree["analog_vs_digital"]),
+        ("digital (float)", acc.digital, None),
+        ("mapped-ideal", acc.mapped_ideal, agree.mapped_ideal_vs_digital),
+        (MODE_LABELS[summary.network.mode], acc.analog, agree.analog_vs_digital),
     ]
     for name, a, g in rows:
-        ag = f"{100 * g['top1_agreement']:.2f} %" if g else "-"
-        lines.append(f"  {name:<22} {100 * a['accuracy']:>8.2f}% {a['n_ties']:>5} {ag:>23}")
+        ag = f"{100 * g.top1_agreement:.2f} %" if g else "-"
+        lines.append(f"  {name:<22} {100 * a.accuracy:>8.2f}% {a.n_ties:>5} {ag:>23}")
     lines.append("")
     lines.append(f"  {'layer':<6} {'RMSE':>10} {'max |err|':>10} {'rel RMSE':>10}   (analog vs digital pre-activations)")
-    for e in summary["layer_errors"]["analog_vs_digital"]:
-        lines.append(f"  {e['layer']:<6} {e['rmse_norm']:>10.4f} {e['max_abs_error_norm']:>10.4f} {e['relative_rmse_ratio']:>10.4f}")
-    v = summary["spice_verification"]
+    for e in summary.layer_errors.analog_vs_digital:
+        lines.append(f"  {e.layer:<6} {e.rmse_norm:>10.4f} {e.max_abs_error_norm:>10.4f} {e.relative_rmse_ratio:>10.4f}")
+    v = summary.spice_verification
     lines.append("")
     if v is None:
         lines.append("  ngspice verification: off (simulation.verify_images = 0)")
     else:
-        worst = max(v["max_rel_diff_per_layer"])
         lines.append(
-            f"  ngspice-{v['ngspice_version']} verification ({v['mode']}, {v['n_images']} images, "
-            f"{v['seconds_per_image']:.2f} s/image): max rel diff {worst:.1e} vs tolerance {v['tolerance_rel']:.0e} "
-            f"-> {'PASS' if v['passed'] else 'FAIL'}"
+            f"  ngspice-{v.ngspice_version} verification ({v.mode}, {v.n_images} images, "
+            f"{v.seconds_per_image:.2f} s/image): max rel diff {v.max_rel_diff:.1e} vs tolerance {v.tolerance_rel:.0e} "
+            f"-> {'PASS' if v.passed else 'FAIL'}"
         )
-    if summary["energy"]:
-        e = summary["energy"]
-        lines.append(f"  read energy per inference: {e['mean_energy_per_inference_j']:.3e} J "
-                     f"({e['mean_read_power_w'] * 1e3:.3f} mW over t_read = {e['t_read_s']:.1e} s)")
+    if summary.energy:
+        e = summary.energy
+        lines.append(f"  read energy per inference: {e.mean_energy_per_inference_j:.3e} J "
+                     f"({e.mean_read_power_w * 1e3:.3f} mW over t_read = {e.t_read_s:.1e} s)")
     return "\n".join(lines)

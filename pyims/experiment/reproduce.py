@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from pyims.characterize import NeuronCurve, characterize_neuron
-from pyims.compare import accuracy_stats, agreement, layer_rel_diffs
+from pyims.compare import accuracy_stats, agreement, verify_against_ngspice
 from pyims.data import load_dataset
 from pyims.errors import SpecError
 from pyims.inference import NativeNetwork
@@ -106,7 +106,7 @@ def _dataset(s: ReproductionSettings):
 
 
 def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
-    return float(accuracy_stats(logits, y)["accuracy"])
+    return float(accuracy_stats(logits, y).accuracy)
 
 
 def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=None) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
             err = float(np.sqrt(np.mean((res.pre_norm[0] - digital[0]) ** 2) / np.mean(digital[0] ** 2)))
             sweep.append({"wire_scale_ratio": scale, "r_input_line_ohm": wires.r_row_ohm, "r_output_line_ohm": wires.r_col_ohm,
                           "accuracy": _accuracy(res.logits, y_test), "layer1_relative_rmse": err,
-                          "agreement_with_digital": float(agreement(res.logits, digital[-1])["top1_agreement"]),
+                          "agreement_with_digital": float(agreement(res.logits, digital[-1]).top1_agreement),
                           "native_time_s": time.perf_counter() - t0})
             say(f"{label}: wires x{scale:g} -> accuracy {sweep[-1]['accuracy']:.4f}")
             if scale == 1.0:
@@ -193,7 +193,7 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
                                  "breaks_at_scale": _break_point(sweep)}
         if s.verify_images > 0:
             entry["spice"] = _verify(net, geometry, u_test[: s.verify_images], native_at_1, s)
-            say(f"{label}: ngspice vs native max relative difference {entry['spice']['max_relative_difference']:.2e}")
+            say(f"{label}: ngspice vs native max relative difference {entry['spice']['max_rel_diff']:.2e}")
         result["plans"][label] = entry
     result["total_time_s"] = time.perf_counter() - t_start
     (out / "results.json").write_text(json.dumps(result, indent=2))
@@ -215,15 +215,9 @@ def _break_point(sweep: list[dict[str, Any]], drop: float = 0.05) -> float | Non
 
 
 def _verify(net, wires: WireParasitics, u: np.ndarray, native, s: ReproductionSettings) -> dict[str, Any]:
-    from pyims.inference import SpiceNetwork
-
-    t0 = time.perf_counter()
-    spice = SpiceNetwork(net, wires, timeout_s=s.spice_timeout_s).run(u)
-    k = u.shape[0]
-    diffs = layer_rel_diffs([a[:k] for a in native.pre_norm], spice.pre_norm)
-    same = int(np.sum(np.argmax(spice.logits, 1) == np.argmax(native.logits[:k], 1)))
-    return {"images": k, "max_relative_difference": max(diffs), "per_layer": diffs, "same_prediction": same,
-            "seconds_per_image": (time.perf_counter() - t0) / k, "ngspice_version": spice.ngspice_version}
+    """The first images of ``u`` in ngspice against ``native`` (``compare.verify_against_ngspice``), as plain data."""
+    v, _ = verify_against_ngspice(net, wires, u, native, np.arange(u.shape[0]), timeout_s=s.spice_timeout_s)
+    return {**asdict(v), "max_rel_diff": v.max_rel_diff}
 
 
 def _plot(result: dict[str, Any], out: Path) -> None:
@@ -332,7 +326,8 @@ def format_report(result: dict[str, Any], command: str, image_dir: str) -> str:
     for label, e in result["plans"].items():
         v = e.get("spice")
         if v:
-            lines.append(f"| {label} | {v['images']} | {v['max_relative_difference']:.2e} | {v['same_prediction']}/{v['images']} | "
+            same = round(v["top1_agreement_native_vs_ngspice"] * v["n_images"])
+            lines.append(f"| {label} | {v['n_images']} | {v['max_rel_diff']:.2e} | {same}/{v['n_images']} | "
                          f"{v['seconds_per_image']:.1f} |")
     lines += [
         "",

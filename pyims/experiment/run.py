@@ -7,33 +7,38 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from pyims import __version__
-from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, layer_rel_diffs, rel_diff
+from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, sample_index, verify_against_ngspice
 from pyims.data import Dataset, load_dataset
 from pyims.experiment.config import ExperimentConfig
 from pyims.experiment.progress import progress_bar
-from pyims.inference import NativeNetwork, NetworkResult, SpiceNetwork
+from pyims.experiment.summary import (
+    Accuracies,
+    Agreements,
+    ConfusionMatrices,
+    DatasetInfo,
+    EnergyInfo,
+    ExperimentSummary,
+    LayerErrors,
+    NetworkInfo,
+    TileInfo,
+)
+from pyims.inference import NativeNetwork, NetworkResult
 from pyims.mapping import MappedNetwork, map_network
 from pyims.errors import ModelFileError
 from pyims.model import MLP, load_csv_weights, load_npz_weights, train_mlp
 
-__all__ = ["ExperimentResult", "run_experiment", "spice_tolerance"]
+__all__ = ["ExperimentResult", "run_experiment"]
 
 log = logging.getLogger(__name__)
 
 
-def spice_tolerance(neuron_kind: str) -> float:
-    """The native-vs-ngspice agreement pyims promises: 1e-9 for linear networks, 1e-6 with behavioural neurons."""
-    return 1e-9 if neuron_kind == "linear" else 1e-6
-
-
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class ExperimentResult:
-    """Everything an experiment produced; ``summary`` is what ``summary.json`` holds."""
+    """Everything an experiment produced; ``summary`` is what ``summary.json`` holds (``summary.to_dict()``)."""
 
     config: ExperimentConfig
     dataset: Dataset
@@ -44,7 +49,7 @@ class ExperimentResult:
     analog: NetworkResult
     spice: NetworkResult | None
     spice_index: np.ndarray
-    summary: dict[str, Any]
+    summary: ExperimentSummary
 
 
 def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP:
@@ -113,83 +118,57 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     sim = cfg.simulation
     spice, spice_index, verification = None, np.zeros(0, dtype=np.int64), None
     if sim.verify_images > 0:
-        k = min(sim.verify_images, y.size)
-        spice_index = np.unique(np.linspace(0, y.size - 1, k).round().astype(np.int64))
-        runner = SpiceNetwork(
-            net, cfg.wires, mode=sim.mode, timeout_s=sim.timeout_s, keep_run_dir=sim.keep_run_dirs,
-            batch_size=sim.batch_size, workers=sim.ngspice_workers,
-        )
+        spice_index = sample_index(y.size, sim.verify_images)
         with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
-            spice = runner.run(u[spice_index], progress=bar.update)
+            verification, spice = verify_against_ngspice(
+                net, cfg.wires, u, analog, spice_index, mode=sim.mode, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
+                keep_run_dir=sim.keep_run_dirs, batch_size=sim.batch_size, workers=sim.ngspice_workers, progress=bar.update,
+            )
         timing["ngspice_s"] = spice.wall_time_s
-        native_sample = [p[spice_index] for p in analog.pre_norm]
-        tol = spice_tolerance(cfg.neuron.kind)
-        per_layer = layer_rel_diffs(spice.pre_norm, native_sample)
-        verification = {
-            "n_images": int(spice_index.size),
-            "image_index": spice_index.tolist(),
-            "mode": sim.mode,
-            "ngspice_version": spice.ngspice_version,
-            "max_rel_diff_per_layer": per_layer,
-            "max_rel_diff_power": rel_diff(spice.power_w, analog.power_w[spice_index]) if analog.power_w is not None else None,
-            "tolerance_rel": tol,
-            "passed": bool(max(per_layer) <= tol),
-            "top1_agreement_native_vs_ngspice": agreement(spice.logits, analog.logits[spice_index], sim.tie_atol)["top1_agreement"],
-            "wall_time_s": spice.wall_time_s,
-            "seconds_per_image": spice.wall_time_s / spice_index.size,
-            "run_dirs": list(spice.run_dirs),
-        }
-        if not verification["passed"]:
-            log.warning("native and ngspice differ by %.2e (tolerance %.0e)", max(per_layer), tol)
 
     tie = sim.tie_atol
-    summary: dict[str, Any] = {
-        "pyims_version": __version__,
-        "name": cfg.name,
-        "config": cfg.as_dict(),
-        "dataset": {
-            "name": ds.name, "n_train": int(ds.train.y.size), "n_test": int(y.size),
-            "image_shape": list(ds.image_shape), "n_classes": ds.n_classes,
-        },
-        "network": {
-            "layer_sizes": list(mlp.layer_sizes),
-            "partitions": net.plan.describe(mlp.layer_sizes),
-            "n_tiles": native.n_tiles,
-            "tiles": [
-                {"layer": l + 1, "row_sizes": list(layer.split.row_sizes), "out_sizes": list(layer.split.out_sizes),
-                 "w_max": layer.w_max}
-                for l, layer in enumerate(net.layers)
-            ],
-            "mode": sim.mode,
-        },
-        "accuracy": {
-            "digital": accuracy_stats(digital_pre[-1], y, tie),
-            "mapped_ideal": accuracy_stats(mapped_pre[-1], y, tie),
-            "analog": accuracy_stats(analog.logits, y, tie),
-        },
-        "agreement": {
-            "analog_vs_digital": agreement(analog.logits, digital_pre[-1], tie),
-            "mapped_ideal_vs_digital": agreement(mapped_pre[-1], digital_pre[-1], tie),
-        },
-        "layer_errors": {
-            "analog_vs_digital": layer_errors(list(analog.pre_norm), digital_pre),
-            "mapped_ideal_vs_digital": layer_errors(mapped_pre, digital_pre),
-            "analog_vs_mapped_ideal": layer_errors(list(analog.pre_norm), mapped_pre),
-        },
-        "confusion_matrix": {
-            "analog": confusion_matrix(analog.logits, y, ds.n_classes, tie).tolist(),
-            "digital": confusion_matrix(digital_pre[-1], y, ds.n_classes, tie).tolist(),
-        },
-        "energy": None if analog.power_w is None else {
-            "mean_read_power_w": float(analog.power_w.mean()),
-            "t_read_s": cfg.periphery.t_read_s,
-            "mean_energy_per_inference_j": float(analog.power_w.mean() * cfg.periphery.t_read_s),
-            "scope": "power delivered by every row driver into the arrays (inputs, bias rows"
+    summary = ExperimentSummary(
+        pyims_version=__version__,
+        name=cfg.name,
+        config=cfg.as_dict(),
+        dataset=DatasetInfo(name=ds.name, n_train=int(ds.train.y.size), n_test=int(y.size),
+                            image_shape=list(ds.image_shape), n_classes=ds.n_classes),
+        network=NetworkInfo(
+            layer_sizes=list(mlp.layer_sizes),
+            partitions=net.plan.describe(mlp.layer_sizes),
+            n_tiles=native.n_tiles,
+            tiles=[TileInfo(layer=l + 1, row_sizes=list(layer.split.row_sizes), out_sizes=list(layer.split.out_sizes),
+                            w_max=layer.w_max) for l, layer in enumerate(net.layers)],
+            mode=sim.mode,
+        ),
+        accuracy=Accuracies(
+            digital=accuracy_stats(digital_pre[-1], y, tie),
+            mapped_ideal=accuracy_stats(mapped_pre[-1], y, tie),
+            analog=accuracy_stats(analog.logits, y, tie),
+        ),
+        agreement=Agreements(
+            analog_vs_digital=agreement(analog.logits, digital_pre[-1], tie),
+            mapped_ideal_vs_digital=agreement(mapped_pre[-1], digital_pre[-1], tie),
+        ),
+        layer_errors=LayerErrors(
+            analog_vs_digital=layer_errors(list(analog.pre_norm), digital_pre),
+            mapped_ideal_vs_digital=layer_errors(mapped_pre, digital_pre),
+            analog_vs_mapped_ideal=layer_errors(list(analog.pre_norm), mapped_pre),
+        ),
+        confusion_matrix=ConfusionMatrices(
+            analog=confusion_matrix(analog.logits, y, ds.n_classes, tie).tolist(),
+            digital=confusion_matrix(digital_pre[-1], y, ds.n_classes, tie).tolist(),
+        ),
+        energy=None if analog.power_w is None else EnergyInfo(
+            mean_read_power_w=float(analog.power_w.mean()),
+            t_read_s=cfg.periphery.t_read_s,
+            mean_energy_per_inference_j=float(analog.power_w.mean() * cfg.periphery.t_read_s),
+            scope="power delivered by every row driver into the arrays (inputs, bias rows"
             + (", neuron outputs" if sim.mode == "analog" else "") + "); periphery supplies not included",
-        },
-        "spice_verification": verification,
-        "timing": timing,
-    }
+        ),
+        spice_verification=verification,
+        timing=timing,
+    )
     timing["total_s"] = time.perf_counter() - t_start
     result = ExperimentResult(
         config=cfg, dataset=ds, mlp=mlp, net=net, digital_pre=digital_pre, mapped_pre=mapped_pre,

@@ -25,13 +25,22 @@ LIBRARY_FILES = {
 }
 
 
+#: Where an installed pyims (wheel, ``pip install .``) keeps its copy of ``circuits/`` (see setup.py).
+PACKAGED_CIRCUITS = Path(__file__).resolve().parents[1] / "circuits"
+#: The source of truth: ``circuits/`` at the top of a pyims checkout (editable installs use it directly).
+CHECKOUT_CIRCUITS = Path(__file__).resolve().parents[2] / "circuits"
+
+
 def circuits_dir() -> Path:
-    """``$PYIMS_CIRCUITS_DIR``, else the ``circuits/`` folder of the pyims checkout."""
+    """``$PYIMS_CIRCUITS_DIR``, else the copy shipped inside the installed package, else the checkout's ``circuits/``."""
     env = os.environ.get("PYIMS_CIRCUITS_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "circuits"
+    if env:
+        path = Path(env)
+    else:
+        path = PACKAGED_CIRCUITS if PACKAGED_CIRCUITS.is_dir() else CHECKOUT_CIRCUITS
     if not path.is_dir():
         raise NetlistError(
-            f"subcircuit library {path} not found; install pyims from its checkout (pip install -e .) "
+            f"subcircuit library {path} not found; reinstall pyims (its wheel ships circuits/ as pyims/circuits) "
             "or set PYIMS_CIRCUITS_DIR to the project's circuits/ folder"
         )
     return path

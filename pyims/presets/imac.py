@@ -32,6 +32,7 @@ import numpy as np
 from pyims.errors import ModelFileError, SpecError
 from pyims.mapping import MappedNetwork, map_network
 from pyims.model import MLP, NeuronSpec, load_csv_weights
+from pyims.model.layers import forward
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
 from pyims.spec.wires import scaled_resistivity_ohm_m
 
@@ -241,10 +242,5 @@ class VoltageModeLayers:
 
     def forward_all(self, mlp: MLP, u: np.ndarray) -> list[np.ndarray]:
         """Pre-activations of every layer of ``mlp`` (weights ``c_l * (+-1)``) on inputs ``u`` ``(N, n_in)``."""
-        a, pre = np.asarray(u, dtype=np.float64), []
-        for l, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):
-            z, _ = self.forward(l, a, w, b)
-            pre.append(z)
-            if l < mlp.n_layers - 1:
-                a = mlp.neuron(z)
-        return pre
+        return forward(mlp.layers, np.asarray(u, dtype=np.float64),
+                       lambda k, layer, a: self.forward(k, a, layer.weight, layer.bias)[0]).pre

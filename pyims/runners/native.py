@@ -147,7 +147,6 @@ class NativeTileSolver:
         self._lu: spla.SuperLU | None = None
         self._transfer: np.ndarray | None = None
         self._input_g: np.ndarray | None = None
-        self._sense_y: np.ndarray | None = None
 
     @property
     def n_unknowns(self) -> int:
@@ -239,15 +238,14 @@ class NativeTileSolver:
         self._input_g = self._frozen(s)
 
     def _cols_side(self) -> None:
-        """n solves (sense nodes): ``T`` and ``Y``."""
-        t, y = self.port_block("cols", 0, self.tile.n_cols)
+        """n solves (sense nodes): ``T`` (``Y`` comes with it; network inference takes it from ``port_block``)."""
+        t, _ = self.port_block("cols", 0, self.tile.n_cols)
         self._transfer = self._transfer if self._transfer is not None else self._frozen(t)
-        self._sense_y = self._frozen(y)
 
     def transfer_matrix(self) -> np.ndarray:
         """``T`` of shape ``(m, n)`` in siemens with ``i_col_a = v_in_v @ T`` exactly (read-only).
 
-        Costs min(m, n) solves, unless ``S`` or ``Y`` (which give ``T`` too) came first.
+        Costs min(m, n) solves, unless ``S`` (which gives ``T`` too) came first.
         """
         if self._transfer is None:
             self._rows_side() if self.tile.n_rows < self.tile.n_cols else self._cols_side()
@@ -258,14 +256,6 @@ class NativeTileSolver:
         if self._input_g is None:
             self._rows_side()
         return self._input_g
-
-    def sense_admittance(self) -> np.ndarray:
-        """``Y`` of shape ``(n, n)`` in siemens: with the sense nodes at ``v_s`` instead of 0 V,
-        ``i_col_a = v_in_v @ T - v_s @ Y`` and ``i_src_a = v_in_v @ S - v_s @ T.T`` (read-only;
-        n solves, ``T`` included)."""
-        if self._sense_y is None:
-            self._cols_side()
-        return self._sense_y
 
     def node_voltages(self, v_in_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row-wire and column-wire node voltages ``((m, n), (m, n))`` in V for one input vector ``(m,)``.

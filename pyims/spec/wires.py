@@ -146,8 +146,3 @@ class WireParasitics:
             c_col_f=col.c_segment_f,
             row_node_per_pair=row_node_per_pair,
         )
-
-    @property
-    def is_ideal(self) -> bool:
-        """True when every resistance is zero: the tile then computes exactly ``V @ G``."""
-        return not (self.r_row_ohm or self.r_col_ohm or self.r_driver_ohm or self.r_sense_ohm)

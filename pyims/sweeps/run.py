@@ -23,6 +23,7 @@ from typing import Any
 from pyims import __version__
 from pyims.errors import SpecError
 from pyims.experiment.config import parse_config
+from pyims.experiment.summary import ExperimentSummary
 from pyims.sweeps.spec import SweepSpec
 from pyims.sweeps.store import ResultStore, config_key
 
@@ -31,31 +32,31 @@ __all__ = ["run_sweep", "evaluate_point", "SweepSummary"]
 log = logging.getLogger(__name__)
 
 
-def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
-    acc, agree, errs = summary["accuracy"], summary["agreement"], summary["layer_errors"]["analog_vs_digital"]
-    out: dict[str, Any] = {
-        "accuracy_digital": acc["digital"]["accuracy"],
-        "accuracy_mapped_ideal": acc["mapped_ideal"]["accuracy"],
-        "accuracy_analog": acc["analog"]["accuracy"],
-        "ties_analog": acc["analog"]["n_ties"],
-        "top1_agreement_analog_vs_digital": agree["analog_vs_digital"]["top1_agreement"],
-        "layer1_relative_rmse": errs[0]["relative_rmse_ratio"],
-        "output_relative_rmse": errs[-1]["relative_rmse_ratio"],
-        "n_tiles": summary["network"]["n_tiles"],
-        "partition_plan": summary["network"]["partitions"],
-        "layer1_h": len(summary["network"]["tiles"][0]["row_sizes"]),
-        "layer1_v": len(summary["network"]["tiles"][0]["out_sizes"]),
-        "layer1_tile_rows": max(summary["network"]["tiles"][0]["row_sizes"]),
-        "layer1_tile_cols": 2 * max(summary["network"]["tiles"][0]["out_sizes"]),
-        "n_test": summary["dataset"]["n_test"],
+def _metrics(summary: ExperimentSummary) -> dict[str, Any]:
+    """The record of one point: flat metrics (the store's table columns) read from the typed summary."""
+    acc, errs, network = summary.accuracy, summary.layer_errors.analog_vs_digital, summary.network
+    first = network.tiles[0]
+    v = summary.spice_verification
+    return {
+        "accuracy_digital": acc.digital.accuracy,
+        "accuracy_mapped_ideal": acc.mapped_ideal.accuracy,
+        "accuracy_analog": acc.analog.accuracy,
+        "ties_analog": acc.analog.n_ties,
+        "top1_agreement_analog_vs_digital": summary.agreement.analog_vs_digital.top1_agreement,
+        "layer1_relative_rmse": errs[0].relative_rmse_ratio,
+        "output_relative_rmse": errs[-1].relative_rmse_ratio,
+        "n_tiles": network.n_tiles,
+        "partition_plan": network.partitions,
+        "layer1_h": len(first.row_sizes),
+        "layer1_v": len(first.out_sizes),
+        "layer1_tile_rows": max(first.row_sizes),
+        "layer1_tile_cols": 2 * max(first.out_sizes),
+        "n_test": summary.dataset.n_test,
+        "energy_per_inference_j": summary.energy.mean_energy_per_inference_j if summary.energy else None,
+        "ngspice_images": v.n_images if v else 0,
+        "ngspice_max_rel_diff": v.max_rel_diff if v else None,
+        "ngspice_passed": v.passed if v else None,
     }
-    energy = summary.get("energy")
-    out["energy_per_inference_j"] = energy["mean_energy_per_inference_j"] if energy else None
-    v = summary.get("spice_verification")
-    out["ngspice_images"] = v["n_images"] if v else 0
-    out["ngspice_max_rel_diff"] = max(v["max_rel_diff_per_layer"]) if v else None
-    out["ngspice_passed"] = v["passed"] if v else None
-    return out
 
 
 def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
@@ -70,10 +71,10 @@ def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
         # Worker processes may not start processes of their own (Dask workers are daemons).
         cfg = dataclasses.replace(cfg, simulation=dataclasses.replace(cfg.simulation, native_workers=1))
         result = run_experiment(cfg, show_progress=False)
-        v = result.summary.get("spice_verification")
+        v = result.summary.spice_verification
         provenance.update(
             backend="native" + ("+ngspice" if v else ""), mode=cfg.simulation.mode,
-            ngspice_version=v["ngspice_version"] if v else None, wall_time_s=time.perf_counter() - t0,
+            ngspice_version=v.ngspice_version if v else None, wall_time_s=time.perf_counter() - t0,
         )
         return {"status": "ok", "metrics": _metrics(result.summary), "error": None, "provenance": provenance}
     except Exception as exc:  # noqa: BLE001 - a failing point is recorded, not raised

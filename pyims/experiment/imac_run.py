@@ -1,0 +1,85 @@
+"""Run a published IMAC-Sim network on its hardware (``pyims imac``): natively on every test image,
+and a sample in ngspice with the transistor-level neurons. A library flow; the CLI only prints it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from pyims.compare import AccuracyStats, SpiceVerification, accuracy_stats, verify_against_ngspice
+from pyims.errors import DatasetError
+from pyims.spec import PartitionPlan
+
+__all__ = ["ImacRunResult", "run_imac_network", "load_imac_test_data"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImacRunResult:
+    """What ``run_imac_network`` measured.
+
+    Attributes:
+        layer_sizes, partitions: the network and its plan (``16/8/8 x 8/8/1``).
+        n_images: test images run natively.
+        wire_scale_ratio: the wires, as multiples of the 9 nm geometry's.
+        digital / analog: accuracy of the ideal +-1 network and of the circuit (native, exact).
+        verification: the ngspice sample against native, or ``None`` when none was asked for.
+    """
+
+    layer_sizes: tuple[int, ...]
+    partitions: str
+    n_images: int
+    wire_scale_ratio: float
+    digital: AccuracyStats
+    analog: AccuracyStats
+    verification: SpiceVerification | None
+
+
+def load_imac_test_data(data_csv: str | os.PathLike[str], labels_csv: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """IMAC-Sim's ``test_data.csv`` (one image per row) and ``test_labels.csv`` (one-hot rows or one label per line)."""
+    try:
+        data = np.loadtxt(data_csv, delimiter=",", ndmin=2)
+        labels = np.loadtxt(labels_csv, delimiter=",", ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"IMAC-Sim test data cannot be read ({exc}); give CSV files of numbers") from exc
+    y = np.argmax(labels, axis=1) if labels.shape[1] > 1 else labels[:, 0].astype(int)
+    if y.shape[0] != data.shape[0]:
+        raise DatasetError(f"{data_csv} has {data.shape[0]} images but {labels_csv} has {y.shape[0]} labels")
+    return data, y
+
+
+def run_imac_network(
+    weights_dir: str | os.PathLike[str],
+    data_csv: str | os.PathLike[str],
+    labels_csv: str | os.PathLike[str],
+    *,
+    plan: PartitionPlan = PartitionPlan(),
+    max_images: int | None = None,
+    wire_scale_ratio: float = 1.0,
+    verify_images: int = 2,
+) -> ImacRunResult:
+    """Characterise the neuron, load the network (``W1.csv``.., ``B1.csv``..), run it natively, verify
+    the first ``verify_images`` images in ngspice."""
+    from pyims.characterize import characterize_neuron
+    from pyims.inference import NativeNetwork
+    from pyims.presets.imac import ImacPreset
+
+    preset = ImacPreset(wire_scale_ratio=wire_scale_ratio)
+    neuron = preset.neuron_spec(characterize_neuron())
+    mlp = preset.load_network(weights_dir, neuron)
+    net = preset.map(mlp, plan)
+    data, y = load_imac_test_data(data_csv, labels_csv)
+    if max_images:
+        data, y = data[:max_images], y[:max_images]
+    u = np.sign(data)  # as IMAC-Sim binarises: +-0.8 V, and a pixel of exactly 0 stays at 0 V
+    native = NativeNetwork(net, preset.wires, energy=False, workers=None).run(u)
+    k = min(verify_images, u.shape[0])
+    verification = None
+    if k > 0:
+        verification, _ = verify_against_ngspice(net, preset.wires, u, native, np.arange(k))
+    return ImacRunResult(
+        layer_sizes=mlp.layer_sizes, partitions=plan.describe(mlp.layer_sizes), n_images=int(u.shape[0]),
+        wire_scale_ratio=wire_scale_ratio, digital=accuracy_stats(mlp.logits(u), y),
+        analog=accuracy_stats(native.logits, y), verification=verification,
+    )

@@ -1,0 +1,164 @@
+"""The typed summary of an experiment: what ``summary.json`` holds, as dataclasses.
+
+``ExperimentSummary.to_dict()`` is the JSON (``docs/outputs.md``), with ``schema_version``;
+``ExperimentSummary.from_dict()`` reads it back. The CLI, the report and the sweeps read
+attributes (``summary.accuracy.analog.accuracy``), never string keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyims.compare import AccuracyStats, Agreement, LayerError, SpiceVerification
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DatasetInfo",
+    "TileInfo",
+    "NetworkInfo",
+    "Accuracies",
+    "Agreements",
+    "LayerErrors",
+    "ConfusionMatrices",
+    "EnergyInfo",
+    "ExperimentSummary",
+]
+
+#: Version of the ``summary.json`` layout; bumped on any incompatible change.
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetInfo:
+    """name; n_train / n_test images; image_shape ``[h, w]``; n_classes."""
+
+    name: str
+    n_train: int
+    n_test: int
+    image_shape: list[int]
+    n_classes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TileInfo:
+    """One layer's partitions: row_sizes (inputs + bias row per horizontal partition), out_sizes
+    (outputs per vertical partition), w_max (the weight mapped to a full conductance swing)."""
+
+    layer: int
+    row_sizes: list[int]
+    out_sizes: list[int]
+    w_max: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkInfo:
+    """layer_sizes ``(n_in, ..., n_out)``; partitions (``16/8/8 x 8/8/1``); n_tiles; tiles per layer; mode."""
+
+    layer_sizes: list[int]
+    partitions: str
+    n_tiles: int
+    tiles: list[TileInfo]
+    mode: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accuracies:
+    """Test accuracy of each inference path."""
+
+    digital: AccuracyStats
+    mapped_ideal: AccuracyStats
+    analog: AccuracyStats
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agreements:
+    """Top-1 agreement with the digital reference."""
+
+    analog_vs_digital: Agreement
+    mapped_ideal_vs_digital: Agreement
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerErrors:
+    """Per-layer pre-activation errors between the paths."""
+
+    analog_vs_digital: list[LayerError]
+    mapped_ideal_vs_digital: list[LayerError]
+    analog_vs_mapped_ideal: list[LayerError]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfusionMatrices:
+    """``(n_classes, n_classes + 1)`` counts (rows true class, columns predicted, last column ties)."""
+
+    analog: list[list[int]]
+    digital: list[list[int]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnergyInfo:
+    """Mean read power (W) over the test set, the read time (s), the energy per inference (J) and its scope."""
+
+    mean_read_power_w: float
+    t_read_s: float
+    mean_energy_per_inference_j: float
+    scope: str
+
+
+@dataclass(slots=True, kw_only=True)
+class ExperimentSummary:
+    """Everything ``summary.json`` says about one experiment.
+
+    Attributes:
+        schema_version: ``SCHEMA_VERSION`` of the layout.
+        pyims_version, name: provenance; config: the fully resolved config (plain data).
+        dataset, network, accuracy, agreement, layer_errors, confusion_matrix, energy: see the types.
+        spice_verification: the ngspice sample, or ``None`` when off.
+        timing: seconds per stage (``data_s``, ``model_s``, ``native_build_s``, ...).
+        files: the report's files, once written.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    pyims_version: str
+    name: str
+    config: dict[str, Any]
+    dataset: DatasetInfo
+    network: NetworkInfo
+    accuracy: Accuracies
+    agreement: Agreements
+    layer_errors: LayerErrors
+    confusion_matrix: ConfusionMatrices
+    energy: EnergyInfo | None
+    spice_verification: SpiceVerification | None
+    timing: dict[str, float]
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (the layout of ``summary.json``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ExperimentSummary":
+        """Read ``summary.json`` data back into the types."""
+        return _build(cls, data)
+
+
+def _build(tp: Any, value: Any) -> Any:
+    """``value`` (plain JSON data) as type ``tp``: dataclasses field by field, lists element by element."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _build(args[0], value) if len(args) == 1 else value
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return tp(**{f.name: _build(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value})
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return [_build(item, v) for v in value]
+    return value
