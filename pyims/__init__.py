@@ -1,11 +1,12 @@
 """pyims — SPICE-in-the-loop simulation of analog in-memory-computing crossbars.
 
 Pipeline (one subpackage per stage, imports point down the list):
-    data, model -> datasets; neurons, MLP, trainer, weight files
-    spec        -> what the user asks for (tiles, wires, devices, encoding, periphery, partitions)
+    data, model -> datasets; layer objects and the one forward routine, MLP, trainer, weight files
+    spec        -> what the user asks for (tiles, wires, devices, encoding, periphery, partitions, SimOptions)
+    components  -> neurons, sense peripheries, combiners: one class per kind, one registry
     mapping     -> weights -> G+/G- tiles
     netlist     -> netlist model and ngspice text (tiles, networks, subcircuit library)
-    runners     -> ngspice subprocess, PySpice shared library, native sparse solver (tiles)
+    runners     -> the simulator session (ngspice; PySpice as a dialect), native sparse solver (tiles)
     inference   -> networks, native and ngspice, fully-analog and tiled
     compare     -> digital vs mapped-ideal vs analog metrics
     experiment  -> TOML config -> run -> report; cli -> the ``pyims`` command
@@ -31,6 +32,7 @@ from pyims.errors import (
 from pyims.results import RunInfo, TileResult
 from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
 from pyims.model import MLP, NeuronSpec, TrainSpec
+from pyims.spec.simulator import SimOptions
 from pyims.spec import (
     DeviceSpec,
     InputEncoding,
@@ -53,6 +55,7 @@ __all__ = [
     "InputEncoding",
     "PeripherySpec",
     "PartitionPlan",
+    "SimOptions",
     "NeuronSpec",
     "TrainSpec",
     "MLP",

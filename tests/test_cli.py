@@ -69,3 +69,15 @@ def test_output_piped_into_a_closed_reader_exits_quietly():
     )
     assert proc.stdout.startswith("* pyims crossbar tile 40x40")
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_tile_demo_is_a_library_flow(tmp_path):
+    """``pyims tile-demo`` is ``run_tile_demo``: typed per-backend agreement and the wire sweep, no stdout needed."""
+    from pyims.experiment.tile_demo import DEMO_WIRE_R_OHM, run_tile_demo
+
+    res = run_tile_demo(tmp_path, size=(9, 7), n_vectors=2, backends=("native",))
+    assert [b.backend for b in res.backends] == ["native"] and res.backends[0].max_rel_diff_vs_native == 0.0
+    assert res.backends[0].kcl_residual_ratio < 1e-12
+    assert [p.r_wire_ohm for p in res.wire_sweep] == list(DEMO_WIRE_R_OHM)
+    assert res.wire_sweep[0].max_rel_error_vs_ideal < 1e-12 and res.wire_sweep[-1].mean_current_ratio < 1.0
+    assert json.loads(res.summary_path.read_text())["wire_sweep"][1]["r_wire_ohm"] == 0.5

@@ -207,3 +207,26 @@ def test_new_spec_errors_name_the_fix():
     with pytest.raises(SpecError, match="in_scale_v=0.0 must be > 0"):
         NeuronSpec(kind="measured", curve_in_v=(0.0, 1.0, 2.0, 3.0), curve_out_v=(1.0, 0.5, 0.2, 0.0),
                    subckt="pyims_neuron_inverter", in_scale_v=0.0)
+
+
+@pytest.mark.ngspice
+def test_imac_flow_as_a_library_function(tmp_path):
+    """``pyims imac`` is ``run_imac_network``: typed accuracies and the shared ngspice verification."""
+    from pyims.experiment.imac_run import run_imac_network
+    from pyims.errors import DatasetError
+
+    rng = np.random.default_rng(7)
+    save_csv_weights(_binary_mlp(rng, (8, 6, 4, 3)), tmp_path)
+    data = rng.uniform(-1, 1, size=(10, 8))
+    np.savetxt(tmp_path / "test_data.csv", data, delimiter=",")
+    y = rng.integers(0, 3, size=10)
+    np.savetxt(tmp_path / "test_labels.csv", y, delimiter=",", fmt="%d")
+    res = run_imac_network(tmp_path, tmp_path / "test_data.csv", tmp_path / "test_labels.csv",
+                           plan=PartitionPlan(horizontal=(2, 1, 1), vertical=(1, 1, 1)), verify_images=2)
+    assert res.layer_sizes == (8, 6, 4, 3) and res.partitions == "2/1/1 x 1/1/1" and res.n_images == 10
+    assert res.digital.n_images == res.analog.n_images == 10 and 0.0 <= res.analog.accuracy <= 1.0
+    v = res.verification
+    assert v is not None and v.n_images == 2 and v.image_index == [0, 1] and v.passed and v.max_rel_diff < 1e-6
+    np.savetxt(tmp_path / "short_labels.csv", y[:4], delimiter=",", fmt="%d")
+    with pytest.raises(DatasetError, match=r"has 10 images but .*short_labels.csv has 4 labels"):
+        run_imac_network(tmp_path, tmp_path / "test_data.csv", tmp_path / "short_labels.csv", verify_images=0)

@@ -89,8 +89,8 @@ def test_pyspice_convergence_failure_keeps_run_dir(run_root, monkeypatch):
 
     real = ps.format_netlist
 
-    def with_floating_resistor(netlist):
-        return real(netlist).replace(".end\n", "RFLOAT xa xb 1000.0\n.end\n")
+    def with_floating_resistor(netlist, **kwargs):
+        return real(netlist, **kwargs).replace(".end\n", "RFLOAT xa xb 1000.0\n.end\n")
 
     monkeypatch.setattr(ps, "format_netlist", with_floating_resistor)
     g, v = random_tile_arrays(3, 3, 1, seed=0)

@@ -24,6 +24,7 @@ from pyims.experiment.summary import (
     ExperimentSummary,
     LayerErrors,
     NetworkInfo,
+    Provenance,
     TileInfo,
 )
 from pyims.inference import NativeNetwork, NetworkResult
@@ -168,6 +169,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         ),
         spice_verification=verification,
         timing=timing,
+        provenance=Provenance.here(verification.ngspice_version if verification else None),
     )
     timing["total_s"] = time.perf_counter() - t_start
     result = ExperimentResult(

@@ -25,6 +25,7 @@ __all__ = [
     "LayerErrors",
     "ConfusionMatrices",
     "EnergyInfo",
+    "Provenance",
     "ExperimentSummary",
 ]
 
@@ -109,6 +110,38 @@ class EnergyInfo:
     scope: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provenance:
+    """Where and with what the result was made: versions, machine, ngspice (``None`` when not run), UTC time."""
+
+    pyims_version: str
+    python_version: str
+    numpy_version: str
+    scipy_version: str
+    platform: str
+    host: str
+    ngspice_version: int | None
+    created_utc: str
+
+    @classmethod
+    def here(cls, ngspice_version: int | None = None) -> "Provenance":
+        """This process's provenance, now."""
+        import datetime
+        import platform
+
+        import numpy
+        import scipy
+
+        from pyims import __version__
+
+        return cls(
+            pyims_version=__version__, python_version=platform.python_version(), numpy_version=numpy.__version__,
+            scipy_version=scipy.__version__, platform=platform.platform(), host=platform.node(),
+            ngspice_version=ngspice_version,
+            created_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        )
+
+
 @dataclass(slots=True, kw_only=True)
 class ExperimentSummary:
     """Everything ``summary.json`` says about one experiment.
@@ -120,6 +153,7 @@ class ExperimentSummary:
         spice_verification: the ngspice sample, or ``None`` when off.
         timing: seconds per stage (``data_s``, ``model_s``, ``native_build_s``, ...).
         files: the report's files, once written.
+        provenance: versions, machine and time of the run.
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -136,6 +170,7 @@ class ExperimentSummary:
     spice_verification: SpiceVerification | None
     timing: dict[str, float]
     files: list[str] = field(default_factory=list)
+    provenance: Provenance | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (the layout of ``summary.json``)."""

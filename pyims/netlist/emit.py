@@ -89,9 +89,9 @@ def write_header(netlist: Netlist, dest: TextIO) -> None:
             dest.write(f"* {line}".rstrip() + "\n")
 
 
-def write_options(netlist: Netlist, dest: TextIO) -> None:
-    """``.options`` lines."""
-    for option in netlist.options:
+def write_options(netlist: Netlist, dest: TextIO, options: tuple[str, ...] | None = None) -> None:
+    """``.options`` lines: ``options`` when given (a simulator session's), else the netlist's own."""
+    for option in netlist.options if options is None else options:
         dest.write(f".options {option}\n")
 
 
@@ -118,17 +118,17 @@ def write_control(netlist: Netlist, dest: TextIO) -> None:
     dest.write(".end\n")
 
 
-def emit(netlist: Netlist, dest: TextIO) -> None:
-    """Write ``netlist`` as ngspice text to the stream ``dest``."""
+def emit(netlist: Netlist, dest: TextIO, *, options: tuple[str, ...] | None = None) -> None:
+    """Write ``netlist`` as ngspice text to the stream ``dest`` (with ``options`` in place of its own, if given)."""
     write_header(netlist, dest)
-    write_options(netlist, dest)
+    write_options(netlist, dest, options)
     write_libraries(netlist, dest)
     write_elements(netlist, dest)
     write_control(netlist, dest)
 
 
-def format_netlist(netlist: Netlist) -> str:
-    """``netlist`` as one ngspice text string."""
+def format_netlist(netlist: Netlist, *, options: tuple[str, ...] | None = None) -> str:
+    """``netlist`` as one ngspice text string (with ``options`` in place of its own, if given)."""
     buf = io.StringIO()
-    emit(netlist, buf)
+    emit(netlist, buf, options=options)
     return buf.getvalue()

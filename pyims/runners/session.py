@@ -171,7 +171,7 @@ class NgspiceSession:
 
     def format(self, netlist: Netlist) -> str:
         """The netlist text this session would run (its options applied)."""
-        return format_netlist(self.options.apply(netlist, klu_available=self.klu_available))
+        return format_netlist(netlist, options=self.options.lines(klu_available=self.klu_available))
 
     def run(
         self,
