@@ -48,6 +48,11 @@ def test_bad_options_are_refused_before_any_run(kwargs, match):
         SimOptions(**kwargs)
 
 
+def test_a_session_takes_typed_options_only():
+    with pytest.raises(SpecError, match=r"options is a tuple; pass a pyims.SimOptions"):
+        NgspiceSession(("reltol=1e-3",), info=NgspiceInfo(executable=Path("/bin/true"), version=46, klu=False))
+
+
 @pytest.mark.ngspice
 def test_session_applies_its_options_not_the_netlists(run_root):
     session = NgspiceSession(TIGHT.with_(klu=False), run_root=run_root)

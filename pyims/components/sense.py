@@ -82,6 +82,17 @@ class Sense(ABC):
         """``(T, G, 2 n_out)`` A each line delivers into the periphery (G sense groups), from node voltages
         read by ``columns``; ``gain`` is the layer's."""
 
+    def sense_vector_names(self, l: int, n_h: int, n_out: int, combiner: Combiner, *, gain: float) -> list[str]:
+        """The vectors ``sense_currents`` reads (so a session can expect them), in order."""
+        names: list[str] = []
+
+        def record(cols: list[str]) -> np.ndarray:
+            names.extend(cols)
+            return np.zeros((1, len(cols)))
+
+        self.sense_currents(l, n_h, n_out, combiner, record, gain=gain)
+        return list(dict.fromkeys(names))
+
     # ---------------------------------------------------------------- native model
     def load(self, n_out: int, *, gain: float) -> np.ndarray | None:
         """``(2 n, 2 n)`` S the periphery draws at ``n`` line pairs' ends (``None``: 0 V virtual ground)."""

@@ -92,15 +92,12 @@ def network_transient(
     names += [f"i({s})" for s in nn.input_sources] + [f"i({s})" for s in nn.bias_sources]
     names += [f"i({a})" for a, _ in nn.neuron_ammeters] + [f"v({node})" for _, node in nn.neuron_ammeters]
     names += [f"v({node})" for node in probe_nodes]
-    wanted: list[str] = []
-
-    def record(cols: list[str]) -> np.ndarray:  # first pass: which node voltages the senses read
-        wanted.extend(cols)
-        return np.zeros((1, len(cols)))
-
+    seen = set(names)
     for l, layer in enumerate(net.layers):
-        sense.sense_currents(l, layer.n_h, layer.n_out, combiner, record, gain=net.layer_gain(l))
-    names += list(dict.fromkeys(n for n in wanted if n not in names))
+        for n in sense.sense_vector_names(l, layer.n_h, layer.n_out, combiner, gain=net.layer_gain(l)):
+            if n not in seen:
+                seen.add(n)
+                names.append(n)
     out = session.run(nn.netlist, expect=names, prefix="net-tran-")
     t_raw = out.data[:, 0]
     pre_raw = [out.columns([f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyims.errors import RawFileError, SimulationError, SimulationTimeout
+from pyims.errors import RawFileError, SimulationError, SimulationTimeout, SpecError
 from pyims.netlist.emit import format_netlist
 from pyims.netlist.model import Netlist
 from pyims.runners.base import make_run_dir
@@ -105,7 +105,7 @@ class NgspiceSession:
         info: NgspiceInfo | None = None,
     ) -> None:
         if not isinstance(options, SimOptions):
-            raise TypeError(f"options is a {type(options).__name__}; pass a pyims.spec.simulator.SimOptions")
+            raise SpecError(f"options is a {type(options).__name__}; pass a pyims.SimOptions(...)")
         self.options = options
         self.info = info if info is not None else self._find(executable)
         self.run_root = Path(run_root) if run_root is not None else None
