@@ -238,8 +238,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     report_path = Path(args.markdown) if args.markdown else out / "report.md"
     image_dir = os.path.relpath(out, report_path.parent)
     report_path.write_text(format_report(result, command, image_dir))
-    print(f"software {100 * result['software_accuracy']:.2f} %; analog with geometry wires: " + "; ".join(
-        f"{k} {100 * e['accuracy']:.2f} % (digital {100 * e['digital_accuracy']:.2f} %)" for k, e in result["plans"].items()))
+    print(f"software {100 * result.software_accuracy:.2f} %; analog with geometry wires: " + "; ".join(
+        f"{k} {100 * e.accuracy:.2f} % (digital {100 * e.digital_accuracy:.2f} %)" for k, e in result.plans.items()))
     print(f"report: {report_path}; results: {out / 'results.json'}")
     return 0
 

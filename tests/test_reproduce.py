@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from pyims.experiment.reproduce import ReproductionResult
+
 from pyims.cli import main
 from pyims.inference import NativeNetwork
 from pyims.model import MLP, NeuronSpec
@@ -65,21 +67,24 @@ def test_reproduce_tiny(tmp_path):
     out = tmp_path / "rep"
     md = tmp_path / "reproduction.md"
     assert main(["reproduce", "--tiny", "--out", str(out), "--markdown", str(md)]) == 0
-    r = json.loads((out / "results.json").read_text())
-    assert r["layer_sizes"] == [64, 12, 8, 10] and r["dataset"]["n_test"] == 450
-    assert set(r["plans"]) == {"unpartitioned", "16/8/8 x 8/8/1", "13/4/3 x 4/3/1"}
-    for label, e in r["plans"].items():
-        assert [p["wire_scale_ratio"] for p in e["sweep"]] == [0.0, 1.0, 64.0]
+    data = json.loads((out / "results.json").read_text())
+    assert data["schema_version"] == 1
+    r = ReproductionResult.from_dict(data)  # results.json reads back into the types
+    assert r.to_dict() == data
+    assert r.layer_sizes == [64, 12, 8, 10] and r.dataset.n_test == 450
+    assert set(r.plans) == {"unpartitioned", "16/8/8 x 8/8/1", "13/4/3 x 4/3/1"}
+    for label, e in r.plans.items():
+        assert [p.wire_scale_ratio for p in e.sweep] == [0.0, 1.0, 64.0]
         # the circuit-trained network's digital reference is the no-wire circuit
-        assert e["digital_accuracy"] == pytest.approx(e["no_wires_accuracy"], abs=1 / 450 + 1e-12)
-        assert 0.0 <= e["accuracy"] <= 1.0
-        assert e["spice"]["n_images"] == 2 and e["spice"]["max_rel_diff"] < 1e-6 and e["spice"]["passed"]
-        assert e["spice"]["top1_agreement_native_vs_ngspice"] == 1.0
+        assert e.digital_accuracy == pytest.approx(e.no_wires_accuracy, abs=1 / 450 + 1e-12)
+        assert 0.0 <= e.accuracy <= 1.0
+        assert e.spice.n_images == 2 and e.spice.max_rel_diff < 1e-6 and e.spice.passed
+        assert e.spice.top1_agreement_native_vs_ngspice == 1.0
         assert (out / f"weights_{label.replace('/', '-').replace(' x ', '_x_').replace(' ', '_')}.npz").is_file()
     # the sweep's wire values are the preset's, scaled
-    sweep = r["plans"]["unpartitioned"]["sweep"]
-    assert sweep[1]["r_output_line_ohm"] == pytest.approx(11.55, abs=0.01)
-    assert sweep[2]["r_output_line_ohm"] == pytest.approx(64 * sweep[1]["r_output_line_ohm"])
+    sweep = r.plans["unpartitioned"].sweep
+    assert sweep[1].r_output_line_ohm == pytest.approx(11.55, abs=0.01)
+    assert sweep[2].r_output_line_ohm == pytest.approx(64 * sweep[1].r_output_line_ohm)
     text = md.read_text()
     assert "pyims reproduce --tiny" in text and "| 16/8/8 x 8/8/1 |" in text and "94.84 %" in text
     assert "](rep/accuracy_vs_wire_r.png)" in text
@@ -90,7 +95,7 @@ def test_reproduce_tiny(tmp_path):
 @pytest.mark.ngspice
 def test_reproduce_uses_full_mnist_where_available(tmp_path):
     """With MNIST's IDX files at hand the reproduction trains and tests on them (here a small fake set)."""
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from conftest import write_fake_mnist
     from pyims.experiment.reproduce import TINY, run_reproduction
@@ -99,6 +104,6 @@ def test_reproduce_uses_full_mnist_where_available(tmp_path):
     settings = replace(TINY, dataset="mnist", mnist_path=str(tmp_path / "mnist"), resize=(20, 20), verify_images=0,
                        epochs=1, wire_scales=(0.0, 1.0))
     r = run_reproduction(settings, tmp_path / "out")
-    assert r["dataset"] == {"name": "mnist", "n_train": 40, "n_test": 25, "image_shape": [20, 20]}
-    assert r["layer_sizes"] == [400, 12, 8, 10]
-    assert all("spice" not in e for e in r["plans"].values())
+    assert asdict(r.dataset) == {"name": "mnist", "n_train": 40, "n_test": 25, "image_shape": [20, 20], "n_classes": 10}
+    assert r.layer_sizes == [400, 12, 8, 10]
+    assert all(e.spice is None for e in r.plans.values())

@@ -28,16 +28,27 @@ from typing import Any
 
 import numpy as np
 
-from pyims.characterize import NeuronCurve, characterize_neuron
-from pyims.compare import accuracy_stats, agreement, verify_against_ngspice
+from pyims.characterize import LogisticFit, NeuronCurve, characterize_neuron
+from pyims.compare import SpiceVerification, accuracy_stats, agreement, verify_against_ngspice
 from pyims.data import load_dataset
 from pyims.errors import SpecError
+from pyims.experiment.summary import SCHEMA_VERSION, DatasetInfo, Provenance, build_typed
 from pyims.inference import NativeNetwork
 from pyims.model import MLP, TrainSpec, save_npz_weights, train_mlp
 from pyims.presets.imac import ImacPreset, VoltageModeLayers
 from pyims.spec import PartitionPlan, WireParasitics
 
-__all__ = ["ReproductionSettings", "REFERENCE", "run_reproduction", "format_report", "TINY"]
+__all__ = [
+    "ReproductionSettings",
+    "REFERENCE",
+    "run_reproduction",
+    "format_report",
+    "TINY",
+    "WireSweepPoint",
+    "PlanResult",
+    "NeuronInfo",
+    "ReproductionResult",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +109,83 @@ TINY = ReproductionSettings(dataset="digits", resize=None, test_fraction=0.25, h
                             wire_scales=(0.0, 1.0, 64.0), verify_images=2, native_workers=1)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireSweepPoint:
+    """One plan at one wire resistance: the wires (ohm per cell), accuracy, layer-1 relative RMSE against
+    the circuit-trained digital reference, top-1 agreement with it, and the native time (build + inference)."""
+
+    wire_scale_ratio: float
+    r_input_line_ohm: float
+    r_output_line_ohm: float
+    accuracy: float
+    layer1_relative_rmse: float
+    agreement_with_digital: float
+    native_time_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanResult:
+    """One partition plan.
+
+    Attributes:
+        plan: ``16/8/8 x 8/8/1``; sweep: accuracy over the wire scales; train_time_s: its circuit training.
+        digital_accuracy: the circuit-trained network's digital reference (the no-wire circuit).
+        software_network_accuracy: the software model mapped as it is, geometry wires.
+        no_wires_accuracy / accuracy: the circuit-trained network without wires / with geometry wires.
+        breaks_at_scale: first wire scale 5 points below no wires (``None``: not within the sweep).
+        spice: the ngspice sample (``None`` when none was asked for).
+    """
+
+    plan: str
+    sweep: list[WireSweepPoint]
+    train_time_s: float
+    digital_accuracy: float
+    software_network_accuracy: float
+    no_wires_accuracy: float
+    accuracy: float
+    breaks_at_scale: float | None
+    spice: SpiceVerification | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeuronInfo:
+    """The characterised neuron: subcircuit, ngspice version, logistic fit and slopes (V/V)."""
+
+    subckt: str
+    ngspice_version: int
+    fit: LogisticFit
+    slope_at_mid_v_per_v: float
+    measured_slope_at_0v_v_per_v: float
+
+
+@dataclass(slots=True, kw_only=True)
+class ReproductionResult:
+    """What ``results.json`` holds (``to_dict()``; ``from_dict()`` reads it back).
+
+    ``r_input_line_ohm`` / ``r_output_line_ohm``: the 9 nm geometry's wire per cell; ``plans`` by label.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    dataset: DatasetInfo
+    layer_sizes: list[int]
+    settings: dict[str, Any]
+    neuron: NeuronInfo
+    r_input_line_ohm: float
+    r_output_line_ohm: float
+    train_time_s: float
+    software_accuracy: float
+    plans: dict[str, PlanResult] = field(default_factory=dict)
+    total_time_s: float = 0.0
+    provenance: Provenance | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ReproductionResult":
+        return build_typed(cls, data)
+
+
 def _dataset(s: ReproductionSettings):
     kwargs: dict[str, Any] = dict(resize=s.resize, seed=s.seed, max_train=s.max_train, max_test=s.max_test)
     if s.dataset == "mnist":
@@ -109,7 +197,7 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
     return float(accuracy_stats(logits, y).accuracy)
 
 
-def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=None) -> dict[str, Any]:
+def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=None) -> ReproductionResult:
     """Run the reproduction; write ``results.json``, the weights (``weights_*.npz``), the neuron curve and plots into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,20 +230,22 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
     train_s = time.perf_counter() - t0
     save_npz_weights(software, out / "weights_software.npz")
     software_pre = software.forward(x_test)
-    result: dict[str, Any] = {
-        "dataset": {"name": s.dataset, "n_train": int(x_train.shape[0]), "n_test": int(x_test.shape[0]),
-                    "image_shape": list(ds.image_shape)},
-        "layer_sizes": list(sizes),
-        "settings": asdict(s),
-        "neuron": {"subckt": curve.subckt, "ngspice_version": curve.ngspice_version, "fit": asdict(curve.fit),
-                   "slope_at_mid_v_per_v": curve.fit.slope_at_mid,
-                   "measured_slope_at_0v_v_per_v": float(np.interp(0.0, curve.v_in_v, np.gradient(curve.v_out_v, curve.v_in_v)))},
-        "wires_ohm": {"input_line": geometry.r_row_ohm, "output_line": geometry.r_col_ohm},
-        "train_time_s": train_s,
-        "software_accuracy": _accuracy(software_pre[-1], y_test),
-        "plans": {},
-    }
-    say(f"software accuracy {result['software_accuracy']:.4f}")
+    result = ReproductionResult(
+        dataset=DatasetInfo(name=s.dataset, n_train=int(x_train.shape[0]), n_test=int(x_test.shape[0]),
+                            image_shape=list(ds.image_shape), n_classes=ds.n_classes),
+        layer_sizes=list(sizes),
+        settings=asdict(s),
+        neuron=NeuronInfo(
+            subckt=curve.subckt, ngspice_version=curve.ngspice_version, fit=curve.fit,
+            slope_at_mid_v_per_v=curve.fit.slope_at_mid,
+            measured_slope_at_0v_v_per_v=float(np.interp(0.0, curve.v_in_v, np.gradient(curve.v_out_v, curve.v_in_v))),
+        ),
+        r_input_line_ohm=geometry.r_row_ohm,
+        r_output_line_ohm=geometry.r_col_ohm,
+        train_time_s=train_s,
+        software_accuracy=_accuracy(software_pre[-1], y_test),
+    )
+    say(f"software accuracy {result.software_accuracy:.4f}")
 
     for label, fields in PLANS:
         plan = PartitionPlan(**fields)
@@ -178,25 +268,30 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
             nn = NativeNetwork(net, wires, energy=False, workers=s.native_workers)
             res = nn.run(u_test)
             err = float(np.sqrt(np.mean((res.pre_norm[0] - digital[0]) ** 2) / np.mean(digital[0] ** 2)))
-            sweep.append({"wire_scale_ratio": scale, "r_input_line_ohm": wires.r_row_ohm, "r_output_line_ohm": wires.r_col_ohm,
-                          "accuracy": _accuracy(res.logits, y_test), "layer1_relative_rmse": err,
-                          "agreement_with_digital": float(agreement(res.logits, digital[-1]).top1_agreement),
-                          "native_time_s": time.perf_counter() - t0})
-            say(f"{label}: wires x{scale:g} -> accuracy {sweep[-1]['accuracy']:.4f}")
+            sweep.append(WireSweepPoint(
+                wire_scale_ratio=scale, r_input_line_ohm=wires.r_row_ohm, r_output_line_ohm=wires.r_col_ohm,
+                accuracy=_accuracy(res.logits, y_test), layer1_relative_rmse=err,
+                agreement_with_digital=float(agreement(res.logits, digital[-1]).top1_agreement),
+                native_time_s=time.perf_counter() - t0,
+            ))
+            say(f"{label}: wires x{scale:g} -> accuracy {sweep[-1].accuracy:.4f}")
             if scale == 1.0:
                 native_at_1 = res
-        entry: dict[str, Any] = {"plan": plan.describe(sizes), "sweep": sweep, "train_time_s": plan_train_s,
-                                 "digital_accuracy": _accuracy(digital[-1], y_test),
-                                 "software_network_accuracy": _accuracy(plain.logits, y_test),
-                                 "no_wires_accuracy": sweep[0]["accuracy"],
-                                 "accuracy": next(p["accuracy"] for p in sweep if p["wire_scale_ratio"] == 1.0),
-                                 "breaks_at_scale": _break_point(sweep)}
+        spice = None
         if s.verify_images > 0:
-            entry["spice"] = _verify(net, geometry, u_test[: s.verify_images], native_at_1, s)
-            say(f"{label}: ngspice vs native max relative difference {entry['spice']['max_rel_diff']:.2e}")
-        result["plans"][label] = entry
-    result["total_time_s"] = time.perf_counter() - t_start
-    (out / "results.json").write_text(json.dumps(result, indent=2))
+            k = s.verify_images
+            spice, _ = verify_against_ngspice(net, geometry, u_test[:k], native_at_1, np.arange(min(k, u_test.shape[0])),
+                                              timeout_s=s.spice_timeout_s)
+            say(f"{label}: ngspice vs native max relative difference {spice.max_rel_diff:.2e}")
+        result.plans[label] = PlanResult(
+            plan=plan.describe(sizes), sweep=sweep, train_time_s=plan_train_s,
+            digital_accuracy=_accuracy(digital[-1], y_test), software_network_accuracy=_accuracy(plain.logits, y_test),
+            no_wires_accuracy=sweep[0].accuracy, accuracy=next(p.accuracy for p in sweep if p.wire_scale_ratio == 1.0),
+            breaks_at_scale=_break_point(sweep), spice=spice,
+        )
+    result.total_time_s = time.perf_counter() - t_start
+    result.provenance = Provenance.here(curve.ngspice_version)
+    (out / "results.json").write_text(json.dumps(result.to_dict(), indent=2))
     _plot(result, out)
     return result
 
@@ -205,39 +300,33 @@ def _slug(label: str) -> str:
     return label.replace("/", "-").replace(" x ", "_x_").replace(" ", "_")
 
 
-def _break_point(sweep: list[dict[str, Any]], drop: float = 0.05) -> float | None:
+def _break_point(sweep: list[WireSweepPoint], drop: float = 0.05) -> float | None:
     """The smallest wire scale whose accuracy is ``drop`` (absolute) below the no-wire accuracy, or None."""
-    base = sweep[0]["accuracy"]
+    base = sweep[0].accuracy
     for point in sweep:
-        if point["accuracy"] < base - drop:
-            return point["wire_scale_ratio"]
+        if point.accuracy < base - drop:
+            return point.wire_scale_ratio
     return None
 
 
-def _verify(net, wires: WireParasitics, u: np.ndarray, native, s: ReproductionSettings) -> dict[str, Any]:
-    """The first images of ``u`` in ngspice against ``native`` (``compare.verify_against_ngspice``), as plain data."""
-    v, _ = verify_against_ngspice(net, wires, u, native, np.arange(u.shape[0]), timeout_s=s.spice_timeout_s)
-    return {**asdict(v), "max_rel_diff": v.max_rel_diff}
-
-
-def _plot(result: dict[str, Any], out: Path) -> None:
+def _plot(result: ReproductionResult, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, entry in result["plans"].items():
-        pts = [p for p in entry["sweep"] if p["wire_scale_ratio"] > 0]
-        ax.semilogx([p["r_output_line_ohm"] for p in pts], [100 * p["accuracy"] for p in pts], "o-", label=label)
-    ax.axhline(100 * result["software_accuracy"], color="k", ls="--", lw=1, label="software model")
-    geo = result["wires_ohm"]["output_line"]
+    for label, entry in result.plans.items():
+        pts = [p for p in entry.sweep if p.wire_scale_ratio > 0]
+        ax.semilogx([p.r_output_line_ohm for p in pts], [100 * p.accuracy for p in pts], "o-", label=label)
+    ax.axhline(100 * result.software_accuracy, color="k", ls="--", lw=1, label="software model")
+    geo = result.r_output_line_ohm
     ax.axvline(geo, color="gray", ls=":", lw=1)
     ax.text(geo, 5, " 9 nm geometry", color="gray", fontsize=8)
     ax.set_xlabel("output-line resistance per cell (ohm); input line 0.8x")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(f"{'x'.join(map(str, result['layer_sizes']))} on IMAC-Sim crossbars ({result['dataset']['name']})")
+    ax.set_title(f"{'x'.join(map(str, result.layer_sizes))} on IMAC-Sim crossbars ({result.dataset.name})")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "accuracy_vs_wire_r.png", dpi=120)
@@ -259,10 +348,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
 
-def format_report(result: dict[str, Any], command: str, image_dir: str) -> str:
+def format_report(result: ReproductionResult, command: str, image_dir: str) -> str:
     """The Markdown report: tables of accuracy, agreement and the wire sweep, and the plots."""
-    d = result["dataset"]
-    fit = result["neuron"]["fit"]
+    d = result.dataset
+    fit = result.neuron.fit
+    st = result.settings
     lines = [
         "# Reproducing the reference study on IMAC-Sim's hardware",
         "",
@@ -272,40 +362,40 @@ def format_report(result: dict[str, Any], command: str, image_dir: str) -> str:
         command,
         "```",
         "",
-        f"Dataset: **{d['name']}**, {d['n_train']} training and {d['n_test']} test images of "
-        f"{d['image_shape'][0]}x{d['image_shape'][1]} pixels, binarised to +-0.8 V. "
-        f"Network {'x'.join(map(str, result['layer_sizes']))}, +-1 weights, trained with the measured neuron "
-        f"in {result['train_time_s']:.0f} s. Wires from the 9 nm geometry: "
-        f"{result['wires_ohm']['input_line']:.2f} ohm per cell on input lines, "
-        f"{result['wires_ohm']['output_line']:.2f} ohm on output lines. Conventions: `docs/imac.md`.",
+        f"Dataset: **{d.name}**, {d.n_train} training and {d.n_test} test images of "
+        f"{d.image_shape[0]}x{d.image_shape[1]} pixels, binarised to +-0.8 V. "
+        f"Network {'x'.join(map(str, result.layer_sizes))}, +-1 weights, trained with the measured neuron "
+        f"in {result.train_time_s:.0f} s. Wires from the 9 nm geometry: "
+        f"{result.r_input_line_ohm:.2f} ohm per cell on input lines, "
+        f"{result.r_output_line_ohm:.2f} ohm on output lines. Conventions: `docs/imac.md`.",
         "",
-        f"Neuron (`pyims_neuron_inverter`, ngspice {result['neuron']['ngspice_version']}): measured slope "
-        f"{result['neuron']['measured_slope_at_0v_v_per_v']:.2f} V/V at 0 V; logistic fit "
-        f"lo {fit['lo_v']:.3f} V, hi {fit['hi_v']:.3f} V, trip point {round(fit['v_mid_v'] * 1e6, 1) + 0.0:.1f} uV, "
-        f"slope {result['neuron']['slope_at_mid_v_per_v']:.2f} V/V (rms residual {fit['rms_residual_v'] * 1e3:.1f} mV).",
+        f"Neuron (`pyims_neuron_inverter`, ngspice {result.neuron.ngspice_version}): measured slope "
+        f"{result.neuron.measured_slope_at_0v_v_per_v:.2f} V/V at 0 V; logistic fit "
+        f"lo {fit.lo_v:.3f} V, hi {fit.hi_v:.3f} V, trip point {round(fit.v_mid_v * 1e6, 1) + 0.0:.1f} uV, "
+        f"slope {result.neuron.slope_at_mid_v_per_v:.2f} V/V (rms residual {fit.rms_residual_v * 1e3:.1f} mV).",
         "",
-        f"Training: Adam, {result['settings']['epochs']} epochs, rate {result['settings']['learning_rate']:g}, batch "
-        f"{result['settings']['batch_size']}, surrogate width {result['settings']['surrogate_width_ratio']:g}, seed "
-        f"{result['settings']['seed']}. The defaults were picked from a few runs of the software model on the mnist5k split "
+        f"Training: Adam, {st['epochs']} epochs, rate {st['learning_rate']:g}, batch "
+        f"{st['batch_size']}, surrogate width {st['surrogate_width_ratio']:g}, seed "
+        f"{st['seed']}. The defaults were picked from a few runs of the software model on the mnist5k split "
         "(surrogate width 4 / 8 / 16 / 32, rate 1e-3 / 3e-3 / 1e-2), not tuned per plan.",
         "",
-        f"The whole run took {result['total_time_s'] / 60:.1f} min on a 2-core machine (per plan: "
-        + ", ".join(f"{k} {e['train_time_s']:.0f} s training + "
-                    f"{sum(p['native_time_s'] for p in e['sweep']):.0f} s native sweep" for k, e in result["plans"].items())
+        f"The whole run took {result.total_time_s / 60:.1f} min on a 2-core machine (per plan: "
+        + ", ".join(f"{k} {e.train_time_s:.0f} s training + "
+                    f"{sum(p.native_time_s for p in e.sweep):.0f} s native sweep" for k, e in result.plans.items())
         + "; the ngspice sample's time is in its table).",
         "",
         "## Accuracy",
         "",
-        f"Software model (dense layers, +-1 weights, the measured neuron): **{_pct(result['software_accuracy'])}** "
+        f"Software model (dense layers, +-1 weights, the measured neuron): **{_pct(result.software_accuracy)}** "
         f"(published: {REFERENCE['digital'][0]}).",
         "",
         "| plan | software network on the circuit | circuit-trained: digital (no wires) | circuit-trained: analog, geometry wires | published |",
         "|---|---|---|---|---|",
     ]
-    for label, e in result["plans"].items():
+    for label, e in result.plans.items():
         ref = REFERENCE.get(label, ("", ""))[0]
-        lines.append(f"| {label} | {_pct(e['software_network_accuracy'])} | {_pct(e['digital_accuracy'])} | "
-                     f"**{_pct(e['accuracy'])}** | {ref} |")
+        lines.append(f"| {label} | {_pct(e.software_network_accuracy)} | {_pct(e.digital_accuracy)} | "
+                     f"**{_pct(e.accuracy)}** | {ref} |")
     lines += [
         "",
         "Every analog number is an exact native solve of the whole fully-analog circuit (each cell, wire",
@@ -323,12 +413,12 @@ def format_report(result: dict[str, Any], command: str, image_dir: str) -> str:
         "| plan | images | max relative difference (pre-activations) | same prediction | s / image |",
         "|---|---|---|---|---|",
     ]
-    for label, e in result["plans"].items():
-        v = e.get("spice")
-        if v:
-            same = round(v["top1_agreement_native_vs_ngspice"] * v["n_images"])
-            lines.append(f"| {label} | {v['n_images']} | {v['max_rel_diff']:.2e} | {same}/{v['n_images']} | "
-                         f"{v['seconds_per_image']:.1f} |")
+    for label, e in result.plans.items():
+        v = e.spice
+        if v is not None:
+            same = round(v.top1_agreement_native_vs_ngspice * v.n_images)
+            lines.append(f"| {label} | {v.n_images} | {v.max_rel_diff:.2e} | {same}/{v.n_images} | "
+                         f"{v.seconds_per_image:.1f} |")
     lines += [
         "",
         "ngspice runs the same netlist with the transistor-level neurons; native uses their measured",
@@ -339,17 +429,17 @@ def format_report(result: dict[str, Any], command: str, image_dir: str) -> str:
         "",
         "![accuracy vs wire resistance](" + image_dir + "/accuracy_vs_wire_r.png)",
         "",
-        "| x geometry | input line (ohm) | output line (ohm) | " + " | ".join(result["plans"]) + " |",
-        "|---|---|---|" + "---|" * len(result["plans"]),
+        "| x geometry | input line (ohm) | output line (ohm) | " + " | ".join(result.plans) + " |",
+        "|---|---|---|" + "---|" * len(result.plans),
     ]
-    first = next(iter(result["plans"].values()))["sweep"]
+    first = next(iter(result.plans.values())).sweep
     for k, point in enumerate(first):
-        accs = " | ".join(_pct(e["sweep"][k]["accuracy"]) for e in result["plans"].values())
-        lines.append(f"| {point['wire_scale_ratio']:g} | {point['r_input_line_ohm']:.2f} | {point['r_output_line_ohm']:.2f} | {accs} |")
+        accs = " | ".join(_pct(e.sweep[k].accuracy) for e in result.plans.values())
+        lines.append(f"| {point.wire_scale_ratio:g} | {point.r_input_line_ohm:.2f} | {point.r_output_line_ohm:.2f} | {accs} |")
     lines += ["", "Circuit-trained networks. Where accuracy breaks (first scale more than 5 points below the same",
               "plan without wires):", ""]
-    for label, e in result["plans"].items():
-        b = e["breaks_at_scale"]
+    for label, e in result.plans.items():
+        b = e.breaks_at_scale
         lines.append(f"- {label}: " + (f"x{b:g} the geometry's resistance" if b is not None else "not within the sweep"))
     lines += [
         "",

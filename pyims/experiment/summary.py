@@ -27,6 +27,7 @@ __all__ = [
     "EnergyInfo",
     "Provenance",
     "ExperimentSummary",
+    "build_typed",
 ]
 
 #: Version of the ``summary.json`` layout; bumped on any incompatible change.
@@ -179,11 +180,12 @@ class ExperimentSummary:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExperimentSummary":
         """Read ``summary.json`` data back into the types."""
-        return _build(cls, data)
+        return build_typed(cls, data)
 
 
-def _build(tp: Any, value: Any) -> Any:
-    """``value`` (plain JSON data) as type ``tp``: dataclasses field by field, lists element by element."""
+def build_typed(tp: Any, value: Any) -> Any:
+    """``value`` (plain JSON data) as type ``tp``: dataclasses field by field, lists and dicts element by element."""
+    _build = build_typed
     if value is None:
         return None
     origin = typing.get_origin(tp)
@@ -196,4 +198,7 @@ def _build(tp: Any, value: Any) -> Any:
     if origin is list:
         (item,) = typing.get_args(tp)
         return [_build(item, v) for v in value]
+    if origin is dict:
+        _, item = typing.get_args(tp)
+        return {k: _build(item, v) for k, v in value.items()}
     return value
