@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pyims.errors import NetlistError
 from pyims.netlist.model import SubcktLibrary
+from pyims.netlist.untrusted import check_untrusted_spice
 
 __all__ = ["circuits_dir", "load_library", "load_library_file", "LIBRARY_FILES"]
 
@@ -48,7 +49,10 @@ def circuits_dir() -> Path:
 
 @lru_cache(maxsize=None)
 def _read(path: Path) -> str:
-    return path.read_text()
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetlistError(f"subcircuit file {path} cannot be read as text ({exc})") from exc
 
 
 def load_library(subckt: str) -> SubcktLibrary:
@@ -62,11 +66,13 @@ def load_library(subckt: str) -> SubcktLibrary:
 
 
 def load_library_file(path: str | os.PathLike[str], subckt: str) -> SubcktLibrary:
-    """Any subcircuit file (yours or the library's) that defines ``subckt``; its text goes into netlists verbatim."""
+    """Any subcircuit file (yours or the library's) that defines ``subckt``, checked against the allow-list of
+    ``pyims.netlist.untrusted``; its text then goes into netlists verbatim."""
     path = Path(path)
     if not path.is_file():
         raise NetlistError(f"subcircuit file {path} does not exist; pass the path of a file with .subckt {subckt}")
     text = _read(path.resolve())
+    check_untrusted_spice(text, str(path))
     defines = tuple(m.group(1) for m in re.finditer(r"^\s*\.subckt\s+(\S+)", text, re.IGNORECASE | re.MULTILINE))
     if subckt not in defines:
         raise NetlistError(f"{path} does not define .subckt {subckt}")

@@ -128,7 +128,8 @@ class NgspiceSession:
 
         Returns ``(cmd, returncode, output)`` for the messages of later failures.
         """
-        cmd = (str(self.info.executable), "-b", "-r", RAW_FILE, NETLIST_FILE)
+        # -n: no .spiceinit (neither the run directory's nor the user's home's): runs do not depend on it
+        cmd = (str(self.info.executable), "-n", "-b", "-r", RAW_FILE, NETLIST_FILE)
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
         log_path = rundir / LOG_FILE
         timeout_s = self.options.timeout_s
