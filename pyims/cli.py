@@ -18,7 +18,13 @@ from pyims.netlist import build_tile_netlist, emit
 from pyims.runners import BACKENDS, TileJob, find_ngspice
 from pyims.spec import TileSpec, WireParasitics
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_USER_ERROR", "EXIT_VERIFICATION_FAILED", "EXIT_INTERRUPTED"]
+
+#: Exit codes: 0 success; 2 a user error (bad input, config, files: one line on stderr);
+#: 3 the run finished but its ngspice verification failed; 130 interrupted (Ctrl-C).
+EXIT_USER_ERROR = 2
+EXIT_VERIFICATION_FAILED = 3
+EXIT_INTERRUPTED = 130
 
 
 def _parse_shape(text: str) -> tuple[int, int]:
@@ -30,6 +36,21 @@ def _parse_shape(text: str) -> tuple[int, int]:
     if m < 1 or n < 1:
         raise argparse.ArgumentTypeError(f"size {text!r} needs at least 1 row and 1 column")
     return m, n
+
+
+def _count(lowest: int):
+    """An argparse type: an integer >= ``lowest``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {lowest}")
+        return value
+
+    return parse
 
 
 def _print_experiment(result, out: Path | None) -> None:
@@ -60,10 +81,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         cfg = dataclasses.replace(cfg, simulation=sim)
     out = Path(args.out) if args.out else Path("pyims-runs") / cfg.name
+    if args.dry_run:
+        return _print_preflight(cfg, out)
     print(f"pyims {__version__} run {args.config}")
     result = run_experiment(cfg, out)
     _print_experiment(result, out)
+    return _verification_code(result)
+
+
+def _print_preflight(cfg, out: Path | None) -> int:
+    from pyims.experiment.preflight import preflight
+
+    report = preflight(cfg, out)
+    print(f"pyims {__version__} check {cfg.name!r}: ok")
+    for line in report.checks:
+        print(f"  {line}")
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from pyims.experiment import load_config
+
+    cfg = load_config(args.config)
+    return _print_preflight(cfg, Path(args.out) if args.out else None)
+
+
+def _verification_code(result) -> int:
+    """0, or EXIT_VERIFICATION_FAILED (with a line on stderr) when the ngspice check did not pass."""
+    v = result.summary.spice_verification
+    if v is None or v.passed:
+        return 0
+    print(f"pyims: verification FAILED: native and ngspice differ by {v.max_rel_diff:.3g} > {v.tolerance_rel:g}; "
+          "the results are kept but not to be trusted", file=sys.stderr)
+    return EXIT_VERIFICATION_FAILED
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -86,8 +136,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("  " + f"{r:>10.1f}" + "".join(f"{100 * c['accuracy']:>17.2f}%" for c in cells))
     (out / "wire_partition_table.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(f"  (digital: {100 * result.summary.accuracy.digital.accuracy:.2f} %; table in {out / 'wire_partition_table.json'})")
-    v = result.summary.spice_verification
-    return 0 if v is None or v.passed else 1
+    return _verification_code(result)
 
 
 def _cmd_tile_demo(args: argparse.Namespace) -> int:
@@ -146,6 +195,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from pyims.sweeps.run import run_sweep
 
     spec = load_sweep(args.sweep)
+    if args.dry_run:
+        from pyims.experiment.preflight import preflight
+
+        seen = set()
+        for point in spec.points():
+            cfg = spec.config(point)
+            if cfg not in seen:
+                seen.add(cfg)
+                preflight(cfg)
+        print(f"pyims {__version__} sweep {spec.name!r}: {spec.n_points} points, {len(seen)} distinct configs: ok")
+        return 0
     store = ResultStore(args.store or Path("pyims-sweeps") / spec.name)
     how = "serially" if args.serial else (f"on {args.scheduler}" if args.scheduler else "on a local Dask cluster")
     print(f"pyims {__version__} sweep {spec.name!r}: {spec.n_points} points ({' x '.join(str(len(v)) for _, v in spec.axes)}), {how}")
@@ -277,24 +337,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyims", description=__doc__)
     parser.add_argument("--version", action="version", version=f"pyims {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="offline network demo: digits MLP on partitioned crossbars, native + ngspice")
     demo.add_argument("--out", default="pyims-demo", help="output directory (default ./pyims-demo)")
-    demo.add_argument("--verify-images", type=int, default=None, help="images run through ngspice (0: none; default 24)")
+    demo.add_argument("--verify-images", type=_count(0), default=None, help="images run through ngspice (0: none; default 24)")
     demo.add_argument("--mode", choices=("analog", "tiled"), default=None, help="fully-analog (default) or tiled co-simulation")
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run an experiment config (TOML; see examples/)")
     run.add_argument("config", help="experiment config file")
     run.add_argument("--out", default=None, help="output directory (default ./pyims-runs/<name>)")
-    run.add_argument("--verify-images", type=int, default=None, help="override simulation.verify_images")
+    run.add_argument("--verify-images", type=_count(0), default=None, help="override simulation.verify_images")
     run.add_argument("--mode", choices=("analog", "tiled"), default=None, help="override simulation.mode")
+    run.add_argument("--dry-run", action="store_true", help="only check the config, files, ngspice and output folder")
     run.set_defaults(func=_cmd_run)
+
+    check = sub.add_parser("check", help="check an experiment config before running it (fields, files, ngspice, output, memory)")
+    check.add_argument("config", help="experiment config file")
+    check.add_argument("--out", default=None, help="the output folder the run would write")
+    check.set_defaults(func=_cmd_check)
 
     demo = sub.add_parser("tile-demo", help="simulate one crossbar tile on every backend and show the IR-drop error")
     demo.add_argument("--size", type=_parse_shape, default=(64, 64), help="ROWSxCOLS (default 64x64)")
-    demo.add_argument("--vectors", type=int, default=8, help="input vectors (default 8)")
+    demo.add_argument("--vectors", type=_count(1), default=8, help="input vectors (default 8)")
     demo.add_argument("--r-wire-ohm", type=float, default=2.5, help="ohm per wire segment (default 2.5)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
@@ -304,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     net = sub.add_parser("netlist", help="write the ngspice netlist of a tile")
     net.add_argument("output", help="file to write, or - for stdout")
     net.add_argument("--size", type=_parse_shape, default=(4, 4), help="ROWSxCOLS of a random tile (default 4x4)")
-    net.add_argument("--vectors", type=int, default=1)
+    net.add_argument("--vectors", type=_count(1), default=1)
     net.add_argument("--seed", type=int, default=0)
     net.add_argument("--g-npy", help="conductances (m, n) in S from a .npy file instead of a random tile")
     net.add_argument("--v-npy", help="input voltages (n_vectors, m) in V from a .npy file (default 0.1 V)")
@@ -317,10 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("sweep", help="sweep file (TOML; see examples/sweeps/)")
     sweep.add_argument("--store", default=None, help="result store folder (default ./pyims-sweeps/<name>)")
     sweep.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (default: a LocalCluster)")
-    sweep.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: cores)")
+    sweep.add_argument("--workers", type=_count(1), default=None, help="LocalCluster worker processes (default: cores)")
     sweep.add_argument("--serial", action="store_true", help="run in this process, without Dask")
     sweep.add_argument("--fail-fast", action="store_true", help="stop at the first failing point")
     sweep.add_argument("--export", action="append", help="also write the table to this .csv or .parquet (repeatable)")
+    sweep.add_argument("--dry-run", action="store_true", help="only check every point's config and files")
     sweep.set_defaults(func=_cmd_sweep)
 
     plot = sub.add_parser("plot", help="plot a sweep's result store (accuracy vs wire R, partition heatmap, ...)")
@@ -352,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--download", action="store_true", help="download MNIST (dataset mnist)")
     rep.add_argument("--epochs", type=int, default=40)
     rep.add_argument("--max-test", type=int, default=None, help="use at most this many test images")
-    rep.add_argument("--verify-images", type=int, default=4, help="test images run in ngspice per plan (default 4)")
+    rep.add_argument("--verify-images", type=_count(0), default=4, help="test images run in ngspice per plan (default 4)")
     rep.add_argument("--tiny", action="store_true", help="a seconds-long setting (digits, 64x12x8x10) for checks")
     rep.set_defaults(func=_cmd_reproduce)
 
@@ -362,9 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--labels", required=True, help="test_labels.csv: one-hot rows or one label per line")
     im.add_argument("--horizontal", type=int, nargs="+", help="horizontal partitions per layer, e.g. 16 8 8")
     im.add_argument("--vertical", type=int, nargs="+", help="vertical partitions per layer, e.g. 8 8 1")
-    im.add_argument("--max-images", type=int, default=None)
+    im.add_argument("--max-images", type=_count(1), default=None)
     im.add_argument("--wire-scale", type=float, default=1.0, help="multiply the 9 nm wire resistances (default 1)")
-    im.add_argument("--verify-images", type=int, default=2, help="images also run in ngspice (default 2; 0: none)")
+    im.add_argument("--verify-images", type=_count(0), default=2, help="images also run in ngspice (default 2; 0: none)")
     im.set_defaults(func=_cmd_imac)
 
     info = sub.add_parser("info", help="show versions and the ngspice found")
@@ -380,13 +448,33 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         code = args.func(args)
-    except PyimsError as exc:
-        print(f"pyims: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         # The reader went away (`pyims ... | head`): stop quietly, as a Unix tool does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        from pyims.runners.base import default_run_root
+
+        print(f"pyims: interrupted; outputs are written whole or not at all, sweeps resume from their store, and "
+              f"ngspice run directories in progress stay under {default_run_root()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except PyimsError as exc:
+        if args.debug:
+            raise
+        print(f"pyims: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # files and folders the user named: missing, unreadable, not writable
+        if args.debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"pyims: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"pyims: internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback; "
+              "please report it)", file=sys.stderr)
+        return 1
     if args.verbose:
         print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return code

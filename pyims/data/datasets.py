@@ -79,12 +79,39 @@ def _mnist_file(directory: Path, stem: str) -> Path:
     )
 
 
+#: MNIST's classes and pixel range: a file with anything else is refused, not silently widened.
+MNIST_CLASSES = 10
+MNIST_PIXEL_MAX = 255.0
+
+
+def _check_mnist_array(arr: np.ndarray, path: Path, labels: bool) -> None:
+    """DatasetError naming the file and the first bad position: labels integers in 0..9, pixels finite in 0..255."""
+    if labels:
+        if arr.dtype.kind not in "iu":
+            raise DatasetError(f"{path}: labels are stored as {arr.dtype}; MNIST labels are integers 0..9")
+        bad = np.flatnonzero((arr < 0) | (arr >= MNIST_CLASSES))
+        if bad.size:
+            raise DatasetError(f"{path}: label {int(arr[bad[0]])} at position {int(bad[0])} is outside 0..{MNIST_CLASSES - 1}")
+        return
+    flat = arr.reshape(-1)
+    bad = np.flatnonzero(~np.isfinite(flat) | (flat < 0) | (flat > MNIST_PIXEL_MAX))
+    if bad.size:
+        k = int(bad[0])
+        raise DatasetError(
+            f"{path}: pixel {float(flat[k])!r} at position {np.unravel_index(k, arr.shape)} is outside 0..255; "
+            "MNIST images are 8-bit grey levels"
+        )
+
+
 def _load_mnist_dir(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if not directory.is_dir():
         raise DatasetError(f"dataset.path={str(directory)!r} is not a directory; point it at the MNIST IDX files")
     parts = []
     for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        parts.append(read_idx(_mnist_file(directory, stem)))
+        path = _mnist_file(directory, stem)
+        arr = read_idx(path)
+        _check_mnist_array(arr, path, labels="labels" in stem)
+        parts.append(arr)
     x_tr, y_tr, x_te, y_te = parts
     for x, y, which in ((x_tr, y_tr, "train"), (x_te, y_te, "t10k")):
         if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:

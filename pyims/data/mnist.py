@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from pyims.fileio import umask_mode
 from pyims.errors import ChecksumError, DatasetError
 
 __all__ = ["MNIST_FILES", "MNIST_MIRRORS", "download_mnist", "default_cache_dir", "file_md5"]
@@ -71,6 +72,7 @@ def _fetch(url: str, dest: Path, md5: str, timeout_s: float) -> None:
                 "different or damaged file. Try another mirror (dataset.mirrors) or fetch the files by hand "
                 "and point dataset.path at them"
             )
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

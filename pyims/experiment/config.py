@@ -9,8 +9,11 @@ Sections (all optional; every field has a default, see ``examples/*.toml``):
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from pyims.data.mnist import MNIST_MIRRORS
 from pyims.errors import ConfigError, SpecError
 from pyims.inference import MODES
 from pyims.model import NeuronSpec, TrainSpec
+from pyims.spec._checks import positive, real_scalar, safe_name
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
 
 __all__ = ["DatasetSpec", "ModelSpec", "SimulationSpec", "ExperimentConfig", "load_config", "parse_config"]
@@ -108,6 +112,12 @@ class SimulationSpec:
             raise SpecError(f"simulation.ngspice_workers={self.ngspice_workers!r} must be an integer >= 1")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise SpecError(f"simulation.batch_size={self.batch_size!r} must be a positive integer")
+        positive("simulation", "timeout_s", self.timeout_s)
+        if real_scalar("simulation", "tie_atol", self.tie_atol) < 0.0:
+            raise SpecError(f"simulation.tie_atol={self.tie_atol!r} must be >= 0 (0: only exact ties)")
+        for name in ("energy", "keep_run_dirs"):
+            if not isinstance(getattr(self, name), bool):
+                raise SpecError(f"simulation.{name}={getattr(self, name)!r} must be true or false")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +136,9 @@ class ExperimentConfig:
     periphery: PeripherySpec = PeripherySpec()
     simulation: SimulationSpec = SimulationSpec()
     base_dir: Path = field(default_factory=Path.cwd)
+
+    def __post_init__(self) -> None:
+        safe_name("config", "name", self.name)  # it names the default output folder
 
     def resolve_path(self, path: str) -> Path:
         p = Path(os.path.expanduser(path))
@@ -170,6 +183,53 @@ def _allowed(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")]
 
 
+def _type_error(where: str, value: Any, want: str) -> ConfigError:
+    return ConfigError(f"{where}={value!r} must be {want}")
+
+
+def check_value_type(where: str, tp: Any, value: Any) -> None:
+    """ConfigError unless ``value`` (from TOML) has type ``tp`` strictly: a bool is no integer, an integer
+    no bool, a float finite, a tuple a list of its item type. ``where`` names the field (``train.epochs``)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return
+        if len(args) == 1:
+            return check_value_type(where, args[0], value)
+        return
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _type_error(where, value, "true or false")
+    elif tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(where, value, "an integer")
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _type_error(where, value, "a number")
+        if not math.isfinite(value):
+            raise _type_error(where, value, "a finite number")
+    elif tp is str or tp is Path:
+        if not isinstance(value, str):
+            raise _type_error(where, value, "a string")
+    elif origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise _type_error(where, value, "a list")
+        args = typing.get_args(tp)
+        items = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(items) != len(value):
+            raise _type_error(where, value, f"a list of {len(items)} values")
+        for k, (item_tp, item) in enumerate(zip(items, value)):
+            check_value_type(f"{where}[{k}]", item_tp, item)
+
+
+def _check_table_types(section: str, cls: type, table: dict[str, Any], source: str) -> None:
+    hints = typing.get_type_hints(cls)
+    for key, value in table.items():
+        if key in hints:
+            check_value_type(f"{source}: {section}.{key}", hints[key], value)
+
+
 def _wires(table: dict[str, Any]) -> WireParasitics:
     """``[wires]``: per-segment values, or ``[wires.row_geometry]`` + ``[wires.col_geometry]`` with drivers."""
     table = dict(table)
@@ -188,6 +248,7 @@ def _wires(table: dict[str, Any]) -> WireParasitics:
         unknown = set(sub) - set(_GEOMETRY_FIELDS)
         if unknown:
             raise ConfigError(f"unknown field wires.{key}.{sorted(unknown)[0]}; allowed: {', '.join(_GEOMETRY_FIELDS)}")
+        _check_table_types(f"wires.{key}", WireGeometry, sub, "wires")
         try:
             parts[key] = WireGeometry(**sub)
         except SpecError as exc:
@@ -201,8 +262,11 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: 
     kwargs: dict[str, Any] = {"base_dir": base_dir or Path.cwd()}
     if "name" in top:
         kwargs["name"] = top.pop("name")
-    if not isinstance(kwargs.get("name", ""), str):
-        raise ConfigError(f"{source}: name={kwargs['name']!r} must be a string")
+    if "name" in kwargs:
+        try:
+            safe_name("config", "name", kwargs["name"])
+        except SpecError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
     for section, table in top.items():
         if section not in _SECTIONS:
             raise ConfigError(
@@ -215,6 +279,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: 
         unknown = [k for k in table if k not in allowed]
         if unknown:
             raise ConfigError(f"{source}: unknown field {section}.{unknown[0]}; allowed: {', '.join(allowed)}")
+        _check_table_types(section, cls, table, source)
         try:
             kwargs[section] = _wires(table) if section == "wires" else cls(**table)
         except ConfigError:

@@ -1,7 +1,7 @@
 """The output directory of an experiment: summary.json, per_image.csv, weights.npz, plots.
 
-Every file is written to a temporary name and renamed, so an interrupted run never leaves a
-half-written file behind. Fields are documented in ``docs/outputs.md``.
+The folder is built whole beside its target and renamed into place, so an interrupted run never
+leaves a half-written or mixed folder behind. Fields are documented in ``docs/outputs.md``.
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from pyims.compare import predictions
+from pyims.fileio import publish_dir
 from pyims.experiment.summary import ExperimentSummary
 from pyims.model import save_npz_weights
 
@@ -31,15 +30,13 @@ PER_IMAGE_COLUMNS = (
 )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+#: What a report folder may hold (the demo adds its wire table): the only folders ``write_report`` replaces.
+REPORT_FILES = ("summary.json", "per_image.csv", "weights.npz", "wire_partition_table.json")
+
+
+def is_report_entry(name: str) -> bool:
+    """True for a file a report folder holds (its files and plots)."""
+    return name in REPORT_FILES or name.endswith(".png")
 
 
 def _per_image_csv(result) -> bytes:
@@ -124,16 +121,20 @@ def _plots(result, out: Path) -> list[str]:
 
 
 def write_report(result, out: Path) -> list[Path]:
-    """Write the output directory; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    buf = io.BytesIO()
-    save_npz_weights(result.mlp, buf)
-    _atomic_write(out / "weights.npz", buf.getvalue())
-    _atomic_write(out / "per_image.csv", _per_image_csv(result))
-    plots = _plots(result, out)
-    result.summary.files = ["summary.json", "per_image.csv", "weights.npz", *plots]
-    _atomic_write(out / "summary.json", (json.dumps(result.summary.to_dict(), indent=2) + "\n").encode())
+    """Write the output folder whole: built beside ``out`` and renamed into place, replacing a previous
+    report there (never anything else, see ``pyims.fileio.publish_dir``); returns the files written."""
+
+    def build(tmp: Path) -> list[str]:
+        buf = io.BytesIO()
+        save_npz_weights(result.mlp, buf)
+        (tmp / "weights.npz").write_bytes(buf.getvalue())
+        (tmp / "per_image.csv").write_bytes(_per_image_csv(result))
+        plots = _plots(result, tmp)
+        result.summary.files = ["summary.json", "per_image.csv", "weights.npz", *plots]
+        (tmp / "summary.json").write_text(json.dumps(result.summary.to_dict(), indent=2) + "\n")
+        return result.summary.files
+
+    out = publish_dir(out, build, is_report_entry, "pyims report")
     return [out / name for name in result.summary.files]
 
 

@@ -79,7 +79,14 @@ def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP:
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None) -> ExperimentResult:
-    """Run ``cfg``; write the report into ``out_dir`` when given (see ``docs/outputs.md``)."""
+    """Run ``cfg``; write the report into ``out_dir`` when given (see ``docs/outputs.md``).
+
+    Everything is checked first (``pyims.experiment.preflight``): a bad setting fails in seconds,
+    before data are loaded or a network trained.
+    """
+    from pyims.experiment.preflight import preflight
+
+    preflight(cfg, out_dir)
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     d = cfg.dataset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 
 from pyims.errors import SpecError
 
@@ -32,3 +33,17 @@ def positive(owner: str, field: str, value: object) -> float:
     if out <= 0.0:
         raise SpecError(f"{owner}.{field}={out!r} must be > 0")
     return out
+
+
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def safe_name(owner: str, field: str, value: object) -> str:
+    """A name that becomes a folder name: letters, digits and ``-_.``, starting with a letter or digit,
+    at most 100 characters -- no path separators, no leading dot, no ``..``, no newlines."""
+    if not isinstance(value, str) or not _SLUG.fullmatch(value) or ".." in value:
+        raise SpecError(
+            f"{owner}.{field}={value!r} is not a safe name; use letters, digits and -_. (starting with a letter "
+            "or digit, at most 100 characters), e.g. 'parasitic-sweep'"
+        )
+    return value

@@ -13,7 +13,7 @@ import numpy as np
 
 from pyims.components import COMBINERS, SENSES, Combiner, Sense
 from pyims.errors import SpecError
-from pyims.spec._checks import nonnegative, positive
+from pyims.spec._checks import nonnegative, positive, real_scalar
 
 __all__ = [
     "DeviceSpec",
@@ -92,6 +92,7 @@ class InputEncoding:
         if self.kind not in ENCODINGS:
             raise SpecError(f"encoding.kind={self.kind!r} is unknown; use one of {', '.join(ENCODINGS)}")
         object.__setattr__(self, "v_read_v", positive("encoding", "v_read_v", self.v_read_v))
+        object.__setattr__(self, "threshold_norm", real_scalar("encoding", "threshold_norm", self.threshold_norm))
         if self.dac_bits is not None:
             object.__setattr__(self, "dac_bits", _int_field("encoding", "dac_bits", self.dac_bits, 1))
 

