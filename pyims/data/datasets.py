@@ -98,7 +98,7 @@ def _check_mnist_array(arr: np.ndarray, path: Path, labels: bool) -> None:
     if bad.size:
         k = int(bad[0])
         raise DatasetError(
-            f"{path}: pixel {float(flat[k])!r} at position {np.unravel_index(k, arr.shape)} is outside 0..255; "
+            f"{path}: pixel {float(flat[k])!r} at position {tuple(int(i) for i in np.unravel_index(k, arr.shape))} is outside 0..255; "
             "MNIST images are 8-bit grey levels"
         )
 

@@ -36,14 +36,37 @@ class ImacRunResult:
     verification: SpiceVerification | None
 
 
-def load_imac_test_data(data_csv: str | os.PathLike[str], labels_csv: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """IMAC-Sim's ``test_data.csv`` (one image per row) and ``test_labels.csv`` (one-hot rows or one label per line)."""
-    try:
-        data = np.loadtxt(data_csv, delimiter=",", ndmin=2)
-        labels = np.loadtxt(labels_csv, delimiter=",", ndmin=2)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"IMAC-Sim test data cannot be read ({exc}); give CSV files of numbers") from exc
-    y = np.argmax(labels, axis=1) if labels.shape[1] > 1 else labels[:, 0].astype(int)
+def load_imac_test_data(
+    data_csv: str | os.PathLike[str], labels_csv: str | os.PathLike[str], n_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """IMAC-Sim's ``test_data.csv`` (one image per row) and ``test_labels.csv`` (one-hot rows or one label per
+    line): finite pixels; labels whole numbers in ``0 .. n_classes - 1``; errors name the file and position."""
+    arrays = []
+    for path in (data_csv, labels_csv):
+        try:
+            arrays.append(np.loadtxt(path, delimiter=",", ndmin=2))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{path} cannot be read as a CSV file of real numbers ({exc})") from exc
+    data, labels = arrays
+    bad = np.argwhere(~np.isfinite(data))
+    if bad.size:
+        raise DatasetError(f"{data_csv}: value {float(data[tuple(bad[0])])!r} at row {bad[0][0] + 1}, column {bad[0][1] + 1} is not finite")
+    if labels.shape[1] > 1:  # one-hot rows
+        onehot = np.all(np.isin(labels, (0.0, 1.0)), axis=1) & (labels.sum(axis=1) == 1.0)
+        if not onehot.all():
+            row = int(np.flatnonzero(~onehot)[0])
+            raise DatasetError(f"{labels_csv}: row {row + 1} is not one-hot (a single 1 among 0s)")
+        y = np.argmax(labels, axis=1)
+    else:
+        col = labels[:, 0]
+        whole = np.isfinite(col) & (col == np.round(col)) & (col >= 0)
+        if not whole.all():
+            row = int(np.flatnonzero(~whole)[0])
+            raise DatasetError(f"{labels_csv}: label {float(col[row])!r} at line {row + 1} is not a class number (0, 1, 2, ...)")
+        y = col.astype(np.int64)
+    if n_classes is not None and y.size and int(y.max()) >= n_classes:
+        row = int(np.argmax(y >= n_classes))
+        raise DatasetError(f"{labels_csv}: label {int(y[row])} at line {row + 1} is outside the network's {n_classes} classes")
     if y.shape[0] != data.shape[0]:
         raise DatasetError(f"{data_csv} has {data.shape[0]} images but {labels_csv} has {y.shape[0]} labels")
     return data, y
@@ -69,7 +92,9 @@ def run_imac_network(
     neuron = preset.neuron_spec(characterize_neuron())
     mlp = preset.load_network(weights_dir, neuron)
     net = preset.map(mlp, plan)
-    data, y = load_imac_test_data(data_csv, labels_csv)
+    data, y = load_imac_test_data(data_csv, labels_csv, n_classes=mlp.layer_sizes[-1])
+    if data.shape[1] != mlp.layer_sizes[0]:
+        raise DatasetError(f"{data_csv} has {data.shape[1]} values per image but the network takes {mlp.layer_sizes[0]} inputs")
     if max_images:
         data, y = data[:max_images], y[:max_images]
     u = np.sign(data)  # as IMAC-Sim binarises: +-0.8 V, and a pixel of exactly 0 stays at 0 V

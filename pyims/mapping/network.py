@@ -18,6 +18,7 @@ import numpy as np
 
 from pyims.components import Combiner, Sense
 from pyims.errors import SpecError
+from pyims.spec._checks import real_array
 from pyims.mapping.conductance import weights_to_conductances
 from pyims.model import MLP, NeuronSpec
 from pyims.model.layers import DenseLike, Layer, dense_stack, forward
@@ -145,7 +146,7 @@ class MappedNetwork:
 
     def check_inputs(self, u: object) -> np.ndarray:
         """Hardware inputs as float64 ``(N >= 1, n_in)``, finite; SpecError naming the expected shape otherwise."""
-        arr = np.asarray(u, dtype=np.float64)
+        arr = real_array("inputs", "u", u)
         if arr.ndim != 2 or arr.shape[1] != self.layer_sizes[0] or arr.shape[0] < 1:
             raise SpecError(f"inputs have shape {arr.shape}; the network needs (n_images >= 1, {self.layer_sizes[0]})")
         if not np.all(np.isfinite(arr)):

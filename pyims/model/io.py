@@ -67,10 +67,16 @@ def save_npz_weights(mlp: MLP, path: str | os.PathLike[str]) -> None:
 
 
 def _read_csv(path: Path) -> np.ndarray:
+    import warnings
+
     try:
-        arr = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below
+            arr = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as exc:
         raise ModelFileError(f"{path} is not a CSV of numbers ({exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc})") from exc
     if arr.size == 0:
         raise ModelFileError(f"{path} is empty")
     return arr

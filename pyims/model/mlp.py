@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pyims.errors import ModelFileError, SpecError
+from pyims.spec._checks import real_array
 from pyims.model.layers import Dense, Layer, dense_stack, forward
 from pyims.model.neurons import NeuronSpec
 
@@ -41,8 +42,11 @@ class MLP:
             )
         ws, bs = [], []
         for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            w = np.array(w, dtype=np.float64, copy=True)
-            b = np.array(b, dtype=np.float64, copy=True).reshape(-1)
+            try:
+                w = real_array(f"layer {l + 1}", "weights", w, ModelFileError)
+                b = real_array(f"layer {l + 1}", "bias", b, ModelFileError).reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise ModelFileError(f"layer {l + 1}: weights or bias cannot be read as numbers ({exc})") from exc
             if w.ndim != 2:
                 raise ModelFileError(f"layer {l + 1}: weights have shape {w.shape}; need (n_in, n_out)")
             if b.shape != (w.shape[1],):
@@ -80,7 +84,9 @@ class MLP:
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
         """Pre-activations of every layer for inputs ``x`` ``(N, n_in)``: a list of ``(N, n_out_l)``."""
-        a = np.asarray(x, dtype=np.float64)
+        a = real_array("inputs", "x", x)
+        if not np.all(np.isfinite(a)):
+            raise SpecError("inputs hold NaN or inf; pass finite values")
         if a.ndim != 2 or a.shape[1] != self.layer_sizes[0]:
             raise SpecError(f"inputs have shape {a.shape}; the network needs (N, {self.layer_sizes[0]})")
         return forward(self.layers, a).pre

@@ -45,10 +45,19 @@ def _resolve(executable: str | os.PathLike[str] | None) -> Path:
     return Path(found).resolve()
 
 
+#: How long ``ngspice --version`` may take before the executable counts as broken.
+PROBE_TIMEOUT_S = 60.0
+
+
 @functools.lru_cache(maxsize=8)
 def _probe(path: Path) -> NgspiceInfo:
     try:
-        proc = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=60, check=False)
+        proc = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                              check=False, stdin=subprocess.DEVNULL, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise SimulatorNotFound(
+            f"ngspice at {path} did not answer `--version` within {PROBE_TIMEOUT_S:g} s; {INSTALL_HINT}"
+        ) from None
     except OSError as exc:
         raise SimulatorNotFound(f"ngspice at {path} cannot be run ({exc}); {INSTALL_HINT}") from exc
     text = proc.stdout + proc.stderr

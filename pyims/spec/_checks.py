@@ -6,6 +6,8 @@ import math
 import numbers
 import re
 
+import numpy as np
+
 from pyims.errors import SpecError
 
 
@@ -47,3 +49,19 @@ def safe_name(owner: str, field: str, value: object) -> str:
             "or digit, at most 100 characters), e.g. 'parasitic-sweep'"
         )
     return value
+
+
+def real_array(owner: str, field: str, value: object, error: type[Exception] = SpecError) -> np.ndarray:
+    """``value`` as a float64 array; ``error`` naming ``owner.field`` when it is complex, boolean or not numeric
+    (numpy would drop an imaginary part with only a warning)."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise error(f"{owner}.{field} holds complex numbers; pyims takes real values only (drop or fix the imaginary part)")
+    if arr.dtype.kind not in "iuf":
+        if arr.dtype.kind == "b":
+            raise error(f"{owner}.{field} holds booleans; pass numbers")
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise error(f"{owner}.{field} cannot be read as a float array ({exc}); pass an array of floats") from exc
+    return np.array(arr, dtype=np.float64, copy=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pyims.errors import SpecError
+from pyims.spec._checks import real_array
 from pyims.spec.wires import WireParasitics
 
 __all__ = ["TileSpec", "as_input_voltages"]
@@ -15,7 +16,9 @@ __all__ = ["TileSpec", "as_input_voltages"]
 
 def _frozen_float_matrix(owner: str, name: str, value: object) -> np.ndarray:
     try:
-        arr = np.array(value, dtype=np.float64, copy=True)
+        arr = real_array(owner, name, value)
+    except SpecError:
+        raise
     except (TypeError, ValueError) as exc:
         raise SpecError(f"{owner}.{name} cannot be read as a float array ({exc}); pass a 2-D array of floats") from exc
     if arr.ndim != 2:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pyims.errors import SpecError
-from pyims.spec._checks import nonnegative, positive
+from pyims.spec._checks import nonnegative, positive, real_array
 
 __all__ = ["Stimulus", "TransientSpec"]
 
@@ -32,8 +32,8 @@ class Stimulus:
     v_v: np.ndarray
 
     def __post_init__(self) -> None:
-        t = np.array(self.t_s, dtype=np.float64, copy=True).reshape(-1)
-        v = np.array(self.v_v, dtype=np.float64, copy=True)
+        t = real_array("Stimulus", "t_s", self.t_s).reshape(-1)
+        v = real_array("Stimulus", "v_v", self.v_v)
         if v.ndim == 1:
             v = v[:, None]
         if t.size < 2 or v.ndim != 2 or v.shape[0] != t.size:
@@ -62,8 +62,8 @@ class Stimulus:
     ) -> "Stimulus":
         """Every row ramps linearly from ``v_initial_v`` (default 0) to ``v_final_v`` ``(m,)``
         between ``t_delay_s`` and ``t_delay_s + t_rise_s``."""
-        v1 = np.asarray(v_final_v, dtype=np.float64).reshape(-1)
-        v0 = np.zeros_like(v1) if v_initial_v is None else np.asarray(v_initial_v, dtype=np.float64).reshape(-1)
+        v1 = real_array("Stimulus.step", "v_final_v", v_final_v).reshape(-1)
+        v0 = np.zeros_like(v1) if v_initial_v is None else real_array("Stimulus.step", "v_initial_v", v_initial_v).reshape(-1)
         if v0.shape != v1.shape:
             raise SpecError(f"step: v_initial_v has shape {v0.shape} but v_final_v has {v1.shape}")
         rise = positive("step", "t_rise_s", t_rise_s)
