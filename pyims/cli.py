@@ -165,14 +165,24 @@ def _cmd_tile_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_npy(path: str) -> np.ndarray:
+    """A plain numeric ``.npy`` array (never pickled objects)."""
+    from pyims.errors import SpecError
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise SpecError(f"{path} is not a plain .npy array ({exc.args[0].split('.')[0]}); save it with numpy.save") from exc
+
+
 def _cmd_netlist(args: argparse.Namespace) -> int:
     wires = WireParasitics(
         r_row_ohm=args.r_row_ohm, r_col_ohm=args.r_col_ohm, r_driver_ohm=args.r_driver_ohm,
         r_sense_ohm=args.r_sense_ohm, c_row_f=args.c_row_f, c_col_f=args.c_col_f,
     )
     if args.g_npy:
-        g = np.load(args.g_npy, allow_pickle=False)
-        v = np.load(args.v_npy, allow_pickle=False) if args.v_npy else np.full((1, g.shape[0]), 0.1)
+        g = _load_npy(args.g_npy)
+        v = _load_npy(args.v_npy) if args.v_npy else np.full((1, g.shape[0] if g.ndim else 1), 0.1)
         job = TileJob(tile=TileSpec(g_s=g, wires=wires), v_in_v=v)
     else:
         m, n = args.size

@@ -584,3 +584,31 @@ def test_mutated_configs_raise_only_pyims_errors(path, junk):
         preflight(cfg)
     except PyimsError:
         pass
+
+
+def test_a_measured_neurons_file_is_checked_before_training(tmp_path, monkeypatch):
+    import pyims.model.train as train
+    from pyims.netlist.untrusted import UntrustedSpiceError
+
+    monkeypatch.setattr(train, "train_mlp", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained first")))
+    evil = tmp_path / "n.sub"
+    evil.write_text(".subckt n in out\nR1 in out 1k\n.ends\n.control\nshell touch x\n.endc\n")
+    neuron = {"kind": "measured", "curve_in_v": [0.0, 1.0, 2.0, 3.0], "curve_out_v": [1.0, 0.5, 0.0, 0.0],
+              "subckt": "n", "subckt_file": str(evil)}
+    cfg = parse_config(dict(SMALL, neuron=neuron, simulation={"verify_images": 1}))
+    with pytest.raises(UntrustedSpiceError, match=r"n.sub:4: \.control is refused"):
+        preflight(cfg)
+
+
+def test_a_store_that_is_a_file_is_refused(tmp_path):
+    from pyims.sweeps import ResultStore
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(SpecError, match=r"result store .* exists and is not a folder"):
+        ResultStore(tmp_path / "f")
+
+
+def test_a_pickled_npy_for_the_netlist_command_is_refused(tmp_path, capsys):
+    np.save(tmp_path / "g.npy", np.array([object()], dtype=object), allow_pickle=True)
+    assert main(["netlist", "-", "--g-npy", str(tmp_path / "g.npy")]) == EXIT_USER_ERROR
+    assert "is not a plain .npy array" in capsys.readouterr().err

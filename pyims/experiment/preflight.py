@@ -125,6 +125,9 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
     if cfg.simulation.verify_images > 0:
         from pyims.runners.ngspice_env import find_ngspice
 
+        if len(sizes) > 2 and cfg.simulation.mode == "analog":
+            library = cfg.neuron.component.library()  # a user's subcircuit file passes the SPICE allow-list here
+            checks.append(f"neuron circuit: {library.name} ({', '.join(library.defines)})")
         info = find_ngspice()
         version = info.version
         checks.append(f"ngspice-{info.version} at {info.executable} (KLU: {'yes' if info.klu else 'no'})")

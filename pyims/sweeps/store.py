@@ -53,6 +53,10 @@ class ResultStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            from pyims.errors import SpecError
+
+            raise SpecError(f"result store {self.root} exists and is not a folder; choose another --store")
         self.records_dir = self.root / "records"
 
     def path(self, key: str) -> Path:
