@@ -8,7 +8,6 @@ A hypothesis test mutates a valid config and requires that only pyims errors esc
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os

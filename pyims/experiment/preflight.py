@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pyims.errors import ConfigError, DatasetError, ModelFileError, SpecError
 from pyims.experiment.config import ExperimentConfig

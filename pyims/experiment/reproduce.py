@@ -36,7 +36,7 @@ from pyims.experiment.summary import SCHEMA_VERSION, DatasetInfo, Provenance, bu
 from pyims.inference import NativeNetwork
 from pyims.model import MLP, TrainSpec, save_npz_weights, train_mlp
 from pyims.presets.imac import ImacPreset, VoltageModeLayers
-from pyims.spec import PartitionPlan, WireParasitics
+from pyims.spec import PartitionPlan
 
 __all__ = [
     "ReproductionSettings",

@@ -42,7 +42,6 @@ from pyims.netlist.model import (
     OperatingPoint,
     PwlTimeSource,
     PwlVoltageSource,
-    Resistor,
     SubcktInstance,
     SubcktLibrary,
     Transient,
