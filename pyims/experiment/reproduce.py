@@ -197,10 +197,25 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
     return float(accuracy_stats(logits, y).accuracy)
 
 
+def is_reproduction_entry(name: str) -> bool:
+    """True for a file a reproduction folder holds (the only folders ``run_reproduction`` replaces)."""
+    return name in ("results.json", "neuron_curve.csv", "report.md") or name.endswith(".png") or (
+        name.startswith("weights_") and name.endswith(".npz"))
+
+
 def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=None) -> ReproductionResult:
-    """Run the reproduction; write ``results.json``, the weights (``weights_*.npz``), the neuron curve and plots into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Run the reproduction; write ``results.json``, the weights (``weights_*.npz``), the neuron curve and plots
+    into ``out_dir`` -- built beside it and renamed into place when complete (``pyims.fileio.publish_dir``), so an
+    interrupted run leaves the previous reproduction whole."""
+    from pyims.fileio import check_replaceable, publish_dir
+
+    check_replaceable(out_dir, is_reproduction_entry, "pyims reproduction")  # before any work
+    done: list[ReproductionResult] = []
+    publish_dir(out_dir, lambda tmp: done.append(_reproduce(s, tmp, progress)), is_reproduction_entry, "pyims reproduction")
+    return done[0]
+
+
+def _reproduce(s: ReproductionSettings, out: Path, progress) -> ReproductionResult:
     say = progress or (lambda msg: log.info(msg))
     t_start = time.perf_counter()
     pre = s.preset

@@ -3,6 +3,7 @@ against the ideal ``V @ G`` as wire resistance grows. A library flow; the CLI on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -94,9 +95,22 @@ def run_tile_demo(
 ) -> TileDemoResult:
     """Run the demo tile on ``backends`` (SPICE ones skipped when ngspice is missing) and the wire sweep;
     write its netlist and ``summary.json`` into ``out``."""
+    from pyims.fileio import check_replaceable, publish_dir
+
+    def is_entry(name: str) -> bool:
+        return name == "summary.json" or (name.startswith("tile_") and name.endswith(".cir"))
+
+    check_replaceable(out, is_entry, "pyims tile demo")
+    done: list[TileDemoResult] = []
+    publish_dir(out, lambda tmp: done.append(_tile_demo(tmp, size, n_vectors, seed, r_wire_ohm, backends)), is_entry,
+                "pyims tile demo")
+    res = done[0]
+    final = Path(out)
+    return dataclasses.replace(res, netlist_path=final / res.netlist_path.name, summary_path=final / "summary.json")
+
+
+def _tile_demo(out: Path, size, n_vectors, seed, r_wire_ohm, backends) -> TileDemoResult:
     m, n = size
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     wires = WireParasitics(r_row_ohm=r_wire_ohm, r_col_ohm=r_wire_ohm, r_driver_ohm=10.0, r_sense_ohm=10.0)
     job = random_tile_job(m, n, seed, wires, n_vectors)
     try:
