@@ -20,7 +20,7 @@ from typing import Any
 
 from pyims.errors import SimulationError, SimulatorNotFound, SimulatorUsageError
 from pyims.runners.ngspice import TileRunnerMixin
-from pyims.runners.ngspice_env import INSTALL_HINT
+from pyims.runners.ngspice_env import INSTALL_HINT, NgspiceInfo
 from pyims.runners.session import LOG_FILE, RAW_FILE, NgspiceSession
 from pyims.runners.spice_output import check_log, tail
 from pyims.spec.simulator import SimOptions
@@ -90,17 +90,9 @@ class PyspiceSession(NgspiceSession):
 
     simulator = "pyspice"
 
-    def _find(self, executable: str | os.PathLike[str] | None) -> Any:
-        return shared_ngspice()
-
-    @property
-    def klu_available(self) -> bool:
-        shared_ngspice()
-        return _instance_klu
-
-    @property
-    def version(self) -> int:
-        return int(shared_ngspice().ngspice_version)
+    def _find(self, executable: str | os.PathLike[str] | None) -> NgspiceInfo:
+        ngspice = shared_ngspice()
+        return NgspiceInfo(executable=Path("libngspice"), version=int(ngspice.ngspice_version), klu=_instance_klu)
 
     def _simulate(self, text: str, rundir: Path) -> tuple[tuple[str, ...], int | None, str]:
         ngspice = shared_ngspice()
