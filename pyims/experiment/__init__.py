@@ -1,7 +1,7 @@
-"""Experiment stage: a TOML config -> dataset, model, mapping, inference, comparison, report."""
+"""Experiment stage: a TOML config -> preflight (``pyims.experiment.preflight``) -> dataset, model, mapping,
+inference, comparison, report."""
 
 from pyims.experiment.config import ExperimentConfig, SimulationSpec, load_config, parse_config
-from pyims.experiment.preflight import PreflightReport, preflight
 from pyims.experiment.run import ExperimentResult, run_experiment
 from pyims.experiment.summary import ExperimentSummary
 
@@ -10,8 +10,6 @@ __all__ = [
     "SimulationSpec",
     "load_config",
     "parse_config",
-    "preflight",
-    "PreflightReport",
     "ExperimentResult",
     "ExperimentSummary",
     "run_experiment",
