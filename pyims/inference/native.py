@@ -46,7 +46,7 @@ from pyims.errors import SpecError
 from pyims.inference.result import NetworkResult, check_mode
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.model.layers import Layer, forward
-from pyims.runners.native import NativeTileSolver
+from pyims.runners.native import PORT_METHODS, NativeTileSolver, schur_available
 from pyims.spec import TileSpec, WireParasitics
 
 __all__ = ["NativeNetwork"]
@@ -83,8 +83,11 @@ class _Ports:
 SPLIT_UNKNOWNS = 20_000
 
 
-def _port_task(tile: TileSpec, side: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """Worker entry point: factor ``tile`` and compute one block of its port matrices."""
+def _port_task(tile: TileSpec, side: str, start: int, stop: int) -> tuple[np.ndarray, ...]:
+    """Worker entry point: factor ``tile`` and compute its port matrices (``side="schur"``: all of them
+    from one Cholesky) or one block of them by solves."""
+    if side == "schur":
+        return NativeTileSolver(tile).port_matrices()
     return NativeTileSolver(tile).port_block(side, start, stop)
 
 
@@ -110,7 +113,9 @@ class NativeNetwork:
     ``energy=False`` skips the source-conductance part ``S`` (m solves per tile, instead of
     min(m, n)). ``workers`` processes share the solves (large tiles are split between them);
     ``None`` picks the machine's cores when the network is large enough to pay for starting them.
-    Results do not depend on ``workers``.
+    Results do not depend on ``workers``. ``port_method`` forms each tile's port matrices by solves
+    ("solves", the default) or from one Cholesky factorization ("schur", opt-in, needs scikit-sparse;
+    ``pyims.runners.native.PORT_METHODS``).
     """
 
     def __init__(
@@ -122,8 +127,15 @@ class NativeNetwork:
         energy: bool = True,
         workers: int | None = 1,
         progress: Callable[[int], None] | None = None,
+        port_method: str = "solves",
     ) -> None:
         check_mode(net, mode)
+        if port_method not in PORT_METHODS:
+            raise SpecError(f"port_method={port_method!r} is unknown; use one of {', '.join(PORT_METHODS)}")
+        if port_method == "schur" and not schur_available():
+            raise SpecError('port_method="schur" needs scikit-sparse (CHOLMOD): pip install "pyims[fast]" '
+                            "(with libsuitesparse-dev installed), or use port_method=\"solves\"")
+        self.port_method = port_method
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise SpecError(f"workers={workers!r} must be an integer >= 1, or None for automatic")
         self.net, self.wires, self.mode, self.energy = net, wires, mode, energy
@@ -162,6 +174,9 @@ class NativeNetwork:
             cores = os.cpu_count() or 1
             workers = min(cores, 4) if biggest >= SPLIT_UNKNOWNS else 1
         for key, tile in tiles.items():
+            if self.port_method == "schur":  # one factorization gives T, S and Y of the tile
+                tasks.append((key, "schur", 0, tile.n_rows * tile.n_cols))
+                continue
             m, n = tile.n_rows, tile.n_cols
             pieces = workers if 2 * m * n >= SPLIT_UNKNOWNS else 1
             for side in _sides(m, n, self.energy, need_y):
@@ -179,8 +194,18 @@ class NativeNetwork:
 
         def store(task, result) -> None:
             (l, p, c), side, a, b = task
-            first, second = result
             ports = out[l][(p, c)]
+            if side == "schur":
+                t, s_in, y = result
+                ports.t[:] = t
+                if ports.s is not None:
+                    ports.s[:] = s_in
+                if ports.y is not None:
+                    ports.y[:] = y
+                if progress is not None:
+                    progress(1)
+                return
+            first, second = result
             if side == "rows":
                 ports.t[a:b, :] = first
                 if ports.s is not None:

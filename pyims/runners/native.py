@@ -30,9 +30,25 @@ from pyims.results import RunInfo, TileResult
 from pyims.runners.base import TileJob
 from pyims.spec import TileSpec
 
-__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS"]
+__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS", "PORT_METHODS", "schur_available"]
 
 NATIVE_METHODS = ("auto", "transfer", "solve")
+
+#: How a tile's port matrices are formed: "solves" (the default) -- one SuperLU factorization of the
+#: interior, then one sparse solve per port; "schur" (opt-in) -- one sparse Cholesky (CHOLMOD, through
+#: scikit-sparse) of the nodal matrix with the ports ordered last, whose trailing block is the Schur
+#: complement onto the ports. "schur" is not the default yet: CHOLMOD's OpenMP threads deadlock in a
+#: process forked after they started (seen in a forked sweep writer); see docs/performance.md.
+PORT_METHODS = ("solves", "schur")
+
+
+def schur_available() -> bool:
+    """True when CHOLMOD (scikit-sparse) can be imported."""
+    try:
+        import sksparse.cholmod  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 #: Right-hand sides per sparse solve. SuperLU solves column by column anyway, so blocking costs
 #: no time and bounds memory at N_u x RHS_BLOCK doubles (a 512x512 tile: 0.5M unknowns).
@@ -196,6 +212,50 @@ class NativeTileSolver:
             x = self._solve_uu(right[:, k : k + RHS_BLOCK].toarray())
             out[:, k : k + RHS_BLOCK] = left @ x
         return out
+
+    def port_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(T (m, n), S (m, m), Y (n, n))`` in siemens from one Cholesky factorization (method "schur").
+
+        The tile's ports are its m row-source and n sense nodes. Its port admittance matrix -- what the
+        ports see with every internal node solved -- is the Schur complement
+        ``P = L_pp - L_pu L_uu^-1 L_up`` of the nodal (Laplacian) matrix onto them; ``S = P[src, src]``,
+        ``Y = P[sense, sense]``, ``T = -P[src, sense]``. Ordering the ports after the internal nodes
+        (which get CHOLMOD's nested-dissection ordering), the last ``m + n`` rows of the Cholesky factor
+        ``G`` hold it: ``P = G_pp G_pp^T``. The Laplacian is singular (a floating tile); a conductance
+        ``g`` from every port to ground makes it positive definite and adds exactly ``g I`` to ``P``
+        (it touches only the port block), which is subtracted again. Cost: one factorization, its
+        trailing block dense; measured against the solves it replaces in ``benchmarks/bench_tiles.py``.
+        """
+        from sksparse.cholmod import CholmodError, analyze, cholesky
+
+        b = self._blocks
+        m, n = b.l_us.shape[1], b.l_ku.shape[0]
+        n_u = self.n_unknowns
+        ports = sp.bmat([[b.l_ss, b.l_ks.T], [b.l_ks, b.l_kk]]).tocsc()
+        # The shift's size sets the rounding of P = G G^T - g I (~eps * g): take the scale of P itself,
+        # the largest total cell conductance at a port (P_ii is at most that), not the wires'.
+        cells = self.tile.g_s
+        g = float(max(cells.sum(axis=1).max(), cells.sum(axis=0).max()))
+        if n_u == 0:
+            p_full = ports.toarray()
+        else:
+            if not np.all(np.isfinite(b.l_uu.data)):
+                raise self._singular("has non-finite entries (overflow)")
+            try:
+                interior = analyze(b.l_uu.tocsc(), ordering_method="nesdis").P()
+                upper = sp.hstack([b.l_us, b.l_ku.T]).tocsr()
+                full = sp.bmat([[b.l_uu[interior][:, interior], upper[interior]],
+                                [upper[interior].T, ports + g * sp.identity(m + n)]]).tocsc()
+                factor = cholesky(full, ordering_method="natural", mode="supernodal")
+                g_pp = factor.L()[n_u:, n_u:].toarray()
+            except CholmodError as exc:
+                raise self._singular(f"could not be factored by CHOLMOD ({exc})") from exc
+            p_full = g_pp @ g_pp.T - g * np.eye(m + n)
+        p_full = self._finite(p_full)
+        t = np.ascontiguousarray(-p_full[:m, m:])
+        s_in = np.ascontiguousarray(p_full[:m, :m])
+        y = np.ascontiguousarray(p_full[m:, m:])
+        return t, s_in, y
 
     def port_block(self, side: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """One block of the port matrices from ``stop - start`` solves (for splitting work across processes).
