@@ -14,6 +14,8 @@ vectors is solved, or the transfer matrix is formed:
     i_col = V @ T,   T = (Q L_uu^-1 P - R)^T,  P = L_us, Q = L_ku, R = L_ks   (m x n)
 
 computed with min(m, n) solves (the adjoint solve when there are fewer columns than rows).
+``port_matrices`` (opt-in, CHOLMOD) instead reads T, S and Y off one Cholesky factorization with
+the ports ordered last -- the Schur complement onto the ports; see its docstring.
 """
 
 from __future__ import annotations
