@@ -206,15 +206,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     spec = load_sweep(args.sweep)
     if args.dry_run:
-        from pyims.experiment.preflight import preflight
+        from pyims.sweeps.run import check_sweep
 
-        seen = set()
-        for point in spec.points():
-            cfg = spec.config(point)
-            if cfg not in seen:
-                seen.add(cfg)
-                preflight(cfg)
-        print(f"pyims {__version__} sweep {spec.name!r}: {spec.n_points} points, {len(seen)} distinct configs: ok")
+        print(f"pyims {__version__} sweep {spec.name!r}: {spec.n_points} points, {check_sweep(spec)} distinct configs: ok")
         return 0
     store = ResultStore(args.store or Path("pyims-sweeps") / spec.name)
     how = "serially" if args.serial else (f"on {args.scheduler}" if args.scheduler else "on a local Dask cluster")
@@ -327,9 +321,8 @@ def _cmd_imac(args: argparse.Namespace) -> int:
           f"the 9 nm geometry's) {100 * res.analog.accuracy:.2f} %")
     v = res.verification
     if v is not None:
-        same = round(v.top1_agreement_native_vs_ngspice * v.n_images)
         print(f"ngspice-{v.ngspice_version} on {v.n_images} image(s), transistor neurons: max relative difference "
-              f"{v.max_rel_diff:.2e} from native, {same}/{v.n_images} same prediction")
+              f"{v.max_rel_diff:.2e} from native, {v.n_same_prediction}/{v.n_images} same prediction")
     return 0
 
 

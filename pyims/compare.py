@@ -200,6 +200,11 @@ class SpiceVerification:
         """The worst layer's difference (NaN if any is NaN)."""
         return float(np.max(self.max_rel_diff_per_layer))
 
+    @property
+    def n_same_prediction(self) -> int:
+        """Images whose unique top-1 prediction is the same in ngspice and natively."""
+        return round(self.top1_agreement_native_vs_ngspice * self.n_images)
+
 
 def sample_index(n_total: int, n_sample: int) -> np.ndarray:
     """``n_sample`` image indices spread evenly over ``0 .. n_total - 1`` (int64, sorted, unique)."""

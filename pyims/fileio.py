@@ -14,12 +14,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pyims.errors import SpecError
 
-__all__ = ["umask_mode", "atomic_write_bytes", "check_replaceable", "publish_dir", "OutputDirError"]
+__all__ = ["umask_mode", "atomic_write_bytes", "writable_ancestor", "check_replaceable", "publish_dir", "OutputDirError"]
+
+T = TypeVar("T")
 
 
 class OutputDirError(SpecError):
@@ -55,6 +58,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | Callable[[str
     return path
 
 
+def writable_ancestor(path: str | os.PathLike[str]) -> Path | None:
+    """The nearest existing folder at or above ``path`` if this process can create entries in it, else ``None``."""
+    probe = Path(path)
+    while not probe.exists():
+        probe = probe.parent
+    return probe if probe.is_dir() and os.access(probe, os.W_OK | os.X_OK) else None
+
+
 def check_replaceable(target: str | os.PathLike[str], allowed: Callable[[str], bool], what: str) -> Path:
     """OutputDirError unless ``target`` is absent, or a folder whose every entry ``allowed`` accepts
     (a previous ``what``), and its parent can be written. Returns ``target`` as a Path."""
@@ -68,25 +79,21 @@ def check_replaceable(target: str | os.PathLike[str], allowed: Callable[[str], b
                 f"output folder {target} holds {strangers[:3]}{' ...' if len(strangers) > 3 else ''}, which no {what} "
                 "writes; pyims replaces only a previous report folder whole -- choose an empty or new folder"
             )
-    parent = target.parent
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputDirError(f"output folder {target} cannot be created: {probe} is not a writable folder")
+    if writable_ancestor(target.parent) is None:
+        raise OutputDirError(f"output folder {target} cannot be created: no writable folder above it")
     return target
 
 
-def publish_dir(target: str | os.PathLike[str], build: Callable[[Path], Iterable[str]], allowed: Callable[[str], bool],
-                what: str) -> Path:
-    """Build a folder with ``build(tmp_dir)`` beside ``target`` and rename it into place (replacing a previous one)."""
+def publish_dir(target: str | os.PathLike[str], build: Callable[[Path], T], allowed: Callable[[str], bool], what: str) -> T:
+    """Build a folder with ``build(tmp_dir)`` beside ``target`` and rename it into place (replacing a previous
+    one); returns what ``build`` returned. ``target`` is checked (``check_replaceable``) before ``build`` runs."""
     target = check_replaceable(target, allowed, what)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     old = None
     try:
         os.chmod(tmp, umask_mode(0o777))
-        build(tmp)
+        built = build(tmp)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.rmdir(old)
@@ -99,4 +106,4 @@ def publish_dir(target: str | os.PathLike[str], build: Callable[[Path], Iterable
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    return target
+    return built

@@ -611,3 +611,13 @@ def test_a_pickled_npy_for_the_netlist_command_is_refused(tmp_path, capsys):
     np.save(tmp_path / "g.npy", np.array([object()], dtype=object), allow_pickle=True)
     assert main(["netlist", "-", "--g-npy", str(tmp_path / "g.npy")]) == EXIT_USER_ERROR
     assert "is not a plain .npy array" in capsys.readouterr().err
+
+
+def test_output_and_run_root_below_a_file_are_refused_before_work(tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("x")
+    cfg = parse_config(SMALL)
+    with pytest.raises(SpecError, match=r"output folder .*afile/out cannot be created: no writable folder above it"):
+        preflight(cfg, tmp_path / "afile" / "out")
+    monkeypatch.setenv("PYIMS_RUN_ROOT", str(tmp_path / "afile" / "runs"))
+    with pytest.raises(SpecError, match=r"run root .*afile/runs cannot be written \(PYIMS_RUN_ROOT\)"):
+        preflight(cfg)

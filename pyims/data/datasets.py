@@ -22,9 +22,13 @@ from pyims.data.mnist import MNIST_FILES, MNIST_MIRRORS, download_mnist
 from pyims.data.transforms import resize_images, stratified_split
 from pyims.errors import DatasetError, SpecError
 
-__all__ = ["DATASETS", "Dataset", "Split", "load_dataset"]
+__all__ = ["DATASETS", "IMAGE_SHAPES", "N_CLASSES", "Dataset", "Split", "load_dataset"]
 
 DATASETS = ("digits", "mnist", "mnist5k")
+
+#: Each dataset's image shape (height, width) before ``resize``, and its number of classes.
+IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "mnist5k": (28, 28)}
+N_CLASSES = {"digits": 10, "mnist": 10, "mnist5k": 10}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,14 +22,12 @@ from dataclasses import dataclass, field
 from pyims.errors import ConfigError, DatasetError, ModelFileError, SpecError
 from pyims.experiment.config import ExperimentConfig
 
-__all__ = ["PreflightReport", "preflight", "BYTES_PER_UNKNOWN", "physical_memory_bytes"]
+__all__ = ["PreflightReport", "preflight", "check_network_fits", "BYTES_PER_UNKNOWN", "physical_memory_bytes"]
 
 #: Measured peak memory per unknown node of a tile's native solve (512x512 tile, 0.52M unknowns:
 #: 1.2 GB peak, docs/performance.md), rounded up.
 BYTES_PER_UNKNOWN = 2500
 
-#: Images of each offline dataset (height, width) before ``resize``.
-_IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "mnist5k": (28, 28)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,24 +52,36 @@ def physical_memory_bytes() -> int | None:
         return None
 
 
-def _layer_sizes(cfg: ExperimentConfig) -> tuple[int, ...]:
-    src = cfg.model
-    if src.source in ("npz", "csv"):
-        from pyims.model import load_csv_weights, load_npz_weights
+def check_network_fits(layer_sizes: tuple[int, ...], image_shape: tuple[int, int], n_classes: int) -> None:
+    """ModelFileError unless a network of ``layer_sizes`` takes the images' pixels and has an output per class."""
+    pixels = image_shape[0] * image_shape[1]
+    if layer_sizes[0] != pixels:
+        raise ModelFileError(
+            f"layer shape mismatch: the network's first layer takes {layer_sizes[0]} inputs but the "
+            f"dataset's images have {pixels} pixels {tuple(image_shape)}; set dataset.resize to match"
+        )
+    if layer_sizes[-1] < n_classes:
+        raise ModelFileError(
+            f"layer shape mismatch: the network has {layer_sizes[-1]} outputs but the dataset has {n_classes} classes"
+        )
 
-        path = cfg.resolve_path(src.weights)
-        if not path.exists():
-            raise ModelFileError(f"model.weights={src.weights!r}: {path} does not exist; give the path of the weights")
-        mlp = load_npz_weights(path, cfg.neuron) if src.source == "npz" else load_csv_weights(path, cfg.neuron)
-        h, w = cfg.dataset.resize or _IMAGE_SHAPES[cfg.dataset.name]
-        if mlp.layer_sizes[0] != h * w:
-            raise ModelFileError(
-                f"layer shape mismatch: the network's first layer takes {mlp.layer_sizes[0]} inputs but the "
-                f"dataset's images have {h * w} pixels ({h}x{w}); set dataset.resize to match"
-            )
-        return mlp.layer_sizes
-    h, w = cfg.dataset.resize or _IMAGE_SHAPES[cfg.dataset.name]
-    return (h * w, *cfg.train.hidden, 10)
+
+def _layer_sizes(cfg: ExperimentConfig) -> tuple[int, ...]:
+    from pyims.data.datasets import IMAGE_SHAPES, N_CLASSES
+
+    shape = cfg.dataset.resize or IMAGE_SHAPES[cfg.dataset.name]
+    n_classes = N_CLASSES[cfg.dataset.name]
+    src = cfg.model
+    if src.source == "train":
+        return (shape[0] * shape[1], *cfg.train.hidden, n_classes)
+    from pyims.model import load_csv_weights, load_npz_weights
+
+    path = cfg.resolve_path(src.weights)
+    if not path.exists():
+        raise ModelFileError(f"model.weights={src.weights!r}: {path} does not exist; give the path of the weights")
+    mlp = load_npz_weights(path, cfg.neuron) if src.source == "npz" else load_csv_weights(path, cfg.neuron)
+    check_network_fits(mlp.layer_sizes, shape, n_classes)
+    return mlp.layer_sizes
 
 
 def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
@@ -100,7 +110,7 @@ def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
 def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = None) -> PreflightReport:
     """Check ``cfg`` (and ``out_dir``) before any work; see the module docstring."""
     from pyims.experiment.report import is_report_entry
-    from pyims.fileio import check_replaceable
+    from pyims.fileio import check_replaceable, writable_ancestor
     from pyims.runners.base import default_run_root
 
     checks: list[str] = []
@@ -134,10 +144,7 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
         target = check_replaceable(out_dir, is_report_entry, "pyims report")
         checks.append(f"output folder {target} can be written")
     root = default_run_root()
-    probe = root
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK | os.X_OK):
+    if writable_ancestor(root) is None:
         raise SpecError(f"run root {root} cannot be written (PYIMS_RUN_ROOT); point it at a writable folder")
     checks.append(f"run root {root} can be written")
     return PreflightReport(layer_sizes=tuple(sizes), largest_tile=(rows, cols), memory_estimate_bytes=estimate,

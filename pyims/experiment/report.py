@@ -134,8 +134,7 @@ def write_report(result, out: Path) -> list[Path]:
         (tmp / "summary.json").write_text(json.dumps(result.summary.to_dict(), indent=2) + "\n")
         return result.summary.files
 
-    out = publish_dir(out, build, is_report_entry, "pyims report")
-    return [out / name for name in result.summary.files]
+    return [Path(out) / name for name in publish_dir(out, build, is_report_entry, "pyims report")]
 
 
 def format_table(summary: ExperimentSummary) -> str:

@@ -207,12 +207,9 @@ def run_reproduction(s: ReproductionSettings, out_dir: str | Path, *, progress=N
     """Run the reproduction; write ``results.json``, the weights (``weights_*.npz``), the neuron curve and plots
     into ``out_dir`` -- built beside it and renamed into place when complete (``pyims.fileio.publish_dir``), so an
     interrupted run leaves the previous reproduction whole."""
-    from pyims.fileio import check_replaceable, publish_dir
+    from pyims.fileio import publish_dir
 
-    check_replaceable(out_dir, is_reproduction_entry, "pyims reproduction")  # before any work
-    done: list[ReproductionResult] = []
-    publish_dir(out_dir, lambda tmp: done.append(_reproduce(s, tmp, progress)), is_reproduction_entry, "pyims reproduction")
-    return done[0]
+    return publish_dir(out_dir, lambda tmp: _reproduce(s, tmp, progress), is_reproduction_entry, "pyims reproduction")
 
 
 def _reproduce(s: ReproductionSettings, out: Path, progress) -> ReproductionResult:
@@ -431,8 +428,7 @@ def format_report(result: ReproductionResult, command: str, image_dir: str) -> s
     for label, e in result.plans.items():
         v = e.spice
         if v is not None:
-            same = round(v.top1_agreement_native_vs_ngspice * v.n_images)
-            lines.append(f"| {label} | {v.n_images} | {v.max_rel_diff:.2e} | {same}/{v.n_images} | "
+            lines.append(f"| {label} | {v.n_images} | {v.max_rel_diff:.2e} | {v.n_same_prediction}/{v.n_images} | "
                          f"{v.seconds_per_image:.1f} |")
     lines += [
         "",

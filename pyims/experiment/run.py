@@ -14,6 +14,7 @@ from pyims import __version__
 from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, sample_index, verify_against_ngspice
 from pyims.data import Dataset, load_dataset
 from pyims.experiment.config import ExperimentConfig
+from pyims.experiment.preflight import check_network_fits, preflight
 from pyims.experiment.progress import progress_bar
 from pyims.experiment.summary import (
     Accuracies,
@@ -29,7 +30,6 @@ from pyims.experiment.summary import (
 )
 from pyims.inference import NativeNetwork, NetworkResult
 from pyims.mapping import MappedNetwork, map_network
-from pyims.errors import ModelFileError
 from pyims.model import MLP, load_csv_weights, load_npz_weights, train_mlp
 
 __all__ = ["ExperimentResult", "run_experiment"]
@@ -66,15 +66,7 @@ def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP:
                 bar.set_postfix(loss=f"{loss:.3f}")
                 bar.update(1)
             mlp = train_mlp(x, ds.train.y, n_classes=ds.n_classes, neuron=cfg.neuron, spec=cfg.train, progress=tick)
-    if mlp.layer_sizes[0] != ds.n_features:
-        raise ModelFileError(
-            f"layer shape mismatch: the network's first layer takes {mlp.layer_sizes[0]} inputs but the "
-            f"dataset's images have {ds.n_features} pixels {ds.image_shape}; set dataset.resize to match"
-        )
-    if mlp.layer_sizes[-1] < ds.n_classes:
-        raise ModelFileError(
-            f"layer shape mismatch: the network has {mlp.layer_sizes[-1]} outputs but the dataset has {ds.n_classes} classes"
-        )
+    check_network_fits(mlp.layer_sizes, ds.image_shape, ds.n_classes)
     return mlp
 
 
@@ -84,8 +76,6 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     Everything is checked first (``pyims.experiment.preflight``): a bad setting fails in seconds,
     before data are loaded or a network trained.
     """
-    from pyims.experiment.preflight import preflight
-
     preflight(cfg, out_dir)
     t_start = time.perf_counter()
     timing: dict[str, float] = {}

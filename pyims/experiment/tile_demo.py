@@ -95,16 +95,13 @@ def run_tile_demo(
 ) -> TileDemoResult:
     """Run the demo tile on ``backends`` (SPICE ones skipped when ngspice is missing) and the wire sweep;
     write its netlist and ``summary.json`` into ``out``."""
-    from pyims.fileio import check_replaceable, publish_dir
+    from pyims.fileio import publish_dir
 
     def is_entry(name: str) -> bool:
         return name == "summary.json" or (name.startswith("tile_") and name.endswith(".cir"))
 
-    check_replaceable(out, is_entry, "pyims tile demo")
-    done: list[TileDemoResult] = []
-    publish_dir(out, lambda tmp: done.append(_tile_demo(tmp, size, n_vectors, seed, r_wire_ohm, backends)), is_entry,
-                "pyims tile demo")
-    res = done[0]
+    res = publish_dir(out, lambda tmp: _tile_demo(tmp, size, n_vectors, seed, r_wire_ohm, backends), is_entry,
+                      "pyims tile demo")
     final = Path(out)
     return dataclasses.replace(res, netlist_path=final / res.netlist_path.name, summary_path=final / "summary.json")
 

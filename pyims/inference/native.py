@@ -202,15 +202,13 @@ class NativeNetwork:
                     ports.s[:] = s_in
                 if ports.y is not None:
                     ports.y[:] = y
-                if progress is not None:
-                    progress(1)
-                return
-            first, second = result
-            if side == "rows":
+            elif side == "rows":
+                first, second = result
                 ports.t[a:b, :] = first
                 if ports.s is not None:
                     ports.s[:, a:b] = second
             else:
+                first, second = result
                 if ports.s is None:  # with S, T came from the row side
                     ports.t[:, a:b] = first
                 if ports.y is not None:

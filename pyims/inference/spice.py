@@ -18,16 +18,38 @@ from pyims.errors import SpecError
 from pyims.inference.result import NetworkResult, check_mode
 from pyims.mapping import MappedNetwork
 from pyims.model.layers import Layer, forward
-from pyims.netlist.network import build_layer_netlist, build_network_netlist
+from pyims.netlist.network import NetworkNetlist, build_layer_netlist, build_network_netlist
 from pyims.runners.session import NgspiceSession
 from pyims.spec import WireParasitics
 from pyims.spec.simulator import DEFAULT_TIMEOUT_S, DEVICE, TIGHT, SimOptions
 
-__all__ = ["SpiceNetwork", "MAX_AUTO_BATCH", "dc_options"]
+__all__ = ["SpiceNetwork", "MAX_AUTO_BATCH", "dc_options", "network_vector_names", "read_network_vectors"]
 
 #: Largest batch chosen automatically: network netlists save every vector (see ``pyims.netlist.network``), so the raw
 #: file grows with images x circuit size; 64 images of 400x120x84x10 are ~130 MB.
 MAX_AUTO_BATCH = 64
+
+
+def network_vector_names(nn: NetworkNetlist) -> list[str]:
+    """What a fully-analog run is read by: neuron-input voltages, every driver's current, the neuron ammeters' voltages."""
+    return ([f"v({n})" for nodes in nn.z_nodes for n in nodes] + [f"i({s})" for s in nn.input_sources]
+            + [f"i({s})" for s in nn.bias_sources] + [f"i({a})" for a, _ in nn.neuron_ammeters]
+            + [f"v({node})" for _, node in nn.neuron_ammeters])
+
+
+def read_network_vectors(nn: NetworkNetlist, columns: Callable[[list[str]], np.ndarray], v_in_v: np.ndarray,
+                         v_bias_v: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per layer the pre-activations ``(P, n_out)`` (neuron-input volts / ``v_z``) and the power ``(P,)`` in W
+    delivered by every row driver -- inputs at ``v_in_v`` ``(P, n_in)``, bias rows, neurons -- at P points
+    (images of a DC sweep, or time points). SPICE reports a source's current into its + terminal."""
+    pre = [columns([f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]
+    power = -np.einsum("ij,ij->i", columns([f"i({s})" for s in nn.input_sources]), v_in_v)
+    power -= columns([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * v_bias_v
+    if nn.neuron_ammeters:
+        i_a = columns([f"i({a})" for a, _ in nn.neuron_ammeters])
+        v_a = columns([f"v({node})" for _, node in nn.neuron_ammeters])
+        power += np.einsum("ij,ij->i", i_a, v_a)
+    return pre, power
 
 
 def dc_options(net: MappedNetwork) -> SimOptions:
@@ -72,7 +94,7 @@ class SpiceNetwork:
             options = dc_options(net)
         elif not isinstance(options, SimOptions):
             options = SimOptions(extra=tuple(options))
-        options = options.with_(timeout_s=timeout_s, **({} if klu is None else {"klu": klu}))
+        options = options.overridden(timeout_s=timeout_s, klu=klu)
         self.net, self.wires, self.mode = net, wires, mode
         self.session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=keep_run_dir)
         self.info = self.session.info
@@ -81,26 +103,12 @@ class SpiceNetwork:
 
     def _analog(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
         nn = build_network_netlist(self.net, self.wires, u)
-        z_names = [f"v({n})" for nodes in nn.z_nodes for n in nodes]
-        names = (z_names + [f"i({s})" for s in nn.input_sources] + [f"i({s})" for s in nn.bias_sources]
-                 + [f"i({a})" for a, _ in nn.neuron_ammeters] + [f"v({node})" for _, node in nn.neuron_ammeters])
-        out = self.session.run(nn.netlist, expect=names, n_points=nn.n_images, prefix="net-analog-")
+        out = self.session.run(nn.netlist, expect=network_vector_names(nn), n_points=nn.n_images, prefix="net-analog-")
         if out.rundir is not None:
             kept.append(str(out.rundir))
-        z_all = out.columns(z_names)
-        read, start = [], 0
-        for nodes, v_z in zip(nn.z_nodes, nn.v_z):
-            read.append(z_all[:, start : start + len(nodes)] / v_z)
-            start += len(nodes)
+        read, power = read_network_vectors(nn, out.columns, u * self.net.v_read_v, self.net.periphery.v_bias_v)
         # SPICE result reading is the forward routine with the measured pre-activations
         pre = forward(self.net.sequence, u, lambda k, layer, a: read[k]).pre
-        v_in = u * self.net.v_read_v
-        power = -np.einsum("ij,ij->i", out.columns([f"i({s})" for s in nn.input_sources]), v_in)
-        power -= out.columns([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * self.net.periphery.v_bias_v
-        if nn.neuron_ammeters:
-            i_a = out.columns([f"i({a})" for a, _ in nn.neuron_ammeters])
-            v_a = out.columns([f"v({node})" for _, node in nn.neuron_ammeters])
-            power += np.einsum("ij,ij->i", i_a, v_a)
         return pre, power
 
     def _tiled(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray]:

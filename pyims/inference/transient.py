@@ -18,6 +18,7 @@ import numpy as np
 
 from pyims.mapping import MappedNetwork
 from pyims.netlist.network import build_network_transient_netlist
+from pyims.inference.spice import network_vector_names, read_network_vectors
 from pyims.runners.session import NgspiceSession
 from pyims.runners.transient import onto_grid
 from pyims.spec import Stimulus, TransientSpec, WireParasitics
@@ -83,15 +84,11 @@ def network_transient(
     ideal and the op-amp one); into a difference amplifier's input resistors, ``i = v_s @ load``.
     """
     t0 = time.perf_counter()
-    options = options.with_(timeout_s=timeout_s, **({} if klu is None else {"klu": klu}))
+    options = options.overridden(timeout_s=timeout_s, klu=klu)
     session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=True)
     nn = build_network_transient_netlist(net, wires, stimulus, spec)
     sense, combiner = net.sense, net.combiner
-    names: list[str] = ["time"]
-    names += [f"v({n})" for nodes in nn.z_nodes for n in nodes]
-    names += [f"i({s})" for s in nn.input_sources] + [f"i({s})" for s in nn.bias_sources]
-    names += [f"i({a})" for a, _ in nn.neuron_ammeters] + [f"v({node})" for _, node in nn.neuron_ammeters]
-    names += [f"v({node})" for node in probe_nodes]
+    names = ["time", *network_vector_names(nn), *(f"v({node})" for node in probe_nodes)]
     seen = set(names)
     for l, layer in enumerate(net.layers):
         for n in sense.sense_vector_names(l, layer.n_h, layer.n_out, combiner, gain=net.layer_gain(l)):
@@ -100,15 +97,7 @@ def network_transient(
                 names.append(n)
     out = session.run(nn.netlist, expect=names, prefix="net-tran-")
     t_raw = out.data[:, 0]
-    pre_raw = [out.columns([f"v({n})" for n in nodes]) / v_z for nodes, v_z in zip(nn.z_nodes, nn.v_z)]
-    power = -np.einsum("ti,ti->t", out.columns([f"i({s})" for s in nn.input_sources]), stimulus.at(t_raw))
-    power -= out.columns([f"i({s})" for s in nn.bias_sources]).sum(axis=1) * net.periphery.v_bias_v
-    if nn.neuron_ammeters:
-        power += np.einsum(
-            "ti,ti->t",
-            out.columns([f"i({a})" for a, _ in nn.neuron_ammeters]),
-            out.columns([f"v({node})" for _, node in nn.neuron_ammeters]),
-        )
+    pre_raw, power = read_network_vectors(nn, out.columns, stimulus.at(t_raw), net.periphery.v_bias_v)
     sense_raw = [sense.sense_currents(l, layer.n_h, layer.n_out, combiner, out.columns, gain=net.layer_gain(l))
                  for l, layer in enumerate(net.layers)]
     probe_raw = out.columns([f"v({node})" for node in probe_nodes]) if probe_nodes else np.zeros((t_raw.size, 0))

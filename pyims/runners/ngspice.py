@@ -12,7 +12,7 @@ from pyims.runners.base import TileJob
 from pyims.runners.ngspice_env import NgspiceInfo
 from pyims.runners.rawfile import RawPlot
 from pyims.runners.session import LOG_FILE, NETLIST_FILE, RAW_FILE, NgspiceSession
-from pyims.runners.spice_output import tile_vector_names
+from pyims.runners.spice_output import split_tile_currents, tile_vector_names
 from pyims.spec.simulator import DEFAULT_TIMEOUT_S, SimOptions
 
 __all__ = ["NgspiceRunner", "run_ngspice_netlist", "NETLIST_FILE", "RAW_FILE", "LOG_FILE"]
@@ -34,16 +34,13 @@ class TileRunnerMixin:
 
     def run(self, job: TileJob) -> TileResult:
         t0 = time.perf_counter()
-        out = self.session.run(
-            build_tile_netlist(job.tile, job.v_in_v), expect=tile_vector_names(n_rows=job.tile.n_rows, n_cols=job.tile.n_cols, batched=job.n_vectors > 1), n_points=job.n_vectors,
-            prefix=f"tile-{self.name}-",
-        )
-        n = job.tile.n_cols
+        names = tile_vector_names(n_rows=job.tile.n_rows, n_cols=job.tile.n_cols, batched=job.n_vectors > 1)
+        out = self.session.run(build_tile_netlist(job.tile, job.v_in_v), expect=names, n_points=job.n_vectors,
+                               prefix=f"tile-{self.name}-")
+        i_col, i_src = split_tile_currents(out.data, job.tile.n_cols)
         info = RunInfo(backend=self.name, ngspice_version=out.version, klu=out.klu,
                        wall_time_s=time.perf_counter() - t0, run_dir=out.rundir)
-        # SPICE reports a source's branch current from its + terminal through the source: for the
-        # 0 V sense sources that is the column current; input sources report minus what they deliver.
-        return TileResult(i_col_a=out.data[:, :n].copy(), i_src_a=-out.data[:, n:], info=info)
+        return TileResult(i_col_a=i_col, i_src_a=i_src, info=info)
 
 
 class NgspiceRunner(TileRunnerMixin):

@@ -153,5 +153,5 @@ class PyspiceRunner(TileRunnerMixin):
         self.klu = klu
 
     @property
-    def session(self) -> PyspiceSession:  # built on first use: loading libngspice binds this thread
+    def session(self) -> PyspiceSession:  # a session per run: the first one loads libngspice and binds this thread
         return PyspiceSession(SimOptions(klu=self.klu, timeout_s=None), run_root=self.run_root, keep_run_dir=self.keep_run_dir)

@@ -16,7 +16,7 @@ from pyims.errors import ConvergenceError, SimulationError
 from pyims.netlist.tile import input_source_name, sense_source_name
 from pyims.runners.rawfile import RawPlot
 
-__all__ = ["check_log", "tile_currents", "tile_vector_names", "tail", "CONVERGENCE_PATTERNS"]
+__all__ = ["check_log", "tile_currents", "split_tile_currents", "tile_vector_names", "tail", "CONVERGENCE_PATTERNS"]
 
 #: Lines that mean ngspice found no solution.
 CONVERGENCE_PATTERNS = (
@@ -70,15 +70,19 @@ def tile_vector_names(*, n_rows: int, n_cols: int, batched: bool) -> tuple[str, 
 
 
 def tile_currents(plot: RawPlot, *, n_rows: int, n_cols: int, n_vectors: int, batched: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Column currents ``(K, n)`` and source currents ``(K, m)`` in A from a tile's plot (a hand-run netlist's).
-
-    SPICE reports a source's branch current from its + terminal through the source: for the
-    0 V sense sources that is the column current; input sources report minus what they deliver.
-    """
+    """Column currents ``(K, n)`` and source currents ``(K, m)`` in A from a tile's plot (a hand-run netlist's)."""
     if plot.data.shape[0] != n_vectors:
         raise SimulationError(
             f"ngspice returned {plot.data.shape[0]} points in plot {plot.plotname!r}, expected {n_vectors}",
             rundir=None,
         )
-    data = plot.columns(tile_vector_names(n_rows=n_rows, n_cols=n_cols, batched=batched))
+    return split_tile_currents(plot.columns(tile_vector_names(n_rows=n_rows, n_cols=n_cols, batched=batched)), n_cols)
+
+
+def split_tile_currents(data: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(i_col (K, n), i_src (K, m))`` in A from the vectors of ``tile_vector_names``, in that order.
+
+    SPICE reports a source's branch current from its + terminal through the source: for the 0 V
+    sense sources that is the column current; input sources report minus what they deliver.
+    """
     return np.ascontiguousarray(data[:, :n_cols]), -data[:, n_cols:]

@@ -159,7 +159,7 @@ def ngspice_tile_transient(
     """
     probes = _check(tile, stimulus, probes)
     t0 = time.perf_counter()
-    options = options.with_(timeout_s=timeout_s, **({} if klu is None else {"klu": klu}))
+    options = options.overridden(timeout_s=timeout_s, klu=klu)
     session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=True)
     netlist = build_tile_transient_netlist(tile, stimulus, spec, probes=probes)
     nodes = TileNodes(tile)

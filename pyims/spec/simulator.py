@@ -79,6 +79,10 @@ class SimOptions:
         """A copy with ``changes`` (e.g. ``TIGHT.with_(timeout_s=60)``)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def overridden(self, *, timeout_s: float | None, klu: bool | None = None) -> "SimOptions":
+        """A copy with a run's own time limit and, unless ``klu`` is ``None``, its KLU choice."""
+        return self.with_(timeout_s=timeout_s, **({} if klu is None else {"klu": klu}))
+
     def use_klu(self, available: bool) -> bool:
         return available if self.klu is None else self.klu
 

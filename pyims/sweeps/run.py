@@ -27,7 +27,7 @@ from pyims.experiment.summary import ExperimentSummary
 from pyims.sweeps.spec import SweepSpec
 from pyims.sweeps.store import ResultStore, config_key
 
-__all__ = ["run_sweep", "evaluate_point", "SweepSummary"]
+__all__ = ["run_sweep", "check_sweep", "evaluate_point", "SweepSummary"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,20 @@ def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
             "status": "error", "metrics": None, "provenance": provenance,
             "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8),
         }
+
+
+def check_sweep(spec: SweepSpec) -> int:
+    """Check every point of ``spec`` before running (``pyims.experiment.preflight`` on each distinct config);
+    returns how many distinct configs there are."""
+    from pyims.experiment.preflight import preflight
+
+    seen = set()
+    for point in spec.points():
+        cfg = spec.config(point)
+        if cfg not in seen:
+            seen.add(cfg)
+            preflight(cfg)
+    return len(seen)
 
 
 @dataclass(frozen=True, slots=True)

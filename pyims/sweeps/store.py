@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pyims.errors import SpecError
 from pyims.experiment.config import ExperimentConfig
 from pyims.fileio import atomic_write_bytes
 
@@ -54,8 +55,6 @@ class ResultStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
-            from pyims.errors import SpecError
-
             raise SpecError(f"result store {self.root} exists and is not a folder; choose another --store")
         self.records_dir = self.root / "records"
 
@@ -126,8 +125,6 @@ class ResultStore:
         path = Path(path)
         df = self.table()
         if path.suffix not in (".csv", ".parquet"):
-            from pyims.errors import SpecError
-
             raise SpecError(f"export path {path} must end in .csv or .parquet")
         if path.suffix == ".csv":
             return atomic_write_bytes(path, lambda tmp: df.to_csv(tmp, index=False))
