@@ -169,8 +169,8 @@ def test_worker_processes_give_identical_results(monkeypatch):
     net = map_network(_mlp((30, 12, 4)), plan=PartitionPlan(horizontal=(2, 1), vertical=(1, 1)),
                       periphery=PERIPHERIES["opamp-sum"])
     u = _inputs(7, 30)
-    serial = NativeNetwork(net, WIRES, workers=1)
-    parallel = NativeNetwork(net, WIRES, workers=2)
+    serial = NativeNetwork(net, WIRES, workers=1, port_method="solves")
+    parallel = NativeNetwork(net, WIRES, workers=2, port_method="solves")
     assert parallel.n_tasks > serial.n_tasks
     a, b = serial.run(u), parallel.run(u)
     for x, y in zip(a.pre_norm, b.pre_norm):

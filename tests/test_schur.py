@@ -1,9 +1,14 @@
-"""Port matrices from one Cholesky factorization (the Schur complement onto the ports) against direct solves."""
+"""Port matrices from one Cholesky factorization (the Schur complement onto the ports) against direct solves;
+CHOLMOD interior solves against SuperLU; the fork guard."""
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,10 +16,13 @@ from pyims.errors import SpecError
 from pyims.inference import NativeNetwork
 from pyims.mapping import map_network
 from pyims.model import MLP, NeuronSpec
-from pyims.runners.native import NativeTileSolver, schur_available
-from pyims.spec import PartitionPlan, PeripherySpec, TileSpec, WireParasitics
+from pyims.runners import factor as factor_module
+from pyims.runners.factor import SpdFactor, cholmod_available
+from pyims.runners.native import NativeTileSolver
+from pyims.runners.transient import native_tile_transient
+from pyims.spec import PartitionPlan, PeripherySpec, Stimulus, TileSpec, TransientSpec, WireParasitics
 
-pytestmark = pytest.mark.skipif(not schur_available(), reason="scikit-sparse (CHOLMOD) is not installed")
+pytestmark = pytest.mark.skipif(not cholmod_available(), reason="scikit-sparse (CHOLMOD) is not installed")
 
 
 def _rel(a, b):
@@ -35,10 +43,11 @@ def _tile(m, n, seed, r):
        r=st.tuples(*[st.sampled_from([0.0, 1.0, 2.5, 250.0])] * 4, st.booleans()))
 def test_schur_equals_solves_and_obeys_the_laws(m, n, seed, r):
     tile = _tile(m, n, seed, r)
-    solver = NativeTileSolver(tile)
+    solver = NativeTileSolver(tile, method="schur")
     t, s_in, y = solver.port_matrices()
-    t_ref, s_ref = solver.port_block("rows", 0, m)
-    _, y_ref = solver.port_block("cols", 0, n)
+    reference = NativeTileSolver(tile, method="solves")
+    t_ref, s_ref, y_ref = reference.port_matrices()  # m + n SuperLU solves
+    assert solver.backend == "cholmod" and reference.backend == "superlu"
     assert _rel(t, t_ref) <= 1e-12  # the transfer matrix, as the issue asks
     # S and Y are port conductances minus what the interior takes: both methods cancel conductances up to
     # the largest in the circuit (a 1 ohm wire: 1 S against 1e-4 S cells), so both carry eps times it
@@ -57,7 +66,7 @@ def test_schur_equals_solves_and_obeys_the_laws(m, n, seed, r):
 
 def test_zero_wires_is_exactly_the_conductances():
     tile = TileSpec(g_s=np.random.default_rng(3).uniform(1e-6, 1e-4, size=(9, 7)))
-    t, s_in, y = NativeTileSolver(tile).port_matrices()
+    t, s_in, y = NativeTileSolver(tile, method="schur").port_matrices()
     np.testing.assert_allclose(t, tile.g_s, rtol=1e-14, atol=0)
     np.testing.assert_allclose(np.diag(s_in), tile.g_s.sum(axis=1), rtol=1e-14)
 
@@ -81,7 +90,7 @@ def test_network_results_do_not_depend_on_the_port_method(periphery):
 
 def test_unknown_port_method_is_refused():
     net = map_network(MLP(weights=(np.ones((3, 2)),), biases=(np.zeros(2),)))
-    with pytest.raises(SpecError, match=r"port_method='qr' is unknown; use one of solves, schur"):
+    with pytest.raises(SpecError, match=r"port_method='qr' is unknown; use one of auto, solves, schur"):
         NativeNetwork(net, WireParasitics(), port_method="qr")
 
 
@@ -96,3 +105,69 @@ def test_worker_processes_share_the_tiles_with_identical_results():
     assert one.n_tasks == two.n_tasks == 3  # one factorization per tile
     for a, b in zip(one.run(u).pre_norm, two.run(u).pre_norm):
         np.testing.assert_array_equal(a, b)
+
+
+def test_default_is_the_one_factorization_path():
+    tile = _tile(6, 5, 0, (2.0, 2.0, 0.0, 0.0, False))
+    assert NativeTileSolver(tile).method == "schur"
+    net = map_network(MLP(weights=(np.ones((3, 2)),), biases=(np.zeros(2),)))
+    assert NativeNetwork(net, WireParasitics(r_row_ohm=1.0)).port_method == "schur"
+
+
+@pytest.mark.parametrize("wires", [WireParasitics(r_row_ohm=2.5, r_col_ohm=2.5),
+                                   WireParasitics(r_row_ohm=1.0, r_col_ohm=3.0, r_driver_ohm=10.0, r_sense_ohm=5.0,
+                                                  row_node_per_pair=True)])
+def test_cholmod_interior_solves_equal_superlu(wires):
+    tile = TileSpec(g_s=np.random.default_rng(5).uniform(1e-6, 1e-4, size=(30, 24)), wires=wires)
+    v = np.random.default_rng(6).uniform(0.0, 0.2, size=(7, 30))
+    fast, ref = NativeTileSolver(tile, method="schur"), NativeTileSolver(tile, method="solves")
+    for a, b in zip(fast.solve(v), ref.solve(v)):
+        assert _rel(a, b) <= 1e-11  # currents are differences of wire-node voltages: eps x (1 S wires / 1e-4 S cells)
+    for a, b in zip(fast.node_voltages(v[0]), ref.node_voltages(v[0])):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(v @ fast.transfer_matrix(), fast.solve(v)[0], rtol=1e-11, atol=1e-17)
+
+
+def test_native_transient_does_not_depend_on_the_factorization():
+    tile = TileSpec(g_s=np.random.default_rng(7).uniform(1e-6, 1e-4, size=(12, 10)),
+                    wires=WireParasitics(r_row_ohm=2.0, r_col_ohm=2.0, c_row_f=1e-15, c_col_f=1e-15))
+    stim = Stimulus.step(np.random.default_rng(8).uniform(0.0, 0.2, 12), t_rise_s=1e-11)
+    spec = TransientSpec(t_stop_s=2e-10, t_step_s=2e-12)
+    a = native_tile_transient(tile, stim, spec, backend="cholmod", probes=(("row", 3, 9),))
+    b = native_tile_transient(tile, stim, spec, backend="superlu", probes=(("row", 3, 9),))
+    assert _rel(a.i_col_a, b.i_col_a) <= 1e-11
+    np.testing.assert_allclose(a.v_probe_v, b.v_probe_v, rtol=1e-11, atol=1e-15)
+    with pytest.raises(SpecError, match="factorization backend 'mkl' is unknown; use one of auto, cholmod, superlu"):
+        native_tile_transient(tile, stim, spec, backend="mkl")
+
+
+def test_factor_errors_are_typed(monkeypatch):
+    not_definite = sp.csc_matrix(np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(np.linalg.LinAlgError, match="CHOLMOD"):
+        SpdFactor(not_definite, "cholmod")
+    monkeypatch.setattr(factor_module, "cholmod_available", lambda: False)
+    with pytest.raises(SpecError, match=r'needs scikit-sparse: pip install "pyims\[fast\]"'):
+        SpdFactor(sp.identity(2), "cholmod")
+    assert SpdFactor(sp.identity(2), "auto").backend == "superlu"  # auto without CHOLMOD: SuperLU, no error
+
+
+def _forked_child(queue):
+    tile = _tile(40, 30, 1, (2.0, 2.0, 0.0, 0.0, False))
+    solver = NativeTileSolver(tile)  # "auto": must not pick CHOLMOD here
+    queue.put((solver.method, float(solver.transfer_matrix().sum())))
+
+
+def test_a_process_forked_after_cholmod_ran_uses_superlu_and_does_not_hang(caplog):
+    tile = _tile(40, 30, 1, (2.0, 2.0, 0.0, 0.0, False))
+    expected = float(NativeTileSolver(tile, method="schur").transfer_matrix().sum())  # CHOLMOD runs here first
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_forked_child, args=(queue,))
+    with caplog.at_level(logging.WARNING):
+        child.start()
+        child.join(60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in CHOLMOD")
+    method, total = queue.get(timeout=5)
+    assert method == "solves" and total == pytest.approx(expected, rel=1e-12)

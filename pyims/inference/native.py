@@ -46,7 +46,7 @@ from pyims.errors import SpecError
 from pyims.inference.result import NetworkResult, check_mode
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.model.layers import Layer, forward
-from pyims.runners.native import PORT_METHODS, NativeTileSolver, schur_available
+from pyims.runners.native import NativeTileSolver, resolve_port_method
 from pyims.spec import TileSpec, WireParasitics
 
 __all__ = ["NativeNetwork"]
@@ -87,8 +87,8 @@ def _port_task(tile: TileSpec, side: str, start: int, stop: int) -> tuple[np.nda
     """Worker entry point: factor ``tile`` and compute its port matrices (``side="schur"``: all of them
     from one Cholesky) or one block of them by solves."""
     if side == "schur":
-        return NativeTileSolver(tile).port_matrices()
-    return NativeTileSolver(tile).port_block(side, start, stop)
+        return NativeTileSolver(tile, method="schur").port_matrices()
+    return NativeTileSolver(tile, method="solves").port_block(side, start, stop)
 
 
 def _sides(m: int, n: int, need_s: bool, need_y: bool) -> tuple[str, ...]:
@@ -113,9 +113,10 @@ class NativeNetwork:
     ``energy=False`` skips the source-conductance part ``S`` (m solves per tile, instead of
     min(m, n)). ``workers`` processes share the solves (large tiles are split between them);
     ``None`` picks the machine's cores when the network is large enough to pay for starting them.
-    Results do not depend on ``workers``. ``port_method`` forms each tile's port matrices by solves
-    ("solves", the default) or from one Cholesky factorization ("schur", opt-in, needs scikit-sparse;
-    ``pyims.runners.native.PORT_METHODS``).
+    Results do not depend on ``workers``. ``port_method`` forms each tile's port matrices from one
+    Cholesky factorization ("schur", needs scikit-sparse) or by solves ("solves"); "auto" (default)
+    takes "schur" where it can run (``pyims.runners.native.PORT_METHODS``); ``self.port_method``
+    is the one used.
     """
 
     def __init__(
@@ -127,15 +128,10 @@ class NativeNetwork:
         energy: bool = True,
         workers: int | None = 1,
         progress: Callable[[int], None] | None = None,
-        port_method: str = "solves",
+        port_method: str = "auto",
     ) -> None:
         check_mode(net, mode)
-        if port_method not in PORT_METHODS:
-            raise SpecError(f"port_method={port_method!r} is unknown; use one of {', '.join(PORT_METHODS)}")
-        if port_method == "schur" and not schur_available():
-            raise SpecError('port_method="schur" needs scikit-sparse (CHOLMOD): pip install "pyims[fast]" '
-                            "(with libsuitesparse-dev installed), or use port_method=\"solves\"")
-        self.port_method = port_method
+        self.port_method = resolve_port_method(port_method)
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise SpecError(f"workers={workers!r} must be an integer >= 1, or None for automatic")
         self.net, self.wires, self.mode, self.energy = net, wires, mode, energy
@@ -161,18 +157,21 @@ class NativeNetwork:
         """Port matrices of every tile, computed in tasks (possibly in worker processes)."""
         need_y = self._needs_y()
         tiles, tasks = {}, []
-        biggest = 0
         for l, layer in enumerate(self.net.layers):
             for c in range(layer.n_v):
                 for p in range(layer.n_h):
                     tile = layer.tile(p, c, self.wires)
                     tiles[(l, p, c)] = tile
-                    biggest = max(biggest, 2 * tile.n_rows * tile.n_cols)
         if workers is None:
-            # Processes pay off when there are big tiles to split (~0.4 s to start them, measured:
-            # 400x120x84x10 unpartitioned 9.9 s -> 7.6 s with 2; 16/8/8 x 8/8/1 1.1 s -> 1.5 s).
+            # Processes pay off when there is big work to share (~0.4 s to start them, measured with
+            # "solves": 400x120x84x10 unpartitioned 9.9 s -> 7.6 s with 2; 16/8/8 x 8/8/1 1.1 s -> 1.5 s).
+            # "schur" cannot split a tile, so it needs two big tiles or more.
             cores = os.cpu_count() or 1
-            workers = min(cores, 4) if biggest >= SPLIT_UNKNOWNS else 1
+            n_big = sum(2 * t.n_rows * t.n_cols >= SPLIT_UNKNOWNS for t in tiles.values())
+            if self.port_method == "schur":
+                workers = min(cores, 4, n_big) if n_big >= 2 else 1
+            else:
+                workers = min(cores, 4) if n_big >= 1 else 1
         for key, tile in tiles.items():
             if self.port_method == "schur":  # one factorization gives T, S and Y of the tile
                 tasks.append((key, "schur", 0, tile.n_rows * tile.n_cols))

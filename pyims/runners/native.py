@@ -7,15 +7,22 @@ unknown ones u. With the conductance (Laplacian) matrix L of all resistors and c
     i_col    = -(L_ku x_u + L_ks V)      (k: sense nodes; current into the virtual ground)
     i_src    =   L_su x_u + L_ss V       (current each source pushes into the tile)
 
-L_uu is symmetric positive definite; it is factored once (SuperLU, symmetric mode with a
-minimum-degree ordering of L + L^T, no pivoting off the diagonal), then any number of input
-vectors is solved, or the transfer matrix is formed:
+L_uu is symmetric positive definite; it is factored once (``pyims.runners.factor.SpdFactor``:
+CHOLMOD with a nested-dissection ordering, or SuperLU in symmetric mode), then any number of input
+vectors is solved. The tile's port matrices -- T (inputs -> column currents), S (the input
+conductance the drivers see), Y (the sense-side admittance) -- come one of two ways:
 
-    i_col = V @ T,   T = (Q L_uu^-1 P - R)^T,  P = L_us, Q = L_ku, R = L_ks   (m x n)
+* ``"schur"``: one Cholesky factorization of the whole nodal matrix with the ports ordered last;
+  its trailing block is the Schur complement onto the ports, which holds T, S and Y at once
+  (``port_matrices``). Needs CHOLMOD (``pyims[fast]``).
+* ``"solves"``: one SuperLU factorization of the interior, then one sparse solve per port,
 
-computed with min(m, n) solves (the adjoint solve when there are fewer columns than rows).
-``port_matrices`` (opt-in, CHOLMOD) instead reads T, S and Y off one Cholesky factorization with
-the ports ordered last -- the Schur complement onto the ports; see its docstring.
+      i_col = V @ T,   T = (Q L_uu^-1 P - R)^T,  P = L_us, Q = L_ku, R = L_ks   (m x n)
+
+  with min(m, n) solves for T alone (the adjoint solve when there are fewer columns than rows).
+  Kept as the reference the tests and benchmarks hold the new path against.
+
+``"auto"`` (the default) is "schur" where CHOLMOD can run, else "solves"; both agree to ~1e-12.
 """
 
 from __future__ import annotations
@@ -25,32 +32,37 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from pyims.errors import ConvergenceError, SpecError
 from pyims.results import RunInfo, TileResult
 from pyims.runners.base import TileJob
+from pyims.runners.factor import SpdFactor, cholmod_available, resolve_backend, schur_onto_last
 from pyims.spec import TileSpec
 
-__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS", "PORT_METHODS", "schur_available"]
+__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS", "PORT_METHODS", "resolve_port_method"]
 
 NATIVE_METHODS = ("auto", "transfer", "solve")
 
-#: How a tile's port matrices are formed: "solves" (the default) -- one SuperLU factorization of the
-#: interior, then one sparse solve per port; "schur" (opt-in) -- one sparse Cholesky (CHOLMOD, through
-#: scikit-sparse) of the nodal matrix with the ports ordered last, whose trailing block is the Schur
-#: complement onto the ports. "schur" is not the default yet: CHOLMOD's OpenMP threads deadlock in a
-#: process forked after they started (seen in a forked sweep writer); see docs/performance.md.
-PORT_METHODS = ("solves", "schur")
+#: How a tile's port matrices (and its interior solves) are computed; see the module docstring.
+PORT_METHODS = ("auto", "solves", "schur")
 
 
-def schur_available() -> bool:
-    """True when CHOLMOD (scikit-sparse) can be imported."""
-    try:
-        import sksparse.cholmod  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def resolve_port_method(method: str) -> str:
+    """``"auto"`` -> ``"schur"`` where CHOLMOD can run, else ``"solves"``; ``"schur"`` is checked.
+
+    Raises SpecError for an unknown method, or "schur" without scikit-sparse. In a process forked
+    after CHOLMOD ran (where it would hang), "schur" becomes "solves" with a warning
+    (``pyims.runners.factor``).
+    """
+    if method not in PORT_METHODS:
+        raise SpecError(f"port_method={method!r} is unknown; use one of {', '.join(PORT_METHODS)}")
+    if method == "solves":
+        return method
+    if method == "schur" and not cholmod_available():
+        raise SpecError('port_method="schur" needs scikit-sparse (CHOLMOD): pip install "pyims[fast]" '
+                        '(with libsuitesparse-dev installed), or use port_method="solves"')
+    return "schur" if resolve_backend("auto") == "cholmod" else "solves"
+
 
 #: Right-hand sides per sparse solve. SuperLU solves column by column anyway, so blocking costs
 #: no time and bounds memory at N_u x RHS_BLOCK doubles (a 512x512 tile: 0.5M unknowns).
@@ -152,17 +164,21 @@ def _assemble(tile: TileSpec) -> _Blocks:
 
 
 class NativeTileSolver:
-    """Factor a tile once; solve many input vectors or form its transfer matrix.
+    """Factor a tile once; solve many input vectors or form its port matrices.
 
-    Not thread-safe for concurrent use of one instance; create one per thread or process.
+    ``method`` (``PORT_METHODS``): "auto" (default), "schur" or "solves"; see the module docstring.
+    The resolved one is ``self.method``. Not thread-safe for concurrent use of one instance;
+    create one per thread or process.
     """
 
-    def __init__(self, tile: TileSpec) -> None:
+    def __init__(self, tile: TileSpec, *, method: str = "auto") -> None:
         if not isinstance(tile, TileSpec):
             raise SpecError(f"NativeTileSolver needs a TileSpec, got {type(tile).__name__}")
+        self.method = resolve_port_method(method)
         self.tile = tile
         self._blocks = _assemble(tile)
-        self._lu: spla.SuperLU | None = None
+        self._factor_uu: SpdFactor | None = None
+        self._ports: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._transfer: np.ndarray | None = None
         self._input_g: np.ndarray | None = None
 
@@ -170,6 +186,11 @@ class NativeTileSolver:
     def n_unknowns(self) -> int:
         """Number of internal (unknown-voltage) nodes."""
         return int(self._blocks.l_uu.shape[0])
+
+    @property
+    def backend(self) -> str:
+        """The sparse factorization used: "cholmod" (method "schur") or "superlu" (method "solves")."""
+        return "cholmod" if self.method == "schur" else "superlu"
 
     def _singular(self, why: str) -> ConvergenceError:
         return ConvergenceError(
@@ -183,25 +204,23 @@ class NativeTileSolver:
             raise self._singular("gives non-finite results (numerically singular or overflowing)")
         return arr
 
-    def _factor(self) -> spla.SuperLU | None:
-        if self._lu is None and self.n_unknowns > 0:
-            if not np.all(np.isfinite(self._blocks.l_uu.data)):
-                raise self._singular("has non-finite entries (overflow)")
+    def _check_entries(self) -> None:
+        if not np.all(np.isfinite(self._blocks.l_uu.data)):
+            raise self._singular("has non-finite entries (overflow)")
+
+    def _factor(self) -> SpdFactor | None:
+        if self._factor_uu is None and self.n_unknowns > 0:
+            self._check_entries()
             try:
-                self._lu = spla.splu(
-                    self._blocks.l_uu,
-                    permc_spec="MMD_AT_PLUS_A",
-                    diag_pivot_thresh=0.0,
-                    options={"SymmetricMode": True},
-                )
-            except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
-                raise self._singular(f"is singular ({exc})") from exc
-        return self._lu
+                self._factor_uu = SpdFactor(self._blocks.l_uu, self.backend)
+            except np.linalg.LinAlgError as exc:
+                raise self._singular(f"is singular or not positive definite ({exc})") from exc
+        return self._factor_uu
 
     def _solve_uu(self, rhs: np.ndarray) -> np.ndarray:
-        lu = self._factor()
-        assert lu is not None
-        return self._finite(lu.solve(np.ascontiguousarray(rhs)))
+        factor = self._factor()
+        assert factor is not None
+        return self._finite(factor.solve(rhs))
 
     def _project_solve(self, left: sp.csr_matrix, right: sp.csr_matrix) -> np.ndarray:
         """``left @ L_uu^-1 @ right`` as a dense ``(left rows, right cols)`` array, in RHS blocks.
@@ -216,48 +235,35 @@ class NativeTileSolver:
         return out
 
     def port_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(T (m, n), S (m, m), Y (n, n))`` in siemens from one Cholesky factorization (method "schur").
+        """``(T (m, n), S (m, m), Y (n, n))`` in siemens (read-only).
 
         The tile's ports are its m row-source and n sense nodes. Its port admittance matrix -- what the
         ports see with every internal node solved -- is the Schur complement
         ``P = L_pp - L_pu L_uu^-1 L_up`` of the nodal (Laplacian) matrix onto them; ``S = P[src, src]``,
-        ``Y = P[sense, sense]``, ``T = -P[src, sense]``. Ordering the ports after the internal nodes
-        (which get CHOLMOD's nested-dissection ordering), the last ``m + n`` rows of the Cholesky factor
-        ``G`` hold it: ``P = G_pp G_pp^T``. The Laplacian is singular (a floating tile); a conductance
-        ``g`` from every port to ground makes it positive definite and adds exactly ``g I`` to ``P``
-        (it touches only the port block), which is subtracted again. Cost: one factorization, its
-        trailing block dense; measured against the solves it replaces in ``benchmarks/bench_tiles.py``.
+        ``Y = P[sense, sense]``, ``T = -P[src, sense]``. Method "schur" reads ``P`` off one Cholesky
+        factorization with the ports last (``pyims.runners.factor.schur_onto_last``; the shift that
+        makes the floating tile definite is the largest total cell conductance at a port, which bounds
+        ``P``'s diagonal). Method "solves" does m + n sparse solves.
         """
-        from sksparse.cholmod import CholmodError, analyze, cholesky
-
-        b = self._blocks
-        m, n = b.l_us.shape[1], b.l_ku.shape[0]
-        n_u = self.n_unknowns
-        ports = sp.bmat([[b.l_ss, b.l_ks.T], [b.l_ks, b.l_kk]]).tocsc()
-        # The shift's size sets the rounding of P = G G^T - g I (~eps * g): take the scale of P itself,
-        # the largest total cell conductance at a port (P_ii is at most that), not the wires'.
-        cells = self.tile.g_s
-        g = float(max(cells.sum(axis=1).max(), cells.sum(axis=0).max()))
-        if n_u == 0:
-            p_full = ports.toarray()
-        else:
-            if not np.all(np.isfinite(b.l_uu.data)):
-                raise self._singular("has non-finite entries (overflow)")
-            try:
-                interior = analyze(b.l_uu.tocsc(), ordering_method="nesdis").P()
-                upper = sp.hstack([b.l_us, b.l_ku.T]).tocsr()
-                full = sp.bmat([[b.l_uu[interior][:, interior], upper[interior]],
-                                [upper[interior].T, ports + g * sp.identity(m + n)]]).tocsc()
-                factor = cholesky(full, ordering_method="natural", mode="supernodal")
-                g_pp = factor.L()[n_u:, n_u:].toarray()
-            except CholmodError as exc:
-                raise self._singular(f"could not be factored by CHOLMOD ({exc})") from exc
-            p_full = g_pp @ g_pp.T - g * np.eye(m + n)
-        p_full = self._finite(p_full)
-        t = np.ascontiguousarray(-p_full[:m, m:])
-        s_in = np.ascontiguousarray(p_full[:m, :m])
-        y = np.ascontiguousarray(p_full[m:, m:])
-        return t, s_in, y
+        if self._ports is None:
+            b = self._blocks
+            m = b.l_us.shape[1]
+            if self.method == "schur":
+                self._check_entries()
+                ports = sp.bmat([[b.l_ss, b.l_ks.T], [b.l_ks, b.l_kk]])
+                cells = self.tile.g_s
+                shift = float(max(cells.sum(axis=1).max(), cells.sum(axis=0).max()))
+                try:
+                    p_full = schur_onto_last(b.l_uu, sp.hstack([b.l_us, b.l_ku.T]), ports, shift)
+                except np.linalg.LinAlgError as exc:
+                    raise self._singular(f"could not be factored ({exc})") from exc
+                p_full = self._finite(p_full)
+                t, s_in, y = -p_full[:m, m:], p_full[:m, :m], p_full[m:, m:]
+            else:
+                t, s_in = self.port_block("rows", 0, m)
+                y = self.port_block("cols", 0, b.l_ku.shape[0])[1]
+            self._ports = (self._frozen(t), self._frozen(s_in), self._frozen(y))
+        return self._ports
 
     def port_block(self, side: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """One block of the port matrices from ``stop - start`` solves (for splitting work across processes).
@@ -307,14 +313,19 @@ class NativeTileSolver:
     def transfer_matrix(self) -> np.ndarray:
         """``T`` of shape ``(m, n)`` in siemens with ``i_col_a = v_in_v @ T`` exactly (read-only).
 
-        Costs min(m, n) solves, unless ``S`` (which gives ``T`` too) came first.
+        Method "solves": min(m, n) solves, unless ``S`` (which gives ``T`` too) came first; "schur":
+        one factorization (``port_matrices``).
         """
+        if self.method == "schur":
+            return self.port_matrices()[0]
         if self._transfer is None:
             self._rows_side() if self.tile.n_rows < self.tile.n_cols else self._cols_side()
         return self._transfer
 
     def input_conductance(self) -> np.ndarray:
-        """``S`` of shape ``(m, m)`` in siemens with ``i_src_a = v_in_v @ S`` (symmetric, read-only; m solves, ``T`` included)."""
+        """``S`` of shape ``(m, m)`` in siemens with ``i_src_a = v_in_v @ S`` (symmetric, read-only; "solves": m solves, ``T`` included)."""
+        if self.method == "schur":
+            return self.port_matrices()[1]
         if self._input_g is None:
             self._rows_side()
         return self._input_g
@@ -360,18 +371,20 @@ class NativeRunner:
         method: "solve" (factor once, one sparse solve per vector), "transfer" (form ``T`` and
             ``S`` together with m solves, then ``I = V @ T``), or "auto" (default): the one with
             fewer sparse solves for this job. To reuse ``T`` across calls, keep a ``NativeTileSolver``.
+        port_method: how the tile is factored and its port matrices formed (``PORT_METHODS``).
     """
 
     name = "native"
 
-    def __init__(self, *, method: str = "auto") -> None:
+    def __init__(self, *, method: str = "auto", port_method: str = "auto") -> None:
         if method not in NATIVE_METHODS:
             raise SpecError(f"NativeRunner.method={method!r} is unknown; use one of {', '.join(NATIVE_METHODS)}")
-        self.method = method
+        resolve_port_method(port_method)  # refuse a bad name now, not at the first run
+        self.method, self.port_method = method, port_method
 
     def run(self, job: TileJob) -> TileResult:
         t0 = time.perf_counter()
-        solver = NativeTileSolver(job.tile)
+        solver = NativeTileSolver(job.tile, method=self.port_method)
         method = self.method
         if method == "auto":
             m = job.tile.n_rows

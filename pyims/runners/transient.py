@@ -8,7 +8,7 @@ solution at t = 0 (as ngspice does), the trapezoidal rule on the uniform grid gi
 
 and, for the step that starts at a corner of the stimulus (as SPICE does after a breakpoint),
 backward Euler ``(C/h + L_uu) x[k+1] = C/h x[k] - L_us V[k+1]``. Both matrices are factored
-once; each step is one sparse solve (``method="be"`` uses backward Euler throughout). Column
+once (``SpdFactor``: CHOLMOD where it can run, else SuperLU); each step is one sparse solve (``method="be"`` uses backward Euler throughout). Column
 currents are read from the state; source currents add the charging current ``C dV/dt`` of any
 capacitance sitting on a source node (``r_driver_ohm = 0``).
 """
@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from pyims.errors import ConvergenceError, SimulationError, SpecError
 from pyims.netlist.tile import TileNodes, sense_source_name
 from pyims.netlist.transient import build_tile_transient_netlist, probe_node_name
 from pyims.results import RunInfo, TransientResult
+from pyims.runners.factor import SpdFactor, resolve_backend
 from pyims.runners.native import _assemble
 from pyims.runners.session import NgspiceSession
 from pyims.spec import Stimulus, TileSpec, TransientSpec
@@ -76,10 +76,15 @@ def native_tile_transient(
     *,
     probes: tuple[tuple[str, int, int], ...] = (),
     method: str = "trap",
+    backend: str = "auto",
 ) -> TransientResult:
-    """Fixed-step transient of ``tile`` on ``spec``'s grid (see the module docstring)."""
+    """Fixed-step transient of ``tile`` on ``spec``'s grid (see the module docstring).
+
+    ``backend``: the sparse factorization (``pyims.runners.factor.FACTOR_BACKENDS``).
+    """
     if method not in TRANSIENT_METHODS:
         raise SpecError(f"method={method!r} is unknown; use one of {', '.join(TRANSIENT_METHODS)}")
+    backend = resolve_backend(backend)  # a bad name fails before any work
     probes = _check(tile, stimulus, probes)
     t0 = time.perf_counter()
     b = _assemble(tile)
@@ -95,8 +100,12 @@ def native_tile_transient(
     corner[np.clip(np.searchsorted(t, stimulus.t_s, side="left"), 0, n_t - 1)] = True
     use_be = corner if method == "trap" else np.ones(n_t, dtype=bool)
 
-    def factor(a):
-        return spla.splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    def factor(a) -> SpdFactor:
+        try:
+            return SpdFactor(a, backend)
+        except np.linalg.LinAlgError as exc:
+            raise ConvergenceError(f"native transient: the {tile.n_rows}x{tile.n_cols} tile's step matrix is not "
+                                   f"positive definite ({exc}); check the tile's values", rundir=None) from exc
 
     # Outputs are read from the state as it goes: storing every state would cost T x N_u
     # doubles (768 MB for a 400x120 tile over 1,000 steps).
