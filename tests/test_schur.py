@@ -171,3 +171,31 @@ def test_a_process_forked_after_cholmod_ran_uses_superlu_and_does_not_hang(caplo
         pytest.fail("the forked child hung in CHOLMOD")
     method, total = queue.get(timeout=5)
     assert method == "solves" and total == pytest.approx(expected, rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 24), n=st.integers(1, 24), leaf=st.integers(1, 12),
+       r=st.tuples(*[st.sampled_from([0.0, 1.0])] * 4, st.booleans()))
+def test_geometric_dissection_separates_and_agrees(m, n, leaf, r):
+    """Every wire of the interior joins two nodes whose boxes are nested (no edge crosses between
+    sibling boxes: the separators separate), the order is a permutation, and T still equals solves."""
+    import pyims.runners.native as native
+
+    tile = _tile(m, n, m * 100 + n, r)
+    old = native.ND_LEAF
+    native.ND_LEAF = leaf
+    try:
+        b = native._assemble(tile)
+        box, depth = native._nd_boxes(b)
+        order = native._grid_order(b)
+        t = NativeTileSolver(tile, method="schur").transfer_matrix()
+    finally:
+        native.ND_LEAF = old
+    assert np.array_equal(np.sort(order), np.arange(b.l_uu.shape[0]))
+    u, v = sp.triu(b.l_uu, k=1).nonzero()
+    # the shallower node's box must be an ancestor of (or equal to) the deeper one's
+    shallow_box = np.where(depth[u] <= depth[v], box[u], box[v])
+    deeper_box = np.where(depth[u] <= depth[v], box[v], box[u])
+    shift = np.abs(depth[u] - depth[v])
+    assert np.all((deeper_box >> shift) == shallow_box)
+    assert _rel(t, NativeTileSolver(tile, method="solves").transfer_matrix()) <= 1e-12

@@ -87,19 +87,26 @@ def _mark_cholmod_used() -> None:
 class SpdFactor:
     """``a`` (sparse SPD, ``(N, N)``) factored once; ``solve(rhs)`` for ``(N,)`` or ``(N, K)`` right-hand sides.
 
+    ``order`` (a permutation of ``N``, optional): the fill-reducing elimination order CHOLMOD uses
+    instead of its own nested dissection (SuperLU keeps its minimum degree: it is the reference).
     Raises ``np.linalg.LinAlgError`` when the matrix is not numerically positive definite
     (callers turn it into their own typed error with context).
     """
 
-    def __init__(self, a: sp.spmatrix, backend: str = "auto") -> None:
+    def __init__(self, a: sp.spmatrix, backend: str = "auto", *, order: np.ndarray | None = None) -> None:
         self.backend = resolve_backend(backend)
         a = sp.csc_matrix(a)
+        self._order = None
         if self.backend == "cholmod":
             from sksparse.cholmod import CholmodError, cholesky
 
+            if order is not None:
+                self._order = np.asarray(order)
+                a = a[self._order][:, self._order]
             try:
                 _mark_cholmod_used()
-                self._cholmod = cholesky(a, ordering_method="nesdis", mode="supernodal")
+                method = "nesdis" if order is None else "natural"
+                self._cholmod = cholesky(a.tocsc(), ordering_method=method, mode="supernodal")
             except CholmodError as exc:
                 raise np.linalg.LinAlgError(f"CHOLMOD: {exc}") from exc
             self._lu = None
@@ -114,18 +121,23 @@ class SpdFactor:
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """``a^-1 rhs`` (float64, same shape as ``rhs``)."""
         rhs = np.ascontiguousarray(rhs, dtype=np.float64)
-        if self._cholmod is not None:
+        if self._cholmod is None:
+            return self._lu.solve(rhs)
+        if self._order is None:
             return self._cholmod.solve_A(rhs)
-        return self._lu.solve(rhs)
+        out = np.empty_like(rhs)
+        out[self._order] = self._cholmod.solve_A(rhs[self._order])
+        return out
 
 
-def schur_onto_last(interior: sp.spmatrix, coupling: sp.spmatrix, ports: sp.spmatrix, shift: float) -> np.ndarray:
+def schur_onto_last(interior: sp.spmatrix, coupling: sp.spmatrix, ports: sp.spmatrix, shift: float,
+                    order: np.ndarray | None = None) -> np.ndarray:
     """``ports - coupling^T interior^-1 coupling`` (dense ``(p, p)``) from one CHOLMOD factorization.
 
     ``interior`` ``(N, N)`` SPD, ``coupling`` ``(N, p)``, ``ports`` ``(p, p)`` symmetric; the whole
     matrix ``[[interior, coupling], [coupling^T, ports]]`` must be positive semi-definite with the
-    Schur complement allowed singular (a floating tile). The interior gets a nested-dissection
-    ordering, the ports come last in their own order; the factor's trailing ``p x p`` block ``G``
+    Schur complement allowed singular (a floating tile). The interior is eliminated in ``order``
+    (a permutation of N; default: CHOLMOD's nested dissection), the ports last in their own order; the factor's trailing ``p x p`` block ``G``
     gives ``G G^T`` = the Schur complement (of the shifted matrix, see below). ``shift`` (> 0)
     added on the port diagonal makes the whole matrix definite and adds exactly ``shift I`` to the
     result (it touches only the port block), which is subtracted again: choose it at the scale of
@@ -143,7 +155,8 @@ def schur_onto_last(interior: sp.spmatrix, coupling: sp.spmatrix, ports: sp.spma
         return ports.toarray()
     try:
         _mark_cholmod_used()
-        order = analyze(sp.csc_matrix(interior), ordering_method="nesdis").P()
+        if order is None:
+            order = analyze(sp.csc_matrix(interior), ordering_method="nesdis").P()
         up = sp.csr_matrix(coupling)[order]
         full = sp.bmat([[sp.csc_matrix(interior)[order][:, order], up],
                         [up.T, ports + g * sp.identity(p)]]).tocsc()

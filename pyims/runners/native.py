@@ -163,6 +163,91 @@ def _assemble(tile: TileSpec) -> _Blocks:
     )
 
 
+#: Sets of at most this many unknowns end the nested dissection (ordered as they come).
+ND_LEAF = 256
+
+
+def _spans(b: _Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unknown: is it a row-wire node, and the first / last site (i, j) it covers ``(N_u, 2)``."""
+    n_u = b.l_uu.shape[0]
+    is_row = np.zeros(n_u, dtype=bool)
+    lo = np.zeros((n_u, 2), dtype=np.int64)
+    hi = np.zeros((n_u, 2), dtype=np.int64)
+    for nodes, row_kind in ((b.row_nodes, True), (b.col_nodes, False)):
+        # a node covers one row segment (row wires) or one column segment (column wires); walk the
+        # sites in the order where those are contiguous (i major for rows, j major for columns)
+        walk = nodes if row_kind else nodes.T
+        where = np.indices(walk.shape).reshape(2, -1).T  # (i, j) for rows, (j, i) for columns
+        if not row_kind:
+            where = where[:, ::-1]
+        flat = walk.ravel()
+        ok = flat >= 0
+        u, w = flat[ok], where[ok]
+        is_row[u] = row_kind
+        first_u, first = np.unique(u, return_index=True)
+        last_u, last = np.unique(u[::-1], return_index=True)
+        lo[first_u] = w[first]
+        hi[last_u] = w[::-1][last]
+    return is_row, lo, hi
+
+
+def _grid_order(b: _Blocks) -> np.ndarray:
+    """A nested-dissection ordering of the tile's unknowns from its geometry (a permutation of ``N_u``).
+
+    Row-wire node (i, j) touches its row neighbours and, through cell (i, j), column-wire node
+    (i, j); column-wire nodes chain along i. Cutting a box of sites at column c, the row-wire nodes
+    covering c separate it (column-wire nodes at c touch only those); at row r the column-wire
+    nodes covering r do. Each box is cut across its longer side; halves come first, the separator
+    last -- George's nested dissection of a grid, as METIS finds it for this graph but without its
+    search, which costs more than the factorization it orders (``docs/performance.md``). Merged
+    nodes (zero-ohm wires, one row node per column pair) span several sites and are cut as spans.
+    The recursion runs level by level over all boxes at once (boxes numbered as a heap: root 1,
+    children 2k and 2k + 1); the order is the tree's post-order.
+    """
+    n_u = b.l_uu.shape[0]
+    box, depth = _nd_boxes(b)
+    # post-order: pad each box number with ones down to the deepest level; deeper boxes first on ties
+    deepest = int(depth.max()) if n_u else 0
+    key = (box << (deepest - depth)) | ((1 << (deepest - depth)) - 1)
+    return np.lexsort((np.arange(n_u), -depth, key))
+
+
+def _nd_boxes(b: _Blocks) -> tuple[np.ndarray, np.ndarray]:
+    """Per unknown, the dissection-tree box it is eliminated in (heap number) and that box's depth."""
+    n_u = b.l_uu.shape[0]
+    is_row, lo, hi = _spans(b)
+    m, n = b.row_nodes.shape
+    box = np.ones(n_u, dtype=np.int64)
+    depth = np.zeros(n_u, dtype=np.int64)
+    rects = np.array([[0, m - 1, 0, n - 1]])  # i0, i1, j0, j1 (inclusive) of boxes 2^level .. 2^(level+1) - 1
+    active = np.arange(n_u)
+    level = 0
+    while active.size:
+        slot = box[active] - (1 << level)  # the box's index within its level
+        counts = np.bincount(slot, minlength=1 << level)
+        i0, i1, j0, j1 = rects.T
+        along_j = (j1 - j0) >= (i1 - i0)  # cut across the longer side: at a column
+        leaf = (counts <= ND_LEAF) | ((i0 == i1) & (j0 == j1))
+        cut = np.where(along_j, (j0 + j1) // 2, (i0 + i1) // 2)
+        a, c = along_j[slot], cut[slot]
+        axis = a.astype(np.int64)  # 1: j, 0: i
+        nlo, nhi = lo[active, axis], hi[active, axis]
+        kind = np.where(a, is_row[active], ~is_row[active])  # the nodes that can separate this cut
+        sep = kind & (nlo <= c) & (nhi >= c)
+        first = ~sep & (nhi <= c) & (~kind | (nhi < c))
+        placed = leaf[slot] | sep
+        depth[active[placed]] = level
+        moving = active[~placed]
+        box[moving] = 2 * box[moving] + (~first[~placed]).astype(np.int64)
+        # children 2k (first half) and 2k + 1 (second half), interleaved as the next level's slots
+        left = np.stack([i0, np.where(along_j, i1, cut), j0, np.where(along_j, cut, j1)], axis=1)
+        right = np.stack([np.where(along_j, i0, cut + 1), i1, np.where(along_j, cut + 1, j0), j1], axis=1)
+        rects = np.stack([left, right], axis=1).reshape(-1, 4)
+        active = moving
+        level += 1
+    return box, depth
+
+
 class NativeTileSolver:
     """Factor a tile once; solve many input vectors or form its port matrices.
 
@@ -212,7 +297,8 @@ class NativeTileSolver:
         if self._factor_uu is None and self.n_unknowns > 0:
             self._check_entries()
             try:
-                self._factor_uu = SpdFactor(self._blocks.l_uu, self.backend)
+                order = _grid_order(self._blocks) if self.backend == "cholmod" else None
+                self._factor_uu = SpdFactor(self._blocks.l_uu, self.backend, order=order)
             except np.linalg.LinAlgError as exc:
                 raise self._singular(f"is singular or not positive definite ({exc})") from exc
         return self._factor_uu
@@ -241,7 +327,8 @@ class NativeTileSolver:
         ports see with every internal node solved -- is the Schur complement
         ``P = L_pp - L_pu L_uu^-1 L_up`` of the nodal (Laplacian) matrix onto them; ``S = P[src, src]``,
         ``Y = P[sense, sense]``, ``T = -P[src, sense]``. Method "schur" reads ``P`` off one Cholesky
-        factorization with the ports last (``pyims.runners.factor.schur_onto_last``; the shift that
+        factorization with the ports last (``pyims.runners.factor.schur_onto_last``, the interior in
+        the tile's geometric nested-dissection order ``_grid_order``; the shift that
         makes the floating tile definite is the largest total cell conductance at a port, which bounds
         ``P``'s diagonal). Method "solves" does m + n sparse solves.
         """
@@ -254,7 +341,7 @@ class NativeTileSolver:
                 cells = self.tile.g_s
                 shift = float(max(cells.sum(axis=1).max(), cells.sum(axis=0).max()))
                 try:
-                    p_full = schur_onto_last(b.l_uu, sp.hstack([b.l_us, b.l_ku.T]), ports, shift)
+                    p_full = schur_onto_last(b.l_uu, sp.hstack([b.l_us, b.l_ku.T]), ports, shift, _grid_order(b))
                 except np.linalg.LinAlgError as exc:
                     raise self._singular(f"could not be factored ({exc})") from exc
                 p_full = self._finite(p_full)

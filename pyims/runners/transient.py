@@ -28,7 +28,7 @@ from pyims.netlist.tile import TileNodes, sense_source_name
 from pyims.netlist.transient import build_tile_transient_netlist, probe_node_name
 from pyims.results import RunInfo, TransientResult
 from pyims.runners.factor import SpdFactor, resolve_backend
-from pyims.runners.native import _assemble
+from pyims.runners.native import _assemble, _grid_order
 from pyims.runners.session import NgspiceSession
 from pyims.spec import Stimulus, TileSpec, TransientSpec
 from pyims.spec.simulator import DEFAULT_TIMEOUT_S, TILE_TRANSIENT, SimOptions
@@ -100,9 +100,11 @@ def native_tile_transient(
     corner[np.clip(np.searchsorted(t, stimulus.t_s, side="left"), 0, n_t - 1)] = True
     use_be = corner if method == "trap" else np.ones(n_t, dtype=bool)
 
+    order = _grid_order(b) if backend == "cholmod" and b.l_uu.shape[0] else None
+
     def factor(a) -> SpdFactor:
         try:
-            return SpdFactor(a, backend)
+            return SpdFactor(a, backend, order=order)
         except np.linalg.LinAlgError as exc:
             raise ConvergenceError(f"native transient: the {tile.n_rows}x{tile.n_cols} tile's step matrix is not "
                                    f"positive definite ({exc}); check the tile's values", rundir=None) from exc
