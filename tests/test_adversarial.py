@@ -107,6 +107,8 @@ RANGE_CASES = {
     "zero workers": ({"simulation": {"ngspice_workers": 0}}, r"ngspice_workers=0 must be an integer >= 1"),
     "zero native workers": ({"simulation": {"native_workers": 0}}, r"native_workers=0 must be an integer >= 1"),
     "zero batch": ({"simulation": {"batch_size": 0}}, r"batch_size=0 must be a positive integer"),
+    "unknown port method": ({"simulation": {"port_method": "lu"}},
+                            r"simulation.port_method='lu' is unknown; use one of auto, solves, schur"),
     "zero epochs": ({"train": {"epochs": 0}}, r"train.epochs=0 must be an integer >= 1"),
     "zero hidden": ({"train": {"hidden": [0]}}, r"train.hidden=\[0\] must be positive integers"),
     "negative lr": ({"train": {"learning_rate": -1.0}}, r"train.learning_rate=-1.0 must be > 0"),

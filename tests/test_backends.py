@@ -11,8 +11,11 @@ from conftest import random_tile_arrays, rel_diff
 from pyims import TileSpec, WireParasitics, find_ngspice, get_runner, simulate_tile
 from pyims.errors import SimulatorUsageError
 from pyims.runners import TileJob
+from pyims.runners.factor import cholmod_available
 
 AGREEMENT = 1e-9  # max |I_a - I_b| / max |I_b|, the contract of issue #2
+#: The native solver both ways: one solve per port (SuperLU) and one CHOLMOD factorization (issue #13).
+PORT_METHODS = ("solves", "schur") if cholmod_available() else ("solves",)
 
 WIRES = WireParasitics(r_row_ohm=2.5, r_col_ohm=3.5, r_driver_ohm=10.0, r_sense_ohm=5.0, c_row_f=1e-15, c_col_f=2e-15)
 SHAPES = [(1, 1, 1), (1, 7, 3), (9, 1, 2), (5, 3, 1), (16, 16, 4), (40, 12, 3), (64, 64, 1), (64, 64, 5)]
@@ -39,7 +42,10 @@ def _assert_agree(res, ref):
 @pytest.mark.parametrize("m, n, k", SHAPES)
 def test_ngspice_agrees_with_native(m, n, k):
     job = _job(m, n, k, seed=m * 100 + n + k)
-    _assert_agree(get_runner("ngspice").run(job), get_runner("native").run(job))
+    spice = get_runner("ngspice").run(job)
+    for port_method in PORT_METHODS:
+        for method in ("transfer", "solve"):
+            _assert_agree(spice, get_runner("native", method=method, port_method=port_method).run(job))
 
 
 @pytest.mark.pyspice
@@ -56,9 +62,11 @@ def test_pyspice_agrees_with_native_and_ngspice(m, n, k):
 @pytest.mark.parametrize("wires", ALL_ZERO_BUT, ids=["row", "col", "driver", "sense"])
 def test_each_parasitic_alone_agrees_on_every_backend(wires):
     job = _job(12, 9, 3, seed=7, wires=wires)
-    ref = get_runner("native", method="solve").run(job)
+    ref = get_runner("native", method="solve", port_method="solves").run(job)
     for backend in ("native", "ngspice", "pyspice"):
         _assert_agree(get_runner(backend).run(job), ref)
+    for port_method in PORT_METHODS:
+        _assert_agree(get_runner("native", method="transfer", port_method=port_method).run(job), ref)
 
 
 @pytest.mark.ngspice

@@ -18,7 +18,7 @@ from pyims.mapping import map_network
 from pyims.model import MLP, NeuronSpec
 from pyims.runners import factor as factor_module
 from pyims.runners.factor import SpdFactor, cholmod_available
-from pyims.runners.native import NativeTileSolver
+from pyims.runners.native import NativeTileSolver, count_unknowns
 from pyims.runners.transient import native_tile_transient
 from pyims.spec import PartitionPlan, PeripherySpec, Stimulus, TileSpec, TransientSpec, WireParasitics
 
@@ -48,6 +48,7 @@ def test_schur_equals_solves_and_obeys_the_laws(m, n, seed, r):
     reference = NativeTileSolver(tile, method="solves")
     t_ref, s_ref, y_ref = reference.port_matrices()  # m + n SuperLU solves
     assert solver.backend == "cholmod" and reference.backend == "superlu"
+    assert count_unknowns(tile) == solver.n_unknowns
     assert _rel(t, t_ref) <= 1e-12  # the transfer matrix, as the issue asks
     # S and Y are port conductances minus what the interior takes: both methods cancel conductances up to
     # the largest in the circuit (a 1 ohm wire: 1 S against 1e-4 S cells), so both carry eps times it
@@ -107,11 +108,15 @@ def test_worker_processes_share_the_tiles_with_identical_results():
         np.testing.assert_array_equal(a, b)
 
 
-def test_default_is_the_one_factorization_path():
-    tile = _tile(6, 5, 0, (2.0, 2.0, 0.0, 0.0, False))
-    assert NativeTileSolver(tile).method == "schur"
-    net = map_network(MLP(weights=(np.ones((3, 2)),), biases=(np.zeros(2),)))
-    assert NativeNetwork(net, WireParasitics(r_row_ohm=1.0)).port_method == "schur"
+def test_default_is_the_one_factorization_path_for_tiles_big_enough():
+    small = _tile(6, 5, 0, (2.0, 2.0, 0.0, 0.0, False))
+    big = _tile(50, 40, 0, (2.0, 2.0, 0.0, 0.0, False))
+    assert NativeTileSolver(small).method == "solves" and NativeTileSolver(big).method == "schur"
+    rng = np.random.default_rng(0)
+    mlp = MLP(weights=(rng.normal(size=(50, 20)), rng.normal(size=(20, 3))), biases=(np.zeros(20), np.zeros(3)))
+    net = NativeNetwork(map_network(mlp), WireParasitics(r_row_ohm=1.0, r_col_ohm=1.0))
+    assert net.port_method == "auto"
+    assert net.tile_methods == {(0, 0, 0): "schur", (1, 0, 0): "solves"}  # 51x40 (4,080 nodes); 21x6
 
 
 @pytest.mark.parametrize("wires", [WireParasitics(r_row_ohm=2.5, r_col_ohm=2.5),
@@ -152,13 +157,14 @@ def test_factor_errors_are_typed(monkeypatch):
 
 
 def _forked_child(queue):
-    tile = _tile(40, 30, 1, (2.0, 2.0, 0.0, 0.0, False))
+    tile = _tile(50, 40, 1, (2.0, 2.0, 0.0, 0.0, False))  # big enough that "auto" would take CHOLMOD
     solver = NativeTileSolver(tile)  # "auto": must not pick CHOLMOD here
     queue.put((solver.method, float(solver.transfer_matrix().sum())))
 
 
 def test_a_process_forked_after_cholmod_ran_uses_superlu_and_does_not_hang(caplog):
-    tile = _tile(40, 30, 1, (2.0, 2.0, 0.0, 0.0, False))
+    tile = _tile(50, 40, 1, (2.0, 2.0, 0.0, 0.0, False))
+    assert NativeTileSolver(tile).method == "schur"  # here, in the parent
     expected = float(NativeTileSolver(tile, method="schur").transfer_matrix().sum())  # CHOLMOD runs here first
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
@@ -199,3 +205,35 @@ def test_geometric_dissection_separates_and_agrees(m, n, leaf, r):
     shift = np.abs(depth[u] - depth[v])
     assert np.all((deeper_box >> shift) == shallow_box)
     assert _rel(t, NativeTileSolver(tile, method="solves").transfer_matrix()) <= 1e-12
+
+
+def test_schur_without_cholmod_is_refused_before_any_work(monkeypatch):
+    from pyims.experiment import config as config_module
+    from pyims.experiment.config import SimulationSpec
+
+    monkeypatch.setattr(config_module, "cholmod_available", lambda: False)
+    with pytest.raises(SpecError, match=r'simulation.port_method="schur" needs scikit-sparse'):
+        SimulationSpec(port_method="schur")
+    assert SimulationSpec(port_method="auto").port_method == "auto"
+
+
+def test_big_tiles_are_announced(caplog, monkeypatch):
+    import pyims.inference.native as network_module
+
+    monkeypatch.setattr(network_module, "SPLIT_UNKNOWNS", 100)
+    rng = np.random.default_rng(4)
+    mlp = MLP(weights=(rng.normal(size=(60, 20)),), biases=(rng.normal(size=20),))
+    net = map_network(mlp)
+    said = []
+    with caplog.at_level(logging.INFO, logger="pyims.runners.native"):
+        import pyims.runners.native as native
+
+        old = native.BIG_TILE_UNKNOWNS
+        native.BIG_TILE_UNKNOWNS = 100
+        try:
+            NativeNetwork(net, WireParasitics(r_row_ohm=1.0, r_col_ohm=1.0), status=said.append)
+        finally:
+            native.BIG_TILE_UNKNOWNS = old
+    assert said == ["layer 1 tile (0, 0) 61x40: one factorization"]
+    assert "61x40 tile, 4,779 unknowns: port matrices by one CHOLMOD factorization" in caplog.text
+    assert "61x40 tile done in" in caplog.text

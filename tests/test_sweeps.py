@@ -57,7 +57,8 @@ def test_spec_points_and_keys(tmp_path):
     # run-only fields do not change the key
     import dataclasses
 
-    faster = dataclasses.replace(cfg, simulation=dataclasses.replace(cfg.simulation, native_workers=2, timeout_s=5.0))
+    faster = dataclasses.replace(cfg, simulation=dataclasses.replace(cfg.simulation, native_workers=2, timeout_s=5.0,
+                                                                     port_method="solves"))
     assert config_key(faster) == config_key(cfg)
 
 

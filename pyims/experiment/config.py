@@ -22,6 +22,8 @@ from pyims.data import DATASETS
 from pyims.data.mnist import MNIST_MIRRORS
 from pyims.errors import ConfigError, SpecError
 from pyims.inference import MODES
+from pyims.runners.factor import cholmod_available
+from pyims.runners.native import PORT_METHODS
 from pyims.model import NeuronSpec, TrainSpec
 from pyims.spec._checks import positive, real_scalar, safe_name
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
@@ -86,6 +88,9 @@ class SimulationSpec:
         ngspice_workers: ngspice processes run side by side (results do not depend on it).
         native_workers: processes sharing the native solves (``None``: automatic -- the machine's
             cores for large networks, 1 for small ones where starting processes costs more).
+        port_method: how the native solver forms each tile's port matrices: "auto" (one CHOLMOD
+            factorization where scikit-sparse is installed, else solves), "schur" or "solves"
+            (``pyims.runners.native.PORT_METHODS``; results agree to ~1e-12).
         timeout_s: wall-clock limit of one ngspice run.
         keep_run_dirs: keep ngspice run directories after success.
         tie_atol: logits within this of the top count as tied.
@@ -97,6 +102,7 @@ class SimulationSpec:
     batch_size: int | None = None
     ngspice_workers: int = 1
     native_workers: int | None = None
+    port_method: str = "auto"
     timeout_s: float = 3600.0
     keep_run_dirs: bool = False
     tie_atol: float = 0.0
@@ -108,6 +114,11 @@ class SimulationSpec:
             raise SpecError(f"simulation.verify_images={self.verify_images!r} must be an integer >= 0 (0 turns ngspice off)")
         if self.native_workers is not None and (not isinstance(self.native_workers, int) or self.native_workers < 1):
             raise SpecError(f"simulation.native_workers={self.native_workers!r} must be an integer >= 1 (omit it for automatic)")
+        if self.port_method not in PORT_METHODS:
+            raise SpecError(f"simulation.port_method={self.port_method!r} is unknown; use one of {', '.join(PORT_METHODS)}")
+        if self.port_method == "schur" and not cholmod_available():
+            raise SpecError('simulation.port_method="schur" needs scikit-sparse (CHOLMOD): pip install "pyims[fast]" '
+                            '(with libsuitesparse-dev installed), or use "auto"')
         if not isinstance(self.ngspice_workers, int) or self.ngspice_workers < 1:
             raise SpecError(f"simulation.ngspice_workers={self.ngspice_workers!r} must be an integer >= 1")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):

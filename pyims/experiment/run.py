@@ -107,7 +107,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     with progress_bar(None, "native solves (tasks)", show_progress) as bar:
         native = NativeNetwork(
             net, cfg.wires, mode=cfg.simulation.mode, energy=cfg.simulation.energy,
-            workers=cfg.simulation.native_workers, progress=bar.update,
+            workers=cfg.simulation.native_workers, progress=bar.update, status=bar.set_postfix_str,
+            port_method=cfg.simulation.port_method,
         )
     timing["native_build_s"] = time.perf_counter() - t0
     analog = native.run(u)

@@ -46,7 +46,7 @@ from pyims.errors import SpecError
 from pyims.inference.result import NetworkResult, check_mode
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.model.layers import Layer, forward
-from pyims.runners.native import NativeTileSolver, resolve_port_method
+from pyims.runners.native import NativeTileSolver, count_unknowns, resolve_port_method
 from pyims.spec import TileSpec, WireParasitics
 
 __all__ = ["NativeNetwork"]
@@ -115,8 +115,9 @@ class NativeNetwork:
     ``None`` picks the machine's cores when the network is large enough to pay for starting them.
     Results do not depend on ``workers``. ``port_method`` forms each tile's port matrices from one
     Cholesky factorization ("schur", needs scikit-sparse) or by solves ("solves"); "auto" (default)
-    takes "schur" where it can run (``pyims.runners.native.PORT_METHODS``); ``self.port_method``
-    is the one used.
+    takes "schur" for every tile big enough to gain from it where it can run
+    (``pyims.runners.native.resolve_port_method``); ``self.tile_methods`` says what each tile got. ``progress(n)`` is called as tasks finish (``n_tasks`` in all); ``status(text)``
+    names each big tile as its work starts.
     """
 
     def __init__(
@@ -129,13 +130,16 @@ class NativeNetwork:
         workers: int | None = 1,
         progress: Callable[[int], None] | None = None,
         port_method: str = "auto",
+        status: Callable[[str], None] | None = None,
     ) -> None:
         check_mode(net, mode)
-        self.port_method = resolve_port_method(port_method)
+        resolve_port_method(port_method)  # a bad name or a missing CHOLMOD fails before any work
+        self.port_method = port_method
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise SpecError(f"workers={workers!r} must be an integer >= 1, or None for automatic")
         self.net, self.wires, self.mode, self.energy = net, wires, mode, energy
         t0 = time.perf_counter()
+        self._status = status
         ports = self._ports(workers, progress)
         self.layer_maps = tuple(self._layer_map(l, layer, ports[l]) for l, layer in enumerate(net.layers))
         self.build_time_s = time.perf_counter() - t0
@@ -162,18 +166,20 @@ class NativeNetwork:
                 for p in range(layer.n_h):
                     tile = layer.tile(p, c, self.wires)
                     tiles[(l, p, c)] = tile
+        self.tile_methods = {key: resolve_port_method(self.port_method, count_unknowns(t)) for key, t in tiles.items()}
         if workers is None:
             # Processes pay off when there is big work to share (~0.4 s to start them, measured with
             # "solves": 400x120x84x10 unpartitioned 9.9 s -> 7.6 s with 2; 16/8/8 x 8/8/1 1.1 s -> 1.5 s).
-            # "schur" cannot split a tile, so it needs two big tiles or more.
+            # A tile done by "schur" cannot be split, so those need two big tiles or more.
             cores = os.cpu_count() or 1
-            n_big = sum(2 * t.n_rows * t.n_cols >= SPLIT_UNKNOWNS for t in tiles.values())
-            if self.port_method == "schur":
-                workers = min(cores, 4, n_big) if n_big >= 2 else 1
+            big = [key for key, t in tiles.items() if 2 * t.n_rows * t.n_cols >= SPLIT_UNKNOWNS]
+            n_schur = sum(self.tile_methods[key] == "schur" for key in big)
+            if n_schur < len(big):
+                workers = min(cores, 4)
             else:
-                workers = min(cores, 4) if n_big >= 1 else 1
+                workers = min(cores, 4, n_schur) if n_schur >= 2 else 1
         for key, tile in tiles.items():
-            if self.port_method == "schur":  # one factorization gives T, S and Y of the tile
+            if self.tile_methods[key] == "schur":  # one factorization gives T, S and Y of the tile
                 tasks.append((key, "schur", 0, tile.n_rows * tile.n_cols))
                 continue
             m, n = tile.n_rows, tile.n_cols
@@ -215,8 +221,17 @@ class NativeNetwork:
             if progress is not None:
                 progress(1)
 
+        def announce(task) -> None:
+            """Big tiles take a while (a 1024x1024 one ~20 s): say which one is being worked on."""
+            (l, p, c), side, a, b = task
+            tile = tiles[(l, p, c)]
+            if self._status is not None and 2 * tile.n_rows * tile.n_cols >= SPLIT_UNKNOWNS:
+                what = "one factorization" if side == "schur" else f"{side} {a}:{b} by solves"
+                self._status(f"layer {l + 1} tile ({p}, {c}) {tile.n_rows}x{tile.n_cols}: {what}")
+
         if workers == 1 or len(tasks) == 1:
             for task in tasks:
+                announce(task)
                 store(task, _port_task(tiles[task[0]], *task[1:]))
         else:
             saved = {k: os.environ.get(k) for k in _worker_env()}
@@ -225,6 +240,8 @@ class NativeNetwork:
                 ctx = multiprocessing.get_context("spawn")
                 with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                     futures = {pool.submit(_port_task, tiles[t[0]], *t[1:]): t for t in tasks}
+                    if tasks:
+                        announce(tasks[0])  # the biggest; the rest follow as workers free up
                     for fut in as_completed(futures):
                         store(futures[fut], fut.result())
             finally:

@@ -27,6 +27,7 @@ conductance the drivers see), Y (the sense-side admittance) -- come one of two w
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -39,7 +40,12 @@ from pyims.runners.base import TileJob
 from pyims.runners.factor import SpdFactor, cholmod_available, resolve_backend, schur_onto_last
 from pyims.spec import TileSpec
 
-__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS", "PORT_METHODS", "resolve_port_method"]
+log = logging.getLogger(__name__)
+
+#: Tiles with at least this many unknown nodes log their factorization (start, then time taken).
+BIG_TILE_UNKNOWNS = 250_000
+
+__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS", "PORT_METHODS", "resolve_port_method", "count_unknowns"]
 
 NATIVE_METHODS = ("auto", "transfer", "solve")
 
@@ -47,12 +53,18 @@ NATIVE_METHODS = ("auto", "transfer", "solve")
 PORT_METHODS = ("auto", "solves", "schur")
 
 
-def resolve_port_method(method: str) -> str:
-    """``"auto"`` -> ``"schur"`` where CHOLMOD can run, else ``"solves"``; ``"schur"`` is checked.
+#: Below this many unknown nodes "auto" takes the solves: a small tile's few SuperLU solves cost
+#: less than CHOLMOD's fixed overhead (measured: even at 30x40, 2,400 unknowns; docs/performance.md).
+SCHUR_MIN_UNKNOWNS = 2_500
 
-    Raises SpecError for an unknown method, or "schur" without scikit-sparse. In a process forked
-    after CHOLMOD ran (where it would hang), "schur" becomes "solves" with a warning
-    (``pyims.runners.factor``).
+
+def resolve_port_method(method: str, n_unknowns: int | None = None) -> str:
+    """The method a tile of ``n_unknowns`` internal nodes gets: "schur" or "solves".
+
+    ``"auto"`` -> "schur" where CHOLMOD can run and the tile has at least ``SCHUR_MIN_UNKNOWNS``
+    unknowns (``None``: any size), else "solves"; an explicit method is kept. Raises SpecError for
+    an unknown method, or "schur" without scikit-sparse. In a process forked after CHOLMOD ran
+    (where it would hang), "schur" becomes "solves" with a warning (``pyims.runners.factor``).
     """
     if method not in PORT_METHODS:
         raise SpecError(f"port_method={method!r} is unknown; use one of {', '.join(PORT_METHODS)}")
@@ -61,6 +73,8 @@ def resolve_port_method(method: str) -> str:
     if method == "schur" and not cholmod_available():
         raise SpecError('port_method="schur" needs scikit-sparse (CHOLMOD): pip install "pyims[fast]" '
                         '(with libsuitesparse-dev installed), or use port_method="solves"')
+    if method == "auto" and n_unknowns is not None and n_unknowns < SCHUR_MIN_UNKNOWNS:
+        return "solves"
     return "schur" if resolve_backend("auto") == "cholmod" else "solves"
 
 
@@ -248,20 +262,31 @@ def _nd_boxes(b: _Blocks) -> tuple[np.ndarray, np.ndarray]:
     return box, depth
 
 
+def count_unknowns(tile: TileSpec) -> int:
+    """Internal nodes of ``tile``'s nodal system without assembling it (what ``_assemble`` makes)."""
+    m, n, w = tile.n_rows, tile.n_cols, tile.wires
+    pair = 2 if w.row_node_per_pair else 1
+    n_r = n // pair if w.r_row_ohm > 0.0 else 1
+    m_c = m if w.r_col_ohm > 0.0 else 1
+    known = (m if w.r_driver_ohm == 0.0 else 0) + (n if w.r_sense_ohm == 0.0 else 0)
+    return m * n_r + m_c * n - known
+
+
 class NativeTileSolver:
     """Factor a tile once; solve many input vectors or form its port matrices.
 
-    ``method`` (``PORT_METHODS``): "auto" (default), "schur" or "solves"; see the module docstring.
-    The resolved one is ``self.method``. Not thread-safe for concurrent use of one instance;
+    ``method`` (``PORT_METHODS``): "auto" (default), "schur" or "solves"; see the module docstring
+    and ``resolve_port_method``. The resolved one is ``self.method``. Not thread-safe for concurrent use of one instance;
     create one per thread or process.
     """
 
     def __init__(self, tile: TileSpec, *, method: str = "auto") -> None:
         if not isinstance(tile, TileSpec):
             raise SpecError(f"NativeTileSolver needs a TileSpec, got {type(tile).__name__}")
-        self.method = resolve_port_method(method)
+        resolve_port_method(method)  # a bad name fails before the assembly
         self.tile = tile
         self._blocks = _assemble(tile)
+        self.method = resolve_port_method(method, self.n_unknowns)
         self._factor_uu: SpdFactor | None = None
         self._ports: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._transfer: np.ndarray | None = None
@@ -335,6 +360,11 @@ class NativeTileSolver:
         if self._ports is None:
             b = self._blocks
             m = b.l_us.shape[1]
+            big = self.n_unknowns >= BIG_TILE_UNKNOWNS
+            t0 = time.perf_counter()
+            if big:
+                log.info("native: %dx%d tile, %s unknowns: port matrices by %s ...", self.tile.n_rows, self.tile.n_cols,
+                         f"{self.n_unknowns:,}", "one CHOLMOD factorization" if self.method == "schur" else "solves")
             if self.method == "schur":
                 self._check_entries()
                 ports = sp.bmat([[b.l_ss, b.l_ks.T], [b.l_ks, b.l_kk]])
@@ -350,6 +380,8 @@ class NativeTileSolver:
                 t, s_in = self.port_block("rows", 0, m)
                 y = self.port_block("cols", 0, b.l_ku.shape[0])[1]
             self._ports = (self._frozen(t), self._frozen(s_in), self._frozen(y))
+            if big:
+                log.info("native: %dx%d tile done in %.1f s", self.tile.n_rows, self.tile.n_cols, time.perf_counter() - t0)
         return self._ports
 
     def port_block(self, side: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:

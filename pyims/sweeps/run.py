@@ -75,6 +75,7 @@ def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
         provenance.update(
             backend="native" + ("+ngspice" if v else ""), mode=cfg.simulation.mode,
             ngspice_version=v.ngspice_version if v else None, wall_time_s=time.perf_counter() - t0,
+            native_build_s=result.summary.timing.get("native_build_s"),
         )
         if v is not None and not v.passed:
             # a point whose ngspice check failed is not a result: recorded as failed (re-run on resume),

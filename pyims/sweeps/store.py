@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 RECORD_SCHEMA = 1
 
 #: Fields that change how a point runs, not its results; left out of the key.
-NEUTRAL_FIELDS = {"simulation": ("native_workers", "ngspice_workers", "keep_run_dirs", "timeout_s", "batch_size")}
+NEUTRAL_FIELDS = {"simulation": ("native_workers", "port_method", "ngspice_workers", "keep_run_dirs", "timeout_s", "batch_size")}
 
 
 def _canonical(obj: Any) -> str:
