@@ -340,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyims", description=__doc__)
     parser.add_argument("--version", action="version", version=f"pyims {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars or progress lines (a log gets a line every 10 s otherwise)")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -448,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv_tail = argv[argv.index(args.command) + 1 :] if args.command in argv else []
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from pyims.experiment.progress import set_quiet
+
+    set_quiet(args.quiet)  # every call decides afresh (main() also runs in-process, e.g. in tests)
     t0 = time.perf_counter()
     try:
         code = args.func(args)
