@@ -216,7 +216,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(f"  store: {store.root}")
     with progress_bar(spec.n_points, "points", None) as bar:
         summary = run_sweep(spec, store, scheduler=args.scheduler, n_workers=args.workers, serial=args.serial,
-                            fail_fast=args.fail_fast, progress=bar.update)
+                            fail_fast=args.fail_fast, progress=bar.update, append=args.append)
     table = store.table()
     if len(table):
         axes = [a for a, _ in spec.axes]
@@ -236,8 +236,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     store = ResultStore(args.store)
     out = Path(args.out) if args.out else store.root / "plots"
-    for path in plot_store(store, out):
+    report = plot_store(store, out)
+    for path in report.written:
         print(f"wrote {path}")
+    for name, why in report.skipped:
+        print(f"skipped {name}: {why}")
     return 0
 
 
@@ -302,8 +305,17 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     report_path = Path(args.markdown) if args.markdown else out / "report.md"
     image_dir = os.path.relpath(out, report_path.parent)
     report_path.write_text(format_report(result, command, image_dir))
+    from pyims.compare import chance_note
+
+    d = result.dataset
+    print(f"dataset: {d.name}, {d.n_train} training and {d.n_test} test images"
+          + (" (the --tiny setting: a pipeline check, not the study)" if args.tiny else ""))
     print(f"software {100 * result.software_accuracy:.2f} %; analog with geometry wires: " + "; ".join(
         f"{k} {100 * e.accuracy:.2f} % (digital {100 * e.digital_accuracy:.2f} %)" for k, e in result.plans.items()))
+    note = chance_note(result.software_accuracy, d.n_classes)
+    if note:
+        print(f"warning: software {note}; the network did not learn this data (more epochs, or a larger "
+              "setting than --tiny)", file=sys.stderr)
     print(f"report: {report_path}; results: {out / 'results.json'}")
     return 0
 
@@ -319,6 +331,15 @@ def _cmd_imac(args: argparse.Namespace) -> int:
     print(f"{'x'.join(map(str, res.layer_sizes))}, partitions {res.partitions}, {res.n_images} images")
     print(f"digital {100 * res.digital.accuracy:.2f} %, analog (native, wires x{args.wire_scale:g} "
           f"the 9 nm geometry's) {100 * res.analog.accuracy:.2f} %")
+    from pyims.compare import chance_note
+
+    for label, stats in (("digital", res.digital), ("analog", res.analog)):
+        note = chance_note(stats.accuracy, res.layer_sizes[-1])
+        if note:
+            print(f"note: {label} {note}. pyims reads the class as IMAC-Sim does, the largest output-neuron voltage "
+                  "(its neuron inverts, so pyims negates the output layer). A network trained for the opposite "
+                  "convention, or labels from another run than the weights, gives this; check that W*.csv, B*.csv, "
+                  "the data and the labels come from one IMAC-Sim run", file=sys.stderr)
     v = res.verification
     if v is not None:
         print(f"ngspice-{v.ngspice_version} on {v.n_images} image(s), transistor neurons: max relative difference "
@@ -388,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run the cartesian product of experiment fields into a resumable store")
     sweep.add_argument("sweep", help="sweep file (TOML; see examples/sweeps/)")
     sweep.add_argument("--store", default=None, help="result store folder (default ./pyims-sweeps/<name>)")
+    sweep.add_argument("--append", action="store_true",
+                       help="add this sweep's points to a store that belongs to another sweep")
     sweep.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (default: a LocalCluster)")
     sweep.add_argument("--workers", type=_count(1), default=None, help="LocalCluster worker processes (default: cores)")
     sweep.add_argument("--serial", action="store_true", help="run in this process, without Dask")

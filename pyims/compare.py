@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pyims.spec import WireParasitics
 
 __all__ = [
+    "chance_note",
     "rel_diff",
     "layer_rel_diffs",
     "predictions",
@@ -204,6 +205,18 @@ class SpiceVerification:
     def n_same_prediction(self) -> int:
         """Images whose unique top-1 prediction is the same in ngspice and natively."""
         return round(self.top1_agreement_native_vs_ngspice * self.n_images)
+
+
+def chance_note(accuracy: float, n_classes: int) -> str | None:
+    """A sentence when ``accuracy`` is no better than guessing among ``n_classes`` (None otherwise):
+    at or below 1.5 x chance, or far below chance (a sign the classes are read inverted)."""
+    chance = 1.0 / n_classes
+    if accuracy < 0.5 * chance:
+        return (f"accuracy {100 * accuracy:.1f} % is far below chance ({100 * chance:.0f} %): the predicted class is "
+                "systematically wrong, as when the outputs are read with the opposite sign (largest vs smallest output)")
+    if accuracy <= 1.5 * chance:
+        return f"accuracy {100 * accuracy:.1f} % is near chance ({100 * chance:.0f} % for {n_classes} classes)"
+    return None
 
 
 def sample_index(n_total: int, n_sample: int) -> np.ndarray:

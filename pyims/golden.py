@@ -211,7 +211,7 @@ def assert_waveforms_close(
 
     On failure raises GoldenMismatch naming the worst point (index, x, both values, the excess
     over the allowance) and, when ``plot_path`` is given, writes both waveforms and their
-    difference there (PNG).
+    difference there (PNG and PDF).
     """
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
@@ -239,10 +239,9 @@ def assert_waveforms_close(
 
 
 def _diff_plot(a: np.ndarray, e: np.ndarray, x: np.ndarray | None, label: str, path: Path, worst: tuple) -> None:
-    import matplotlib
+    from pyims.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     a2 = a.reshape(a.shape[0], -1)
     e2 = e.reshape(e.shape[0], -1)
@@ -255,11 +254,12 @@ def _diff_plot(a: np.ndarray, e: np.ndarray, x: np.ndarray | None, label: str, p
     top.legend(fontsize=8)
     bottom.plot(xs, a2[:, col] - e2[:, col], color="#35c")
     bottom.axvline(xs[worst[0]], color="k", lw=0.5, ls="--")
-    bottom.set_ylabel("now - golden")
-    fig.tight_layout()
+    bottom.set_ylabel("now - golden (same unit)")
+    top.set_ylabel(label)
+    for ax in (top, bottom):
+        ax.set_xlabel("x (the case's axis, SI unit)" if x is not None else "sample (index)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ---------------------------------------------------------------- files

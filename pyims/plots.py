@@ -1,35 +1,93 @@
 """Plots of sweep results and of one tile's IR drop (matplotlib, imported inside the functions).
 
+* ``accuracy_vs_axis``: analog accuracy (with 95 % Wilson intervals over the test images) against
+  any swept field, a line per combination of the other swept or differing fields.
+* ``accuracy_heatmap``: mean-free heatmap of accuracy over any two swept fields (drawn only when
+  nothing else differs, so every cell is one record).
 * ``accuracy_vs_wire_r``: analog accuracy against wire resistance, one line per partition plan.
 * ``partition_heatmap``: analog accuracy over layer-1 (horizontal, vertical) partition counts.
 * ``error_vs_array_size``: layer-1 pre-activation error against the layer-1 tile size (cells).
 * ``ir_drop_heatmap``: row-wire and column-wire voltage deviations of one tile from the native
   solver's node voltages.
 
-``plot_store`` writes all that apply to a result store (``pyims plot STORE``).
+Every figure is written as PNG and PDF in the one style of ``pyims.figures``. ``plot_store``
+writes all that apply to a result store (``pyims plot STORE``) and says which it skipped and why.
+Points whose configs differ in a field are never averaged together: lines and cells are split
+by every differing config field (``ResultStore.table``'s ``config.*`` columns).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pyims.errors import SpecError
+from pyims.figures import pyplot, save_figure, wilson_interval
 
-__all__ = ["accuracy_vs_wire_r", "partition_heatmap", "error_vs_array_size", "ir_drop_heatmap", "plot_store"]
+__all__ = ["accuracy_vs_axis", "accuracy_heatmap", "accuracy_vs_wire_r", "partition_heatmap", "error_vs_array_size",
+           "ir_drop_heatmap", "plot_store", "PlotReport", "axis_label"]
+
+_UNITS = (("_ohm", "Ω"), ("_f", "F"), ("_s", "s"), ("_v", "V"), ("_a", "A"), ("_j", "J"), ("_w", "W"),
+          ("_ratio", "ratio"), ("_norm", "normalised"))
+
+
+def axis_label(name: str) -> str:
+    """A swept field's axis label with its unit: ``wires.r_row_ohm+wires.r_col_ohm`` ->
+    ``wires.r_row_ohm = wires.r_col_ohm (Ω per segment)``."""
+    parts = name.removeprefix("config.").split("+")
+    text = " = ".join(parts)
+    last = parts[-1].rsplit(".", 1)[-1]
+    for suffix, unit in _UNITS:
+        if last.endswith(suffix):
+            return f"{text} ({unit} per segment)" if unit == "Ω" and "wires." in name else f"{text} ({unit})"
+    if parts[-1].startswith("partitions"):
+        return f"{text} (plan)"
+    return f"{text} (value)"
 
 
 def _plt():
-    import matplotlib
+    return pyplot()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    return plt
+def _axes_of(store_records: list[dict[str, Any]]) -> list[str]:
+    return sorted({a for r in store_records for a in r.get("point", {})})
+
+
+def _others(df, used: list[str]) -> list[str]:
+    """Columns besides ``used`` that vary in ``df``: the other swept axes (``df.attrs["axes"]``) and the
+    differing ``config.*`` fields no axis stands for -- what a plot must split by so it never averages
+    different configs."""
+    axes = [a for a in df.attrs.get("axes", ()) if a in df.columns]
+
+    def parts(names) -> set[str]:
+        return {part for u in names for part in u.removeprefix("config.").split("+")}
+
+    def covered(col: str, by: set[str]) -> bool:
+        path = col.removeprefix("config.")
+        return any(path == p or path.startswith(p + ".") for p in by)
+
+    by = parts(used) | parts(axes)
+    cols = [a for a in axes if a not in used and not covered(a, parts(used))]
+    cols += [c for c in df.columns if c.startswith("config.") and not covered(c, by)]
+    return [c for c in cols if df[c].astype(str).nunique() > 1]
+
+
+def _label(keys: tuple, cols: list[str]) -> str:
+    return ", ".join(f"{c.removeprefix('config.')}={k}" for c, k in zip(cols, keys)) if cols else ""
+
+
+def _numeric(series) -> bool:
+    try:
+        series.astype(float)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _wire_column(df) -> str | None:
@@ -39,24 +97,95 @@ def _wire_column(df) -> str | None:
     return None
 
 
+def _with_interval(ax, x, group, label, **kw) -> None:
+    """Accuracy in % at ``x`` with its 95 % Wilson interval (over the test images) as error bars."""
+    acc = group["accuracy_analog"].to_numpy(dtype=float)
+    n = group["n_test"].to_numpy(dtype=float)
+    low, high = wilson_interval(np.round(acc * n), n)
+    ax.errorbar(x, 100 * acc, yerr=[100 * (acc - low), 100 * (high - acc)], marker="o", capsize=2, label=label, **kw)
+
+
+def accuracy_vs_axis(df, axis: str, path: Path) -> Path:
+    """Analog accuracy (%) against swept field ``axis``, with 95 % Wilson intervals; a line per combination
+    of every other field that varies (never averaged); digital accuracy dotted per line."""
+    ok = df[df["status"] == "ok"]
+    split = _others(ok, [axis])
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    numeric = _numeric(ok[axis])
+    categories = sorted(ok[axis].astype(str).unique())
+    groups = ok.groupby(split, sort=True) if split else [((), ok)]
+    for keys, group in groups:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        if group[axis].astype(str).duplicated().any():  # the same axis value twice: these differ elsewhere
+            raise SpecError(f"accuracy_vs_axis({axis!r}): records repeat an axis value within one line; "
+                            "they differ in a field the store does not tell apart")
+        group = group.assign(_x=group[axis].astype(float) if numeric else group[axis].astype(str).map(categories.index))
+        group = group.sort_values("_x")
+        _with_interval(ax, group["_x"].to_numpy(), group, _label(keys, split) or None)
+        ax.plot(group["_x"], 100 * group["accuracy_digital"], ls=":", lw=1, color=ax.lines[-1].get_color())
+    if not numeric:
+        ax.set_xticks(range(len(categories)), categories, rotation=20, ha="right")
+    ax.set_xlabel(axis_label(axis))
+    ax.set_ylabel("analog accuracy (%), 95 % CI")
+    ax.set_title("dotted: digital accuracy", fontsize=7)
+    if split:
+        ax.legend(fontsize=6)
+    save_figure(fig, path)
+    return path
+
+
+def accuracy_heatmap(df, x_axis: str, y_axis: str, path: Path) -> Path:
+    """Analog accuracy (%) over two swept fields, one record per cell (refused when others vary)."""
+    ok = df[df["status"] == "ok"]
+    rest = _others(ok, [x_axis, y_axis])
+    if rest:
+        raise SpecError(f"accuracy_heatmap({x_axis!r}, {y_axis!r}): {', '.join(rest)} also vary; a cell would mix them")
+    xs, ys = sorted(ok[x_axis].astype(str).unique()), sorted(ok[y_axis].astype(str).unique())
+    if _numeric(ok[x_axis]):
+        xs = sorted(xs, key=float)
+    if _numeric(ok[y_axis]):
+        ys = sorted(ys, key=float)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for _, row in ok.iterrows():
+        grid[ys.index(str(row[y_axis])), xs.index(str(row[x_axis]))] = 100 * row["accuracy_analog"]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.0, 3.8))
+    im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
+    ax.set_xticks(range(len(xs)), xs, rotation=20, ha="right")
+    ax.set_yticks(range(len(ys)), ys)
+    for (i, j), value in np.ndenumerate(grid):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=6, color="w")
+    fig.colorbar(im, ax=ax, label="analog accuracy (%)")
+    ax.set_xlabel(axis_label(x_axis))
+    ax.set_ylabel(axis_label(y_axis))
+    save_figure(fig, path)
+    return path
+
+
 def accuracy_vs_wire_r(df, path: Path) -> Path:
-    """Analog accuracy vs wire resistance (ohm per segment), a line per partition plan; digital dashed."""
+    """Analog accuracy vs wire resistance (Ω per segment), a line per partition plan (and per any other
+    differing field), with 95 % Wilson intervals; digital dashed."""
     col = _wire_column(df)
     if col is None:
         raise SpecError("accuracy_vs_wire_r needs a sweep over wires.r_row_ohm or wires.r_col_ohm")
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ok = df[df["status"] == "ok"]
-    for plan, group in ok.groupby("partition_plan", sort=True):
-        g = group.groupby(col)["accuracy_analog"].mean().sort_index()
-        ax.plot(g.index.astype(float), 100 * g.values, marker="o", label=plan)
-    ax.axhline(100 * ok["accuracy_digital"].mean(), color="k", ls="--", lw=1, label="digital")
-    ax.set_xlabel("wire resistance per segment (ohm)")
-    ax.set_ylabel("analog accuracy (%)")
-    ax.legend(fontsize=7, title="partitions (h x v)", title_fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    split = ["partition_plan"] + _others(ok, [col, "partitions", "partition_plan"])
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    for keys, group in ok.groupby(split, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        group = group.assign(_r=group[col].astype(float)).sort_values("_r")
+        label = keys[0] + (f" ({_label(keys[1:], split[1:])})" if len(split) > 1 else "")
+        _with_interval(ax, group["_r"].to_numpy(), group, label)
+    for digital in sorted(ok["accuracy_digital"].unique()):
+        ax.axhline(100 * digital, color="k", ls="--", lw=1)
+    ax.set_xlabel("wire resistance (Ω per segment)")
+    ax.set_ylabel("analog accuracy (%), 95 % CI")
+    ax.set_title("dashed: digital accuracy", fontsize=7)
+    ax.legend(fontsize=6, title="partitions (h x v)")
+    save_figure(fig, path)
     return path
 
 
@@ -68,49 +197,60 @@ def partition_heatmap(df, path: Path) -> Path:
     if col is not None:
         r_max = ok[col].astype(float).max()
         ok = ok[ok[col].astype(float) == r_max]
-        title = f" at {r_max:g} ohm/segment"
+        title = f" at {r_max:g} Ω per segment"
+    rest = _others(ok, ["partitions", "partition_plan", "layer1_h", "layer1_v"] + ([col] if col else []))
+    if rest:
+        raise SpecError(f"partition_heatmap: {', '.join(rest)} also vary; a cell would mix them")
     hs, vs = sorted(ok["layer1_h"].unique()), sorted(ok["layer1_v"].unique())
     grid = np.full((len(hs), len(vs)), np.nan)
     for (h, v), group in ok.groupby(["layer1_h", "layer1_v"]):
-        grid[hs.index(h), vs.index(v)] = 100 * group["accuracy_analog"].mean()
+        if len(group) > 1:
+            raise SpecError(f"partition_heatmap: {len(group)} records at {h} x {v} partitions (plans that differ "
+                            "beyond layer 1); a cell would mix them")
+        grid[hs.index(h), vs.index(v)] = 100 * group["accuracy_analog"].iloc[0]
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.8, 3.8))
+    fig, ax = plt.subplots(figsize=(4.6, 3.6))
     im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
     ax.set_xticks(range(len(vs)), [str(v) for v in vs])
     ax.set_yticks(range(len(hs)), [str(h) for h in hs])
-    ax.set_xlabel("vertical partitions (layer 1)")
-    ax.set_ylabel("horizontal partitions (layer 1)")
+    ax.set_xlabel("vertical partitions of layer 1 (count)")
+    ax.set_ylabel("horizontal partitions of layer 1 (count)")
     for (i, j), value in np.ndenumerate(grid):
         if np.isfinite(value):
             ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7, color="w")
     fig.colorbar(im, ax=ax, label="analog accuracy (%)")
-    ax.set_title("accuracy by partition plan" + title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    ax.set_title("accuracy by partition plan" + title)
+    save_figure(fig, path)
     return path
 
 
 def error_vs_array_size(df, path: Path) -> Path:
-    """Layer-1 relative RMSE of pre-activations vs the layer-1 tile size, a line per wire R."""
+    """Layer-1 relative RMSE of pre-activations vs the layer-1 tile size, a line per wire R (and per any
+    other differing field); ticks name each tile shape."""
     ok = df[df["status"] == "ok"].copy()
     ok["cells"] = ok["layer1_tile_rows"] * ok["layer1_tile_cols"]
     col = _wire_column(ok)
+    split = ([col] if col else []) + _others(ok, [c for c in (col, "partitions", "partition_plan") if c])
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    groups = ok.groupby(col) if col is not None else [("", ok)]
-    for r, group in groups:
-        g = group.groupby("cells")["layer1_relative_rmse"].mean().sort_index()
-        ax.plot(g.index, g.values, marker="o", label=f"{float(r):g} ohm" if col is not None else None)
+    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    for keys, group in (ok.groupby(split, sort=True) if split else [((), ok)]):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        g = group.sort_values("cells")
+        if g["cells"].duplicated().any():
+            raise SpecError("error_vs_array_size: two records of one line have the same tile size")
+        label = (f"{float(keys[0]):g} Ω" if col else "") + (f" ({_label(keys[1:], split[1:])})" if len(split) > 1 else "")
+        ax.plot(g["cells"], g["layer1_relative_rmse"], marker="o", label=label or None)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("layer-1 tile size (cells, rows x columns)")
-    ax.set_ylabel("layer-1 pre-activation rel. RMSE")
-    if col is not None:
-        ax.legend(fontsize=7, title="wire R / segment", title_fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    shapes = ok.drop_duplicates("cells").sort_values("cells")
+    ax.set_xticks(shapes["cells"], [f"{r}x{c}" for r, c in zip(shapes["layer1_tile_rows"], shapes["layer1_tile_cols"])],
+                  rotation=30, ha="right")
+    ax.minorticks_off()
+    ax.set_xlabel("layer-1 tile (rows x columns, cells)")
+    ax.set_ylabel("layer-1 pre-activation rel. RMSE (ratio)")
+    if split:
+        ax.legend(fontsize=6, title="wire R per segment")
+    save_figure(fig, path)
     return path
 
 
@@ -125,14 +265,12 @@ def ir_drop_heatmap(tile, v_in_v: np.ndarray, path: Path, title: str = "") -> Pa
     for ax, data, label in ((axes[0], 1e3 * (v[:, None] - v_row), "row wires: v_in - v (mV)"),
                             (axes[1], 1e3 * v_col, "column wires: v (mV)")):
         im = ax.imshow(data, cmap="magma", aspect="auto")
-        ax.set_title(label, fontsize=9)
-        ax.set_xlabel("column (cell)")
-        ax.set_ylabel("row (cell)")
-        fig.colorbar(im, ax=ax)
-    fig.suptitle(title or f"IR drop, {tile.n_rows}x{tile.n_cols} tile", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        ax.set_title(label)
+        ax.set_xlabel("column (cell index)")
+        ax.set_ylabel("row (cell index)")
+        fig.colorbar(im, ax=ax, label="mV")
+    fig.suptitle(title or f"IR drop, {tile.n_rows}x{tile.n_cols} tile", fontsize=8)
+    save_figure(fig, path)
     return path
 
 
@@ -155,24 +293,66 @@ def _ir_drop_of_point(record: dict[str, Any], path: Path) -> Path:
                                  f"{cfg.wires.r_row_ohm:g}/{cfg.wires.r_col_ohm:g} ohm per segment, mean test input")
 
 
-def plot_store(store, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Every plot that applies to ``store``'s records, into ``out_dir``."""
+@dataclass(slots=True)
+class PlotReport:
+    """What ``plot_store`` did: ``written`` (PNG and PDF paths) and ``skipped`` ``(plot, reason)`` pairs.
+    Iterating gives the PNG paths."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter([p for p in self.written if p.suffix == ".png"])
+
+    def __len__(self) -> int:
+        return len([p for p in self.written if p.suffix == ".png"])
+
+
+def plot_store(store, out_dir: str | os.PathLike[str]) -> PlotReport:
+    """Every plot that applies to ``store``'s records, into ``out_dir`` (PNG and PDF each); the report
+    names the plots it skipped and why."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = store.table()
     if not len(df) or not (df["status"] == "ok").any():
         raise SpecError(f"store {store.root} has no successful records to plot")
-    written = []
-    ok = df[df["status"] == "ok"]
-    if _wire_column(ok) is not None:
-        written.append(accuracy_vs_wire_r(ok, out / "accuracy_vs_wire_r.png"))
-    if ok["layer1_h"].nunique() > 1 or ok["layer1_v"].nunique() > 1:
-        written.append(partition_heatmap(ok, out / "partition_heatmap.png"))
-    if ok["layer1_tile_rows"].nunique() > 1 or ok["layer1_tile_cols"].nunique() > 1:
-        written.append(error_vs_array_size(ok, out / "error_vs_array_size.png"))
+    report = PlotReport()
     records = [r for r in store.records() if r["status"] == "ok" and "config" in r]
+    ok = df[df["status"] == "ok"].copy()
+    axes = [a for a in _axes_of(records) if a in ok and ok[a].astype(str).nunique() > 1]
+    ok.attrs["axes"] = tuple(axes)
+
+    def attempt(name: str, make) -> None:
+        try:
+            path = make(out / f"{name}.png")
+        except SpecError as exc:
+            report.skipped.append((name, str(exc)))
+            return
+        report.written += [path, path.with_suffix(".pdf")]
+
+    for axis in axes:
+        slug = axis.replace("+", "_and_").replace(".", "_")
+        attempt(f"accuracy_vs_{slug}", lambda p, a=axis: accuracy_vs_axis(ok, a, p))
+    for x_axis, y_axis in itertools.combinations(axes, 2):
+        slug = f"{x_axis}__{y_axis}".replace("+", "_and_").replace(".", "_")
+        attempt(f"heatmap_{slug}", lambda p, a=x_axis, b=y_axis: accuracy_heatmap(ok, a, b, p))
+    if len(axes) < 2:
+        report.skipped.append(("heatmap", f"needs two swept fields; this store sweeps {len(axes)}"))
+    if _wire_column(ok) is not None:
+        attempt("accuracy_vs_wire_r", lambda p: accuracy_vs_wire_r(ok, p))
+    else:
+        report.skipped.append(("accuracy_vs_wire_r", "no wire resistance was swept"))
+    if ok["layer1_h"].nunique() > 1 or ok["layer1_v"].nunique() > 1:
+        attempt("partition_heatmap", lambda p: partition_heatmap(ok, p))
+    else:
+        report.skipped.append(("partition_heatmap", "layer 1 has one partition plan in every record"))
+    if ok["layer1_tile_rows"].nunique() > 1 or ok["layer1_tile_cols"].nunique() > 1:
+        attempt("error_vs_array_size", lambda p: error_vs_array_size(ok, p))
+    else:
+        report.skipped.append(("error_vs_array_size", "every record has the same layer-1 tile size"))
     if records:
         worst = max(records, key=lambda r: (r["config"]["wires"]["r_row_ohm"] + r["config"]["wires"]["r_col_ohm"],
                                             json.dumps(r["point"], sort_keys=True)))
-        written.append(_ir_drop_of_point(worst, out / "ir_drop_heatmap.png"))
-    return written
+        path = _ir_drop_of_point(worst, out / "ir_drop_heatmap.png")
+        report.written += [path, path.with_suffix(".pdf")]
+    return report

@@ -81,3 +81,19 @@ def test_tile_demo_is_a_library_flow(tmp_path):
     assert [p.r_wire_ohm for p in res.wire_sweep] == list(DEMO_WIRE_R_OHM)
     assert res.wire_sweep[0].max_rel_error_vs_ideal < 1e-12 and res.wire_sweep[-1].mean_current_ratio < 1.0
     assert json.loads(res.summary_path.read_text())["wire_sweep"][1]["r_wire_ohm"] == 0.5
+
+
+def test_zero_workers_is_refused(tmp_path, capsys):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('name = "w"\n[experiment]\ndataset = { name = "digits" }\n[axes]\n"wires.r_row_ohm" = [0.0]\n')
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", str(sweep), "--workers", "0"])
+    assert exc.value.code == 2 and "0 must be >= 1" in capsys.readouterr().err
+
+
+def test_accuracy_at_or_below_chance_is_named():
+    from pyims.compare import chance_note
+
+    assert chance_note(0.93, 10) is None
+    assert chance_note(0.12, 10) == "accuracy 12.0 % is near chance (10 % for 10 classes)"
+    assert "far below chance (10 %)" in chance_note(0.0, 10) and "opposite sign" in chance_note(0.0, 10)

@@ -126,3 +126,14 @@ def test_cli_update_then_check(tmp_path, capsys):
     # the files written by update are what load_golden reads back
     npz, meta = update_golden("neuron_sigmoid_transfer", d)
     assert json.loads(meta.read_text())["name"] == "neuron_sigmoid_transfer"
+
+
+def test_the_docs_count_the_golden_cases():
+    """docs/transient.md names how many golden circuits there are; keep it true when a case is added."""
+    from pathlib import Path
+
+    from pyims.golden import CASES
+
+    words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    text = (Path(__file__).resolve().parents[1] / "docs" / "transient.md").read_text()
+    assert f"reference waveforms of {words[len(CASES)]} circuits" in text

@@ -7,6 +7,7 @@ import multiprocessing
 
 import pandas as pd
 import pytest
+from pathlib import Path
 
 from pyims.cli import main
 from pyims.errors import ConfigError, SpecError
@@ -166,8 +167,32 @@ def test_export_loads_with_pandas(tmp_path):
     for col in ("wires.r_row_ohm", "accuracy_analog", "provenance.pyims_version", "provenance.ngspice_version",
                 "provenance.backend", "provenance.wall_time_s", "provenance.host"):
         assert col in parquet.columns
-    with pytest.raises(SpecError, match=".csv or .parquet"):
+    with pytest.raises(SpecError, match=r"must end in .csv, .parquet or .nc"):
         store.export(tmp_path / "t.xlsx")
+
+
+def test_export_to_xarray_labels_every_swept_field(tmp_path):
+    xr = pytest.importorskip("xarray")
+    spec = _spec(tmp_path, axes={"wires.r_row_ohm+wires.r_col_ohm": [0.0, 30.0], "partitions": [{}, {"horizontal": [4, 1]}]})
+    store = ResultStore(tmp_path / "s")
+    run_sweep(spec, store, evaluate=counting_evaluate, serial=True)
+    ds = xr.load_dataset(store.export(tmp_path / "t.nc"))
+    assert dict(ds.sizes) == {"wires.r_row_ohm+wires.r_col_ohm": 2, "partitions": 2}
+    table = store.table()
+    for _, row in table.iterrows():  # every cell is its record's value
+        cell = ds["accuracy_analog"].sel({"wires.r_row_ohm+wires.r_col_ohm": row["wires.r_row_ohm+wires.r_col_ohm"],
+                                          "partitions": row["partitions"]})
+        assert float(cell) == row["accuracy_analog"]
+    # a second network appended to the store: its other field becomes a dimension, never averaged in
+    other = _spec(tmp_path, name="wide", axes={"wires.r_row_ohm+wires.r_col_ohm": [0.0, 30.0]},
+                  experiment={**BASE, "train": {"hidden": [12], "epochs": 2}})
+    run_sweep(other, store, evaluate=counting_evaluate, serial=True, append=True)
+    table = store.table()
+    assert "config.train.hidden" in table.columns and table["config.train.hidden"].nunique() == 2
+    assert "config.wires.r_row_ohm" in table.columns and "config.dataset.name" not in table.columns
+    ds = store.to_xarray()
+    assert "config.train.hidden" in ds.sizes
+    assert int(ds["accuracy_analog"].notnull().sum()) == 6
 
 
 def test_cli_sweep(tmp_path, capsys):
@@ -189,9 +214,21 @@ def test_plots_of_a_store(tmp_path, capsys):
     store = ResultStore(tmp_path / "s")
     run_sweep(spec, store, serial=True)
     assert main(["plot", str(tmp_path / "s")]) == 0
-    names = {p.name for p in (tmp_path / "s" / "plots").glob("*.png")}
-    assert names == {"accuracy_vs_wire_r.png", "partition_heatmap.png", "error_vs_array_size.png", "ir_drop_heatmap.png"}
-    assert "wrote" in capsys.readouterr().out
+    plots = tmp_path / "s" / "plots"
+    names = {p.name for p in plots.glob("*.png")}
+    assert names == {"accuracy_vs_wire_r.png", "partition_heatmap.png", "error_vs_array_size.png", "ir_drop_heatmap.png",
+                     "accuracy_vs_partitions.png", "accuracy_vs_wires_r_row_ohm_and_wires_r_col_ohm.png",
+                     "heatmap_partitions__wires_r_row_ohm_and_wires_r_col_ohm.png"}
+    assert {p.stem for p in plots.glob("*.pdf")} == {p.stem for p in plots.glob("*.png")}  # vector file beside each
+    out = capsys.readouterr().out
+    assert "wrote" in out and "skipped" not in out
+    # one wire R only: the plots that need a second value say why they are missing
+    single = _spec(tmp_path, name="one", axes={"partitions": [{}, {"horizontal": [4, 1]}]})
+    run_sweep(single, ResultStore(tmp_path / "one"), serial=True)
+    assert main(["plot", str(tmp_path / "one")]) == 0
+    out = capsys.readouterr().out
+    assert "skipped accuracy_vs_wire_r: no wire resistance was swept" in out
+    assert "skipped heatmap: needs two swept fields; this store sweeps 1" in out
     assert main(["plot", str(tmp_path / "empty")]) == 2
     assert "no successful records" in capsys.readouterr().err
 
@@ -209,3 +246,79 @@ def test_ir_drop_map_matches_the_column_currents():
     v_row, v_col = solver.node_voltages(v)
     np.testing.assert_allclose(((v_row - v_col) * g).sum(axis=0), solver.solve(v[None, :])[0][0], rtol=1e-12)
     assert np.all(v_row <= v[:, None] + 1e-15) and np.all(v_col >= -1e-15)  # drops along rows, rises along columns
+
+
+def test_a_store_belongs_to_its_sweep_unless_appended(tmp_path):
+    store = ResultStore(tmp_path / "s")
+    first = _spec(tmp_path, axes={"wires.r_row_ohm": [0.0, 10.0]})
+    run_sweep(first, store, evaluate=counting_evaluate, serial=True)
+    manifest = store.manifest()
+    assert [e["name"] for e in manifest["specs"]] == ["t"] and manifest["specs"][0]["n_points"] == 2
+    # the same points in another order are the same sweep
+    again = _spec(tmp_path, axes={"wires.r_row_ohm": [10.0, 0.0]})
+    assert run_sweep(again, store, evaluate=counting_evaluate, serial=True).n_skipped == 2
+    other = _spec(tmp_path, name="u", axes={"wires.r_row_ohm": [0.0, 20.0]})
+    with pytest.raises(SpecError, match=r"belongs to sweep 't' \([0-9a-f]{16}\); sweep 'u' \([0-9a-f]{16}\) has other points"):
+        run_sweep(other, store, evaluate=counting_evaluate, serial=True)
+    assert len(store.records()) == 2  # refused before any work
+    summary = run_sweep(other, store, evaluate=counting_evaluate, serial=True, append=True)
+    assert summary.n_skipped == 1 and summary.n_ran == 1  # 0 ohm was already there
+    assert {e["name"] for e in store.manifest()["specs"]} == {"t", "u"}
+    assert {r["spec"] for r in store.records()} == {e["hash"] for e in store.manifest()["specs"]}
+
+
+def test_a_store_from_before_manifests_is_adopted_or_refused(tmp_path):
+    spec = _spec(tmp_path, axes={"wires.r_row_ohm": [0.0, 10.0]})
+    store = ResultStore(tmp_path / "s")
+    run_sweep(spec, store, evaluate=counting_evaluate, serial=True)
+    store.manifest_path.unlink()  # as a store written by an older pyims
+    assert run_sweep(spec, store, evaluate=counting_evaluate, serial=True).n_skipped == 2
+    assert store.manifest()["specs"][0]["name"] == "t"
+    store.manifest_path.unlink()
+    smaller = _spec(tmp_path, name="v", axes={"wires.r_row_ohm": [0.0]})
+    with pytest.raises(SpecError, match="holds 1 record\\(s\\) that are not points of sweep 'v'"):
+        run_sweep(smaller, store, evaluate=counting_evaluate, serial=True)
+    store.manifest_path.write_text("{not json")
+    with pytest.raises(SpecError, match="manifest.json is damaged"):
+        run_sweep(spec, store, evaluate=counting_evaluate, serial=True)
+
+
+def test_plots_never_average_different_configs(tmp_path, monkeypatch):
+    import pyims.plots as plots_module
+
+    store = ResultStore(tmp_path / "s")
+    run_sweep(_spec(tmp_path, axes={"wires.r_row_ohm+wires.r_col_ohm": [0.0, 30.0]}), store, serial=True)
+    wide = _spec(tmp_path, name="wide", axes={"wires.r_row_ohm+wires.r_col_ohm": [0.0, 30.0]},
+                 experiment={**BASE, "train": {"hidden": [12], "epochs": 2}})
+    run_sweep(wide, store, serial=True, append=True)
+    legends = {}
+    real = plots_module.save_figure
+
+    def keep(fig, path):
+        legends[Path(path).stem] = sorted(t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
+        return real(fig, path)
+
+    monkeypatch.setattr(plots_module, "save_figure", keep)
+    report = plots_module.plot_store(store, tmp_path / "plots")
+    # the two networks are two lines in every plot, never one averaged line
+    assert legends["accuracy_vs_wire_r"] == ["1/1 x 1/1 (train.hidden=[12])", "1/1 x 1/1 (train.hidden=[8])"]
+    assert legends["accuracy_vs_wires_r_row_ohm_and_wires_r_col_ohm"] == ["train.hidden=[12]", "train.hidden=[8]"]
+    assert all(p.exists() for p in report.written)
+
+
+def test_wilson_interval_and_unlabelled_axes():
+    import numpy as np
+
+    from pyims.figures import pyplot, save_figure, wilson_interval
+
+    low, high = wilson_interval(180, 200)  # 90 % of 200 images
+    assert low == pytest.approx(0.8506, abs=1e-4) and high == pytest.approx(0.9343, abs=1e-4)
+    low, high = wilson_interval(0, 50)
+    assert low == pytest.approx(0.0, abs=1e-12) and 0.0 < high < 0.08  # stays inside [0, 1]
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    ax.plot(np.arange(3), np.arange(3))
+    ax.set_xlabel("x (V)")
+    with pytest.raises(ValueError, match="an axis has no x or y label"):
+        save_figure(fig, "/tmp/never.png")
+    plt.close(fig)

@@ -23,7 +23,7 @@ def sweep_spec(quick: bool):
     r = [0.0, 20.0] if quick else [0.0, 5.0, 20.0, 50.0]
     return parse_sweep(
         {
-            "name": "parasitic-sweep",
+            "name": "parasitic-sweep-study",
             "base": "../digits_basic.toml",
             "experiment": {"train": {"hidden": [32], "epochs": 10 if quick else 30},
                            "simulation": {"verify_images": 2}},
@@ -38,19 +38,21 @@ def sweep_spec(quick: bool):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--store", default="pyims-sweeps/parasitic-sweep")
+    # not the example sweep's store (pyims-sweeps/parasitic-sweep): a different network, kept apart
+    ap.add_argument("--store", default=None, help="result store (default: pyims-sweeps/parasitic-sweep-study[-quick])")
     ap.add_argument("--serial", action="store_true")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    store = ResultStore(args.store)
-    summary = run_sweep(sweep_spec(args.quick), store, serial=args.serial, n_workers=args.workers)
+    spec = sweep_spec(args.quick)
+    store = ResultStore(args.store or f"pyims-sweeps/{spec.name}" + ("-quick" if args.quick else ""))
+    summary = run_sweep(spec, store, serial=args.serial, n_workers=args.workers)
     table = store.table()
     print(table[["wires.r_row_ohm+wires.r_col_ohm", "partition_plan", "accuracy_digital", "accuracy_analog",
                  "layer1_relative_rmse", "ngspice_max_rel_diff"]].to_string(index=False))
     print(f"{summary.n_ran} ran, {summary.n_skipped} already stored, {summary.wall_time_s:.1f} s")
-    store.export(Path(args.store) / "table.csv")
-    for path in plot_store(store, Path(args.store) / "plots"):
+    store.export(store.root / "table.csv")
+    for path in plot_store(store, store.root / "plots"):
         print(f"wrote {path}")
 
 

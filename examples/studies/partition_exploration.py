@@ -64,7 +64,7 @@ def size_sweep_spec(quick: bool, r_wires_ohm: list[float], sides: tuple[int, ...
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", choices=("counts", "sizes"), default="counts")
-    ap.add_argument("--store", default=None, help="result store (default: pyims-sweeps/<study name>)")
+    ap.add_argument("--store", default=None, help="result store (default: pyims-sweeps/<study name>[-quick])")
     ap.add_argument("--r-wire-ohm", type=float, nargs="+", default=None,
                     help="wire resistance per segment (counts: one value, default 50; sizes: default 1 2.5)")
     ap.add_argument("--serial", action="store_true")
@@ -78,7 +78,7 @@ def main() -> None:
         spec = size_sweep_spec(args.quick, args.r_wire_ohm or [1.0, 2.5])
         columns = ["wires.r_row_ohm+wires.r_col_ohm", "layer1_tile_rows", "layer1_tile_cols", "accuracy_digital", "accuracy_analog",
                    "layer1_relative_rmse", "provenance.native_build_s"]
-    store = ResultStore(args.store or f"pyims-sweeps/{spec.name}")
+    store = ResultStore(args.store or f"pyims-sweeps/{spec.name}" + ("-quick" if args.quick else ""))
     summary = run_sweep(spec, store, serial=args.serial, n_workers=args.workers)
     table = store.table()
     print(table[[c for c in columns if c in table.columns]].to_string(index=False))

@@ -36,7 +36,7 @@ REPORT_FILES = ("summary.json", "per_image.csv", "weights.npz", "wire_partition_
 
 def is_report_entry(name: str) -> bool:
     """True for a file a report folder holds (its files and plots)."""
-    return name in REPORT_FILES or name.endswith(".png")
+    return name in REPORT_FILES or name.endswith((".png", ".pdf"))
 
 
 def _per_image_csv(result) -> bytes:
@@ -66,11 +66,9 @@ def _per_image_csv(result) -> bytes:
 
 
 def _plots(result, out: Path) -> list[str]:
-    import matplotlib
+    from pyims.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     s = result.summary
     written = []
     fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -81,10 +79,8 @@ def _plots(result, out: Path) -> list[str]:
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
     ax.set_title(f"{s.dataset.name} {'x'.join(map(str, s.network.layer_sizes))}, partitions {s.network.partitions}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy.png", dpi=120)
-    plt.close(fig)
-    written.append("accuracy.png")
+    ax.set_xlabel("inference")
+    written += [p.name for p in save_figure(fig, out / "accuracy.png")]
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
     errs = s.layer_errors
@@ -93,13 +89,10 @@ def _plots(result, out: Path) -> list[str]:
     ax.bar(np.array(layers) - width / 2, [e.relative_rmse_ratio for e in errs.mapped_ideal_vs_digital], width, label="mapped-ideal vs digital")
     ax.bar(np.array(layers) + width / 2, [e.relative_rmse_ratio for e in errs.analog_vs_digital], width, label="analog vs digital")
     ax.set_xlabel("layer")
-    ax.set_ylabel("relative RMSE of pre-activations")
+    ax.set_ylabel("pre-activation rel. RMSE (ratio)")
     ax.set_xticks(layers)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "layer_errors.png", dpi=120)
-    plt.close(fig)
-    written.append("layer_errors.png")
+    written += [p.name for p in save_figure(fig, out / "layer_errors.png")]
 
     cm = np.array(s.confusion_matrix.analog)
     fig, ax = plt.subplots(figsize=(4.6, 4))
@@ -113,10 +106,7 @@ def _plots(result, out: Path) -> list[str]:
         if v:
             ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="white" if v > cm.max() / 2 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(out / "confusion_analog.png", dpi=120)
-    plt.close(fig)
-    written.append("confusion_analog.png")
+    written += [p.name for p in save_figure(fig, out / "confusion_analog.png")]
     return written
 
 

@@ -199,7 +199,7 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 
 def is_reproduction_entry(name: str) -> bool:
     """True for a file a reproduction folder holds (the only folders ``run_reproduction`` replaces)."""
-    return name in ("results.json", "neuron_curve.csv", "report.md") or name.endswith(".png") or (
+    return name in ("results.json", "neuron_curve.csv", "report.md") or name.endswith((".png", ".pdf")) or (
         name.startswith("weights_") and name.endswith(".npz"))
 
 
@@ -322,10 +322,9 @@ def _break_point(sweep: list[WireSweepPoint], drop: float = 0.05) -> float | Non
 
 
 def _plot(result: ReproductionResult, out: Path) -> None:
-    import matplotlib
+    from pyims.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for label, entry in result.plans.items():
@@ -340,9 +339,7 @@ def _plot(result: ReproductionResult, out: Path) -> None:
     ax.set_ylim(0, 100)
     ax.set_title(f"{'x'.join(map(str, result.layer_sizes))} on IMAC-Sim crossbars ({result.dataset.name})")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "accuracy_vs_wire_r.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out / "accuracy_vs_wire_r.png")
 
     curve = np.loadtxt(out / "neuron_curve.csv", delimiter=",", skiprows=1)
     fig, ax = plt.subplots(figsize=(5, 3.4))
@@ -350,10 +347,16 @@ def _plot(result: ReproductionResult, out: Path) -> None:
     ax.plot(curve[:, 0], np.clip(0.4 - 3 * curve[:, 0], 0, 0.8), "--", lw=1, label="clip(0.4 - 3 v, 0, 0.8)")
     ax.set_xlabel("v_in (V)")
     ax.set_ylabel("v_out (V)")
+    # zoom on the transfer region (where the output moves between 1 % and 99 % of its swing), with margins
+    v_in, v_out = curve[:, 0], curve[:, 1]
+    lo, hi = v_out.min(), v_out.max()
+    moving = np.flatnonzero((v_out > lo + 0.01 * (hi - lo)) & (v_out < hi - 0.01 * (hi - lo)))
+    if moving.size:
+        a, b = v_in[moving].min(), v_in[moving].max()
+        pad = max(b - a, 1e-3)
+        ax.set_xlim(a - pad, b + pad)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "neuron_curve.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out / "neuron_curve.png")
 
 
 def _pct(x: float) -> str:

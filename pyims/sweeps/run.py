@@ -127,12 +127,14 @@ def run_sweep(
     fail_fast: bool = False,
     progress: Callable[[int], None] | None = None,
     evaluate: Callable[[dict[str, Any], str], dict[str, Any]] = evaluate_point,
+    append: bool = False,
 ) -> SweepSummary:
     """Run every point of ``spec`` that ``store`` lacks; see the module docstring.
 
     ``scheduler``: address of an existing Dask scheduler; else an in-process ``LocalCluster``
     with ``n_workers`` single-threaded worker processes (default: the machine's cores), or no
-    Dask at all with ``serial=True``. ``fail_fast`` stops at the first failing point.
+    Dask at all with ``serial=True``. ``fail_fast`` stops at the first failing point. A store
+    holding another sweep's points is refused unless ``append`` (``ResultStore.claim``).
     """
     if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
         raise SpecError(f"n_workers={n_workers!r} must be an integer >= 1 (or None: the machine's cores)")
@@ -141,9 +143,10 @@ def run_sweep(
     configs: dict[str, dict[str, Any]] = {}
     index: dict[str, int] = {}
     n_skipped = 0
-    for k, point in enumerate(spec.points()):
-        cfg = spec.config(point)
-        key = config_key(cfg)
+    points = [(point, spec.config(point)) for point in spec.points()]
+    keys = [config_key(cfg) for _, cfg in points]
+    claimed = store.claim(spec.name, keys, {axis: list(values) for axis, values in spec.axes}, append=append)
+    for k, ((point, cfg), key) in enumerate(zip(points, keys)):
         index[key] = k
         if store.done(key):
             n_skipped += 1
@@ -157,7 +160,7 @@ def run_sweep(
 
     def finish(key: str, point: dict[str, Any], body: dict[str, Any]) -> None:
         nonlocal n_ran, n_failed
-        store.put({"key": key, "sweep": spec.name, "point": point, "point_index": index[key],
+        store.put({"key": key, "sweep": spec.name, "spec": claimed, "point": point, "point_index": index[key],
                    "config": configs[key], "base_dir": str(spec.base_dir), **body})
         n_ran += 1
         if body["status"] != "ok":

@@ -1,6 +1,8 @@
 """A resumable result store: one JSON record per sweep point, keyed by a hash of its resolved config.
 
-Layout: ``<root>/records/<key>.json``. A record is written to a temporary file in the same
+Layout: ``<root>/records/<key>.json`` and ``<root>/manifest.json``, which names the sweep(s) the
+store belongs to by each spec's hash (the set of its points' config keys): a sweep with other
+points is refused unless it is added on purpose (``append``), so two studies never mix by accident. A record is written to a temporary file in the same
 folder, flushed to disk and renamed into place, so a crash or Ctrl-C never leaves a
 half-written record, and two sweeps writing one store at once each leave complete records
 (for the same key, the later rename wins; both are results of the same config). Every record
@@ -16,15 +18,21 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pyims.errors import SpecError
 from pyims.experiment.config import ExperimentConfig
 from pyims.fileio import atomic_write_bytes
 
-__all__ = ["ResultStore", "config_key", "RECORD_SCHEMA", "NEUTRAL_FIELDS"]
+__all__ = ["ResultStore", "config_key", "spec_hash", "differing_fields", "RECORD_SCHEMA", "NEUTRAL_FIELDS", "MANIFEST_SCHEMA"]
 
 log = logging.getLogger(__name__)
 
 RECORD_SCHEMA = 1
+MANIFEST_SCHEMA = 1
+
+#: The coordinate of an axis that a record's sweep did not vary (stores with appended sweeps).
+NOT_SWEPT = "(not swept)"
 
 #: Fields that change how a point runs, not its results; left out of the key.
 NEUTRAL_FIELDS = {"simulation": ("native_workers", "port_method", "ngspice_workers", "keep_run_dirs", "timeout_s", "batch_size")}
@@ -44,6 +52,31 @@ def config_key(cfg: ExperimentConfig) -> str:
     return hashlib.sha256(_canonical(data).encode()).hexdigest()[:16]
 
 
+def spec_hash(point_keys: list[str]) -> str:
+    """SHA-256 (hex, 16 chars) of a sweep's set of point config keys: the same points in any order hash alike."""
+    return hashlib.sha256(_canonical(sorted(set(point_keys))).encode()).hexdigest()[:16]
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"wires": {"r_row_ohm": 1.0}}`` -> ``{"wires.r_row_ohm": 1.0}`` (lists stay values)."""
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def differing_fields(configs: list[dict[str, Any]]) -> list[str]:
+    """Dotted names of the config fields whose value is not the same in every one of ``configs``
+    (run-only fields and the name excluded), sorted."""
+    neutral = {f"{section}.{f}" for section, fields in NEUTRAL_FIELDS.items() for f in fields} | {"name"}
+    flats = [_flatten(c) for c in configs]
+    names = set().union(*flats) if flats else set()
+    return sorted(n for n in names - neutral if len({_canonical(f.get(n)) for f in flats}) > 1)
+
+
 def _checksum(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "checksum"}
     return hashlib.sha256(_canonical(body).encode()).hexdigest()
@@ -60,6 +93,51 @@ class ResultStore:
 
     def path(self, key: str) -> Path:
         return self.records_dir / f"{key}.json"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def manifest(self) -> dict[str, Any]:
+        """``{"schema": 1, "specs": [{"hash", "name", "n_points", "axes"}, ...]}``; empty specs when none yet."""
+        if not self.manifest_path.is_file():
+            return {"schema": MANIFEST_SCHEMA, "specs": []}
+        try:
+            data = json.loads(self.manifest_path.read_text())
+            if not isinstance(data, dict) or not isinstance(data.get("specs"), list):
+                raise ValueError("no list of specs")
+        except (ValueError, OSError) as exc:
+            raise SpecError(f"result store {self.root}: manifest.json is damaged ({exc}); move it aside to re-create it "
+                            "from the next sweep run") from exc
+        return data
+
+    def claim(self, name: str, point_keys: list[str], axes: dict[str, Any], *, append: bool = False) -> str:
+        """Record that sweep ``name`` (with these point config keys) writes here; returns its spec hash.
+
+        Raises SpecError when the store belongs to a sweep with other points and ``append`` is False
+        (a store made before manifests existed is adopted when its records are all points of this sweep).
+        """
+        h = spec_hash(point_keys)
+        manifest = self.manifest()
+        known = {entry.get("hash") for entry in manifest["specs"]}
+        if h in known:
+            return h
+        if not append:
+            if manifest["specs"]:
+                names = ", ".join(f"{e.get('name')!r} ({e.get('hash')})" for e in manifest["specs"])
+                raise SpecError(
+                    f"result store {self.root} belongs to sweep {names}; sweep {name!r} ({h}) has other points. "
+                    "Use another --store, or --append to add its points to this store (plots and exports then "
+                    "keep the two apart by every config field that differs)")
+            stray = [r["key"] for r in self.records() if r["key"] not in set(point_keys)]
+            if stray:
+                raise SpecError(
+                    f"result store {self.root} holds {len(stray)} record(s) that are not points of sweep {name!r}; "
+                    "use another --store, or --append to add this sweep to it")
+        manifest["specs"].append({"hash": h, "name": name, "n_points": len(set(point_keys)), "axes": axes})
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        return h
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The record of ``key``, or None when it is missing or damaged (damage is logged)."""
@@ -101,11 +179,15 @@ class ResultStore:
         return out
 
     def table(self):
-        """A tidy pandas DataFrame: one row per record; axis values, metrics and provenance as columns."""
+        """A tidy pandas DataFrame: one row per record; axis values, metrics and provenance as columns,
+        and ``config.<section>.<field>`` for every config field whose value differs between records
+        (so points of different configs are never taken for repeats of one)."""
         import pandas as pd
 
         rows = []
-        for r in self.records():
+        records = self.records()
+        differing = differing_fields([r.get("config", {}) for r in records])
+        for r in records:
             row: dict[str, Any] = {
                 "key": r["key"], "sweep": r.get("sweep"), "point_index": r.get("point_index"),
                 "status": r["status"], "error": r.get("error"),
@@ -116,16 +198,50 @@ class ResultStore:
                 row[name] = value
             for name, value in r.get("provenance", {}).items():
                 row[f"provenance.{name}"] = value
+            flat = _flatten(r.get("config", {}))
+            for name in differing:
+                value = flat.get(name)
+                row[f"config.{name}"] = json.dumps(value) if isinstance(value, (list, dict)) else value
             rows.append(row)
         df = pd.DataFrame(rows)
         return df.sort_values(["sweep", "point_index"], kind="stable").reset_index(drop=True) if len(df) else df
 
-    def export(self, path: str | os.PathLike[str]) -> Path:
-        """Write the table as ``.csv`` or ``.parquet`` (by suffix), atomically."""
-        path = Path(path)
+    def to_xarray(self):
+        """The successful records as an ``xarray.Dataset``: one dimension per swept field (the sweep's
+        axes, plus any other config field that differs between records, so no two records share a
+        cell), the numeric metrics as data variables. Axis values that are lists or tables (partition
+        plans) are coordinates of JSON text."""
         df = self.table()
-        if path.suffix not in (".csv", ".parquet"):
-            raise SpecError(f"export path {path} must end in .csv or .parquet")
+        if not len(df) or not (df["status"] == "ok").any():
+            raise SpecError(f"store {self.root} has no successful records to export")
+        ok = df[df["status"] == "ok"].copy()
+        axes = sorted({a for r in self.records() if r["status"] == "ok" for a in r.get("point", {})})
+        for a in axes:  # a store with appended sweeps: an axis one of them did not sweep
+            if ok[a].isna().any():
+                ok[a] = ok[a].map(lambda v: NOT_SWEPT if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+
+        def covered(col: str) -> bool:
+            path = col[len("config."):]
+            return any(path == part or path.startswith(part + ".") for a in axes for part in a.split("+"))
+
+        dims = axes + [c for c in ok.columns if c.startswith("config.") and not covered(c)]
+        if ok.duplicated(subset=dims).any():
+            raise SpecError(f"store {self.root}: records are not told apart by their swept fields {dims}; "
+                            "export to .csv or .parquet instead")
+        numeric = [c for c in ok.columns if c not in dims and c != "point_index"
+                   and ok[c].dtype.kind in "fiub" and not c.startswith("config.")]
+        return ok.set_index(dims)[numeric].to_xarray()
+
+    def export(self, path: str | os.PathLike[str]) -> Path:
+        """Write the table as ``.csv`` or ``.parquet``, or the labelled array (``to_xarray``) as netCDF
+        ``.nc`` (by suffix), atomically."""
+        path = Path(path)
+        if path.suffix not in (".csv", ".parquet", ".nc"):
+            raise SpecError(f"export path {path} must end in .csv, .parquet or .nc (netCDF, for xarray)")
+        if path.suffix == ".nc":
+            ds = self.to_xarray()
+            return atomic_write_bytes(path, lambda tmp: ds.to_netcdf(tmp, engine="scipy"))
+        df = self.table()
         if path.suffix == ".csv":
             return atomic_write_bytes(path, lambda tmp: df.to_csv(tmp, index=False))
         return atomic_write_bytes(path, lambda tmp: df.to_parquet(tmp, index=False))
