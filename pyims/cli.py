@@ -38,6 +38,11 @@ def _parse_shape(text: str) -> tuple[int, int]:
     return m, n
 
 
+def _count_or_all(text: str) -> int | str:
+    """An argparse type: ``all`` or an integer >= 0."""
+    return "all" if text == "all" else _count(0)(text)
+
+
 def _count(lowest: int):
     """An argparse type: an integer >= ``lowest``."""
 
@@ -84,7 +89,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _print_preflight(cfg, out)
     print(f"pyims {__version__} run {args.config}")
-    result = run_experiment(cfg, out)
+    cluster = None
+    if cfg.simulation.verifies and (args.verify_images is not None or args.scheduler or args.workers):
+        from pyims.inference.spice_batches import SpiceCluster
+
+        cluster = SpiceCluster(store_dir=Path(args.batch_store) if args.batch_store else out.parent / f"{out.name}.spice-batches",
+                               scheduler=args.scheduler, n_workers=args.workers, batch_size=cfg.simulation.batch_size)
+        where = f"on {args.scheduler}" if args.scheduler else "on a local Dask cluster"
+        print(f"  ngspice verification in batches {where}; finished batches kept in {cluster.store_dir} (a re-run resumes)")
+    result = run_experiment(cfg, out, cluster=cluster)
     _print_experiment(result, out)
     return _verification_code(result)
 
@@ -375,7 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an experiment config (TOML; see examples/)")
     run.add_argument("config", help="experiment config file")
     run.add_argument("--out", default=None, help="output directory (default ./pyims-runs/<name>)")
-    run.add_argument("--verify-images", type=_count(0), default=None, help="override simulation.verify_images")
+    run.add_argument("--verify-images", type=_count_or_all, default=None,
+                     help="images also run through ngspice, N or all; given here, they run as resumable batches on a "
+                          "Dask cluster (docs/cluster.md)")
+    run.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler for the ngspice batches")
+    run.add_argument("--workers", type=_count(1), default=None, help="local Dask workers for the ngspice batches (default: cores)")
+    run.add_argument("--batch-store", default=None, help="where finished ngspice batches are kept (default: OUT.spice-batches)")
     run.add_argument("--mode", choices=("analog", "tiled"), default=None, help="override simulation.mode")
     run.add_argument("--dry-run", action="store_true", help="only check the config, files, ngspice and output folder")
     run.set_defaults(func=_cmd_run)

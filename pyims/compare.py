@@ -181,6 +181,9 @@ class SpiceVerification:
         top1_agreement_native_vs_ngspice: fraction of images whose predictions agree.
         wall_time_s / seconds_per_image: ngspice's time.
         run_dirs: run directories kept (``keep_run_dirs``).
+        batches: per ngspice batch run as a Dask task (``pyims.inference.spice_batches``): its images,
+            host, process, ngspice version, wall time, and whether it was read back from the batch
+            store (``resumed``); empty for an in-process verification.
     """
 
     n_images: int
@@ -195,6 +198,7 @@ class SpiceVerification:
     wall_time_s: float
     seconds_per_image: float
     run_dirs: list[str] = field(default_factory=list)
+    batches: list[dict] = field(default_factory=list)
 
     @property
     def max_rel_diff(self) -> float:
@@ -239,17 +243,28 @@ def verify_against_ngspice(
     batch_size: int | None = None,
     workers: int = 1,
     progress=None,
+    cluster=None,
+    run_key: str = "",
 ) -> tuple[SpiceVerification, "NetworkResult"]:
     """Run images ``u[index]`` through ngspice and hold them against ``native`` (computed on all of ``u``).
 
     The one verification routine of ``pyims run``, ``pyims reproduce`` and ``pyims imac``. The
-    tolerance is the network neuron's promise (``Neuron.ngspice_tolerance_rel``).
+    tolerance is the network neuron's promise (``Neuron.ngspice_tolerance_rel``). With ``cluster``
+    (``pyims.inference.spice_batches.SpiceCluster``) the images run as resumable Dask batches,
+    keyed by ``run_key``; otherwise in this process (``workers`` ngspice processes side by side).
     """
-    from pyims.inference.spice import SpiceNetwork
+    batches: list[dict] = []
+    if cluster is not None:
+        from pyims.inference.spice_batches import run_spice_batches
 
-    runner = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, keep_run_dir=keep_run_dir,
-                          batch_size=batch_size, workers=workers)
-    spice = runner.run(u[index], progress=progress)
+        spice, batches = run_spice_batches(net, wires, u, index, mode=mode, cluster=cluster, run_key=run_key,
+                                           timeout_s=timeout_s, progress=progress)
+    else:
+        from pyims.inference.spice import SpiceNetwork
+
+        runner = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, keep_run_dir=keep_run_dir,
+                              batch_size=batch_size, workers=workers)
+        spice = runner.run(u[index], progress=progress)
     per_layer = layer_rel_diffs(spice.pre_norm, [p[index] for p in native.pre_norm])
     tol = net.neuron.component.ngspice_tolerance_rel
     passed = bool(np.all(np.asarray(per_layer) <= tol))  # NaN compares False: a NaN never passes
@@ -268,5 +283,6 @@ def verify_against_ngspice(
         wall_time_s=spice.wall_time_s,
         seconds_per_image=spice.wall_time_s / max(int(index.size), 1),
         run_dirs=list(spice.run_dirs),
+        batches=batches,
     )
     return verification, spice

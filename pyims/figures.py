@@ -1,13 +1,15 @@
 """The one figure style of pyims: every figure is written as PDF (vector) and PNG, with labelled axes.
 
 ``save_figure(fig, path)`` writes ``path`` (PNG, 150 dpi) and the same name with ``.pdf``, and
-refuses a figure with an unlabelled axis (a data axis without an x or y label). ``wilson_interval``
+refuses a figure with an unlabelled axis: every data axis needs an x and a y label, each naming
+its unit in parentheses (``(V)``, ``(%)``, ``(count)``). ``wilson_interval``
 gives binomial confidence intervals for accuracies measured on a finite test set.
 matplotlib is imported inside the functions (``import pyims`` stays light).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +50,12 @@ def _check_labels(fig, path: Path) -> None:
     for ax in fig.axes:
         if ax.get_label() == "<colorbar>" or not (ax.lines or ax.images or ax.collections or ax.patches):
             continue
-        if not ax.get_xlabel().strip() or not ax.get_ylabel().strip():
-            raise ValueError(f"figure {path.name}: an axis has no x or y label (every pyims figure labels both, with units)")
+        for which, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())):
+            if not label.strip():
+                raise ValueError(f"figure {path.name}: an axis has no {which} label (every pyims figure labels both, with units)")
+            if not re.search(r"\([^)]+\)", label):
+                raise ValueError(f"figure {path.name}: the {which} label {label!r} names no unit; add one in "
+                                 "parentheses, e.g. '(V)', '(%)', '(count)'")
 
 
 def save_figure(fig, path: str | Path) -> tuple[Path, Path]:

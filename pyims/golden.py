@@ -255,7 +255,7 @@ def _diff_plot(a: np.ndarray, e: np.ndarray, x: np.ndarray | None, label: str, p
     bottom.plot(xs, a2[:, col] - e2[:, col], color="#35c")
     bottom.axvline(xs[worst[0]], color="k", lw=0.5, ls="--")
     bottom.set_ylabel("now - golden (same unit)")
-    top.set_ylabel(label)
+    top.set_ylabel(f"{label} (its SI unit)")
     for ax in (top, bottom):
         ax.set_xlabel("x (the case's axis, SI unit)" if x is not None else "sample (index)")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -319,6 +319,9 @@ def test_wilson_interval_and_unlabelled_axes():
     fig, ax = plt.subplots()
     ax.plot(np.arange(3), np.arange(3))
     ax.set_xlabel("x (V)")
-    with pytest.raises(ValueError, match="an axis has no x or y label"):
+    with pytest.raises(ValueError, match="an axis has no y label"):
+        save_figure(fig, "/tmp/never.png")
+    ax.set_ylabel("current")
+    with pytest.raises(ValueError, match=r"the y label 'current' names no unit; add one in parentheses"):
         save_figure(fig, "/tmp/never.png")
     plt.close(fig)

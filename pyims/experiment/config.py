@@ -9,6 +9,8 @@ Sections (all optional; every field has a default, see ``examples/*.toml``):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import tomllib
@@ -82,7 +84,8 @@ class SimulationSpec:
 
     Attributes:
         mode: "analog" (fully-analog circuit) or "tiled" (co-simulation).
-        verify_images: images also run through ngspice (0: no SPICE verification).
+        verify_images: images also run through ngspice (0: no SPICE verification; "all": the whole
+            test set, which wants a cluster: ``pyims run --verify-images all``, ``docs/cluster.md``).
         energy: compute read power natively (costs m extra solves per tile).
         batch_size: images per ngspice run (``None``: the sample split over the workers, at most 64 per run).
         ngspice_workers: ngspice processes run side by side (results do not depend on it).
@@ -97,7 +100,7 @@ class SimulationSpec:
     """
 
     mode: str = "analog"
-    verify_images: int = 16
+    verify_images: int | str = 16
     energy: bool = True
     batch_size: int | None = None
     ngspice_workers: int = 1
@@ -107,11 +110,21 @@ class SimulationSpec:
     keep_run_dirs: bool = False
     tie_atol: float = 0.0
 
+    def n_verify(self, n_test: int) -> int:
+        """How many of ``n_test`` test images run through ngspice."""
+        return n_test if self.verify_images == "all" else min(int(self.verify_images), n_test)
+
+    @property
+    def verifies(self) -> bool:
+        return self.verify_images == "all" or int(self.verify_images) > 0
+
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise SpecError(f"simulation.mode={self.mode!r} is unknown; use one of {', '.join(MODES)}")
-        if not isinstance(self.verify_images, int) or self.verify_images < 0:
-            raise SpecError(f"simulation.verify_images={self.verify_images!r} must be an integer >= 0 (0 turns ngspice off)")
+        if self.verify_images != "all" and (isinstance(self.verify_images, bool) or not isinstance(self.verify_images, int)
+                                            or self.verify_images < 0):
+            raise SpecError(f"simulation.verify_images={self.verify_images!r} must be an integer >= 0 (0 turns ngspice off) "
+                            'or "all"')
         if self.native_workers is not None and (not isinstance(self.native_workers, int) or self.native_workers < 1):
             raise SpecError(f"simulation.native_workers={self.native_workers!r} must be an integer >= 1 (omit it for automatic)")
         if self.port_method not in PORT_METHODS:
@@ -196,6 +209,25 @@ def _allowed(cls: type) -> list[str]:
 
 def _type_error(where: str, value: Any, want: str) -> ConfigError:
     return ConfigError(f"{where}={value!r} must be {want}")
+
+
+#: Fields that change how a point runs, not its results; left out of the key.
+NEUTRAL_FIELDS = {"simulation": ("native_workers", "port_method", "ngspice_workers", "keep_run_dirs", "timeout_s", "batch_size")}
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no spaces: the text hashes are taken of."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def config_key(cfg: ExperimentConfig) -> str:
+    """SHA-256 (hex, 16 chars) of the fully resolved config, without run-only fields."""
+    data = cfg.as_dict()
+    for section, fields in NEUTRAL_FIELDS.items():
+        for f in fields:
+            data[section].pop(f, None)
+    data.pop("name", None)
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 
 
 def check_value_type(where: str, tp: Any, value: Any) -> None:

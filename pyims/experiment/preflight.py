@@ -131,7 +131,7 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
         )
     checks.append(f"largest tile {rows}x{cols} cells: ~{estimate / 1e6:.0f} MB to solve")
     version = None
-    if cfg.simulation.verify_images > 0:
+    if cfg.simulation.verifies:
         from pyims.runners.ngspice_env import find_ngspice
 
         if len(sizes) > 2 and cfg.simulation.mode == "analog":

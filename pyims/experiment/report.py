@@ -79,7 +79,7 @@ def _plots(result, out: Path) -> list[str]:
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
     ax.set_title(f"{s.dataset.name} {'x'.join(map(str, s.network.layer_sizes))}, partitions {s.network.partitions}", fontsize=9)
-    ax.set_xlabel("inference")
+    ax.set_xlabel("inference (kind)")
     written += [p.name for p in save_figure(fig, out / "accuracy.png")]
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -88,7 +88,7 @@ def _plots(result, out: Path) -> list[str]:
     width = 0.38
     ax.bar(np.array(layers) - width / 2, [e.relative_rmse_ratio for e in errs.mapped_ideal_vs_digital], width, label="mapped-ideal vs digital")
     ax.bar(np.array(layers) + width / 2, [e.relative_rmse_ratio for e in errs.analog_vs_digital], width, label="analog vs digital")
-    ax.set_xlabel("layer")
+    ax.set_xlabel("layer (index)")
     ax.set_ylabel("pre-activation rel. RMSE (ratio)")
     ax.set_xticks(layers)
     ax.legend(fontsize=8)
@@ -100,8 +100,8 @@ def _plots(result, out: Path) -> list[str]:
     n = cm.shape[0]
     ax.set_xticks(range(n + 1), [str(k) for k in range(n)] + ["tie"], fontsize=7)
     ax.set_yticks(range(n), [str(k) for k in range(n)], fontsize=7)
-    ax.set_xlabel("predicted (analog)")
-    ax.set_ylabel("true class")
+    ax.set_xlabel("predicted class (analog)")
+    ax.set_ylabel("true class (label)")
     for (i, j), v in np.ndenumerate(cm):
         if v:
             ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="white" if v > cm.max() / 2 else "black")

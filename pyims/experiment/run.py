@@ -70,7 +70,8 @@ def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP:
     return mlp
 
 
-def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None) -> ExperimentResult:
+def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None,
+                   cluster=None) -> ExperimentResult:
     """Run ``cfg``; write the report into ``out_dir`` when given (see ``docs/outputs.md``).
 
     Everything is checked first (``pyims.experiment.preflight``): a bad setting fails in seconds,
@@ -116,12 +117,17 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
 
     sim = cfg.simulation
     spice, spice_index, verification = None, np.zeros(0, dtype=np.int64), None
-    if sim.verify_images > 0:
-        spice_index = sample_index(y.size, sim.verify_images)
+    if sim.verifies:
+        spice_index = sample_index(y.size, sim.n_verify(y.size))
+        if cluster is not None:
+            from pyims.experiment.config import config_key
+
+            run_key = f"{config_key(cfg)}-{sim.mode}"
         with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
             verification, spice = verify_against_ngspice(
                 net, cfg.wires, u, analog, spice_index, mode=sim.mode, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
                 keep_run_dir=sim.keep_run_dirs, batch_size=sim.batch_size, workers=sim.ngspice_workers, progress=bar.update,
+                cluster=cluster, run_key=run_key if cluster is not None else "",
             )
         timing["ngspice_s"] = spice.wall_time_s
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from pyims.errors import SpecError
-from pyims.experiment.config import ExperimentConfig
+from pyims.experiment.config import NEUTRAL_FIELDS, canonical_json, config_key
 from pyims.fileio import atomic_write_bytes
 
 __all__ = ["ResultStore", "config_key", "spec_hash", "differing_fields", "RECORD_SCHEMA", "NEUTRAL_FIELDS", "MANIFEST_SCHEMA"]
@@ -34,27 +34,9 @@ MANIFEST_SCHEMA = 1
 #: The coordinate of an axis that a record's sweep did not vary (stores with appended sweeps).
 NOT_SWEPT = "(not swept)"
 
-#: Fields that change how a point runs, not its results; left out of the key.
-NEUTRAL_FIELDS = {"simulation": ("native_workers", "port_method", "ngspice_workers", "keep_run_dirs", "timeout_s", "batch_size")}
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
-
-
-def config_key(cfg: ExperimentConfig) -> str:
-    """SHA-256 (hex, 16 chars) of the fully resolved config, without run-only fields."""
-    data = cfg.as_dict()
-    for section, fields in NEUTRAL_FIELDS.items():
-        for f in fields:
-            data[section].pop(f, None)
-    data.pop("name", None)
-    return hashlib.sha256(_canonical(data).encode()).hexdigest()[:16]
-
-
 def spec_hash(point_keys: list[str]) -> str:
     """SHA-256 (hex, 16 chars) of a sweep's set of point config keys: the same points in any order hash alike."""
-    return hashlib.sha256(_canonical(sorted(set(point_keys))).encode()).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(sorted(set(point_keys))).encode()).hexdigest()[:16]
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -74,12 +56,12 @@ def differing_fields(configs: list[dict[str, Any]]) -> list[str]:
     neutral = {f"{section}.{f}" for section, fields in NEUTRAL_FIELDS.items() for f in fields} | {"name"}
     flats = [_flatten(c) for c in configs]
     names = set().union(*flats) if flats else set()
-    return sorted(n for n in names - neutral if len({_canonical(f.get(n)) for f in flats}) > 1)
+    return sorted(n for n in names - neutral if len({canonical_json(f.get(n)) for f in flats}) > 1)
 
 
 def _checksum(record: dict[str, Any]) -> str:
     body = {k: v for k, v in record.items() if k != "checksum"}
-    return hashlib.sha256(_canonical(body).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
 class ResultStore:

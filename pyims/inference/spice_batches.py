@@ -1,0 +1,210 @@
+"""ngspice verification of many images as Dask tasks: batches on a cluster, resumable.
+
+A verification of N images is cut into batches of ``batch_size`` consecutive sample images. Each
+batch is one task -- one ``SpiceNetwork`` run in a worker process (its own ngspice) -- on a Dask
+cluster: a ``LocalCluster`` by default, or an existing scheduler (``scheduler="tcp://host:8786"``)
+whose workers may be other machines. Finished batches are written to a batch store as they
+arrive (atomically: ``<store>/<run_key>/<batch key>.npz`` with the pre-activations and power, and
+``.json`` with the batch's provenance: images, host, process, ngspice version, wall time), so an
+interrupted or failed verification resumes: a batch already stored is not run again. The batch
+key hashes the run key (the experiment's config key and mode), the image indices and their
+inputs, so a stored batch is only reused for exactly the same work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pyims.errors import SpecError
+from pyims.fileio import atomic_write_bytes
+from pyims.inference.result import NetworkResult
+
+__all__ = ["SpiceCluster", "BatchStore", "run_spice_batches", "DEFAULT_BATCH_IMAGES"]
+
+log = logging.getLogger(__name__)
+
+#: Images per batch when none is given: small enough to spread over workers, large enough that
+#: ngspice's fixed cost per run (parsing the network) stays a small share.
+DEFAULT_BATCH_IMAGES = 16
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpiceCluster:
+    """Where and how verification batches run.
+
+    Attributes:
+        store_dir: the batch store (created on first write; kept, so a re-run resumes).
+        scheduler: address of an existing Dask scheduler; ``None`` starts a ``LocalCluster``.
+        n_workers: worker processes of that LocalCluster (default: the machine's cores).
+        batch_size: images per batch (default ``DEFAULT_BATCH_IMAGES``; it sets the batch keys, so
+            keep it when resuming).
+    """
+
+    store_dir: Path
+    scheduler: str | None = None
+    n_workers: int | None = None
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "store_dir", Path(self.store_dir))
+        for name in ("n_workers", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise SpecError(f"SpiceCluster.{name}={value!r} must be an integer >= 1 (or None for the default)")
+
+
+class BatchStore:
+    """Finished verification batches of one run under ``root / run_key``."""
+
+    def __init__(self, root: str | os.PathLike[str], run_key: str) -> None:
+        self.dir = Path(root) / run_key
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        return self.dir / f"{key}.npz", self.dir / f"{key}.json"
+
+    def get(self, key: str, n_layers: int) -> tuple[list[np.ndarray], np.ndarray, dict[str, Any]] | None:
+        """A stored batch ``(pre per layer, power, provenance)``, or None when missing or unreadable."""
+        npz, meta = self._paths(key)
+        if not (npz.is_file() and meta.is_file()):
+            return None
+        try:
+            with np.load(npz) as data:
+                pre = [np.array(data[f"pre{l}"]) for l in range(n_layers)]
+                power = np.array(data["power"])
+            info = json.loads(meta.read_text())
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("verification batch %s is damaged (%s); it runs again", npz, exc)
+            return None
+        return pre, power, info
+
+    def put(self, key: str, pre: list[np.ndarray], power: np.ndarray, info: dict[str, Any]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        npz, meta = self._paths(key)
+        buf = io.BytesIO()
+        np.savez(buf, power=power, **{f"pre{l}": p for l, p in enumerate(pre)})
+        atomic_write_bytes(npz, buf.getvalue())
+        atomic_write_bytes(meta, json.dumps(info, indent=1, sort_keys=True).encode())  # written last: marks it done
+
+
+def _batch_key(run_key: str, mode: str, index: np.ndarray, u: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for part in (run_key.encode(), mode.encode(), np.ascontiguousarray(index, dtype=np.int64).tobytes(),
+                 np.ascontiguousarray(u, dtype=np.float64).tobytes()):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()[:16]
+
+
+def _run_batch(net, wires, mode: str, u: np.ndarray, timeout_s: float | None) -> tuple[list[np.ndarray], np.ndarray, dict[str, Any]]:
+    """Worker entry point: one ngspice run of ``u`` (a batch of images) and its provenance."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from pyims.inference.spice import SpiceNetwork
+
+    t0 = time.perf_counter()
+    res = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, batch_size=u.shape[0]).run(u)
+    info = {"host": platform.node(), "pid": os.getpid(), "ngspice_version": res.ngspice_version,
+            "wall_time_s": time.perf_counter() - t0, "finished_unix_s": time.time()}
+    return list(res.pre_norm), res.power_w, info
+
+
+def run_spice_batches(
+    net,
+    wires,
+    u: np.ndarray,
+    index: np.ndarray,
+    *,
+    mode: str,
+    cluster: SpiceCluster,
+    run_key: str,
+    timeout_s: float | None = 3600.0,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[NetworkResult, list[dict[str, Any]]]:
+    """ngspice results for images ``u[index]`` (in ``index`` order) and each batch's provenance.
+
+    Batches already in the store are read, the rest run as Dask tasks (one batch in all and no
+    scheduler: in this process, without starting a cluster). Raises the first failing batch's
+    error after every other batch has finished and been stored.
+    """
+    t0 = time.perf_counter()
+    index = np.asarray(index, dtype=np.int64)
+    size = cluster.batch_size or DEFAULT_BATCH_IMAGES
+    store = BatchStore(cluster.store_dir, run_key)
+    n_layers = len(net.layers)
+    batches = [index[k : k + size] for k in range(0, index.size, size)]
+    keys = [_batch_key(run_key, mode, b, u[b]) for b in batches]
+    results: dict[str, tuple[list[np.ndarray], np.ndarray, dict[str, Any]]] = {}
+    todo = []
+    for b, key in zip(batches, keys):
+        stored = store.get(key, n_layers)
+        if stored is not None:
+            results[key] = (stored[0], stored[1], {**stored[2], "resumed": True})
+            if progress is not None:
+                progress(int(b.size))
+        else:
+            todo.append((b, key))
+
+    def finish(b: np.ndarray, key: str, out) -> None:
+        pre, power, info = out
+        info = {**info, "images": [int(i) for i in b], "batch": key, "resumed": False}
+        store.put(key, pre, power, info)
+        results[key] = (pre, power, info)
+        if progress is not None:
+            progress(int(b.size))
+
+    failure: BaseException | None = None
+    if todo and len(batches) == 1 and cluster.scheduler is None:
+        b, key = todo[0]
+        finish(b, key, _run_batch(net, wires, mode, u[b], timeout_s))
+    elif todo:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        for name in ("distributed", "tornado", "bokeh"):
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        local = None
+        if cluster.scheduler is None:
+            local = LocalCluster(n_workers=cluster.n_workers or os.cpu_count() or 1, threads_per_worker=1,
+                                 processes=True, dashboard_address=None, silence_logs=logging.WARNING)
+        client = Client(cluster.scheduler or local)
+        try:
+            shared_net, shared_wires = client.scatter([net, wires], broadcast=True)
+            futures = {client.submit(_run_batch, shared_net, shared_wires, mode, u[b], timeout_s, pure=False,
+                                     key=f"pyims-spice-{key}"): (b, key) for b, key in todo}
+            for fut in as_completed(futures):
+                b, key = futures[fut]
+                try:
+                    finish(b, key, fut.result())
+                except Exception as exc:  # keep the other batches; report the first failure at the end
+                    log.warning("verification batch of images %d..%d failed: %s", int(b[0]), int(b[-1]), exc)
+                    failure = failure or exc
+        finally:
+            client.close()
+            if local is not None:
+                local.close()
+    if failure is not None:
+        raise failure
+    ordered = [results[key] for key in keys]
+    infos = [r[2] for r in ordered]
+    versions = {i.get("ngspice_version") for i in infos}
+    result = NetworkResult(
+        pre_norm=tuple(np.concatenate([r[0][l] for r in ordered]) for l in range(n_layers)),
+        power_w=np.concatenate([r[1] for r in ordered]),
+        backend="ngspice",
+        mode=mode,
+        wall_time_s=time.perf_counter() - t0,
+        ngspice_version=max(v for v in versions if v is not None) if versions - {None} else None,
+        run_dirs=(),
+    )
+    return result, infos
