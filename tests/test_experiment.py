@@ -65,6 +65,10 @@ def test_outputs_are_consistent(tmp_path):
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["schema_version"] == SCHEMA_VERSION
     assert ExperimentSummary.from_dict(s) == result.summary  # the JSON reads back into the same types
+    pngs = sorted(p.stem for p in tmp_path.glob("*.png"))
+    assert pngs == ["accuracy", "confusion_analog", "layer_errors"]
+    assert sorted(p.stem for p in tmp_path.glob("*.pdf")) == pngs  # every figure also as a vector file
+    assert set(s["files"]) >= {f"{n}.{ext}" for n in pngs for ext in ("png", "pdf")}
     with open(tmp_path / "per_image.csv") as f:
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == PER_IMAGE_COLUMNS and len(rows) == s["dataset"]["n_test"] == 120

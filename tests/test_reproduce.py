@@ -88,7 +88,8 @@ def test_reproduce_tiny(tmp_path):
     text = md.read_text()
     assert "pyims reproduce --tiny" in text and "| 16/8/8 x 8/8/1 |" in text and "94.84 %" in text
     assert "](rep/accuracy_vs_wire_r.png)" in text
-    for name in ("accuracy_vs_wire_r.png", "neuron_curve.png", "neuron_curve.csv", "weights_software.npz"):
+    for name in ("accuracy_vs_wire_r.png", "neuron_curve.png", "accuracy_vs_wire_r.pdf", "neuron_curve.pdf",
+                 "neuron_curve.csv", "weights_software.npz"):
         assert (out / name).stat().st_size > 0
 
 
