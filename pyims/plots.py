@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,20 @@ def _others(df, used: list[str]) -> list[str]:
     return [c for c in cols if df[c].astype(str).nunique() > 1]
 
 
+def _natural(value: Any) -> tuple:
+    """Sort key reading the numbers inside text as numbers: "max 128" before "max 1024"."""
+    parts = re.split(r"(-?\d+(?:\.\d+)?)", str(value))
+    return tuple((0, float(p), "") if k % 2 else (1, 0.0, p) for k, p in enumerate(parts) if p)
+
+
+def _groups(df, split: list[str]) -> list[tuple[tuple, Any]]:
+    """``df`` grouped by ``split`` (one group of everything when empty), in natural order of the keys."""
+    if not split:
+        return [((), df)]
+    groups = [((k if isinstance(k, tuple) else (k,)), g) for k, g in df.groupby(split, sort=False)]
+    return sorted(groups, key=lambda kg: tuple(_natural(v) for v in kg[0]))
+
+
 def _label(keys: tuple, cols: list[str]) -> str:
     return ", ".join(f"{c.removeprefix('config.')}={k}" for c, k in zip(cols, keys)) if cols else ""
 
@@ -114,7 +129,7 @@ def accuracy_vs_axis(df, axis: str, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
     numeric = _numeric(ok[axis])
     categories = sorted(ok[axis].astype(str).unique())
-    groups = ok.groupby(split, sort=True) if split else [((), ok)]
+    groups = _groups(ok, split)
     for keys, group in groups:
         keys = keys if isinstance(keys, tuple) else (keys,)
         if group[axis].astype(str).duplicated().any():  # the same axis value twice: these differ elsewhere
@@ -174,7 +189,7 @@ def accuracy_vs_wire_r(df, path: Path) -> Path:
     split = ["partition_plan"] + _others(ok, [col, "partitions", "partition_plan"])
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
-    for keys, group in ok.groupby(split, sort=True):
+    for keys, group in _groups(ok, split):
         keys = keys if isinstance(keys, tuple) else (keys,)
         group = group.assign(_r=group[col].astype(float)).sort_values("_r")
         label = keys[0] + (f" ({_label(keys[1:], split[1:])})" if len(split) > 1 else "")
@@ -233,7 +248,7 @@ def error_vs_array_size(df, path: Path) -> Path:
     split = ([col] if col else []) + _others(ok, [c for c in (col, "partitions", "partition_plan") if c])
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
-    for keys, group in (ok.groupby(split, sort=True) if split else [((), ok)]):
+    for keys, group in _groups(ok, split):
         keys = keys if isinstance(keys, tuple) else (keys,)
         g = group.sort_values("cells")
         if g["cells"].duplicated().any():

@@ -325,3 +325,14 @@ def test_wilson_interval_and_unlabelled_axes():
     with pytest.raises(ValueError, match=r"the y label 'current' names no unit; add one in parentheses"):
         save_figure(fig, "/tmp/never.png")
     plt.close(fig)
+
+
+def test_plot_groups_come_in_natural_order():
+    import pandas as pd
+
+    from pyims.plots import _groups
+
+    df = pd.DataFrame({"p": ['{"max_rows": 1024}', '{"max_rows": 128}', '{"max_rows": 512}'], "v": [1, 2, 3]})
+    assert [k[0] for k, _ in _groups(df, ["p"])] == ['{"max_rows": 128}', '{"max_rows": 512}', '{"max_rows": 1024}']
+    plans = pd.DataFrame({"plan": ["16/8 x 8/1", "1/1 x 1/1", "4/1 x 2/1"]})
+    assert [k[0] for k, _ in _groups(plans, ["plan"])] == ["1/1 x 1/1", "4/1 x 2/1", "16/8 x 8/1"]
