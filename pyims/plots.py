@@ -30,6 +30,7 @@ import numpy as np
 
 from pyims.errors import SpecError
 from pyims.figures import pyplot, save_figure, wilson_interval
+from pyims.sweeps.store import axis_covers
 
 __all__ = ["accuracy_vs_axis", "accuracy_heatmap", "accuracy_vs_wire_r", "partition_heatmap", "error_vs_array_size",
            "ir_drop_heatmap", "plot_store", "PlotReport", "axis_label"]
@@ -56,26 +57,13 @@ def _plt():
     return pyplot()
 
 
-def _axes_of(store_records: list[dict[str, Any]]) -> list[str]:
-    return sorted({a for r in store_records for a in r.get("point", {})})
-
-
 def _others(df, used: list[str]) -> list[str]:
     """Columns besides ``used`` that vary in ``df``: the other swept axes (``df.attrs["axes"]``) and the
     differing ``config.*`` fields no axis stands for -- what a plot must split by so it never averages
     different configs."""
     axes = [a for a in df.attrs.get("axes", ()) if a in df.columns]
-
-    def parts(names) -> set[str]:
-        return {part for u in names for part in u.removeprefix("config.").split("+")}
-
-    def covered(col: str, by: set[str]) -> bool:
-        path = col.removeprefix("config.")
-        return any(path == p or path.startswith(p + ".") for p in by)
-
-    by = parts(used) | parts(axes)
-    cols = [a for a in axes if a not in used and not covered(a, parts(used))]
-    cols += [c for c in df.columns if c.startswith("config.") and not covered(c, by)]
+    cols = [a for a in axes if a not in used and not axis_covers(used, a)]
+    cols += [c for c in df.columns if c.startswith("config.") and not axis_covers(list(used) + axes, c)]
     return [c for c in cols if df[c].astype(str).nunique() > 1]
 
 
@@ -334,7 +322,7 @@ def plot_store(store, out_dir: str | os.PathLike[str]) -> PlotReport:
     report = PlotReport()
     records = [r for r in store.records() if r["status"] == "ok" and "config" in r]
     ok = df[df["status"] == "ok"].copy()
-    axes = [a for a in _axes_of(records) if a in ok and ok[a].astype(str).nunique() > 1]
+    axes = [a for a in df.attrs["swept"] if a in ok and ok[a].astype(str).nunique() > 1]
     ok.attrs["axes"] = tuple(axes)
 
     def attempt(name: str, make) -> None:

@@ -208,10 +208,10 @@ def test_geometric_dissection_separates_and_agrees(m, n, leaf, r):
 
 
 def test_schur_without_cholmod_is_refused_before_any_work(monkeypatch):
-    from pyims.experiment import config as config_module
+    import pyims.runners.native as native_module
     from pyims.experiment.config import SimulationSpec
 
-    monkeypatch.setattr(config_module, "cholmod_available", lambda: False)
+    monkeypatch.setattr(native_module, "cholmod_available", lambda: False)
     with pytest.raises(SpecError, match=r'simulation.port_method="schur" needs scikit-sparse'):
         SimulationSpec(port_method="schur")
     assert SimulationSpec(port_method="auto").port_method == "auto"

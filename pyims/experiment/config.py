@@ -24,8 +24,7 @@ from pyims.data import DATASETS
 from pyims.data.mnist import MNIST_MIRRORS
 from pyims.errors import ConfigError, SpecError
 from pyims.inference import MODES
-from pyims.runners.factor import cholmod_available
-from pyims.runners.native import PORT_METHODS
+from pyims.runners.native import resolve_port_method
 from pyims.model import NeuronSpec, TrainSpec
 from pyims.spec._checks import positive, real_scalar, safe_name
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
@@ -127,11 +126,10 @@ class SimulationSpec:
                             'or "all"')
         if self.native_workers is not None and (not isinstance(self.native_workers, int) or self.native_workers < 1):
             raise SpecError(f"simulation.native_workers={self.native_workers!r} must be an integer >= 1 (omit it for automatic)")
-        if self.port_method not in PORT_METHODS:
-            raise SpecError(f"simulation.port_method={self.port_method!r} is unknown; use one of {', '.join(PORT_METHODS)}")
-        if self.port_method == "schur" and not cholmod_available():
-            raise SpecError('simulation.port_method="schur" needs scikit-sparse (CHOLMOD): pip install "pyims[fast]" '
-                            '(with libsuitesparse-dev installed), or use "auto"')
+        try:
+            resolve_port_method(self.port_method)  # the name, and CHOLMOD when "schur" is asked for
+        except SpecError as exc:
+            raise SpecError(f"simulation.{exc}") from exc
         if not isinstance(self.ngspice_workers, int) or self.ngspice_workers < 1:
             raise SpecError(f"simulation.ngspice_workers={self.ngspice_workers!r} must be an integer >= 1")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):

@@ -116,8 +116,9 @@ class NativeNetwork:
     Results do not depend on ``workers``. ``port_method`` forms each tile's port matrices from one
     Cholesky factorization ("schur", needs scikit-sparse) or by solves ("solves"); "auto" (default)
     takes "schur" for every tile big enough to gain from it where it can run
-    (``pyims.runners.native.resolve_port_method``); ``self.tile_methods`` says what each tile got. ``progress(n)`` is called as tasks finish (``n_tasks`` in all); ``status(text)``
-    names each big tile as its work starts.
+    (``pyims.runners.native.resolve_port_method``); ``self.tile_methods`` says what each tile got.
+    ``progress(n)`` is called as tasks finish (``n_tasks`` in all); ``status(text)`` names each
+    big tile as its work starts.
     """
 
     def __init__(
@@ -167,12 +168,12 @@ class NativeNetwork:
                     tile = layer.tile(p, c, self.wires)
                     tiles[(l, p, c)] = tile
         self.tile_methods = {key: resolve_port_method(self.port_method, count_unknowns(t)) for key, t in tiles.items()}
+        big = {key for key, t in tiles.items() if 2 * t.n_rows * t.n_cols >= SPLIT_UNKNOWNS}
         if workers is None:
             # Processes pay off when there is big work to share (~0.4 s to start them, measured with
             # "solves": 400x120x84x10 unpartitioned 9.9 s -> 7.6 s with 2; 16/8/8 x 8/8/1 1.1 s -> 1.5 s).
             # A tile done by "schur" cannot be split, so those need two big tiles or more.
             cores = os.cpu_count() or 1
-            big = [key for key, t in tiles.items() if 2 * t.n_rows * t.n_cols >= SPLIT_UNKNOWNS]
             n_schur = sum(self.tile_methods[key] == "schur" for key in big)
             if n_schur < len(big):
                 workers = min(cores, 4)
@@ -183,7 +184,7 @@ class NativeNetwork:
                 tasks.append((key, "schur", 0, tile.n_rows * tile.n_cols))
                 continue
             m, n = tile.n_rows, tile.n_cols
-            pieces = workers if 2 * m * n >= SPLIT_UNKNOWNS else 1
+            pieces = workers if key in big else 1
             for side in _sides(m, n, self.energy, need_y):
                 r = m if side == "rows" else n
                 bounds = np.linspace(0, r, min(pieces, r) + 1).round().astype(int)
@@ -225,7 +226,7 @@ class NativeNetwork:
             """Big tiles take a while (a 1024x1024 one ~20 s): say which one is being worked on."""
             (l, p, c), side, a, b = task
             tile = tiles[(l, p, c)]
-            if self._status is not None and 2 * tile.n_rows * tile.n_cols >= SPLIT_UNKNOWNS:
+            if self._status is not None and (l, p, c) in big:
                 what = "one factorization" if side == "schur" else f"{side} {a}:{b} by solves"
                 self._status(f"layer {l + 1} tile ({p}, {c}) {tile.n_rows}x{tile.n_cols}: {what}")
 

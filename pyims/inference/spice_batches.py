@@ -168,17 +168,11 @@ def run_spice_batches(
         b, key = todo[0]
         finish(b, key, _run_batch(net, wires, mode, u[b], timeout_s))
     elif todo:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import as_completed
 
-        for name in ("distributed", "tornado", "bokeh"):
-            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-        local = None
-        if cluster.scheduler is None:
-            local = LocalCluster(n_workers=cluster.n_workers or os.cpu_count() or 1, threads_per_worker=1,
-                                 processes=True, dashboard_address=None, silence_logs=logging.WARNING)
-        client = Client(cluster.scheduler or local)
-        try:
+        from pyims.dask_client import dask_client
+
+        with dask_client(cluster.scheduler, cluster.n_workers) as client:
             shared_net, shared_wires = client.scatter([net, wires], broadcast=True)
             futures = {client.submit(_run_batch, shared_net, shared_wires, mode, u[b], timeout_s, pure=False,
                                      key=f"pyims-spice-{key}"): (b, key) for b, key in todo}
@@ -189,10 +183,6 @@ def run_spice_batches(
                 except Exception as exc:  # keep the other batches; report the first failure at the end
                     log.warning("verification batch of images %d..%d failed: %s", int(b[0]), int(b[-1]), exc)
                     failure = failure or exc
-        finally:
-            client.close()
-            if local is not None:
-                local.close()
     if failure is not None:
         raise failure
     ordered = [results[key] for key in keys]

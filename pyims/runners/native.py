@@ -22,7 +22,8 @@ conductance the drivers see), Y (the sense-side admittance) -- come one of two w
   with min(m, n) solves for T alone (the adjoint solve when there are fewer columns than rows).
   Kept as the reference the tests and benchmarks hold the new path against.
 
-``"auto"`` (the default) is "schur" where CHOLMOD can run, else "solves"; both agree to ~1e-12.
+``"auto"`` (the default) is "schur" where CHOLMOD can run and the tile has ``SCHUR_MIN_UNKNOWNS``
+internal nodes or more, else "solves" (``resolve_port_method``); both agree to ~1e-12.
 """
 
 from __future__ import annotations
@@ -276,17 +277,16 @@ class NativeTileSolver:
     """Factor a tile once; solve many input vectors or form its port matrices.
 
     ``method`` (``PORT_METHODS``): "auto" (default), "schur" or "solves"; see the module docstring
-    and ``resolve_port_method``. The resolved one is ``self.method``. Not thread-safe for concurrent use of one instance;
-    create one per thread or process.
+    and ``resolve_port_method``. The resolved one is ``self.method``. Not thread-safe for
+    concurrent use of one instance; create one per thread or process.
     """
 
     def __init__(self, tile: TileSpec, *, method: str = "auto") -> None:
         if not isinstance(tile, TileSpec):
             raise SpecError(f"NativeTileSolver needs a TileSpec, got {type(tile).__name__}")
-        resolve_port_method(method)  # a bad name fails before the assembly
+        self.method = resolve_port_method(method, count_unknowns(tile))  # a bad name fails before the assembly
         self.tile = tile
         self._blocks = _assemble(tile)
-        self.method = resolve_port_method(method, self.n_unknowns)
         self._factor_uu: SpdFactor | None = None
         self._ports: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._transfer: np.ndarray | None = None

@@ -8,9 +8,10 @@ solution at t = 0 (as ngspice does), the trapezoidal rule on the uniform grid gi
 
 and, for the step that starts at a corner of the stimulus (as SPICE does after a breakpoint),
 backward Euler ``(C/h + L_uu) x[k+1] = C/h x[k] - L_us V[k+1]``. Both matrices are factored
-once (``SpdFactor``: CHOLMOD where it can run, else SuperLU); each step is one sparse solve (``method="be"`` uses backward Euler throughout). Column
-currents are read from the state; source currents add the charging current ``C dV/dt`` of any
-capacitance sitting on a source node (``r_driver_ohm = 0``).
+once (``SpdFactor``: CHOLMOD where it can run, else SuperLU); each step is one sparse solve
+(``method="be"`` uses backward Euler throughout). Column currents are read from the state;
+source currents add the charging current ``C dV/dt`` of any capacitance sitting on a source
+node (``r_driver_ohm = 0``).
 """
 
 from __future__ import annotations

@@ -176,28 +176,16 @@ def run_sweep(
             for key, point, data in todo:
                 finish(key, point, evaluate(data, str(spec.base_dir)))
         else:
-            from dask.distributed import Client, LocalCluster, as_completed
+            from dask.distributed import as_completed
 
-            for name in ("distributed", "tornado", "bokeh"):  # Dask logs every start and stop at INFO
-                logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+            from pyims.dask_client import dask_client
 
-            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # inherited by worker processes
-            cluster = None
-            if scheduler is None:
-                workers = n_workers or os.cpu_count() or 1
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       silence_logs=logging.WARNING)
-            client = Client(scheduler or cluster)
-            try:
+            with dask_client(scheduler, n_workers) as client:
                 futures = {client.submit(evaluate, data, str(spec.base_dir), pure=False, key=f"pyims-{key}"): (key, point)
                            for key, point, data in todo}
                 for fut in as_completed(futures):
                     key, point = futures[fut]
                     finish(key, point, fut.result())
-            finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
     except KeyboardInterrupt:
         interrupted = True
         log.warning("sweep interrupted: %d of %d points stored; run it again to resume", n_skipped + n_ran, spec.n_points)

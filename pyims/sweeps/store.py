@@ -24,7 +24,7 @@ from pyims.errors import SpecError
 from pyims.experiment.config import NEUTRAL_FIELDS, canonical_json, config_key
 from pyims.fileio import atomic_write_bytes
 
-__all__ = ["ResultStore", "config_key", "spec_hash", "differing_fields", "RECORD_SCHEMA", "NEUTRAL_FIELDS", "MANIFEST_SCHEMA"]
+__all__ = ["ResultStore", "config_key", "spec_hash", "differing_fields", "axis_covers", "RECORD_SCHEMA", "NEUTRAL_FIELDS", "MANIFEST_SCHEMA"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,14 @@ def differing_fields(configs: list[dict[str, Any]]) -> list[str]:
     flats = [_flatten(c) for c in configs]
     names = set().union(*flats) if flats else set()
     return sorted(n for n in names - neutral if len({canonical_json(f.get(n)) for f in flats}) > 1)
+
+
+def axis_covers(axes, column: str) -> bool:
+    """True when ``column`` (a config field, ``config.wires.r_row_ohm``, or an axis name) is one of the
+    fields the sweep ``axes`` set (an axis ``a+b`` sets both; ``partitions`` sets ``partitions.*``)."""
+    path = column.removeprefix("config.")
+    parts = {part for a in axes for part in a.removeprefix("config.").split("+")}
+    return any(path == p or path.startswith(p + ".") for p in parts)
 
 
 def _checksum(record: dict[str, Any]) -> str:
@@ -186,7 +194,9 @@ class ResultStore:
                 row[f"config.{name}"] = json.dumps(value) if isinstance(value, (list, dict)) else value
             rows.append(row)
         df = pd.DataFrame(rows)
-        return df.sort_values(["sweep", "point_index"], kind="stable").reset_index(drop=True) if len(df) else df
+        df = df.sort_values(["sweep", "point_index"], kind="stable").reset_index(drop=True) if len(df) else df
+        df.attrs["swept"] = sorted({a for r in records for a in r.get("point", {})})  # the axis columns
+        return df
 
     def to_xarray(self):
         """The successful records as an ``xarray.Dataset``: one dimension per swept field (the sweep's
@@ -197,16 +207,12 @@ class ResultStore:
         if not len(df) or not (df["status"] == "ok").any():
             raise SpecError(f"store {self.root} has no successful records to export")
         ok = df[df["status"] == "ok"].copy()
-        axes = sorted({a for r in self.records() if r["status"] == "ok" for a in r.get("point", {})})
+        axes = [a for a in df.attrs["swept"] if ok[a].notna().any()]
         for a in axes:  # a store with appended sweeps: an axis one of them did not sweep
             if ok[a].isna().any():
                 ok[a] = ok[a].map(lambda v: NOT_SWEPT if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
 
-        def covered(col: str) -> bool:
-            path = col[len("config."):]
-            return any(path == part or path.startswith(part + ".") for a in axes for part in a.split("+"))
-
-        dims = axes + [c for c in ok.columns if c.startswith("config.") and not covered(c)]
+        dims = axes + [c for c in ok.columns if c.startswith("config.") and not axis_covers(axes, c)]
         if ok.duplicated(subset=dims).any():
             raise SpecError(f"store {self.root}: records are not told apart by their swept fields {dims}; "
                             "export to .csv or .parquet instead")
