@@ -23,6 +23,7 @@ from pyims.errors import (
     DatasetError,
     ModelFileError,
     NetlistError,
+    UnsupportedOpError,
     PyimsError,
     SimulationError,
     SimulationTimeout,
@@ -31,7 +32,7 @@ from pyims.errors import (
 )
 from pyims.results import RunInfo, TileResult
 from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
-from pyims.model import MLP, NeuronSpec, TrainSpec
+from pyims.model import MLP, Model, NeuronSpec, TrainSpec, load_model
 from pyims.spec.simulator import SimOptions
 from pyims.spec import (
     DeviceSpec,
@@ -45,7 +46,26 @@ from pyims.spec import (
 
 __version__ = "0.1.0"
 
+#: Loaded on first use (they pull in scipy and the simulators): ``pyims.infer``, ``pyims.Adc``.
+_LAZY = {"infer": ("pyims.inference.infer", "infer"), "Adc": ("pyims.components.adc", "Adc")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pyims' has no attribute {name!r}")
+
+
 __all__ = [
+    "load_model",
+    "infer",
+    "Model",
+    "Adc",
     "simulate_tile",
     "tile_netlist",
     "TileSpec",
@@ -76,4 +96,5 @@ __all__ = [
     "DatasetError",
     "ChecksumError",
     "ModelFileError",
+    "UnsupportedOpError",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,10 @@ from pyims.model import NeuronSpec
 from pyims.netlist.library import load_library, load_library_file
 from pyims.netlist.model import GROUND, DcSweep, Netlist, SubcktInstance, VoltageSource
 from pyims.runners.session import NgspiceSession
-from pyims.spec.simulator import TIGHT
+from pyims.spec.simulator import DEVICE, TIGHT, SimOptions
 
-__all__ = ["NeuronCurve", "LogisticFit", "characterize_neuron", "fit_logistic", "neuron_curve_netlist"]
+__all__ = ["NeuronCurve", "LogisticFit", "characterize_neuron", "fit_logistic", "neuron_curve_netlist",
+           "relu_circuit_curve", "relu_circuit_neuron", "RELU_SCALE_V", "RELU_SWEEP_V"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,7 @@ def characterize_neuron(
     v_fine_step_v: float = 1e-4,
     timeout_s: float = 600.0,
     keep_run_dir: bool = False,
+    options: SimOptions = TIGHT,
 ) -> NeuronCurve:
     """Sweep ``subckt`` (ports ``in out``) in ngspice and return its measured curve and logistic fit.
 
@@ -145,7 +148,8 @@ def characterize_neuron(
     amplifier of gain 30 can give on +-0.8 V lines (``gain * v_read``). Within ``+-v_fine_v`` a second sweep steps ``v_fine_step_v``:
     level-1 MOSFETs have kinks in their second derivative, so interpolation converges only as
     h^2 -- measured on this neuron, 1.1e-5 V of PCHIP error at 2 mV steps, ~2e-8 V at 0.1 mV.
-    ``v_fine_v = 0`` turns the fine sweep off. A failed run keeps its directory and names it.
+    ``v_fine_v = 0`` turns the fine sweep off. ``options``: the solver tolerances (default ``TIGHT``;
+    circuits with diodes need ``DEVICE``). A failed run keeps its directory and names it.
     """
     if not v_stop_v > v_start_v or not v_step_v > 0.0 or (v_stop_v - v_start_v) / v_step_v < 4:
         raise SpecError(
@@ -154,7 +158,7 @@ def characterize_neuron(
         )
     file = str(Path(subckt_file).resolve()) if subckt_file is not None else None
     # KLU off: a two-transistor circuit gains nothing from it, and the golden curve was measured without
-    session = NgspiceSession(TIGHT.with_(timeout_s=timeout_s, klu=False), keep_run_dir=keep_run_dir)
+    session = NgspiceSession(options.with_(timeout_s=timeout_s, klu=False), keep_run_dir=keep_run_dir)
     sweeps = [(v_start_v, v_stop_v, v_step_v)]
     lo, hi = max(-v_fine_v, v_start_v), min(v_fine_v, v_stop_v)
     if v_fine_v > 0.0 and v_fine_step_v < v_step_v and hi > lo:
@@ -173,3 +177,23 @@ def characterize_neuron(
     v_in, v_out = v_in[order], v_out[order]
     return NeuronCurve(subckt=subckt, subckt_file=file, v_in_v=v_in, v_out_v=v_out, fit=fit_logistic(v_in, v_out),
                        ngspice_version=session.version)
+
+
+#: The precision rectifier in a network: 0.1 V per unit activation at its input and output, swept
+#: over +-RELU_SWEEP_V (activations up to 100 units; beyond, the curve is held flat).
+RELU_SCALE_V = 0.1
+RELU_SWEEP_V = 10.0
+
+
+@lru_cache(maxsize=1)
+def relu_circuit_curve() -> NeuronCurve:
+    """The op-amp precision rectifier (``circuits/neuron_relu_rectifier.sub``) characterised in ngspice:
+    +-``RELU_SWEEP_V`` in 10 mV steps, 0.1 mV steps within +-0.2 V (the knee); tolerances ``DEVICE``
+    (a diode cannot meet ``abstol=1e-18`` A). Measured once per process."""
+    return characterize_neuron("pyims_neuron_relu_rectifier", v_start_v=-RELU_SWEEP_V, v_stop_v=RELU_SWEEP_V,
+                               v_step_v=1e-2, v_fine_v=0.2, v_fine_step_v=1e-4, options=DEVICE)
+
+
+def relu_circuit_neuron(scale_v: float = RELU_SCALE_V) -> NeuronSpec:
+    """A ReLU activation as the characterised rectifier computes it: ``a = f(z scale_v) / scale_v``."""
+    return relu_circuit_curve().neuron_spec(in_scale_v=scale_v, out_scale_v=scale_v)

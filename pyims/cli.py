@@ -64,7 +64,8 @@ def _print_experiment(result, out: Path | None) -> None:
     s = result.summary
     net, ds = s.network, s.dataset
     print(f"  {ds.name}: {ds.n_train} train / {ds.n_test} test images "
-          f"{ds.image_shape[0]}x{ds.image_shape[1]}; network {'x'.join(map(str, net.layer_sizes))}, "
+          f"{ds.image_shape[0]}x{ds.image_shape[1]}; network "
+          f"{', '.join(net.arrays) if any(a.startswith('conv') for a in net.arrays) else 'x'.join(map(str, net.layer_sizes))}, "
           f"partitions {net.partitions} ({net.n_tiles} tiles), mode {net.mode}")
     print()
     print(format_table(s))

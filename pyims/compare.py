@@ -223,6 +223,20 @@ def chance_note(accuracy: float, n_classes: int) -> str | None:
     return None
 
 
+#: Native vs ngspice for linear circuits (tiles, sense amplifiers, no neurons): both solve the same
+#: linear equations in float64, measured ~1e-12.
+LINEAR_TOLERANCE_REL = 1e-9
+
+
+def network_tolerance(net: "MappedNetwork") -> float:
+    """The native-vs-ngspice agreement promised for ``net``: the loosest of its neurons' promises, or
+    ``LINEAR_TOLERANCE_REL`` when it has none."""
+    from pyims.model.layers import Activation, layer_of
+
+    tols = [layer_of(s).neuron.component.ngspice_tolerance_rel for s in net.sequence if isinstance(layer_of(s), Activation)]
+    return max(tols) if tols else LINEAR_TOLERANCE_REL
+
+
 def sample_index(n_total: int, n_sample: int) -> np.ndarray:
     """``n_sample`` image indices spread evenly over ``0 .. n_total - 1`` (int64, sorted, unique)."""
     k = min(n_sample, n_total)
@@ -245,11 +259,14 @@ def verify_against_ngspice(
     progress=None,
     cluster=None,
     run_key: str = "",
+    adc=None,
 ) -> tuple[SpiceVerification, "NetworkResult"]:
     """Run images ``u[index]`` through ngspice and hold them against ``native`` (computed on all of ``u``).
 
     The one verification routine of ``pyims run``, ``pyims reproduce`` and ``pyims imac``. The
-    tolerance is the network neuron's promise (``Neuron.ngspice_tolerance_rel``). With ``cluster``
+    tolerance is the loosest promise of the network's neurons (``Neuron.ngspice_tolerance_rel``; 1e-9 for
+    a network of tiles alone, ``LINEAR_TOLERANCE_REL``). ``adc``: the calibrated converter the native run
+    used, simulated in ngspice too (not with ``cluster``). With ``cluster``
     (``pyims.inference.spice_batches.SpiceCluster``) the images run as resumable Dask batches,
     keyed by ``run_key``; otherwise in this process (``workers`` ngspice processes side by side).
     """
@@ -263,10 +280,10 @@ def verify_against_ngspice(
         from pyims.inference.spice import SpiceNetwork
 
         runner = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, keep_run_dir=keep_run_dir,
-                              batch_size=batch_size, workers=workers)
+                              batch_size=batch_size, workers=workers, adc=adc)
         spice = runner.run(u[index], progress=progress)
     per_layer = layer_rel_diffs(spice.pre_norm, [p[index] for p in native.pre_norm])
-    tol = net.neuron.component.ngspice_tolerance_rel
+    tol = network_tolerance(net)
     passed = bool(np.all(np.asarray(per_layer) <= tol))  # NaN compares False: a NaN never passes
     if not passed:
         log.warning("native and ngspice differ by %.2e (tolerance %.0e)", float(np.max(per_layer)), tol)

@@ -23,6 +23,7 @@ __all__ = [
     "DatasetError",
     "ChecksumError",
     "ModelFileError",
+    "UnsupportedOpError",
 ]
 
 
@@ -47,7 +48,16 @@ class ChecksumError(DatasetError):
 
 
 class ModelFileError(PyimsError):
-    """A weights file (.npz or CSV) is missing, malformed, or its layer shapes do not chain."""
+    """A model file (.onnx, .npz or CSV) is missing, malformed, or its layer shapes do not chain."""
+
+
+class UnsupportedOpError(ModelFileError):
+    """An ONNX graph uses an operator (or an attribute value) pyims cannot map; the message names the op,
+    the node and the supported list."""
+
+    def __init__(self, message: str, *, op: str, node: str) -> None:
+        super().__init__(message)
+        self.op, self.node = op, node
 
 
 class NetlistError(PyimsError):

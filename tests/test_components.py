@@ -24,7 +24,7 @@ def _mlp(sizes, neuron, seed=0):
 
 
 def test_every_built_in_kind_is_registered_once():
-    assert NEURONS.kinds() == ("sigmoid", "hardsigmoid", "linear", "measured")
+    assert NEURONS.kinds() == ("sigmoid", "hardsigmoid", "linear", "relu", "measured")
     assert SENSES.kinds() == ("ideal", "opamp", "diffamp")
     assert COMBINERS.kinds() == ("sum", "average")
     for registry in (NEURONS, SENSES, COMBINERS):
@@ -33,7 +33,7 @@ def test_every_built_in_kind_is_registered_once():
 
 
 def test_registry_errors_name_the_field_and_the_kinds():
-    with pytest.raises(SpecError, match=r"neuron.kind='relu6' is unknown; use one of sigmoid, hardsigmoid, linear, measured"):
+    with pytest.raises(SpecError, match=r"neuron.kind='relu6' is unknown; use one of sigmoid, hardsigmoid, linear, relu, measured"):
         NeuronSpec(kind="relu6")
     with pytest.raises(SpecError, match=r"periphery.sense='adc' is unknown; use one of ideal, opamp, diffamp"):
         PeripherySpec(sense="adc")

@@ -124,7 +124,7 @@ def test_mnist_download_config_against_local_server(tmp_path, http_server):
     "data, error, match",
     [
         ({"device": {"g_onn": 1e-4}}, ConfigError, "unknown field device.g_onn; allowed: g_on_s, g_off_s"),
-        ({"neuron": {"kind": "relu"}}, ConfigError, "neuron.kind='relu' is unknown; use one of sigmoid, hardsigmoid, linear"),
+        ({"neuron": {"kind": "swish"}}, ConfigError, "neuron.kind='swish' is unknown; use one of sigmoid, hardsigmoid, linear"),
         ({"simulation": {"mode": "hybrid"}}, ConfigError, "simulation.mode='hybrid' is unknown; use one of analog, tiled"),
         ({"periphery": {"combine": "max"}}, ConfigError, "periphery.combine='max' is unknown; use one of sum, average"),
         ({"model": {"source": "npz"}}, ConfigError, "model.source='npz' needs model.weights"),
@@ -193,9 +193,9 @@ def test_cli_run_and_errors(tmp_path, capsys):
     assert "analog, tiled co-sim" in out and "PASS" in out
     assert (tmp_path / "out" / "summary.json").exists()
     bad = tmp_path / "bad.toml"
-    bad.write_text("[neuron]\nkind = 'relu'\n")
+    bad.write_text("[neuron]\nkind = 'swish'\n")
     assert main(["run", str(bad)]) == 2
-    assert "neuron.kind='relu' is unknown" in capsys.readouterr().err
+    assert "neuron.kind='swish' is unknown" in capsys.readouterr().err
 
 
 @pytest.mark.ngspice

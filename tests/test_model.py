@@ -48,7 +48,7 @@ def test_neuron_formulas():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"kind": "relu"}, "neuron.kind='relu' is unknown; use one of sigmoid, hardsigmoid, linear"),
+        ({"kind": "swish"}, "neuron.kind='swish' is unknown; use one of sigmoid, hardsigmoid, linear"),
         ({"gain_norm": 0.0}, "gain_norm"),
         ({"out_lo_norm": 1.0, "out_hi_norm": 0.5}, "must exceed"),
         ({"inverting": "yes"}, "true or false"),

@@ -11,7 +11,7 @@ from pyims.components.registry import COMBINERS, NEURONS, SENSES, Registry
 from pyims.components.sense import CurrentSense, Sense
 
 # Built-in kinds register themselves on import, in this order (the order error messages list them).
-from pyims.components import neuron_sigmoid, neuron_hardsigmoid, neuron_linear, neuron_measured  # noqa: E402,F401
+from pyims.components import neuron_sigmoid, neuron_hardsigmoid, neuron_linear, neuron_relu, neuron_measured  # noqa: E402,F401
 from pyims.components import sense_ideal, sense_opamp, sense_diffamp  # noqa: E402,F401
 from pyims.components import combine_sum, combine_average  # noqa: E402,F401
 

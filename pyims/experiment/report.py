@@ -16,7 +16,7 @@ import numpy as np
 from pyims.compare import predictions
 from pyims.fileio import publish_dir
 from pyims.experiment.summary import ExperimentSummary
-from pyims.model import save_npz_weights
+from pyims.model import MLP, save_npz_weights
 
 __all__ = ["write_report", "format_table", "PER_IMAGE_COLUMNS"]
 
@@ -42,8 +42,8 @@ def is_report_entry(name: str) -> bool:
 def _per_image_csv(result) -> bytes:
     y = result.dataset.test.y
     tie = result.config.simulation.tie_atol
-    dp, dt = predictions(result.digital_pre[-1], tie)
-    mp, mt = predictions(result.mapped_pre[-1], tie)
+    dp, dt = predictions(result.digital_out, tie)
+    mp, mt = predictions(result.mapped_out, tie)
     ap, at = predictions(result.analog.logits, tie)
     srt = np.sort(result.analog.logits, axis=1)
     margin = srt[:, -1] - srt[:, -2] if srt.shape[1] > 1 else srt[:, -1]
@@ -116,7 +116,12 @@ def write_report(result, out: Path) -> list[Path]:
 
     def build(tmp: Path) -> list[str]:
         buf = io.BytesIO()
-        save_npz_weights(result.mlp, buf)
+        if isinstance(result.mlp, MLP):
+            save_npz_weights(result.mlp, buf)
+        else:  # every crossbar layer's weights as mapped (a convolution's unrolled: rows = C_in*kh*kw)
+            layers = result.mlp.crossbar_layers
+            np.savez(buf, **{f"{k}{l}": arr for l, layer in enumerate(layers, start=1)
+                             for k, arr in (("W", layer.weight), ("B", layer.bias))})
         (tmp / "weights.npz").write_bytes(buf.getvalue())
         (tmp / "per_image.csv").write_bytes(_per_image_csv(result))
         plots = _plots(result, tmp)

@@ -14,7 +14,7 @@ from pyims import __version__
 from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, sample_index, verify_against_ngspice
 from pyims.data import Dataset, load_dataset
 from pyims.experiment.config import ExperimentConfig
-from pyims.experiment.preflight import check_network_fits, preflight
+from pyims.experiment.preflight import check_model_fits, check_network_fits, load_config_model, preflight
 from pyims.experiment.progress import progress_bar
 from pyims.experiment.summary import (
     Accuracies,
@@ -29,8 +29,9 @@ from pyims.experiment.summary import (
     TileInfo,
 )
 from pyims.inference import NativeNetwork, NetworkResult
+from pyims.inference.infer import forward_chunked
 from pyims.mapping import MappedNetwork, map_network
-from pyims.model import MLP, load_csv_weights, load_npz_weights, train_mlp
+from pyims.model import MLP, Model, train_mlp
 
 __all__ = ["ExperimentResult", "run_experiment"]
 
@@ -43,22 +44,26 @@ class ExperimentResult:
 
     config: ExperimentConfig
     dataset: Dataset
-    mlp: MLP
+    mlp: MLP | Model
     net: MappedNetwork
     digital_pre: list[np.ndarray]
     mapped_pre: list[np.ndarray]
+    digital_out: np.ndarray
+    mapped_out: np.ndarray
     analog: NetworkResult
     spice: NetworkResult | None
     spice_index: np.ndarray
     summary: ExperimentSummary
 
 
-def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP:
+def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP | Model:
     src = cfg.model
-    if src.source == "npz":
-        mlp = load_npz_weights(cfg.resolve_path(src.weights), cfg.neuron)
-    elif src.source == "csv":
-        mlp = load_csv_weights(cfg.resolve_path(src.weights), cfg.neuron)
+    if src.file is not None or src.source != "train":
+        model = load_config_model(cfg)
+        if isinstance(model, Model):
+            check_model_fits(model, ds.image_shape, ds.n_classes)
+            return model
+        mlp = model
     else:
         x = cfg.encoding.digital(ds.train.x_norm)
         with progress_bar(cfg.train.epochs, "training", show) as bar:
@@ -68,6 +73,10 @@ def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP:
             mlp = train_mlp(x, ds.train.y, n_classes=ds.n_classes, neuron=cfg.neuron, spec=cfg.train, progress=tick)
     check_network_fits(mlp.layer_sizes, ds.image_shape, ds.n_classes)
     return mlp
+
+
+def _steps(model: MLP | Model):
+    return model.layers if isinstance(model, MLP) else model.steps
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None,
@@ -100,16 +109,17 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
 
     net = map_network(mlp, device=cfg.device, encoding=cfg.encoding, periphery=cfg.periphery, plan=cfg.partitions)
     x_test, y = ds.test.x_norm, ds.test.y
-    digital_pre = mlp.forward(cfg.encoding.digital(x_test))
-    u = cfg.encoding.quantized(x_test)
-    mapped_pre = net.mapped_ideal_forward(u)
+    x_in = net.check_inputs(x_test)  # (N, *input_shape): a CNN's images as (N, C, H, W)
+    digital_pre, digital_out = forward_chunked(_steps(mlp), cfg.encoding.digital(x_in))
+    u = cfg.encoding.quantized(x_in)
+    mapped_pre, mapped_out = forward_chunked(net.sequence, u, net.mapped_ideal_evaluate)
 
     t0 = time.perf_counter()
     with progress_bar(None, "native solves (tasks)", show_progress) as bar:
         native = NativeNetwork(
             net, cfg.wires, mode=cfg.simulation.mode, energy=cfg.simulation.energy,
             workers=cfg.simulation.native_workers, progress=bar.update, status=bar.set_postfix_str,
-            port_method=cfg.simulation.port_method,
+            port_method=cfg.simulation.port_method, adc=cfg.adc,
         )
     timing["native_build_s"] = time.perf_counter() - t0
     analog = native.run(u)
@@ -127,7 +137,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
             verification, spice = verify_against_ngspice(
                 net, cfg.wires, u, analog, spice_index, mode=sim.mode, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
                 keep_run_dir=sim.keep_run_dirs, batch_size=sim.batch_size, workers=sim.ngspice_workers, progress=bar.update,
-                cluster=cluster, run_key=run_key if cluster is not None else "",
+                cluster=cluster, run_key=run_key if cluster is not None else "", adc=native.adc,
             )
         timing["ngspice_s"] = spice.wall_time_s
 
@@ -139,21 +149,22 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         dataset=DatasetInfo(name=ds.name, n_train=int(ds.train.y.size), n_test=int(y.size),
                             image_shape=list(ds.image_shape), n_classes=ds.n_classes),
         network=NetworkInfo(
-            layer_sizes=list(mlp.layer_sizes),
-            partitions=net.plan.describe(mlp.layer_sizes),
+            layer_sizes=list(net.layer_sizes),
+            partitions=net.describe_plan(),
             n_tiles=native.n_tiles,
             tiles=[TileInfo(layer=l + 1, row_sizes=list(layer.split.row_sizes), out_sizes=list(layer.split.out_sizes),
                             w_max=layer.w_max) for l, layer in enumerate(net.layers)],
             mode=sim.mode,
+            arrays=[f"{'dense' if layer.source is None else 'conv'} {layer.n_rows}x{layer.n_out}" for layer in net.layers],
         ),
         accuracy=Accuracies(
-            digital=accuracy_stats(digital_pre[-1], y, tie),
-            mapped_ideal=accuracy_stats(mapped_pre[-1], y, tie),
+            digital=accuracy_stats(digital_out, y, tie),
+            mapped_ideal=accuracy_stats(mapped_out, y, tie),
             analog=accuracy_stats(analog.logits, y, tie),
         ),
         agreement=Agreements(
-            analog_vs_digital=agreement(analog.logits, digital_pre[-1], tie),
-            mapped_ideal_vs_digital=agreement(mapped_pre[-1], digital_pre[-1], tie),
+            analog_vs_digital=agreement(analog.logits, digital_out, tie),
+            mapped_ideal_vs_digital=agreement(mapped_out, digital_out, tie),
         ),
         layer_errors=LayerErrors(
             analog_vs_digital=layer_errors(list(analog.pre_norm), digital_pre),
@@ -162,7 +173,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         ),
         confusion_matrix=ConfusionMatrices(
             analog=confusion_matrix(analog.logits, y, ds.n_classes, tie).tolist(),
-            digital=confusion_matrix(digital_pre[-1], y, ds.n_classes, tie).tolist(),
+            digital=confusion_matrix(digital_out, y, ds.n_classes, tie).tolist(),
         ),
         energy=None if analog.power_w is None else EnergyInfo(
             mean_read_power_w=float(analog.power_w.mean()),
@@ -178,6 +189,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     timing["total_s"] = time.perf_counter() - t_start
     result = ExperimentResult(
         config=cfg, dataset=ds, mlp=mlp, net=net, digital_pre=digital_pre, mapped_pre=mapped_pre,
+        digital_out=digital_out, mapped_out=mapped_out,
         analog=analog, spice=spice, spice_index=spice_index, summary=summary,
     )
     if out_dir is not None:

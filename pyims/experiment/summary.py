@@ -58,13 +58,16 @@ class TileInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkInfo:
-    """layer_sizes ``(n_in, ..., n_out)``; partitions (``16/8/8 x 8/8/1``); n_tiles; tiles per layer; mode."""
+    """layer_sizes ``(n_in, ..., n_out)`` (a CNN: the first crossbar layer's rows, then every crossbar
+    layer's outputs); partitions (``16/8/8 x 8/8/1``); n_tiles; tiles per layer; mode; arrays: each
+    crossbar layer's kind and array (rows with the bias row x outputs), e.g. ``conv 26x6``."""
 
     layer_sizes: list[int]
     partitions: str
     n_tiles: int
     tiles: list[TileInfo]
     mode: str
+    arrays: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

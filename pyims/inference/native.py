@@ -25,7 +25,13 @@ Each case is its sense component's (``pyims.components``: ``load``, ``readout``,
 runs the forward routine (``pyims.model.layers.forward``) with them.
 
 Read power per image is ``sum_pc V_p . (V_p S_pc - v_s T_pc^T)`` with ``v_s`` the sense-node
-voltages (0 for ideal sensing).
+voltages (0 for ideal sensing); a convolution reads its tiles once per output position, and its
+power is the sum over those reads.
+
+Any network of the layer model runs here: a convolution hands its im2col patches to the same
+``W`` (every output position is one more input vector of the same tiles). With an ADC
+(``pyims.components.adc``) the tiled mode converts every tile's partial sums before adding them
+(``z = sum_p Q(V_p W_p)``) and the fully-analog mode converts the last layer's outputs.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pyims.components.adc import Adc
 from pyims.components.sense import Sense
 from pyims.components.sense_ideal import IdealSense
 from pyims.errors import SpecError
@@ -132,8 +139,12 @@ class NativeNetwork:
         progress: Callable[[int], None] | None = None,
         port_method: str = "auto",
         status: Callable[[str], None] | None = None,
+        adc: Adc | None = None,
     ) -> None:
         check_mode(net, mode)
+        if adc is not None and not isinstance(adc, Adc):
+            raise SpecError(f"adc is a {type(adc).__name__}; pass a pyims.components.adc.Adc or None")
+        self.adc = adc
         resolve_port_method(port_method)  # a bad name or a missing CHOLMOD fails before any work
         self.port_method = port_method
         if workers is not None and (not isinstance(workers, int) or workers < 1):
@@ -287,22 +298,86 @@ class NativeNetwork:
             total += np.einsum("ij,ij->i", v_p, i_src)
         return total
 
-    def run(self, u: np.ndarray) -> NetworkResult:
-        """Inference on hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``, see ``InputEncoding.quantized``)."""
+    #: Row vectors per chunk of images (a convolution unrolls every image into one vector per output
+    #: position); bounds the memory of the im2col patches at ~100 MB per layer.
+    CHUNK_ROWS = 400_000
+
+    def _partials(self, k: int, layer: MappedLayer, rows_aug: np.ndarray) -> list[np.ndarray]:
+        """Per horizontal partition, its partial sums ``(M, n_out)`` (each output read by that tile's ADC)."""
+        w = self.layer_maps[k].w
+        return [rows_aug[:, layer.rows_of(p)] @ w[layer.rows_of(p), :] for p in range(layer.n_h)]
+
+    def _adc_layers(self) -> set[int]:
+        """Crossbar layers whose outputs an ADC converts: every tile's in tiled mode, the last layer's in analog mode."""
+        n = len(self.net.layers)
+        return set(range(n)) if self.mode == "tiled" else {n - 1}
+
+    def calibrate_adc(self, u: np.ndarray) -> Adc:
+        """Fix the ADC ranges from inputs ``u`` (layer by layer, each on the previous layers' converted
+        outputs); returns (and keeps) the calibrated ADC."""
+        adc, net = self.adc, self.net
+        if adc is None:
+            raise SpecError("calibrate_adc needs an adc")
+        a = net.check_inputs(u)[: adc.calibration_images]
+        fs: list[float] = []
+        converted = self._adc_layers()
+
+        def evaluate(k: int, layer: Layer, rows: np.ndarray) -> np.ndarray:
+            parts = self._partials(k, layer, net.augment(rows))  # type: ignore[arg-type]
+            whole = sum(parts)
+            fs.append(adc.calibrate(np.stack(parts) if self.mode == "tiled" else whole))
+            if k not in converted:
+                return whole
+            gain, off = adc.errors(k, len(parts), layer.n_out)  # type: ignore[attr-defined]
+            if self.mode == "tiled":
+                return net.combiner.combine([adc.quantize(z, fs[-1], gain[p], off[p]) for p, z in enumerate(parts)])
+            return adc.quantize(whole, fs[-1], gain[0], off[0])
+
+        forward(net.sequence, a, evaluate, keep_inputs=False, keep_pre=False)
+        self.adc = adc.with_full_scale(tuple(fs))
+        return self.adc
+
+    def run(self, u: np.ndarray, *, keep_pre: bool = True) -> NetworkResult:
+        """Inference on hardware inputs ``u`` ``(N, *input_shape)`` (units of ``v_read_v``, see
+        ``InputEncoding.quantized``); ``keep_pre=False`` keeps only the outputs (large CNN test sets)."""
         t0 = time.perf_counter()
         net = self.net
-        a = net.check_inputs(u)
-        power = np.zeros(a.shape[0])
+        a_all = net.check_inputs(u)
+        if self.adc is not None and not self.adc.calibrated:
+            self.calibrate_adc(a_all)
+        adc, converted, n_layers = self.adc, self._adc_layers(), len(net.layers)
+        power = np.zeros(a_all.shape[0])
+        # rows per image: one per output position of every convolution (probe one image)
+        per_image = sum(r.shape[0] for r in forward(net.sequence, a_all[:1], lambda k, layer, rows: np.zeros(
+            (rows.shape[0], layer.n_out)), keep_pre=False).inputs)  # type: ignore[attr-defined]
+        chunk = max(1, self.CHUNK_ROWS // max(per_image, 1)) if per_image > n_layers else a_all.shape[0]
+        pres: list[list[np.ndarray]] = [[] for _ in net.layers]
+        outs: list[np.ndarray] = []
+        for start in range(0, a_all.shape[0], chunk):
+            a = a_all[start : start + chunk]
+            n_img = a.shape[0]
+            sl = slice(start, start + n_img)
 
-        def evaluate(k: int, layer: Layer, a: np.ndarray) -> np.ndarray:
-            a_aug = net.augment(a)
-            lmap = self.layer_maps[k]
-            if self.energy:
-                power[:] += self._power(layer, lmap, a_aug * net.v_read_v)  # type: ignore[arg-type]
-            return a_aug @ lmap.w
+            def evaluate(k: int, layer: Layer, rows: np.ndarray) -> np.ndarray:
+                rows_aug = net.augment(rows)
+                lmap = self.layer_maps[k]
+                if self.energy:
+                    power[sl] += self._power(layer, lmap, rows_aug * net.v_read_v).reshape(n_img, -1).sum(axis=1)  # type: ignore[arg-type]
+                if adc is None or k not in converted:
+                    return rows_aug @ lmap.w
+                gain, off = adc.errors(k, layer.n_h, layer.n_out)  # type: ignore[attr-defined]
+                fs = adc.full_scale(k, n_layers)
+                if self.mode == "tiled":
+                    return net.combiner.combine([adc.quantize(z, fs, gain[p], off[p])
+                                                 for p, z in enumerate(self._partials(k, layer, rows_aug))])  # type: ignore[arg-type]
+                return adc.quantize(rows_aug @ lmap.w, fs, gain[0], off[0])
 
-        pre = forward(net.sequence, a, evaluate).pre
+            trace = forward(net.sequence, a, evaluate, keep_inputs=False, keep_pre=keep_pre)
+            for l, z in enumerate(trace.pre):
+                pres[l].append(z)
+            outs.append(trace.output.reshape(n_img, -1))  # type: ignore[union-attr]
         return NetworkResult(
-            pre_norm=tuple(pre), power_w=power if self.energy else None, backend="native", mode=self.mode,
+            pre_norm=tuple(np.concatenate(p) for p in pres) if keep_pre else (),
+            output=np.concatenate(outs), power_w=power if self.energy else None, backend="native", mode=self.mode,
             wall_time_s=time.perf_counter() - t0,
         )

@@ -17,6 +17,11 @@ def check_mode(net, mode: str) -> None:
     """SpecError unless ``mode`` is known and possible for ``net``'s periphery."""
     if mode not in MODES:
         raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
+    if mode == "analog" and not net.fully_analog_capable:
+        raise SpecError(
+            'mode="analog" builds one circuit from a dense stack with one neuron between its layers; this network '
+            '(convolutions, pooling or mixed activations) runs tile by tile: use mode="tiled"'
+        )
     if mode == "tiled" and not net.periphery.sense_component.current_mode:
         raise SpecError(
             f'mode="tiled" co-simulates current-mode tiles (0 V virtual grounds), but periphery.sense="{net.periphery.sense}" '
@@ -29,9 +34,11 @@ class NetworkResult:
     """Pre-activations of every layer and the read power, for ``N`` images.
 
     Attributes:
-        pre_norm: one float64 array ``(N, n_out_l)`` per layer, dimensionless pre-activations
-            recovered from the circuit (``z = v_d / v_z``; see ``docs/network.md``); the last
-            layer's are the logits.
+        pre_norm: one float64 array ``(N, n_out_l)`` per crossbar layer, dimensionless pre-activations
+            recovered from the circuit (``z = v_d / v_z``; see ``docs/network.md``; a convolution's
+            are its ``C_out*H'*W'`` outputs per image); empty when not kept (``keep_pre=False``).
+        output: float64 ``(N, n_outputs)``, the network's output (the last layer's pre-activations
+            for an MLP; after any digital readout layers otherwise).
         power_w: float64 ``(N,)``, watts delivered by every row driver (inputs, bias rows and,
             in analog mode, neuron outputs) into the arrays; ``None`` when not computed.
         backend: "native" or "ngspice".
@@ -43,6 +50,7 @@ class NetworkResult:
 
     pre_norm: tuple[np.ndarray, ...]
     power_w: np.ndarray | None
+    output: np.ndarray | None = None
     backend: str
     mode: str
     wall_time_s: float
@@ -51,4 +59,5 @@ class NetworkResult:
 
     @property
     def logits(self) -> np.ndarray:
-        return self.pre_norm[-1]
+        """The network's output ``(N, n_outputs)`` (the class is its argmax)."""
+        return self.output if self.output is not None else self.pre_norm[-1]

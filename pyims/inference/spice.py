@@ -54,7 +54,7 @@ def read_network_vectors(nn: NetworkNetlist, columns: Callable[[list[str]], np.n
 
 def dc_options(net: MappedNetwork) -> SimOptions:
     """The solver settings a DC network run needs: ``DEVICE`` with transistor-level neurons between layers, else ``TIGHT``."""
-    return DEVICE if net.neuron.component.transistor_level and len(net.layers) > 1 else TIGHT
+    return DEVICE if net.neuron is not None and net.neuron.component.transistor_level and len(net.layers) > 1 else TIGHT
 
 
 class SpiceNetwork:
@@ -84,8 +84,13 @@ class SpiceNetwork:
         batch_size: int | None = None,
         options: SimOptions | tuple[str, ...] | None = None,
         workers: int = 1,
+        adc=None,
     ) -> None:
         check_mode(net, mode)
+        if adc is not None and not adc.calibrated:
+            raise SpecError("SpiceNetwork needs a calibrated ADC (fixed full_scale_norm); calibrate it natively first: "
+                            "NativeNetwork(..., adc=adc).calibrate_adc(u)")
+        self.adc = adc
         if batch_size is not None and batch_size < 1:
             raise SpecError(f"batch_size={batch_size!r} must be >= 1")
         if not isinstance(workers, int) or workers < 1:
@@ -101,36 +106,42 @@ class SpiceNetwork:
         self.batch_size = batch_size
         self.workers = workers
 
-    def _analog(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
-        nn = build_network_netlist(self.net, self.wires, u)
+    def _analog(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        nn = build_network_netlist(self.net, self.wires, u, adc=self.adc)
         out = self.session.run(nn.netlist, expect=network_vector_names(nn), n_points=nn.n_images, prefix="net-analog-")
         if out.rundir is not None:
             kept.append(str(out.rundir))
         read, power = read_network_vectors(nn, out.columns, u * self.net.v_read_v, self.net.periphery.v_bias_v)
         # SPICE result reading is the forward routine with the measured pre-activations
-        pre = forward(self.net.sequence, u, lambda k, layer, a: read[k]).pre
-        return pre, power
+        trace = forward(self.net.sequence, u, lambda k, layer, a: read[k], keep_inputs=False)
+        return trace.pre, power, trace.output.reshape(u.shape[0], -1)  # type: ignore[union-attr]
 
-    def _tiled(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    def _tiled(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         net = self.net
         power = np.zeros(u.shape[0])
 
         def evaluate(l: int, layer: Layer, a: np.ndarray) -> np.ndarray:
-            ln = build_layer_netlist(net, self.wires, l, a)
+            ln = build_layer_netlist(net, self.wires, l, a, adc=self.adc)
             sense_names = {key: [f"i({s})" for s in srcs] for key, srcs in ln.sense_sources.items()}
+            adc_names = {key: [f"v({n})" for n in nodes] for key, nodes in (ln.adc_nodes or {}).items()}
             input_names = [f"i({s})" for s in ln.input_sources]
-            out = self.session.run(ln.netlist, expect=input_names + [n for v in sense_names.values() for n in v],
+            out = self.session.run(ln.netlist, expect=input_names + [n for v in sense_names.values() for n in v]
+                                   + [n for v in adc_names.values() for n in v],
                                    n_points=ln.n_images, prefix=f"net-tiled-l{l + 1}-")
             if out.rundir is not None:
                 kept.append(str(out.rundir))
             v_rows = net.augment(a) * net.v_read_v
-            power[:] -= np.einsum("ij,ij->i", out.columns(input_names), v_rows)
+            # a convolution reads its tiles once per output position: an image's power is the sum
+            power[:] -= np.einsum("ij,ij->i", out.columns(input_names), v_rows).reshape(u.shape[0], -1).sum(axis=1)
             scale = layer.w_max / (layer.dg_s * net.v_read_v)  # type: ignore[attr-defined]
-            z = np.zeros((u.shape[0], layer.n_out))  # type: ignore[attr-defined]
+            z = np.zeros((a.shape[0], layer.n_out))  # type: ignore[attr-defined]
             for c in range(layer.n_v):  # type: ignore[attr-defined]
                 outs = layer.outs_of(c)  # type: ignore[attr-defined]
                 parts = []
                 for p in range(layer.n_h):  # type: ignore[attr-defined]
+                    if adc_names:  # the converters' outputs, back in pre-activation units
+                        parts.append(out.columns(adc_names[(p, c)]) / ln.v_z)
+                        continue
                     i_col = out.columns(sense_names[(p, c)])
                     parts.append((i_col[:, 0::2] - i_col[:, 1::2]) * scale)
                 # Python's combination: currents summed at one virtual ground, or the partitions'
@@ -138,8 +149,8 @@ class SpiceNetwork:
                 z[:, outs] = net.combiner.combine(parts)
             return z
 
-        pre = forward(net.sequence, u, evaluate).pre
-        return pre, power
+        trace = forward(net.sequence, u, evaluate, keep_inputs=False)
+        return trace.pre, power, trace.output.reshape(u.shape[0], -1)  # type: ignore[union-attr]
 
     def run(self, u: np.ndarray, progress: Callable[[int], None] | None = None) -> NetworkResult:
         """Inference on hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``)."""
@@ -149,25 +160,24 @@ class SpiceNetwork:
         chunks = [u[start : start + step] for start in range(0, u.shape[0], step)]
         infer = self._analog if self.mode == "analog" else self._tiled
 
-        def one(chunk: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+        def one(chunk: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list[str]]:
             kept: list[str] = []
-            pre, power = infer(chunk, kept)
+            pre, power, output = infer(chunk, kept)
             if progress is not None:
                 progress(chunk.shape[0])
-            return pre, power, kept
+            return pre, power, output, kept
 
         if self.workers == 1 or len(chunks) == 1:
             outs = [one(c) for c in chunks]
         else:
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
                 outs = list(pool.map(one, chunks))
-        pres = [o[0] for o in outs]
-        powers = [o[1] for o in outs]
-        kept = [d for o in outs for d in o[2]]
+        kept = [d for o in outs for d in o[3]]
         n_layers = len(self.net.layers)
         return NetworkResult(
-            pre_norm=tuple(np.concatenate([p[l] for p in pres]) for l in range(n_layers)),
-            power_w=np.concatenate(powers),
+            pre_norm=tuple(np.concatenate([o[0][l] for o in outs]) for l in range(n_layers)),
+            power_w=np.concatenate([o[1] for o in outs]),
+            output=np.concatenate([o[2] for o in outs]),
             backend="ngspice",
             mode=self.mode,
             wall_time_s=time.perf_counter() - t0,

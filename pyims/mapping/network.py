@@ -1,6 +1,8 @@
-"""A whole MLP mapped onto partitioned differential crossbars.
+"""A whole network mapped onto partitioned differential crossbars.
 
-Layer ``l`` has ``rows = n_in + 1`` rows (its inputs, then the bias row driven at
+Every crossbar layer (dense, or a convolution unrolled by im2col: rows = C_in*kh*kw patch
+entries) becomes one ``MappedLayer``; the other layers (activations, pooling, flatten, adds)
+stay as they are in the mapped network's sequence. Layer ``l`` has ``rows = n_in + 1`` rows (its inputs, then the bias row driven at
 ``v_bias_v``) and ``n_out`` outputs, each a pair of physical columns (G+, G-). Tiles are cut
 by the layer's ``LayerSplit``; inside a tile, output ``j`` occupies columns ``2j`` (G+) and
 ``2j + 1`` (G-). Currents convert back to the pre-activation as
@@ -21,7 +23,8 @@ from pyims.errors import SpecError
 from pyims.spec._checks import real_array
 from pyims.mapping.conductance import weights_to_conductances
 from pyims.model import MLP, NeuronSpec
-from pyims.model.layers import DenseLike, Layer, dense_stack, forward
+from pyims.model.graph import Model, as_model
+from pyims.model.layers import Dense, DenseLike, Layer, Node, dense_stack, forward
 from pyims.spec import DeviceSpec, InputEncoding, LayerSplit, PartitionPlan, PeripherySpec, TileSpec, WireParasitics
 
 __all__ = ["MappedLayer", "MappedNetwork", "map_network"]
@@ -36,6 +39,8 @@ class MappedLayer(DenseLike):
         w_max: the weight that maps to a full ``g_on - g_off`` swing.
         dg_s: ``g_on_s - g_off_s``.
         split: the layer's tiles (row sizes include the bias row).
+        source: the float layer it was mapped from (its ``unroll`` / ``fold``: a convolution reads
+            one row vector per output position), or ``None`` for a plain dense layer.
     """
 
     g_pos_s: np.ndarray
@@ -43,6 +48,16 @@ class MappedLayer(DenseLike):
     w_max: float
     dg_s: float
     split: LayerSplit
+    source: DenseLike | None = None
+
+    def unroll(self, a: np.ndarray) -> np.ndarray:
+        return DenseLike.unroll(self, a) if self.source is None else self.source.unroll(a)
+
+    def fold(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return z if self.source is None else self.source.fold(z, a)
+
+    def describe(self) -> str:
+        return f"mapped {self.source.describe() if self.source is not None else DenseLike.describe(self)}"
 
     @property
     def n_rows(self) -> int:
@@ -93,23 +108,52 @@ class MappedLayer(DenseLike):
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class MappedNetwork:
-    """The mapped layers with everything needed to drive and read them."""
+    """The mapped layers with everything needed to drive and read them.
+
+    ``neuron`` is the one neuron between the layers of a dense stack (what the fully-analog
+    circuit instantiates); ``None`` for other networks (CNNs, mixed activations), which run tile
+    by tile. ``steps`` is the whole network with the mapped layers in place (default: the dense
+    stack ``layers[0], Activation(neuron), layers[1], ...``); ``input_shape`` one image's input.
+    """
 
     layers: tuple[MappedLayer, ...]
-    neuron: NeuronSpec
+    neuron: NeuronSpec | None
     encoding: InputEncoding
     periphery: PeripherySpec
     device: DeviceSpec
     plan: PartitionPlan
-    _sequence: tuple[Layer, ...] = field(default=(), init=False, repr=False)
+    steps: tuple[Layer | Node, ...] | None = None
+    input_shape: tuple[int, ...] | None = None
+    _sequence: tuple[Layer | Node, ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_sequence", dense_stack(self.layers, self.neuron))
+        if self.steps is None:
+            if self.neuron is None:
+                raise SpecError("MappedNetwork needs steps or a neuron (a dense stack)")
+            object.__setattr__(self, "_sequence", dense_stack(self.layers, self.neuron))
+        else:
+            object.__setattr__(self, "_sequence", tuple(self.steps))
+        if self.input_shape is None:
+            object.__setattr__(self, "input_shape", (self.layers[0].n_in,))
 
     @property
-    def sequence(self) -> tuple[Layer, ...]:
-        """The network model: ``layers[0], Activation(neuron), layers[1], ...`` (``pyims.model.layers``)."""
+    def sequence(self) -> tuple[Layer | Node, ...]:
+        """The network model with the mapped layers in place (``pyims.model.layers``)."""
         return self._sequence
+
+    @property
+    def fully_analog_capable(self) -> bool:
+        """A dense stack with one neuron: it can run as one circuit (``mode="analog"``)."""
+        return self.neuron is not None
+
+    @property
+    def layer_shapes(self) -> tuple[tuple[int, int], ...]:
+        """``(n_in, n_out)`` of every crossbar layer (bias row not counted)."""
+        return tuple((layer.n_in, layer.n_out) for layer in self.layers)
+
+    def describe_plan(self) -> str:
+        """E.g. ``16/8/8 x 8/8/1``."""
+        return "/".join(str(layer.n_h) for layer in self.layers) + " x " + "/".join(str(layer.n_v) for layer in self.layers)
 
     @property
     def sense(self) -> Sense:
@@ -145,45 +189,60 @@ class MappedNetwork:
                               n_rows=layer.n_rows, device=self.device)
 
     def check_inputs(self, u: object) -> np.ndarray:
-        """Hardware inputs as float64 ``(N >= 1, n_in)``, finite; SpecError naming the expected shape otherwise."""
+        """Hardware inputs as float64 ``(N >= 1, *input_shape)`` (``(N, features)`` is reshaped), finite;
+        SpecError naming the expected shape otherwise."""
         arr = real_array("inputs", "u", u)
-        if arr.ndim != 2 or arr.shape[1] != self.layer_sizes[0] or arr.shape[0] < 1:
-            raise SpecError(f"inputs have shape {arr.shape}; the network needs (n_images >= 1, {self.layer_sizes[0]})")
+        shape = self.input_shape or ()
+        n_feat = int(np.prod(shape))
+        if arr.ndim < 2 or arr.shape[0] < 1 or int(np.prod(arr.shape[1:])) != n_feat:
+            want = f"(n_images >= 1, {n_feat})" if len(shape) == 1 else f"(n_images >= 1, {', '.join(map(str, shape))}) or (n_images, {n_feat})"
+            raise SpecError(f"inputs have shape {arr.shape}; the network needs {want}")
         if not np.all(np.isfinite(arr)):
             raise SpecError("inputs hold NaN or inf; pass finite values")
-        return arr
+        return arr.reshape((arr.shape[0],) + tuple(shape))
 
     def augment(self, u: np.ndarray) -> np.ndarray:
         """Inputs ``(N, n_in)`` -> ``(N, n_in + 1)`` with the bias row's input appended."""
         return np.concatenate([u, np.full((u.shape[0], 1), self.u_bias)], axis=1)
 
+    def mapped_ideal_evaluate(self, k: int, layer: "MappedLayer", rows: np.ndarray) -> np.ndarray:
+        """The forward routine's strategy for the programmed devices without wires."""
+        return self.augment(rows) @ layer.effective_weights()
+
     def mapped_ideal_forward(self, u: np.ndarray) -> list[np.ndarray]:
         """Pre-activations of every layer on the programmed devices, without wires: list of ``(N, n_out)``."""
-        return forward(self.sequence, np.asarray(u, dtype=np.float64),
-                       lambda k, layer, a: self.augment(a) @ layer.effective_weights()).pre
+        return forward(self.sequence, np.asarray(u, dtype=np.float64), self.mapped_ideal_evaluate).pre
 
 
 def map_network(
-    mlp: MLP,
+    model: MLP | Model,
     *,
     device: DeviceSpec = DeviceSpec(),
     encoding: InputEncoding = InputEncoding(),
     periphery: PeripherySpec = PeripherySpec(),
     plan: PartitionPlan = PartitionPlan(),
 ) -> MappedNetwork:
-    """Map ``mlp`` onto crossbars; deterministic in ``device.variation_seed``."""
-    splits = plan.resolve(mlp.layer_sizes)
+    """Map ``model`` (an ``MLP`` or any ``Model``) onto crossbars; deterministic in ``device.variation_seed``."""
+    m = as_model(model)
+    xbars = m.crossbar_layers
+    splits = plan.resolve_shapes(tuple((layer.n_in, layer.n_out) for layer in xbars))  # type: ignore[attr-defined]
     u_bias = periphery.v_bias_v / encoding.v_read_v
     rng = np.random.default_rng(device.variation_seed)
     layers = []
-    for w, b, split in zip(mlp.weights, mlp.biases, splits):
-        w_aug = np.vstack([w, (b / u_bias)[None, :]])
+    for layer, split in zip(xbars, splits):
+        w_aug = np.vstack([layer.weight, (layer.bias / u_bias)[None, :]])  # type: ignore[attr-defined]
         g_pos, g_neg, w_max = weights_to_conductances(w_aug, device, rng)
         for arr in (g_pos, g_neg):
             arr.flags.writeable = False
         layers.append(
-            MappedLayer(g_pos_s=g_pos, g_neg_s=g_neg, w_max=w_max, dg_s=device.g_on_s - device.g_off_s, split=split)
+            MappedLayer(g_pos_s=g_pos, g_neg_s=g_neg, w_max=w_max, dg_s=device.g_on_s - device.g_off_s, split=split,
+                        source=None if isinstance(layer, Dense) else layer)  # type: ignore[arg-type]
         )
-    return MappedNetwork(
-        layers=tuple(layers), neuron=mlp.neuron, encoding=encoding, periphery=periphery, device=device, plan=plan
-    )
+    if isinstance(model, MLP):
+        return MappedNetwork(layers=tuple(layers), neuron=model.neuron, encoding=encoding, periphery=periphery,
+                             device=device, plan=plan)
+    stack = m.dense_stack()
+    index = {id(layer): k for k, layer in enumerate(xbars)}
+    steps = m.replaced(lambda s, layer: layers[index[id(layer)]] if layer.crossbar else layer)
+    return MappedNetwork(layers=tuple(layers), neuron=stack[1] if stack else None, encoding=encoding, periphery=periphery,
+                         device=device, plan=plan, steps=steps, input_shape=m.input_shape)

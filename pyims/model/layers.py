@@ -1,16 +1,22 @@
 """The network model: an ordered sequence of layer objects, and the one forward routine.
 
-A network is a sequence of layers. *Crossbar* layers (``Dense`` today; a convolution or any
-layer mapped onto arrays tomorrow) are the ones whose evaluation depends on *how* the network
-is run -- as floats, on the programmed devices without wires, natively with every wire, or as
-read back from SPICE; every other layer (``Activation`` today; pooling, flatten, residual adds,
-readout/ADC stages) evaluates itself. ``forward(layers, x, evaluate)`` walks the sequence once
-and hands each crossbar layer to ``evaluate(k, layer, a) -> z`` (``k``: its index among the
-crossbar layers); the trainer, the digital reference, mapping, native inference, SPICE
-co-simulation and result reading, and the IMAC-Sim layer model all call it.
+A network is a sequence of layers. *Crossbar* layers (``Dense``, ``Conv2d``: anything mapped
+onto arrays) are the ones whose evaluation depends on *how* the network is run -- as floats, on
+the programmed devices without wires, natively with every wire, or as read back from SPICE;
+every other layer (``Activation``, pooling, flatten, residual adds, softmax) evaluates itself.
+``forward(steps, x, evaluate)`` walks the sequence once. A crossbar layer first *unrolls* its
+input into row vectors ``(M, n_in)`` (a dense layer: one per image; a convolution: one per
+output position, im2col), hands them to ``evaluate(k, layer, rows) -> z`` ``(M, n_out)`` (``k``:
+its index among the crossbar layers) and *folds* ``z`` back into its output shape. The trainer,
+the digital reference, mapping, native inference, SPICE co-simulation and result reading, and
+the IMAC-Sim layer model all call it.
 
-Adding a layer type = a ``Layer`` subclass in this module's family (its own file) with its
-shapes and ``__call__`` (or ``crossbar = True`` and what the evaluators need), plus its tests.
+A step is a layer (its input is the previous step's output) or a ``Node`` naming the steps it
+reads (a residual ``Add`` reads two); imported ONNX graphs are sequences of nodes in
+topological order.
+
+Adding a layer type = a ``Layer`` subclass in its own file of this package with its shapes and
+``__call__`` (or ``crossbar = True``, ``unroll``/``fold`` and ``float_forward``), plus its tests.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import numpy as np
 if TYPE_CHECKING:
     from pyims.model.neurons import NeuronSpec
 
-__all__ = ["Layer", "Dense", "Activation", "Trace", "Evaluate", "forward", "float_evaluate", "crossbar_layers"]
+__all__ = ["Layer", "Dense", "DenseLike", "Activation", "Node", "Trace", "Evaluate", "forward", "float_evaluate",
+           "crossbar_layers", "layer_of"]
 
 
 class Layer(ABC):
@@ -36,9 +43,26 @@ class Layer(ABC):
     #: True for layers whose evaluation is the strategy's (arrays); False for layers that evaluate themselves
     crossbar: ClassVar[bool] = False
 
-    def __call__(self, a: np.ndarray) -> np.ndarray:
-        """The layer's output for input ``a`` ``(N, ...)`` (layers that evaluate themselves)."""
+    def __call__(self, *a: np.ndarray) -> np.ndarray:
+        """The layer's output for input(s) ``a`` ``(N, ...)`` (layers that evaluate themselves)."""
         raise TypeError(f"{type(self).__name__} is a crossbar layer: its evaluation is the forward routine's strategy")
+
+    def describe(self) -> str:
+        """One line for listings (``pyims.model.Model.summary``)."""
+        return type(self).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A step reading other steps' outputs: ``inputs`` are step indices, -1 the network input."""
+
+    layer: Layer
+    inputs: tuple[int, ...]
+
+
+def layer_of(step: "Layer | Node") -> Layer:
+    """The layer of a step."""
+    return step.layer if isinstance(step, Node) else step
 
 
 #: ``evaluate(k, layer, a) -> z``: crossbar layer number ``k``'s pre-activations ``(N, n_out)`` for input ``a``
@@ -58,6 +82,22 @@ class DenseLike(Layer):
     @property
     @abstractmethod
     def n_out(self) -> int: ...
+
+    def unroll(self, a: np.ndarray) -> np.ndarray:
+        """The row vectors the array is read with, ``(M, n_in)``: a dense layer reads one per image."""
+        if a.ndim != 2 or a.shape[1] != self.n_in:
+            from pyims.errors import SpecError
+
+            raise SpecError(f"{self.describe()} gets inputs of shape {a.shape}; it needs (N, {self.n_in}) "
+                            "(add a Flatten before a dense layer that follows a convolution)")
+        return a
+
+    def fold(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """The layer's output from the array outputs ``z`` ``(M, n_out)`` for input ``a``: ``z`` itself here."""
+        return z
+
+    def describe(self) -> str:
+        return f"{type(self).__name__} {self.n_in}->{self.n_out}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -88,15 +128,20 @@ class Activation(Layer):
     def __call__(self, a: np.ndarray) -> np.ndarray:
         return self.neuron(a)
 
+    def describe(self) -> str:
+        return f"Activation {self.neuron.kind}"
+
 
 @dataclass(slots=True)
 class Trace:
     """What a forward pass saw.
 
     Attributes:
-        pre: per crossbar layer, its pre-activations ``(N, n_out_k)`` (the last are the logits
-            when the network ends in a crossbar layer).
-        inputs: per crossbar layer, the input it was evaluated on ``(N, n_in_k)``.
+        pre: per crossbar layer, its folded outputs per image ``(N, n_features_k)`` (a dense layer:
+            its pre-activations ``(N, n_out_k)``; a convolution: ``C_out*H'*W'`` values in C order;
+            the last are the logits when the network ends in a crossbar layer).
+        inputs: per crossbar layer, the row vectors it was evaluated on ``(M_k, n_in_k)``
+            (kept only with ``forward(..., keep_inputs=True)``).
         output: the network's output ``(N, ...)``.
     """
 
@@ -110,26 +155,50 @@ def float_evaluate(k: int, layer: Layer, a: np.ndarray) -> np.ndarray:
     return layer.float_forward(a)  # type: ignore[attr-defined]
 
 
-def forward(layers: Sequence[Layer], x: np.ndarray, evaluate: Evaluate = float_evaluate) -> Trace:
-    """Walk ``layers`` on input ``x``; crossbar layers are evaluated by ``evaluate`` (module docstring)."""
+def forward(steps: Sequence["Layer | Node"], x: np.ndarray, evaluate: Evaluate = float_evaluate, *,
+            keep_inputs: bool = True, keep_pre: bool = True) -> Trace:
+    """Walk ``steps`` on input ``x``; crossbar layers are evaluated by ``evaluate`` (module docstring).
+
+    Outputs of earlier steps are kept only as long as a later ``Node`` reads them.
+    """
     trace = Trace()
+    last_use: dict[int, int] = {}
+    for s, step in enumerate(steps):
+        if isinstance(step, Node):
+            for i in step.inputs:
+                last_use[i] = s
+    kept: dict[int, np.ndarray] = {-1: x}
     a = x
     k = 0
-    for layer in layers:
+    for s, step in enumerate(steps):
+        if isinstance(step, Node):
+            args = [kept[i] for i in step.inputs]
+            for i in step.inputs:
+                if last_use.get(i) == s and i != -1:
+                    kept.pop(i, None)
+        else:
+            args = [a]
+        layer = layer_of(step)
         if layer.crossbar:
-            trace.inputs.append(a)
-            a = evaluate(k, layer, a)
-            trace.pre.append(a)
+            (arg,) = args
+            rows = layer.unroll(arg)  # type: ignore[attr-defined]
+            if keep_inputs:
+                trace.inputs.append(rows)
+            a = layer.fold(evaluate(k, layer, rows), arg)  # type: ignore[attr-defined]
+            if keep_pre:
+                trace.pre.append(a.reshape(a.shape[0], -1))
             k += 1
         else:
-            a = layer(a)
+            a = layer(*args)
+        if s in last_use:
+            kept[s] = a
     trace.output = a
     return trace
 
 
-def crossbar_layers(layers: Sequence[Layer]) -> list[Layer]:
+def crossbar_layers(steps: Sequence["Layer | Node"]) -> list[Layer]:
     """The crossbar layers of a sequence, in order."""
-    return [layer for layer in layers if layer.crossbar]
+    return [layer_of(step) for step in steps if layer_of(step).crossbar]
 
 
 def dense_stack(dense: Sequence[Layer], neuron: "NeuronSpec") -> tuple[Layer, ...]:

@@ -12,6 +12,7 @@ from typing import TextIO
 from pyims.errors import NetlistError
 from pyims.netlist.model import (
     Capacitor,
+    Ccvs,
     DcSweep,
     Element,
     Netlist,
@@ -58,6 +59,8 @@ def format_element(element: Element) -> str:
             last = k + PWL_PAIRS_PER_LINE >= len(pairs)
             lines.append("+ " + "  ".join(pairs[k : k + PWL_PAIRS_PER_LINE]) + (")" if last else ""))
         return "\n".join(lines)
+    if isinstance(element, Ccvs):
+        return f"{element.name} {element.node_pos} {element.node_neg} {element.control} {format_value(element.r_ohm)}"
     if isinstance(element, SubcktInstance):
         params = "".join(f" {key}={format_value(value)}" for key, value in element.params)
         return f"{element.name} {' '.join(element.nodes)} {element.subckt}{params}"

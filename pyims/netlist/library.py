@@ -23,6 +23,9 @@ LIBRARY_FILES = {
     "pyims_neuron_linear": "neuron_linear.sub",
     "pyims_neuron_inverter": "neuron_inverter.sub",
     "pyims_diffamp": "diffamp.sub",
+    "pyims_neuron_relu": "neuron_relu.sub",
+    "pyims_neuron_relu_rectifier": "neuron_relu_rectifier.sub",
+    "pyims_adc": "adc.sub",
 }
 
 

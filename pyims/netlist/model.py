@@ -23,6 +23,7 @@ __all__ = [
     "SubcktInstance",
     "SubcktLibrary",
     "Element",
+    "Ccvs",
     "OperatingPoint",
     "DcSweep",
     "Transient",
@@ -155,6 +156,24 @@ class PwlTimeSource:
 
 
 @dataclass(frozen=True, slots=True)
+class Ccvs:
+    """Current-controlled voltage source ``H...``: ``v(node_pos) - v(node_neg) = r_ohm * i(control)``,
+    ``control`` a voltage source's name (its branch current as SPICE reports it)."""
+
+    name: str
+    node_pos: str
+    node_neg: str
+    control: str
+    r_ohm: float
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "H")
+        _check_nodes(self.name, self.node_pos, self.node_neg)
+        _check_name(self.control, "V")
+        _check_finite(self.name, "r_ohm", self.r_ohm)
+
+
+@dataclass(frozen=True, slots=True)
 class SubcktInstance:
     """An instance ``X...`` of a library subcircuit: ``nodes`` in the subcircuit's port order, numeric ``params``."""
 
@@ -183,7 +202,7 @@ class SubcktLibrary:
     defines: tuple[str, ...]
 
 
-Element = Union[Resistor, Capacitor, VoltageSource, PwlVoltageSource, PwlTimeSource, SubcktInstance]
+Element = Union[Resistor, Capacitor, VoltageSource, PwlVoltageSource, PwlTimeSource, Ccvs, SubcktInstance]
 
 
 def _element_nodes(e: Element) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from pyims.model import NeuronSpec
 from pyims.netlist.library import load_library
 from pyims.netlist.model import (
     GROUND,
+    Ccvs,
     DcSweep,
     Element,
     Netlist,
@@ -155,13 +156,15 @@ class NetworkNetlist:
     n_images: int
 
 
-def build_network_netlist(net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool = False) -> NetworkNetlist:
-    """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read)."""
+def build_network_netlist(net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool = False,
+                          adc=None) -> NetworkNetlist:
+    """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read);
+    with ``adc`` (calibrated) the last layer's outputs go through ``circuits/adc.sub`` and are read there."""
     u = net.check_inputs(u)
     sources, input_names, batched = _sources(u * net.v_read_v, [f"a0_{i}" for i in range(u.shape[1])])
     n_images = u.shape[0]
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
-    return _network_netlist(net, wires, sources, input_names, analysis, n_images, f"{n_images} image(s)", klu)
+    return _network_netlist(net, wires, sources, input_names, analysis, n_images, f"{n_images} image(s)", klu, adc)
 
 
 def build_network_transient_netlist(
@@ -184,8 +187,16 @@ def build_network_transient_netlist(
     return _network_netlist(net, wires, sources, names, analysis, 0, f"transient to {spec.t_stop_s!r} s", klu)
 
 
-def _network_netlist(net, wires, sources, input_names, analysis, n_images, what, klu) -> NetworkNetlist:
+def _network_netlist(net, wires, sources, input_names, analysis, n_images, what, klu, adc=None) -> NetworkNetlist:
     body, z_nodes, v_zs, bias_names, ammeters, libraries = _network_body(net, wires)
+    if adc is not None:  # the last layer's outputs are converted: read the converters' outputs instead
+        last = len(net.layers) - 1
+        gain, off = adc.errors(last, 1, net.layers[last].n_out)
+        fs_v = adc.full_scale(last, len(net.layers)) * v_zs[last]
+        body = body + tuple(adc.instance(f"XQ{last}_{j}", node, f"q{last}_{j}", full_scale_v=fs_v, gain_error=gain[0, j],
+                                         offset_lsb=off[0, j]) for j, node in enumerate(z_nodes[last]))
+        z_nodes = z_nodes[:last] + (tuple(f"q{last}_{j}" for j in range(len(z_nodes[last]))),)
+        libraries = libraries + (adc.library(),)
     netlist = Netlist(
         title=f"* pyims fully-analog network {'x'.join(map(str, net.layer_sizes))}",
         elements=tuple(sources) + body,
@@ -193,7 +204,7 @@ def _network_netlist(net, wires, sources, input_names, analysis, n_images, what,
         options=("klu",) if klu else (),
         libraries=libraries,
         comments=(
-            f"layers {net.layer_sizes}, partitions {net.plan.describe(net.layer_sizes)}, {what}",
+            f"layers {net.layer_sizes}, partitions {net.describe_plan()}, {what}" + (f", {adc.describe()} on the outputs" if adc else ""),
             f"sense={net.periphery.sense} combine={net.periphery.combine} rf_ohm={net.periphery.rf_ohm!r} "
             f"gains={[net.layer_gain(l) for l in range(len(net.layers))]!r} r_in_ohm={net.periphery.r_in_ohm!r}",
             f"wires: {wires}",
@@ -211,17 +222,26 @@ class TiledLayerNetlist:
     """One layer's tiles, each with its own ideal 0 V sense sources, in one netlist.
 
     ``sense_sources[(p, c)]`` are tile (p, c)'s sources, one per physical column (G+, G-
-    interleaved); ``input_sources`` the row sources (a{l}_{i} then the bias b{l}).
+    interleaved); ``input_sources`` the row sources (a{l}_{i} then the bias b{l}); with an ADC,
+    ``adc_nodes[(p, c)]`` its converters' output nodes (``v_z`` volts per unit pre-activation).
     """
 
     netlist: Netlist
     sense_sources: dict[tuple[int, int], tuple[str, ...]]
     input_sources: tuple[str, ...]
     n_images: int
+    adc_nodes: dict[tuple[int, int], tuple[str, ...]] | None = None
+    v_z: float = 0.0
 
 
-def build_layer_netlist(net: MappedNetwork, wires: WireParasitics, layer_index: int, a: object, *, klu: bool = False) -> TiledLayerNetlist:
-    """Layer ``layer_index``'s tiles driven by activations ``a`` ``(n_images, n_in)`` (units of v_read)."""
+def build_layer_netlist(net: MappedNetwork, wires: WireParasitics, layer_index: int, a: object, *, klu: bool = False,
+                        adc=None) -> TiledLayerNetlist:
+    """Layer ``layer_index``'s tiles driven by activations ``a`` ``(n_images, n_in)`` (units of v_read).
+
+    With ``adc`` (calibrated), each output of each tile also gets its converter: a current-controlled
+    source turns the G+/G- column currents into the ideal sense output ``v = v_z (z_p)`` (transresistance
+    ``rf * gain``) and ``circuits/adc.sub`` converts it; ``adc_nodes[(p, c)]`` are the converters' outputs.
+    """
     layer = net.layers[layer_index]
     l = layer_index
     a = np.asarray(a, dtype=np.float64)
@@ -232,6 +252,13 @@ def build_layer_netlist(net: MappedNetwork, wires: WireParasitics, layer_index: 
     row_nodes = [f"a{l}_{i}" if i < layer.n_rows - 1 else f"b{l}" for i in range(layer.n_rows)]
     elements, names, batched = _sources(v, row_nodes)
     sense_sources = {}
+    adc_nodes: dict[tuple[int, int], tuple[str, ...]] = {}
+    v_z = 0.0
+    if adc is not None:
+        r_t = net.periphery.rf_ohm * net.layer_gain(l)  # an ideal TIA and differential stage per output
+        v_z = r_t * net.v_read_v * layer.dg_s / layer.w_max
+        fs_v = adc.full_scale(l, len(net.layers)) * v_z
+        adc_gain, adc_off = adc.errors(l, layer.n_h, layer.n_out)
     for c in range(layer.n_v):
         for p in range(layer.n_h):
             tile = layer.tile(p, c, wires)
@@ -242,16 +269,30 @@ def build_layer_netlist(net: MappedNetwork, wires: WireParasitics, layer_index: 
             srcs = tuple(f"V{tag}S{k}" for k in range(tile.n_cols))
             elements += [VoltageSource(name, node, GROUND, 0.0) for name, node in zip(srcs, sense)]
             sense_sources[(p, c)] = srcs
+            if adc is not None:
+                outs = layer.outs_of(c)
+                q_nodes = []
+                for jj, j in enumerate(range(outs.start, outs.stop)):
+                    mid, z = f"l{l}p{p}c{c}_h{jj}", f"l{l}p{p}c{c}_z{jj}"
+                    elements.append(Ccvs(f"H{tag}P{jj}", mid, GROUND, srcs[2 * jj], r_t))
+                    elements.append(Ccvs(f"H{tag}N{jj}", z, mid, srcs[2 * jj + 1], -r_t))
+                    q_nodes.append(f"l{l}p{p}c{c}_q{jj}")
+                    elements.append(adc.instance(f"XQ{tag}_{jj}", z, q_nodes[-1], full_scale_v=fs_v,
+                                                 gain_error=adc_gain[p, j], offset_lsb=adc_off[p, j]))
+                adc_nodes[(p, c)] = tuple(q_nodes)
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
     netlist = Netlist(
         title=f"* pyims co-simulation, layer {l + 1} of {len(net.layers)}: {layer.n_h}x{layer.n_v} tiles",
         elements=tuple(elements),
         analysis=analysis,
         options=("klu",) if klu else (),
+        libraries=(adc.library(),) if adc is not None else (),
         comments=(
-            f"layer {l + 1}: {layer.n_rows - 1} inputs + bias row, {layer.n_out} outputs (G+/G- column pairs), {n_images} image(s)",
+            f"layer {l + 1}: {layer.n_rows - 1} inputs + bias row, {layer.n_out} outputs (G+/G- column pairs), {n_images} image(s)"
+            + (f"; {adc.describe()} per tile output, v_z = {v_z!r} V per unit" if adc is not None else ""),
             "every tile ends in its own 0 V sense sources; Python combines the partial sums",
             f"wires: {wires}",
         ),
     )
-    return TiledLayerNetlist(netlist=netlist, sense_sources=sense_sources, input_sources=names, n_images=n_images)
+    return TiledLayerNetlist(netlist=netlist, sense_sources=sense_sources, input_sources=names, n_images=n_images,
+                             adc_nodes=adc_nodes, v_z=v_z)

@@ -252,17 +252,21 @@ class PartitionPlan:
 
     def resolve(self, layer_sizes: tuple[int, ...]) -> tuple[LayerSplit, ...]:
         """The split of every layer of a network with ``layer_sizes`` (n_in, ..., n_out)."""
-        n_layers = len(layer_sizes) - 1
+        return self.resolve_shapes(tuple(zip(layer_sizes[:-1], layer_sizes[1:])))
+
+    def resolve_shapes(self, shapes: tuple[tuple[int, int], ...]) -> tuple[LayerSplit, ...]:
+        """The split of every crossbar layer ``(n_in, n_out)`` (a convolution: ``(C_in*kh*kw, C_out)``)."""
+        n_layers = len(shapes)
         for name in ("horizontal", "vertical"):
             value = getattr(self, name)
             if value is not None and len(value) != n_layers:
                 raise SpecError(
                     f"partitions.{name}={list(value)} has {len(value)} entries but the network has "
-                    f"{n_layers} layers; give one count per layer"
+                    f"{n_layers} layers; give one count per dense or convolution layer"
                 )
         splits = []
         for l in range(n_layers):
-            rows, outs = layer_sizes[l] + 1, layer_sizes[l + 1]
+            rows, outs = shapes[l][0] + 1, shapes[l][1]
             if self.horizontal is not None:
                 h = self.horizontal[l]
             elif self.max_rows is not None:
@@ -285,7 +289,9 @@ class PartitionPlan:
             splits.append(LayerSplit(row_sizes=split_sizes(rows, h), out_sizes=split_sizes(outs, v)))
         return tuple(splits)
 
-    def describe(self, layer_sizes: tuple[int, ...]) -> str:
-        """E.g. ``16/8/8 x 8/8/1``: horizontal then vertical counts per layer."""
-        splits = self.resolve(layer_sizes)
+    def describe(self, layer_sizes: tuple[int, ...] | tuple[tuple[int, int], ...]) -> str:
+        """E.g. ``16/8/8 x 8/8/1``: horizontal then vertical counts per layer (of ``layer_sizes``, or of
+        crossbar layer shapes ``((n_in, n_out), ...)``)."""
+        splits = (self.resolve_shapes(layer_sizes) if layer_sizes and isinstance(layer_sizes[0], tuple)  # type: ignore[arg-type]
+                  else self.resolve(layer_sizes))  # type: ignore[arg-type]
         return "/".join(str(len(s.row_sizes)) for s in splits) + " x " + "/".join(str(len(s.out_sizes)) for s in splits)

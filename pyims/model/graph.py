@@ -1,0 +1,134 @@
+"""A network of any layers: the model ``pyims.load_model`` returns (ONNX graphs, weight files).
+
+``Model.steps`` is the layer sequence of ``pyims.model.layers`` (plain layers chain; ``Node``
+steps name their inputs, e.g. a residual ``Add``), ``input_shape`` the per-image input shape
+(``(features,)`` for a dense network, ``(C, H, W)`` for a CNN). Dense stacks built from the
+same neuron between every pair of dense layers (``dense_stack``) can also run as one
+fully-analog circuit; every model runs tile by tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pyims.errors import SpecError
+from pyims.model.layers import Activation, Dense, Layer, Node, Trace, crossbar_layers, forward, layer_of
+from pyims.model.neurons import NeuronSpec
+from pyims.spec._checks import real_array
+
+__all__ = ["Model", "as_model"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Model:
+    """A network as a sequence of steps.
+
+    Attributes:
+        steps: layers and ``Node`` s in evaluation order.
+        input_shape: one image's input shape, e.g. ``(1, 28, 28)`` or ``(64,)``.
+        name: where it came from (a file name, or "mlp").
+    """
+
+    steps: tuple[Layer | Node, ...]
+    input_shape: tuple[int, ...]
+    name: str = "model"
+    _crossbar: tuple[Layer, ...] = field(default=(), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        steps = tuple(self.steps)
+        if not steps:
+            raise SpecError("a Model needs at least one layer")
+        for s, step in enumerate(steps):
+            if isinstance(step, Node) and any(i >= s or i < -1 for i in step.inputs):
+                raise SpecError(f"step {s} ({step.layer.describe()}) reads steps {step.inputs}; a step reads earlier steps or -1 (the input)")
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
+        object.__setattr__(self, "_crossbar", tuple(crossbar_layers(steps)))
+        if not self._crossbar:
+            raise SpecError(f"model {self.name!r} has no dense or convolution layer to map onto crossbars")
+
+    @classmethod
+    def from_mlp(cls, mlp) -> "Model":
+        """The layer sequence of a ``pyims.model.MLP``."""
+        return cls(steps=mlp.layers, input_shape=(mlp.layer_sizes[0],), name="mlp")
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """Every step's layer, in order."""
+        return tuple(layer_of(s) for s in self.steps)
+
+    @property
+    def crossbar_layers(self) -> tuple[Layer, ...]:
+        """The layers mapped onto crossbars (dense and convolution), in order."""
+        return self._crossbar
+
+    @property
+    def n_features(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    def check_input(self, x: object) -> np.ndarray:
+        """``x`` as float64 ``(N, *input_shape)``: ``(N, features)`` and ``(N, C, H, W)`` are both accepted."""
+        arr = real_array("inputs", "x", x)
+        if arr.ndim < 2 or arr.shape[0] < 1 or int(np.prod(arr.shape[1:])) != self.n_features:
+            raise SpecError(f"inputs have shape {arr.shape}; model {self.name!r} needs (N, {', '.join(map(str, self.input_shape))}) "
+                            f"or (N, {self.n_features})")
+        if not np.all(np.isfinite(arr)):
+            raise SpecError("inputs hold NaN or inf; pass finite values")
+        return arr.reshape((arr.shape[0],) + self.input_shape)
+
+    def trace(self, x: object, evaluate=None, **kwargs) -> Trace:
+        a = self.check_input(x)
+        return forward(self.steps, a, evaluate, **kwargs) if evaluate is not None else forward(self.steps, a, **kwargs)
+
+    def forward(self, x: object) -> np.ndarray:
+        """Digital (float64) outputs ``(N, n_outputs)``."""
+        out = self.trace(x, keep_inputs=False, keep_pre=False).output
+        return out.reshape(out.shape[0], -1)  # type: ignore[union-attr]
+
+    def dense_stack(self) -> tuple[tuple[Dense, ...], NeuronSpec] | None:
+        """``(dense layers, neuron)`` when the model is Dense, Activation(n), Dense, ..., Dense with one
+        neuron ``n`` (what the fully-analog circuit builds); ``None`` otherwise."""
+        layers = self.layers
+        if any(isinstance(s, Node) and s.inputs != (i - 1,) for i, s in enumerate(self.steps)):
+            return None
+        dense = layers[0::2]
+        acts = layers[1::2]
+        if len(layers) % 2 == 0 or not all(isinstance(d, Dense) for d in dense) or not all(isinstance(a, Activation) for a in acts):
+            return None
+        neurons = {a.neuron for a in acts}  # type: ignore[attr-defined]
+        if len(neurons) > 1:
+            return None
+        neuron = acts[0].neuron if acts else NeuronSpec(kind="linear")  # type: ignore[attr-defined]
+        return tuple(dense), neuron  # type: ignore[return-value]
+
+    def replaced(self, swap: Callable[[int, Layer], Layer]) -> tuple[Layer | Node, ...]:
+        """The steps with every layer ``L`` replaced by ``swap(k, L)`` (``k``: the step index)."""
+        out: list[Layer | Node] = []
+        for s, step in enumerate(self.steps):
+            layer = swap(s, layer_of(step))
+            out.append(Node(layer, step.inputs) if isinstance(step, Node) else layer)
+        return tuple(out)
+
+    def summary(self) -> str:
+        """One line per step."""
+        lines = [f"model {self.name}: input {self.input_shape}"]
+        for s, step in enumerate(self.steps):
+            src = f" <- {list(step.inputs)}" if isinstance(step, Node) else ""
+            lines.append(f"  {s:3d} {layer_of(step).describe()}{src}")
+        return "\n".join(lines)
+
+
+def as_model(model: object) -> Model:
+    """A ``Model`` from a ``Model`` or an ``MLP``; SpecError otherwise."""
+    from pyims.model.mlp import MLP
+
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, MLP):
+        return Model.from_mlp(model)
+    raise SpecError(f"model is a {type(model).__name__}; pass what pyims.load_model returns (a Model or an MLP)")
+
+

@@ -1,0 +1,369 @@
+"""ONNX graphs -> pyims models (``pyims.load_model("net.onnx")``).
+
+The graph is read with the ``onnx`` package (checked by ``onnx.checker``), its initializers and
+``Constant`` nodes become float64 arrays, and its nodes -- in the graph's topological order --
+become layer steps (``pyims.model.layers``):
+
+* ``Conv`` (2-D, groups 1, dilation 1) -> ``Conv2d``; ``Gemm`` and ``MatMul`` with a constant
+  right operand -> ``Dense`` (``Gemm``'s alpha, beta and transB folded in);
+* a ``BatchNormalization`` or an ``Add`` of a constant right after a conv / dense layer (and
+  read by nothing else) is folded into that layer's weights and bias;
+* ``Relu``, ``Sigmoid``, ``Tanh``, ``HardSigmoid`` (beta = 0.5) -> ``Activation`` with the neuron
+  kind of the same function (``relu``; ``sigmoid``; ``sigmoid`` with gain 2 on [-1, 1];
+  ``hardsigmoid`` with gain 4 alpha);
+* ``MaxPool``, ``AveragePool``, ``GlobalAveragePool``, ``Flatten`` (axis 1), ``Reshape`` (constant
+  shape, batch kept), ``Add`` of two computed tensors (residual), ``Softmax`` / ``LogSoftmax``
+  (last axis), ``Identity`` and ``Dropout`` (inference: identity).
+
+Anything else is an ``UnsupportedOpError`` naming the op, the node and this list. The input
+must have a static shape except its first (batch) dimension.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pyims.errors import ModelFileError, PyimsError, UnsupportedOpError
+from pyims.model.conv import Conv2d
+from pyims.model.graph import Model
+from pyims.model.layers import Activation, Dense, Layer, Node, forward
+from pyims.model.neurons import NeuronSpec
+from pyims.model.pooling import AvgPool2d, GlobalAvgPool, MaxPool2d
+from pyims.model.shape import Add, Flatten, Reshape, Softmax
+
+__all__ = ["SUPPORTED_OPS", "load_onnx"]
+
+SUPPORTED_OPS = ("Conv", "Gemm", "MatMul", "Add", "BatchNormalization", "Relu", "Sigmoid", "Tanh", "HardSigmoid",
+                 "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Softmax", "LogSoftmax",
+                 "Identity", "Dropout", "Constant")
+
+
+class _Importer:
+    def __init__(self, graph, path: Path) -> None:
+        from onnx import numpy_helper
+
+        self.path = path
+        self.consts: dict[str, np.ndarray] = {
+            init.name: numpy_helper.to_array(init).astype(np.float64) for init in graph.initializer
+        }
+        self.steps: list[Layer | Node] = []
+        self.where: dict[str, int] = {}  # tensor name -> step index (-1: the graph input)
+        self.shapes: dict[int, tuple[int, ...]] = {}  # step -> per-image output shape
+        self.consumers: dict[str, int] = {}
+        for node in graph.node:
+            for name in node.input:
+                if name:
+                    self.consumers[name] = self.consumers.get(name, 0) + 1
+        for out in graph.output:
+            self.consumers[out.name] = self.consumers.get(out.name, 0) + 1
+
+    # ------------------------------------------------------------ helpers
+    def fail(self, node, why: str) -> UnsupportedOpError:
+        return UnsupportedOpError(f"{self.path}: node {node.name or '(unnamed)'!r} ({node.op_type}): {why}; pyims maps "
+                                  f"{', '.join(SUPPORTED_OPS)}", op=node.op_type, node=node.name)
+
+    @staticmethod
+    def attrs(node) -> dict:
+        from onnx import helper
+
+        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    def const(self, node, name: str, what: str) -> np.ndarray:
+        if name not in self.consts:
+            raise self.fail(node, f"its {what} ({name!r}) is computed at run time; pyims needs it constant (an initializer)")
+        return self.consts[name]
+
+    def src(self, node, name: str) -> int:
+        if name not in self.where:
+            if name in self.consts:
+                raise self.fail(node, f"input {name!r} is a constant where pyims expects a computed tensor")
+            raise ModelFileError(f"{self.path}: node {node.name!r} reads {name!r}, which no earlier node produces")
+        return self.where[name]
+
+    def add_step(self, node, layer: Layer, inputs: tuple[int, ...]) -> None:
+        chain = len(inputs) == 1 and inputs[0] == len(self.steps) - 1
+        probe = [np.zeros((1,) + self.shapes[i]) for i in inputs]
+        try:
+            out = forward([layer], probe[0]).output if layer.crossbar else layer(*probe)
+        except (PyimsError, ValueError) as exc:
+            raise ModelFileError(f"{self.path}: node {node.name!r} ({node.op_type}) does not fit its input shape "
+                                 f"{[self.shapes[i] for i in inputs]}: {exc}") from exc
+        self.steps.append(layer if chain else Node(layer, inputs))
+        s = len(self.steps) - 1
+        self.shapes[s] = tuple(int(d) for d in out.shape[1:])  # type: ignore[union-attr]
+        self.where[node.output[0]] = s
+
+    def alias(self, node) -> None:
+        self.where[node.output[0]] = self.src(node, node.input[0])
+
+    def foldable(self, node, name: str) -> int | None:
+        """The step producing ``name`` when it is a conv / dense layer read only by ``node``."""
+        s = self.where.get(name)
+        if s is None or s < 0 or self.consumers.get(name, 0) != 1:
+            return None
+        step = self.steps[s]
+        layer = step.layer if isinstance(step, Node) else step
+        return s if isinstance(layer, (Dense, Conv2d)) else None
+
+    def refold(self, s: int, scale: np.ndarray, shift: np.ndarray) -> None:
+        """Step ``s``'s layer with outputs ``y * scale + shift`` (per output channel)."""
+        step = self.steps[s]
+        layer = step.layer if isinstance(step, Node) else step
+        w = layer.weight * scale[None, :]
+        b = layer.bias * scale + shift
+        new = Dense(w, b) if isinstance(layer, Dense) else Conv2d(weight=w, bias=b, in_channels=layer.in_channels,
+                                                                   kernel=layer.kernel, stride=layer.stride, pads=layer.pads)
+        self.steps[s] = Node(new, step.inputs) if isinstance(step, Node) else new
+
+    def channel_vector(self, node, value: np.ndarray, s: int) -> np.ndarray | None:
+        """``value`` as one number per output channel of step ``s`` (broadcast like ONNX), or None."""
+        shape = self.shapes[s]
+        n = shape[0]
+        v = np.asarray(value, dtype=np.float64)
+        try:
+            full = np.broadcast_to(v, (1,) + shape)
+        except ValueError:
+            return None
+        per = full.reshape(n, -1)
+        if not np.all(per == per[:, :1]):
+            return None  # varies within a channel: not a per-channel affine map
+        return per[:, 0].copy()
+
+    # ------------------------------------------------------------ ops
+    def node(self, node) -> None:
+        op = node.op_type
+        at = self.attrs(node)
+        if node.domain not in ("", "ai.onnx"):
+            raise self.fail(node, f"domain {node.domain!r} is not the standard ONNX domain")
+        if op == "Constant":
+            from onnx import numpy_helper
+
+            if "value" not in at:
+                raise self.fail(node, "only Constant with a tensor 'value' is supported")
+            self.consts[node.output[0]] = numpy_helper.to_array(at["value"]).astype(np.float64)
+        elif op in ("Identity", "Dropout"):
+            if op == "Dropout" and len(node.input) > 2 and node.input[2] and self.consts.get(node.input[2], 0):
+                raise self.fail(node, "training_mode = true; export the model in eval mode")
+            self.alias(node)
+        elif op == "Conv":
+            self.conv(node, at)
+        elif op == "Gemm":
+            self.gemm(node, at)
+        elif op == "MatMul":
+            a = self.src(node, node.input[0])
+            w = self.const(node, node.input[1], "right operand")
+            if w.ndim != 2:
+                raise self.fail(node, f"right operand has shape {w.shape}; pyims maps 2-D weight matrices")
+            self.add_step(node, Dense(w, np.zeros(w.shape[1])), (a,))
+        elif op == "Add":
+            self.add(node)
+        elif op == "BatchNormalization":
+            self.batchnorm(node, at)
+        elif op in ("Relu", "Sigmoid", "Tanh", "HardSigmoid"):
+            self.add_step(node, Activation(self.neuron(node, at)), (self.src(node, node.input[0]),))
+        elif op in ("MaxPool", "AveragePool"):
+            self.pool(node, at)
+        elif op == "GlobalAveragePool":
+            self.add_step(node, GlobalAvgPool(), (self.src(node, node.input[0]),))
+        elif op == "Flatten":
+            if at.get("axis", 1) != 1:
+                raise self.fail(node, f"axis={at['axis']}; pyims flattens from axis 1 (the batch stays)")
+            self.add_step(node, Flatten(), (self.src(node, node.input[0]),))
+        elif op == "Reshape":
+            self.reshape(node, at)
+        elif op in ("Softmax", "LogSoftmax"):
+            s = self.src(node, node.input[0])
+            axis = at.get("axis", -1)
+            if axis not in (-1, len(self.shapes[s])):
+                raise self.fail(node, f"axis={axis}; pyims applies softmax over the last axis")
+            self.add_step(node, Softmax(log=op == "LogSoftmax"), (s,))
+        else:
+            raise self.fail(node, "this operator is not supported")
+        if op not in ("Constant",) and len([o for o in node.output if o]) > 1 and op != "Dropout":
+            raise self.fail(node, "a second output (e.g. MaxPool indices) is not supported")
+
+    def conv(self, node, at: dict) -> None:
+        s = self.src(node, node.input[0])
+        k = self.const(node, node.input[1], "kernel")
+        if k.ndim != 4:
+            raise self.fail(node, f"kernel has shape {k.shape}; pyims maps 2-D convolutions (C_out, C_in, kh, kw)")
+        if at.get("group", 1) != 1:
+            raise self.fail(node, f"group={at['group']}; pyims maps groups = 1 (no depthwise convolution)")
+        if any(d != 1 for d in at.get("dilations", [1, 1])):
+            raise self.fail(node, f"dilations={list(at['dilations'])}; pyims maps dilation 1")
+        bias = self.const(node, node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
+        stride = tuple(at.get("strides", [1, 1]))
+        pads = self.pads(node, at, k.shape[2:], stride, s)
+        self.add_step(node, Conv2d.from_kernel(k, bias, stride=stride, pads=pads), (s,))  # type: ignore[arg-type]
+
+    def pads(self, node, at: dict, kernel, stride, s: int) -> tuple[int, int, int, int]:
+        auto = at.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else auto
+        if auto in ("NOTSET", "VALID"):
+            p = list(at.get("pads", [0, 0, 0, 0])) if auto == "NOTSET" else [0, 0, 0, 0]
+            if len(p) != 4:
+                raise self.fail(node, f"pads={p}; pyims handles 2-D pads [top, left, bottom, right]")
+            return (int(p[0]), int(p[1]), int(p[2]), int(p[3]))
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            begin, end = [], []
+            for d, (size, kk, st) in enumerate(zip(self.shapes[s][-2:], kernel, stride)):
+                total = max((-(-size // st) - 1) * st + kk - size, 0)
+                lo = total // 2 if auto == "SAME_UPPER" else total - total // 2
+                begin.append(lo)
+                end.append(total - lo)
+            return (begin[0], begin[1], end[0], end[1])
+        raise self.fail(node, f"auto_pad={auto!r} is unknown")
+
+    def gemm(self, node, at: dict) -> None:
+        if at.get("transA", 0):
+            raise self.fail(node, "transA = 1; pyims maps Gemm with the activations as the left operand")
+        a = self.src(node, node.input[0])
+        w = self.const(node, node.input[1], "weight (B)")
+        if w.ndim != 2:
+            raise self.fail(node, f"B has shape {w.shape}; need a 2-D matrix")
+        if at.get("transB", 0):
+            w = w.T
+        w = w * float(at.get("alpha", 1.0))
+        b = np.zeros(w.shape[1])
+        if len(node.input) > 2 and node.input[2]:
+            c = self.const(node, node.input[2], "bias (C)") * float(at.get("beta", 1.0))
+            try:
+                b = np.broadcast_to(c, (1, w.shape[1])).reshape(-1).copy()
+            except ValueError:
+                raise self.fail(node, f"bias C has shape {c.shape}; pyims needs one value per output ({w.shape[1]})") from None
+        self.add_step(node, Dense(np.ascontiguousarray(w), b), (a,))
+
+    def add(self, node) -> None:
+        x, y = node.input[0], node.input[1]
+        if x in self.consts and y in self.consts:
+            self.consts[node.output[0]] = self.consts[x] + self.consts[y]
+            return
+        if x in self.consts or y in self.consts:
+            tensor, const = (y, self.consts[x]) if x in self.consts else (x, self.consts[y])
+            s = self.foldable(node, tensor)
+            vec = None if s is None else self.channel_vector(node, const, s)
+            if vec is None:
+                raise self.fail(node, "adding a constant is supported only as the bias of the conv / dense layer right "
+                                      "before it (one value per output channel)")
+            self.refold(s, np.ones_like(vec), vec)  # type: ignore[arg-type]
+            self.where[node.output[0]] = s  # type: ignore[assignment]
+            return
+        self.add_step(node, Add(), (self.src(node, x), self.src(node, y)))
+
+    def batchnorm(self, node, at: dict) -> None:
+        if at.get("training_mode", 0):
+            raise self.fail(node, "training_mode = 1; export the model in eval mode")
+        s = self.foldable(node, node.input[0])
+        if s is None:
+            raise self.fail(node, "BatchNormalization is folded into the conv or dense layer right before it, and "
+                                  "this one follows something else (or its input is read twice)")
+        scale, shift, mean, var = (self.const(node, n, w) for n, w in zip(node.input[1:5], ("scale", "B", "mean", "var")))
+        g = scale / np.sqrt(var + float(at.get("epsilon", 1e-5)))
+        self.refold(s, g, shift - mean * g)
+        self.where[node.output[0]] = s
+
+    def neuron(self, node, at: dict) -> NeuronSpec:
+        op = node.op_type
+        if op == "Relu":
+            return NeuronSpec(kind="relu")
+        if op == "Sigmoid":
+            return NeuronSpec(kind="sigmoid")
+        if op == "Tanh":  # -1 + 2 * logistic(2 z) = tanh(z)
+            return NeuronSpec(kind="sigmoid", gain_norm=2.0, out_lo_norm=-1.0, out_hi_norm=1.0)
+        alpha, beta = float(at.get("alpha", 0.2)), float(at.get("beta", 0.5))
+        if beta != 0.5 or alpha <= 0.0:
+            raise self.fail(node, f"alpha={alpha!r}, beta={beta!r}; pyims' hard sigmoid is centred (beta = 0.5) with alpha > 0")
+        return NeuronSpec(kind="hardsigmoid", gain_norm=4.0 * alpha)
+
+    def pool(self, node, at: dict) -> None:
+        s = self.src(node, node.input[0])
+        if at.get("ceil_mode", 0):
+            raise self.fail(node, "ceil_mode = 1; pyims pools with floor (the default)")
+        if any(d != 1 for d in at.get("dilations", [1, 1])):
+            raise self.fail(node, f"dilations={list(at['dilations'])}; pyims pools with dilation 1")
+        kernel = tuple(int(k) for k in at["kernel_shape"])
+        if len(kernel) != 2:
+            raise self.fail(node, f"kernel_shape={list(kernel)}; pyims pools 2-D")
+        stride = tuple(int(v) for v in at.get("strides", [1, 1]))
+        pads = self.pads(node, at, kernel, stride, s)
+        if node.op_type == "MaxPool":
+            layer: Layer = MaxPool2d(kernel=kernel, stride=stride, pads=pads)  # type: ignore[arg-type]
+        else:
+            layer = AvgPool2d(kernel=kernel, stride=stride, pads=pads,  # type: ignore[arg-type]
+                              count_include_pad=bool(at.get("count_include_pad", 0)))
+        self.add_step(node, layer, (s,))
+
+    def reshape(self, node, at: dict) -> None:
+        s = self.src(node, node.input[0])
+        target = [int(v) for v in self.const(node, node.input[1], "target shape").reshape(-1)]
+        if not target:
+            raise self.fail(node, "an empty target shape")
+        per_in = self.shapes[s]
+        rest = []
+        for k, d in enumerate(target[1:], start=1):
+            if d == 0 and not at.get("allowzero", 0):
+                if k >= len(per_in) + 1:
+                    raise self.fail(node, f"shape {target}: 0 at position {k} copies a dimension the input lacks")
+                d = per_in[k - 1]
+            rest.append(d)
+        if rest.count(-1) > 1:
+            raise self.fail(node, f"shape {target} has more than one -1 after the batch dimension")
+        size = int(np.prod(per_in))
+        if -1 in rest:
+            known = int(np.prod([d for d in rest if d != -1]))
+            if known == 0 or size % known:
+                raise ModelFileError(f"{self.path}: node {node.name!r} (Reshape): {per_in} cannot become {target}")
+            rest[rest.index(-1)] = size // known
+        elif target[0] == -1 and int(np.prod(rest)) != size:
+            raise self.fail(node, f"shape {target} moves values across images; pyims keeps the batch dimension")
+        self.add_step(node, Reshape(tuple(rest)), (s,))
+
+
+def load_onnx(path: str | os.PathLike[str]) -> Model:
+    """The ``Model`` of the ONNX file ``path`` (see the module docstring); ModelFileError when it cannot be."""
+    try:
+        import onnx
+    except ImportError:
+        raise ModelFileError("reading .onnx files needs the onnx package: pip install onnx") from None
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # the protobuf decoder raises several kinds
+        raise ModelFileError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})") from exc
+    if any(init.data_location == onnx.TensorProto.EXTERNAL for init in proto.graph.initializer):
+        raise ModelFileError(f"{path} keeps its weights in external data files; save the model with the weights inside")
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        raise ModelFileError(f"{path} is not a valid ONNX model: {str(exc).splitlines()[0]}") from exc
+    graph = proto.graph
+    inits = {init.name for init in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in inits]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise ModelFileError(f"{path}: the graph has {len(inputs)} inputs and {len(graph.output)} outputs; pyims maps one of each")
+    dims = inputs[0].type.tensor_type.shape.dim
+    shape = []
+    for k, d in enumerate(dims[1:], start=1):
+        if not d.HasField("dim_value") or d.dim_value < 1:
+            raise ModelFileError(
+                f"{path}: input {inputs[0].name!r} has a dynamic dimension {k} ({d.dim_param or '?'}); pyims needs every "
+                "dimension but the batch fixed (export with a fixed image size, e.g. torch.onnx.export with dynamic_axes "
+                "only on the batch)")
+        shape.append(int(d.dim_value))
+    if not shape:
+        raise ModelFileError(f"{path}: input {inputs[0].name!r} has no shape; export it with one")
+    imp = _Importer(graph, path)
+    imp.where[inputs[0].name] = -1
+    imp.shapes[-1] = tuple(shape)
+    for node in graph.node:
+        imp.node(node)
+    out = graph.output[0].name
+    last = len(imp.steps) - 1
+    if imp.where.get(out) != last:
+        raise ModelFileError(f"{path}: the graph output {out!r} is not the last computed tensor; pyims reads the last step")
+    return Model(steps=tuple(imp.steps), input_shape=tuple(shape), name=path.name)
