@@ -24,7 +24,7 @@ import numpy as np
 
 from pyims import __version__
 from pyims.errors import PyimsError
-from pyims.spec.simulator import NETWORK_TRANSIENT, TIGHT, TILE_TRANSIENT, SimOptions
+from pyims.spec.simulator import DEVICE, NETWORK_TRANSIENT, TIGHT, TILE_TRANSIENT, SimOptions
 
 __all__ = [
     "GoldenCase",
@@ -117,6 +117,16 @@ def _neuron_inverter_characterized() -> dict[str, np.ndarray]:
     return {"v_in_v": curve.v_in_v, "v_out_v": curve.v_out_v, "fit_v_out_v": curve.fit(curve.v_in_v)}
 
 
+def _neuron_relu_rectifier_characterized() -> dict[str, np.ndarray]:
+    from pyims.characterize import characterize_neuron
+
+    case = CASES["neuron_relu_rectifier_characterized"]
+    s = case.spec
+    curve = characterize_neuron(s["subckt"], v_start_v=s["v_start_v"], v_stop_v=s["v_stop_v"], v_step_v=s["v_step_v"],
+                                v_fine_v=0.0, options=case.options)
+    return {"v_in_v": curve.v_in_v, "v_out_v": curve.v_out_v}
+
+
 def _network_2layer_step() -> dict[str, np.ndarray]:
     from pyims.inference.transient import network_transient
     from pyims.mapping import map_network
@@ -176,6 +186,17 @@ CASES: dict[str, GoldenCase] = {
         spec={"subckt": "pyims_neuron_inverter", "v_start_v": -1.0, "v_stop_v": 1.0, "v_step_v": 0.005},
         options=TIGHT.with_(klu=False),  # what characterize_neuron uses
         run=_neuron_inverter_characterized,
+    ),
+    "neuron_relu_rectifier_characterized": GoldenCase(
+        name="neuron_relu_rectifier_characterized",
+        description="op-amp precision rectifier (circuits/neuron_relu_rectifier.sub: finite-gain op-amp, diode, load) "
+        "characterised by pyims.characterize: the DC transfer curve of the circuit-level ReLU",
+        x_key="v_in_v",
+        rtol=1e-6,
+        atol={"v_out_v": 1e-7},
+        spec={"subckt": "pyims_neuron_relu_rectifier", "v_start_v": -1.0, "v_stop_v": 1.0, "v_step_v": 0.005},
+        options=DEVICE.with_(klu=False),  # what relu_circuit_curve uses: a diode cannot meet abstol=1e-18
+        run=_neuron_relu_rectifier_characterized,
     ),
     "network_2layer_step": GoldenCase(
         name="network_2layer_step",

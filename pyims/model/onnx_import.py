@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyims.errors import ModelFileError, PyimsError, UnsupportedOpError
+from pyims.errors import ModelFileError, PyimsError, SpecError, UnsupportedOpError
 from pyims.model.conv import Conv2d
 from pyims.model.graph import Model
 from pyims.model.layers import Activation, Dense, Layer, Node, forward
@@ -366,4 +366,7 @@ def load_onnx(path: str | os.PathLike[str]) -> Model:
     last = len(imp.steps) - 1
     if imp.where.get(out) != last:
         raise ModelFileError(f"{path}: the graph output {out!r} is not the last computed tensor; pyims reads the last step")
-    return Model(steps=tuple(imp.steps), input_shape=tuple(shape), name=path.name)
+    try:
+        return Model(steps=tuple(imp.steps), input_shape=tuple(shape), name=path.name)
+    except SpecError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
