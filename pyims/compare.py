@@ -266,7 +266,7 @@ def verify_against_ngspice(
     The one verification routine of ``pyims run``, ``pyims reproduce`` and ``pyims imac``. The
     tolerance is the loosest promise of the network's neurons (``Neuron.ngspice_tolerance_rel``; 1e-9 for
     a network of tiles alone, ``LINEAR_TOLERANCE_REL``). ``adc``: the calibrated converter the native run
-    used, simulated in ngspice too (not with ``cluster``). With ``cluster``
+    used, simulated in ngspice too. With ``cluster``
     (``pyims.inference.spice_batches.SpiceCluster``) the images run as resumable Dask batches,
     keyed by ``run_key``; otherwise in this process (``workers`` ngspice processes side by side).
     """
@@ -275,7 +275,7 @@ def verify_against_ngspice(
         from pyims.inference.spice_batches import run_spice_batches
 
         spice, batches = run_spice_batches(net, wires, u, index, mode=mode, cluster=cluster, run_key=run_key,
-                                           timeout_s=timeout_s, progress=progress)
+                                           timeout_s=timeout_s, progress=progress, adc=adc)
     else:
         from pyims.inference.spice import SpiceNetwork
 

@@ -296,3 +296,58 @@ def test_model_summary_and_steps(cnn_paths):
     text = model.summary()
     assert "Conv2d 1->3 3x3" in text and "MaxPool2d" in text and "BatchNorm" not in text
     assert model.dense_stack() is None
+
+
+@pytest.mark.ngspice
+def test_adc_in_resumable_verification_batches(cnn_paths, tmp_path):
+    """The cluster verification path carries the calibrated ADC into its batches, stores outputs, and resumes."""
+    from pyims.inference.spice_batches import SpiceCluster, run_spice_batches
+
+    net = map_model(load_model(cnn_paths["relu"]), plan=PLAN)
+    x = _images(2)
+    native = NativeNetwork(net, WIRES, mode="tiled", adc=Adc(bits=5, offset_lsb_sigma=0.3))
+    adc = native.calibrate_adc(_images(20, seed=5))
+    want = native.run(x).logits
+    cluster = SpiceCluster(store_dir=tmp_path / "batches", batch_size=2)
+    lsb = adc.full_scale(2, 3) / 2**4
+    for resumed in (False, True):
+        res, infos = run_spice_batches(net, WIRES, x, np.arange(2), mode="tiled", cluster=cluster, run_key="k", adc=adc)
+        assert [i["resumed"] for i in infos] == [resumed]
+        np.testing.assert_allclose(res.logits, want, rtol=0, atol=1e-9 * lsb)
+
+
+@pytest.mark.ngspice
+def test_circuit_activations_in_a_config_and_without_relus(cnn_paths, tmp_path):
+    from pyims.experiment import parse_config, run_experiment
+
+    cfg = parse_config({"dataset": {"name": "digits", "max_test": 30}, "model": {"file": str(cnn_paths["relu"])},
+                        "simulation": {"mode": "tiled", "verify_images": 0, "activations": "circuit"}}, base_dir=tmp_path)
+    result = run_experiment(cfg)
+    kinds = {getattr(layer, "neuron", None) and layer.neuron.kind for layer in result.mlp.layers}
+    assert "measured" in kinds and "relu" not in kinds
+    ideal = load_model(cnn_paths["relu"]).forward(result.dataset.test.x_norm)
+    np.testing.assert_allclose(result.digital_out, ideal, rtol=1e-12)  # the reference keeps the ideal ReLU
+    assert 1e-7 < _rel(result.analog.logits, ideal) < 1e-2
+    with pytest.raises(SpecError, match="replaces ReLU activations .* this model has none"):
+        pyims.infer(load_model(cnn_paths["linear"]), _images(2), activations="circuit")
+    with pytest.raises(ConfigError, match="simulation.activations='spice' is unknown"):
+        parse_config({"simulation": {"activations": "spice"}})
+
+
+@pytest.mark.ngspice
+def test_the_lenet_example_config_runs_with_ngspice_verification(tmp_path):
+    """examples/cnn/lenet_fashion.toml as written, on 100 test images and one ngspice image."""
+    import tomllib
+    from pathlib import Path
+
+    from pyims.experiment import parse_config, run_experiment
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / "cnn"
+    data = tomllib.loads((folder / "lenet_fashion.toml").read_text())
+    data["dataset"]["max_test"] = 100
+    data["simulation"]["verify_images"] = 1
+    result = run_experiment(parse_config(data, base_dir=folder), tmp_path)
+    s = result.summary
+    assert s.spice_verification.passed and s.spice_verification.max_rel_diff_per_layer[-1] < 1e-9
+    assert s.network.arrays == ["conv 26x6", "conv 151x16", "dense 401x120", "dense 121x84", "dense 85x10"]
+    assert s.accuracy.digital.accuracy > 0.8 and abs(s.accuracy.analog.accuracy - s.accuracy.digital.accuracy) < 0.05

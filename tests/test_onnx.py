@@ -290,3 +290,15 @@ def test_tiny_cnn_fixture_matches_onnxruntime(tmp_path):
         path = tiny_cnn(tmp_path / f"cnn{bn}.onnx", bn=bn)
         _close(path, _x(np.random.default_rng(14), N, 1, 8, 8))
     assert isinstance(pyims.load_model(path), pyims.Model)
+
+
+@pytest.mark.parametrize("cls", ["max", "avg"])
+def test_pooling_fast_path_equals_sliding_windows(cls):
+    """kernel == stride without padding takes a reshape; it equals the general sliding-window pooling (odd sizes too)."""
+    from pyims.model.pooling import AvgPool2d, MaxPool2d, _windows
+
+    a = np.random.default_rng(15).standard_normal((3, 2, 9, 7))
+    layer = (MaxPool2d if cls == "max" else AvgPool2d)(kernel=(2, 3), stride=(2, 3))
+    ref = _windows(a, (2, 3), (2, 3), (0, 0, 0, 0), 0.0)
+    want = ref.max(axis=(4, 5)) if cls == "max" else ref.mean(axis=(4, 5))
+    np.testing.assert_allclose(layer(a), want, rtol=1e-14, atol=1e-14)

@@ -24,6 +24,7 @@ from pyims.data import DATASETS
 from pyims.data.mnist import MNIST_MIRRORS
 from pyims.errors import ConfigError, SpecError
 from pyims.inference import MODES
+from pyims.inference.infer import ACTIVATIONS
 from pyims.runners.native import resolve_port_method
 from pyims.model import NeuronSpec, TrainSpec
 from pyims.spec._checks import positive, real_scalar, safe_name
@@ -105,6 +106,8 @@ class SimulationSpec:
         timeout_s: wall-clock limit of one ngspice run.
         keep_run_dirs: keep ngspice run directories after success.
         tie_atol: logits within this of the top count as tied.
+        activations: "ideal" (the model's activation functions) or "circuit" (every ReLU as the
+            characterised op-amp precision rectifier, ``pyims.characterize.relu_circuit_neuron``).
     """
 
     mode: str = "analog"
@@ -117,6 +120,7 @@ class SimulationSpec:
     timeout_s: float = 3600.0
     keep_run_dirs: bool = False
     tie_atol: float = 0.0
+    activations: str = "ideal"
 
     def n_verify(self, n_test: int) -> int:
         """How many of ``n_test`` test images run through ngspice."""
@@ -146,6 +150,8 @@ class SimulationSpec:
         positive("simulation", "timeout_s", self.timeout_s)
         if real_scalar("simulation", "tie_atol", self.tie_atol) < 0.0:
             raise SpecError(f"simulation.tie_atol={self.tie_atol!r} must be >= 0 (0: only exact ties)")
+        if self.activations not in ACTIVATIONS:
+            raise SpecError(f"simulation.activations={self.activations!r} is unknown; use one of {', '.join(ACTIVATIONS)}")
         for name in ("energy", "keep_run_dirs"):
             if not isinstance(getattr(self, name), bool):
                 raise SpecError(f"simulation.{name}={getattr(self, name)!r} must be true or false")
@@ -238,8 +244,11 @@ def config_key(cfg: ExperimentConfig) -> str:
         for f in fields:
             data[section].pop(f, None)
     data.pop("name", None)
-    if data["model"].get("file") is None:  # added with ONNX import: keys of earlier configs stay as they were
+    # fields added with ONNX import: at their defaults they leave the keys of earlier configs as they were
+    if data["model"].get("file") is None:
         data["model"].pop("file", None)
+    if data["simulation"].get("activations") == "ideal":
+        data["simulation"].pop("activations", None)
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 
 

@@ -31,7 +31,7 @@ from pyims.experiment.summary import (
 from pyims.inference import NativeNetwork, NetworkResult
 from pyims.inference.infer import forward_chunked
 from pyims.mapping import MappedNetwork, map_network
-from pyims.model import MLP, Model, train_mlp
+from pyims.model import MLP, Model, as_model, train_mlp
 
 __all__ = ["ExperimentResult", "run_experiment"]
 
@@ -104,13 +104,18 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     )
     timing["data_s"] = time.perf_counter() - t_start
     t0 = time.perf_counter()
-    mlp = _model(cfg, ds, show_progress)
+    mlp = reference = _model(cfg, ds, show_progress)
+    if cfg.simulation.activations == "circuit":  # every ReLU as the characterised precision rectifier (the
+        # digital reference keeps the model's own activations)
+        from pyims.inference.infer import with_circuit_activations
+
+        mlp = with_circuit_activations(as_model(mlp))
     timing["model_s"] = time.perf_counter() - t0
 
     net = map_network(mlp, device=cfg.device, encoding=cfg.encoding, periphery=cfg.periphery, plan=cfg.partitions)
     x_test, y = ds.test.x_norm, ds.test.y
     x_in = net.check_inputs(x_test)  # (N, *input_shape): a CNN's images as (N, C, H, W)
-    digital_pre, digital_out = forward_chunked(_steps(mlp), cfg.encoding.digital(x_in))
+    digital_pre, digital_out = forward_chunked(_steps(reference), cfg.encoding.digital(x_in))
     u = cfg.encoding.quantized(x_in)
     mapped_pre, mapped_out = forward_chunked(net.sequence, u, net.mapped_ideal_evaluate)
 

@@ -21,7 +21,7 @@ from pyims.model.graph import Model, as_model
 from pyims.model.layers import Activation, forward
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireParasitics
 
-__all__ = ["infer", "INFER_MODES", "CIRCUITS", "ACTIVATIONS", "map_model", "forward_chunked"]
+__all__ = ["infer", "INFER_MODES", "CIRCUITS", "ACTIVATIONS", "map_model", "forward_chunked", "with_circuit_activations"]
 
 INFER_MODES = ("digital", "mapped", "analog")
 CIRCUITS = ("auto", "analog", "tiled")
@@ -54,7 +54,7 @@ def _typed(name: str, value: object, cls: type, fix: str) -> None:
         raise SpecError(f"{name} is a {type(value).__name__}; pass a pyims.{cls.__name__} ({fix}) or None")
 
 
-def _with_circuit_activations(model: Model) -> Model:
+def with_circuit_activations(model: Model) -> Model:
     """``model`` with every ReLU replaced by the characterised op-amp precision rectifier (its measured curve)."""
     from pyims.characterize import relu_circuit_neuron
 
@@ -70,7 +70,11 @@ def _with_circuit_activations(model: Model) -> Model:
             return Activation(neuron)
         return layer
 
-    return Model(steps=model.replaced(swap), input_shape=model.input_shape, name=model.name)
+    steps = model.replaced(swap)
+    if neuron is None:
+        raise SpecError("activations='circuit' replaces ReLU activations by the characterised rectifier, and this model "
+                        "has none; use activations='ideal' (its activations' circuits are their behavioural subcircuits)")
+    return Model(steps=steps, input_shape=model.input_shape, name=model.name)
 
 
 def map_model(model, *, plan=None, devices=None, periphery=None, encoding=None):
@@ -132,7 +136,7 @@ def infer(
         _typed("adc", adc, Adc, "bits, full scale")
     m = as_model(model)
     if activations == "circuit":
-        m = _with_circuit_activations(m)
+        m = with_circuit_activations(m)
     enc = encoding or InputEncoding()
     xs = m.check_input(x)
     if mode == "digital":

@@ -74,8 +74,8 @@ class BatchStore:
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.dir / f"{key}.npz", self.dir / f"{key}.json"
 
-    def get(self, key: str, n_layers: int) -> tuple[list[np.ndarray], np.ndarray, dict[str, Any]] | None:
-        """A stored batch ``(pre per layer, power, provenance)``, or None when missing or unreadable."""
+    def get(self, key: str, n_layers: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]] | None:
+        """A stored batch ``(pre per layer, power, outputs, provenance)``, or None when missing or unreadable."""
         npz, meta = self._paths(key)
         if not (npz.is_file() and meta.is_file()):
             return None
@@ -83,17 +83,18 @@ class BatchStore:
             with np.load(npz) as data:
                 pre = [np.array(data[f"pre{l}"]) for l in range(n_layers)]
                 power = np.array(data["power"])
+                output = np.array(data["output"])
             info = json.loads(meta.read_text())
         except (OSError, ValueError, KeyError) as exc:
             log.warning("verification batch %s is damaged (%s); it runs again", npz, exc)
             return None
-        return pre, power, info
+        return pre, power, output, info
 
-    def put(self, key: str, pre: list[np.ndarray], power: np.ndarray, info: dict[str, Any]) -> None:
+    def put(self, key: str, pre: list[np.ndarray], power: np.ndarray, output: np.ndarray, info: dict[str, Any]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         npz, meta = self._paths(key)
         buf = io.BytesIO()
-        np.savez(buf, power=power, **{f"pre{l}": p for l, p in enumerate(pre)})
+        np.savez(buf, power=power, output=output, **{f"pre{l}": p for l, p in enumerate(pre)})
         atomic_write_bytes(npz, buf.getvalue())
         atomic_write_bytes(meta, json.dumps(info, indent=1, sort_keys=True).encode())  # written last: marks it done
 
@@ -107,16 +108,17 @@ def _batch_key(run_key: str, mode: str, index: np.ndarray, u: np.ndarray) -> str
     return h.hexdigest()[:16]
 
 
-def _run_batch(net, wires, mode: str, u: np.ndarray, timeout_s: float | None) -> tuple[list[np.ndarray], np.ndarray, dict[str, Any]]:
+def _run_batch(net, wires, mode: str, u: np.ndarray, timeout_s: float | None,
+               adc=None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
     """Worker entry point: one ngspice run of ``u`` (a batch of images) and its provenance."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from pyims.inference.spice import SpiceNetwork
 
     t0 = time.perf_counter()
-    res = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, batch_size=u.shape[0]).run(u)
+    res = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, batch_size=u.shape[0], adc=adc).run(u)
     info = {"host": platform.node(), "pid": os.getpid(), "ngspice_version": res.ngspice_version,
             "wall_time_s": time.perf_counter() - t0, "finished_unix_s": time.time()}
-    return list(res.pre_norm), res.power_w, info
+    return list(res.pre_norm), res.power_w, res.logits, info
 
 
 def run_spice_batches(
@@ -130,10 +132,12 @@ def run_spice_batches(
     run_key: str,
     timeout_s: float | None = 3600.0,
     progress: Callable[[int], None] | None = None,
+    adc=None,
 ) -> tuple[NetworkResult, list[dict[str, Any]]]:
     """ngspice results for images ``u[index]`` (in ``index`` order) and each batch's provenance.
 
-    Batches already in the store are read, the rest run as Dask tasks (one batch in all and no
+    ``adc``: the calibrated converter of the native run, simulated too (its ranges are part of the
+    batch key). Batches already in the store are read, the rest run as Dask tasks (one batch in all and no
     scheduler: in this process, without starting a cluster). Raises the first failing batch's
     error after every other batch has finished and been stored.
     """
@@ -143,30 +147,31 @@ def run_spice_batches(
     store = BatchStore(cluster.store_dir, run_key)
     n_layers = len(net.layers)
     batches = [index[k : k + size] for k in range(0, index.size, size)]
-    keys = [_batch_key(run_key, mode, b, u[b]) for b in batches]
-    results: dict[str, tuple[list[np.ndarray], np.ndarray, dict[str, Any]]] = {}
+    key_of = run_key if adc is None else f"{run_key}|{adc!r}"
+    keys = [_batch_key(key_of, mode, b, u[b]) for b in batches]
+    results: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]] = {}
     todo = []
     for b, key in zip(batches, keys):
         stored = store.get(key, n_layers)
         if stored is not None:
-            results[key] = (stored[0], stored[1], {**stored[2], "resumed": True})
+            results[key] = (stored[0], stored[1], stored[2], {**stored[3], "resumed": True})
             if progress is not None:
                 progress(int(b.size))
         else:
             todo.append((b, key))
 
     def finish(b: np.ndarray, key: str, out) -> None:
-        pre, power, info = out
+        pre, power, output, info = out
         info = {**info, "images": [int(i) for i in b], "batch": key, "resumed": False}
-        store.put(key, pre, power, info)
-        results[key] = (pre, power, info)
+        store.put(key, pre, power, output, info)
+        results[key] = (pre, power, output, info)
         if progress is not None:
             progress(int(b.size))
 
     failure: BaseException | None = None
     if todo and len(batches) == 1 and cluster.scheduler is None:
         b, key = todo[0]
-        finish(b, key, _run_batch(net, wires, mode, u[b], timeout_s))
+        finish(b, key, _run_batch(net, wires, mode, u[b], timeout_s, adc))
     elif todo:
         from dask.distributed import as_completed
 
@@ -174,7 +179,7 @@ def run_spice_batches(
 
         with dask_client(cluster.scheduler, cluster.n_workers) as client:
             shared_net, shared_wires = client.scatter([net, wires], broadcast=True)
-            futures = {client.submit(_run_batch, shared_net, shared_wires, mode, u[b], timeout_s, pure=False,
+            futures = {client.submit(_run_batch, shared_net, shared_wires, mode, u[b], timeout_s, adc, pure=False,
                                      key=f"pyims-spice-{key}"): (b, key) for b, key in todo}
             for fut in as_completed(futures):
                 b, key = futures[fut]
@@ -186,11 +191,12 @@ def run_spice_batches(
     if failure is not None:
         raise failure
     ordered = [results[key] for key in keys]
-    infos = [r[2] for r in ordered]
+    infos = [r[3] for r in ordered]
     versions = {i.get("ngspice_version") for i in infos}
     result = NetworkResult(
         pre_norm=tuple(np.concatenate([r[0][l] for r in ordered]) for l in range(n_layers)),
         power_w=np.concatenate([r[1] for r in ordered]),
+        output=np.concatenate([r[2] for r in ordered]),
         backend="ngspice",
         mode=mode,
         wall_time_s=time.perf_counter() - t0,

@@ -8,6 +8,7 @@ With ``s = -1`` for an inverting neuron and ``+1`` otherwise, ``g = gain_norm`` 
 * ``sigmoid``:     a = lo + (hi - lo) * (1 + tanh(s*g*z/2)) / 2      (the logistic, overflow-free)
 * ``hardsigmoid``: a = clip((lo + hi)/2 + s*g*(hi - lo)*z/4, lo, hi)  (same slope at z = 0)
 * ``linear``:      a = s*g*z                                          (no clipping; for linear checks)
+* ``relu``:        a = max(s*g*z, 0)                                  (no upper rail; ONNX ``Relu``)
 * ``measured``:    a = f(z * in_scale_v) / out_scale_v, where f is a DC transfer curve measured
   from a circuit (``curve_in_v`` -> ``curve_out_v``, volts; see ``pyims.characterize``),
   interpolated with a monotone cubic (PCHIP: C1, no overshoot) and held flat beyond its ends.

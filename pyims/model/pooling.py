@@ -25,6 +25,15 @@ def _windows(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], pa
     return np.lib.stride_tricks.sliding_window_view(a, kernel, axis=(2, 3))[:, :, :: stride[0], :: stride[1]]
 
 
+def _tiled_blocks(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], pads: tuple[int, int, int, int]):
+    """Non-overlapping windows (kernel == stride, no padding) as ``(N, C, H', kh, W', kw)`` -- a view, and
+    ~5x faster to reduce than sliding windows; ``None`` for any other pooling."""
+    if kernel != stride or any(pads) or a.ndim != 4 or a.shape[2] < kernel[0] or a.shape[3] < kernel[1]:
+        return None
+    ho, wo = a.shape[2] // kernel[0], a.shape[3] // kernel[1]
+    return a[:, :, : ho * kernel[0], : wo * kernel[1]].reshape(a.shape[0], a.shape[1], ho, kernel[0], wo, kernel[1])
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MaxPool2d(Layer):
     """The maximum of every ``kernel`` window, moved by ``stride``; padding never wins (``-inf``)."""
@@ -34,6 +43,9 @@ class MaxPool2d(Layer):
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def __call__(self, a: np.ndarray) -> np.ndarray:
+        blocks = _tiled_blocks(a, self.kernel, self.stride, self.pads)
+        if blocks is not None:
+            return blocks.max(axis=(3, 5))
         return _windows(a, self.kernel, self.stride, self.pads, -np.inf).max(axis=(4, 5))
 
     def describe(self) -> str:
@@ -50,6 +62,9 @@ class AvgPool2d(Layer):
     count_include_pad: bool = False
 
     def __call__(self, a: np.ndarray) -> np.ndarray:
+        blocks = _tiled_blocks(a, self.kernel, self.stride, self.pads)
+        if blocks is not None:
+            return blocks.mean(axis=(3, 5))
         total = _windows(a, self.kernel, self.stride, self.pads, 0.0).sum(axis=(4, 5))
         if self.count_include_pad or not any(self.pads):
             return total / (self.kernel[0] * self.kernel[1])
