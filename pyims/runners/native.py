@@ -97,6 +97,7 @@ class _Blocks:
     l_kk: sp.csr_matrix  # (n, n)
     c_u: np.ndarray  # (N_u,) capacitance to ground of each unknown node, F
     c_s: np.ndarray  # (m,) capacitance to ground at each source node, F (nonzero when r_driver = 0)
+    c_k: np.ndarray  # (n,) capacitance to ground at each sense node, F (nonzero when r_sense = 0)
     row_nodes: np.ndarray  # (m, n): index among the unknowns of row node (i, j), -1 if known
     col_nodes: np.ndarray  # (m, n): index among the unknowns of column node (i, j), -1 if known
 
@@ -173,6 +174,7 @@ def _assemble(tile: TileSpec) -> _Blocks:
         l_kk=l_k[:, sense_idx].tocsr(),
         c_u=cap[unknown],
         c_s=cap[src_idx],
+        c_k=cap[sense_idx],
         row_nodes=position[cell_rows],
         col_nodes=position[cell_cols],
     )
