@@ -108,6 +108,11 @@ class SimulationSpec:
         tie_atol: logits within this of the top count as tied.
         activations: "ideal" (the model's activation functions) or "circuit" (every ReLU as the
             characterised op-amp precision rectifier, ``pyims.characterize.relu_circuit_neuron``).
+        t_read_s: read the outputs at this time under the wires' capacitance (native network
+            transient, ``docs/capacitance.md``) instead of settled (DC); ``None``: DC.
+        t_rise_s: the inputs' rise time (they ramp from 0 at ``t = 0``; the circuit starts at DC).
+        t_step_s: the transient's step (``None``: 200 steps to the read time).
+        read_times_s: more read times (<= ``t_read_s``, on the grid) at which accuracy is also reported.
     """
 
     mode: str = "analog"
@@ -121,6 +126,10 @@ class SimulationSpec:
     keep_run_dirs: bool = False
     tie_atol: float = 0.0
     activations: str = "ideal"
+    t_read_s: float | None = None
+    t_rise_s: float = 1e-12
+    t_step_s: float | None = None
+    read_times_s: tuple[float, ...] = ()
 
     def n_verify(self, n_test: int) -> int:
         """How many of ``n_test`` test images run through ngspice."""
@@ -150,6 +159,17 @@ class SimulationSpec:
         positive("simulation", "timeout_s", self.timeout_s)
         if real_scalar("simulation", "tie_atol", self.tie_atol) < 0.0:
             raise SpecError(f"simulation.tie_atol={self.tie_atol!r} must be >= 0 (0: only exact ties)")
+        object.__setattr__(self, "read_times_s", tuple(self.read_times_s))
+        if self.t_read_s is not None:
+            from pyims.inference.read_time import ReadTimeSpec
+
+            ReadTimeSpec(t_read_s=self.t_read_s, t_rise_s=self.t_rise_s, t_step_s=self.t_step_s)  # checks the grid
+            for t in self.read_times_s:
+                if not 0.0 < t <= self.t_read_s * (1 + 1e-12):
+                    raise SpecError(f"simulation.read_times_s: {t!r} s is beyond the simulated window (0, t_read_s={self.t_read_s!r}]; "
+                                    "raise t_read_s or drop it")
+        elif self.read_times_s:
+            raise SpecError("simulation.read_times_s needs simulation.t_read_s (the simulated window)")
         if self.activations not in ACTIVATIONS:
             raise SpecError(f"simulation.activations={self.activations!r} is unknown; use one of {', '.join(ACTIVATIONS)}")
         for name in ("energy", "keep_run_dirs"):
@@ -247,8 +267,10 @@ def config_key(cfg: ExperimentConfig) -> str:
     # fields added with ONNX import: at their defaults they leave the keys of earlier configs as they were
     if data["model"].get("file") is None:
         data["model"].pop("file", None)
-    if data["simulation"].get("activations") == "ideal":
-        data["simulation"].pop("activations", None)
+    for name, default in (("activations", "ideal"), ("t_read_s", None), ("t_rise_s", 1e-12), ("t_step_s", None),
+                          ("read_times_s", [])):
+        if data["simulation"].get(name, default) == default:  # read-time fields: unset, earlier keys hold
+            data["simulation"].pop(name, None)
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 
 

@@ -75,6 +75,58 @@ def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP | Model
     return mlp
 
 
+#: Images whose transient energy is computed (its mean is the energy per inference).
+ENERGY_IMAGES = 64
+
+
+def _read_spec(cfg: ExperimentConfig):
+    from pyims.inference.read_time import ReadTimeSpec
+
+    sim = cfg.simulation
+    return ReadTimeSpec(t_read_s=sim.t_read_s, t_rise_s=sim.t_rise_s, t_step_s=sim.t_step_s)
+
+
+def _read_time(cfg: ExperimentConfig, net: MappedNetwork, native: NativeNetwork, u: np.ndarray, y: np.ndarray):
+    """The outputs at ``simulation.t_read_s`` (native network transient) and what the summary says of them."""
+    from pyims.experiment.summary import ReadTimeInfo, ReadTimePoint
+    from pyims.inference.infer import check_read_time_wires
+    from pyims.inference.read_time import NativeReadTime
+
+    sim = cfg.simulation
+    check_read_time_wires(cfg.wires)
+    spec = _read_spec(cfg)
+    adc = native.adc if sim.mode == "analog" else None
+    dc_accuracy = accuracy_stats(native.run(u, keep_pre=False).logits, y, sim.tie_atol).accuracy
+    t0 = time.perf_counter()
+    rt = NativeReadTime(net, cfg.wires, spec, mode=sim.mode, adc=adc, energy=sim.energy and sim.mode == "analog")
+    build_s = time.perf_counter() - t0
+    res = rt.run(u, energy=False)
+    energy = rt.run(u[:ENERGY_IMAGES], energy=True).energy_j if rt.energy else None
+    points = []
+    for t_read in sorted(set(sim.read_times_s) | {sim.t_read_s}):
+        k = int(round((spec.t_delay_s + t_read) / spec.step_s))
+        z = res.logits if k == spec.n_steps or res.output_t is None else res.output_t[:, k]
+        if res.output_t is None and k != spec.n_steps:
+            continue  # tiled mode reads each layer once, at t_read_s
+        st = accuracy_stats(z, y, sim.tie_atol)
+        points.append(ReadTimePoint(t_read_s=float(t_read), accuracy=st.accuracy, n_ties=st.n_ties))
+    settle = res.settling_s
+    pct = {} if settle is None else {name: float(np.percentile(settle, q, method="higher")) for name, q in
+                                     (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))}
+    info = ReadTimeInfo(
+        t_read_s=spec.t_read_s, t_rise_s=spec.t_rise_s, t_step_s=spec.step_s,
+        accuracy=accuracy_stats(res.logits, y, sim.tie_atol).accuracy, accuracy_dc=dc_accuracy, accuracy_at=points,
+        settling_s=pct, fraction_settled=float(np.mean(np.isfinite(settle))) if settle is not None else float("nan"),
+        latency_s=pct.get("p99", float("nan")),
+        energy_per_inference_j=float(np.mean(energy)) if energy is not None else None,
+        energy_images=int(min(ENERGY_IMAGES, u.shape[0])) if energy is not None else 0,
+        build_s=build_s, run_s=res.wall_time_s,
+    )
+    result = NetworkResult(pre_norm=res.pre_norm, power_w=None, output=res.logits, backend="native", mode=sim.mode,
+                           wall_time_s=res.wall_time_s)
+    return result, info
+
+
 def _steps(model: MLP | Model):
     return model.layers if isinstance(model, MLP) else model.steps
 
@@ -129,6 +181,10 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     timing["native_build_s"] = time.perf_counter() - t0
     analog = native.run(u)
     timing["native_inference_s"] = analog.wall_time_s
+    read_time = None
+    if cfg.simulation.t_read_s is not None:
+        analog, read_time = _read_time(cfg, net, native, u, y)
+        timing["read_time_build_s"], timing["read_time_run_s"] = read_time.build_s, read_time.run_s
 
     sim = cfg.simulation
     spice, spice_index, verification = None, np.zeros(0, dtype=np.int64), None
@@ -138,12 +194,18 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
             from pyims.experiment.config import config_key
 
             run_key = f"{config_key(cfg)}-{sim.mode}"
-        with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
-            verification, spice = verify_against_ngspice(
-                net, cfg.wires, u, analog, spice_index, mode=sim.mode, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
-                keep_run_dir=sim.keep_run_dirs, batch_size=sim.batch_size, workers=sim.ngspice_workers, progress=bar.update,
-                cluster=cluster, run_key=run_key if cluster is not None else "", adc=native.adc,
-            )
+        if read_time is not None:  # the same read time in ngspice: one network transient per image
+            from pyims.inference.read_time import verify_read_time
+
+            verification, spice = verify_read_time(net, cfg.wires, _read_spec(cfg), u, analog, spice_index, mode=sim.mode,
+                                                   tie_atol=sim.tie_atol, timeout_s=sim.timeout_s, adc=native.adc)
+        else:
+            with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
+                verification, spice = verify_against_ngspice(
+                    net, cfg.wires, u, analog, spice_index, mode=sim.mode, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
+                    keep_run_dir=sim.keep_run_dirs, batch_size=sim.batch_size, workers=sim.ngspice_workers,
+                    progress=bar.update, cluster=cluster, run_key=run_key if cluster is not None else "", adc=native.adc,
+                )
         timing["ngspice_s"] = spice.wall_time_s
 
     tie = sim.tie_atol
@@ -190,6 +252,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         spice_verification=verification,
         timing=timing,
         provenance=Provenance.here(verification.ngspice_version if verification else None),
+        read_time=read_time,
     )
     timing["total_s"] = time.perf_counter() - t_start
     result = ExperimentResult(

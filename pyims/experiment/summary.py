@@ -105,6 +105,47 @@ class ConfusionMatrices:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReadTimePoint:
+    """Accuracy when the outputs are read at ``t_read_s`` after the inputs start."""
+
+    t_read_s: float
+    accuracy: float
+    n_ties: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadTimeInfo:
+    """Outputs read at a time under wire capacitance (``simulation.t_read_s``; ``docs/capacitance.md``).
+
+    Attributes:
+        t_read_s, t_rise_s, t_step_s: the read time, the inputs' rise, the transient's step (s).
+        accuracy: at the read time (the summary's analog accuracy is this one); ``accuracy_dc``: settled.
+        accuracy_at: accuracy at each of ``simulation.read_times_s`` and at ``t_read_s``.
+        settling_s: per-image settling time (every output within 1 % of the image's largest swing of its
+            DC value for good), percentiles ``p50``, ``p90``, ``p99``, ``max`` over the test set; ``inf`` if an
+            image had not settled by the read time; ``fraction_settled``: the images that had.
+        latency_s: the 99th percentile of the settling time (the read time that 99 % of images allow).
+        energy_per_inference_j: mean energy the row drivers deliver from t = 0 to the read time (charging
+            the wires included), over ``energy_images`` images; ``None`` when not computed.
+        build_s, run_s: the native transient's kernels and its per-image work.
+    """
+
+    t_read_s: float
+    t_rise_s: float
+    t_step_s: float
+    accuracy: float
+    accuracy_dc: float
+    accuracy_at: list[ReadTimePoint]
+    settling_s: dict[str, float]
+    fraction_settled: float
+    latency_s: float
+    energy_per_inference_j: float | None
+    energy_images: int
+    build_s: float
+    run_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnergyInfo:
     """Mean read power (W) over the test set, the read time (s), the energy per inference (J) and its scope."""
 
@@ -154,7 +195,9 @@ class ExperimentSummary:
         schema_version: ``SCHEMA_VERSION`` of the layout.
         pyims_version, name: provenance; config: the fully resolved config (plain data).
         dataset, network, accuracy, agreement, layer_errors, confusion_matrix, energy: see the types.
-        spice_verification: the ngspice sample, or ``None`` when off.
+        spice_verification: the ngspice sample, or ``None`` when off (with a read time: the network
+            transient at the read time, per image).
+        read_time: outputs read at a time under wire capacitance, or ``None`` (DC).
         timing: seconds per stage (``data_s``, ``model_s``, ``native_build_s``, ...).
         files: the report's files, once written.
         provenance: versions, machine and time of the run.
@@ -175,6 +218,7 @@ class ExperimentSummary:
     timing: dict[str, float]
     files: list[str] = field(default_factory=list)
     provenance: Provenance | None = None
+    read_time: ReadTimeInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (the layout of ``summary.json``)."""

@@ -101,6 +101,8 @@ def infer(
     adc=None,
     activations: str = "ideal",
     workers: int | None = 1,
+    t_rise_s: float = 1e-12,
+    t_step_s: float | None = None,
 ) -> np.ndarray:
     """Outputs ``(N, n_outputs)`` of ``model`` (a ``Model`` from ``pyims.load_model``, or an ``MLP``) for
     inputs ``x`` ``(N, features)`` or ``(N, C, H, W)`` (see the module docstring).
@@ -109,8 +111,13 @@ def infer(
     the input DAC and the output ADC; ``activations="circuit"`` replaces ideal ReLUs by the
     characterised op-amp precision rectifier (``circuits/neuron_relu_rectifier.sub``, measured in
     ngspice once per process). ``backend="ngspice"`` runs the same circuit in ngspice (slow: a
-    sample of images). ``t_read_s`` (outputs at a read time under wire capacitance) is not
-    available yet and is refused.
+    sample of images).
+
+    ``t_read_s``: the outputs at that read time under the wires' capacitance (``c_row_f`` / ``c_col_f``)
+    instead of the settled (DC) ones: every input ramps from 0 in ``t_rise_s`` at t = 0, the circuit
+    starts at DC, and a native BDF2 network transient of step ``t_step_s`` (default: 200 steps to the
+    read time) gives the outputs then (``pyims.inference.read_time``; ``docs/capacitance.md``). With
+    ``backend="ngspice"`` each image is one ngspice transient of the same circuit (fully-analog only).
     """
     if mode not in INFER_MODES:
         raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(INFER_MODES)}")
@@ -120,9 +127,8 @@ def infer(
         raise SpecError(f"circuit={circuit!r} is unknown; use one of {', '.join(CIRCUITS)}")
     if activations not in ACTIVATIONS:
         raise SpecError(f"activations={activations!r} is unknown; use one of {', '.join(ACTIVATIONS)}")
-    if t_read_s is not None:
-        raise SpecError(f"t_read_s={t_read_s!r}: reading outputs at a time under wire capacitance is not available yet "
-                        "(the network transient); omit t_read_s for the settled (DC) result")
+    if t_read_s is not None and mode != "analog":
+        raise SpecError(f't_read_s={t_read_s!r} reads the circuit at a time; it needs mode="analog" (got mode={mode!r})')
     if backend == "ngspice" and mode != "analog":
         raise SpecError(f'backend="ngspice" simulates the circuit; it needs mode="analog" (got mode={mode!r})')
     _typed("wires", wires, WireParasitics, "per-segment R and C")
@@ -147,6 +153,9 @@ def infer(
         return forward_chunked(net.sequence, u, net.mapped_ideal_evaluate, keep_pre=False)[1]
     sim_mode = ("analog" if net.fully_analog_capable else "tiled") if circuit == "auto" else circuit
     wires = wires or WireParasitics()
+    if t_read_s is not None:
+        return _read_time(net, wires, u, t_read_s=t_read_s, t_rise_s=t_rise_s, t_step_s=t_step_s, mode=sim_mode,
+                          backend=backend, adc=adc)
     if backend == "ngspice":
         from pyims.inference.spice import SpiceNetwork
 
@@ -159,3 +168,31 @@ def infer(
 
     native = NativeNetwork(net, wires, mode=sim_mode, energy=False, workers=workers, adc=adc)
     return native.run(u, keep_pre=False).logits
+
+
+def check_read_time_wires(wires: WireParasitics) -> None:
+    """SpecError unless the wires hold capacitance: without it every read time gives the DC outputs."""
+    if wires.c_row_f <= 0.0 and wires.c_col_f <= 0.0:
+        raise SpecError("a read time needs wire capacitance: wires.c_row_f and wires.c_col_f are both 0 (without "
+                        "capacitance the outputs are the DC ones at any time); set them, or geometry's "
+                        "c_per_length_f_per_m, or omit t_read_s")
+
+
+def _read_time(net, wires: WireParasitics, u: np.ndarray, *, t_read_s: float, t_rise_s: float, t_step_s: float | None,
+               mode: str, backend: str, adc) -> np.ndarray:
+    from pyims.inference.read_time import NativeReadTime, ReadTimeSpec
+
+    check_read_time_wires(wires)
+    spec = ReadTimeSpec(t_read_s=t_read_s, t_rise_s=t_rise_s, t_step_s=t_step_s)
+    if adc is not None and not adc.calibrated:  # ranges from the settled outputs
+        from pyims.inference.native import NativeNetwork
+
+        adc = NativeNetwork(net, wires, mode=mode, energy=False, adc=adc).calibrate_adc(u)
+    if backend == "ngspice":
+        from pyims.inference.read_time import ngspice_read_time
+
+        if mode != "analog":
+            raise SpecError('backend="ngspice" with t_read_s runs the fully-analog network transient; '
+                            'tiled read times are native only (mode="analog" circuit="analog", or backend="native")')
+        return ngspice_read_time(net, wires, spec, u, adc=adc).logits
+    return NativeReadTime(net, wires, spec, mode=mode, adc=adc).run(u).logits

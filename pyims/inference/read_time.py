@@ -43,11 +43,17 @@ from pyims.inference.result import check_mode
 from pyims.mapping import MappedNetwork
 from pyims.model.layers import Layer, forward
 from pyims.runners.factor import SpdFactor, resolve_backend
-from pyims.runners.native import _assemble, _grid_order
+from pyims.runners.native import SCHUR_MIN_UNKNOWNS, _assemble, _grid_order
 from pyims.spec import WireParasitics
 from pyims.spec._checks import nonnegative, positive
 
-__all__ = ["ReadTimeSpec", "ReadTimeResult", "NativeReadTime", "layer_system", "DEFAULT_STEPS"]
+__all__ = ["ReadTimeSpec", "ReadTimeResult", "NativeReadTime", "layer_blocks", "DEFAULT_STEPS", "ngspice_read_time",
+           "verify_read_time",
+           "READ_TIME_TOLERANCE_REL"]
+
+#: Native (BDF2 on a fixed grid) vs ngspice (Gear, adaptive steps <= h) at the read time, relative to the
+#: largest output: what the tests hold them to (measured ~1e-5 at 100+ steps per time constant).
+READ_TIME_TOLERANCE_REL = 2e-3
 
 #: Grid steps up to the read time when ``t_step_s`` is not given.
 DEFAULT_STEPS = 200
@@ -107,141 +113,176 @@ class ReadTimeSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class _LayerSystem:
-    """``C x' + L x = E V``, ``z = Q x + R V``; source currents ``i = Su x + Ss V + Cs dV/dt`` (for energy).
+class _Block:
+    """One independent part of a layer: ``C x' + L x = E V_b``, ``z_b = Q x + R V_b``; source currents
+    ``i_b = Su x + Ss V_b + Cs dV_b/dt`` (energy). ``rows`` / ``outs`` index the layer's rows and ``z``.
 
-    Unknowns: the tiles' interiors (``n_interior``, an SPD block), then the sense nodes (loaded senses).
+    Unknowns: the tiles' interiors (the first ``n_interior``, an SPD block), then the block's sense
+    nodes (loaded senses only).
     """
 
+    rows: np.ndarray  # (m_b,) layer row indices
+    outs: np.ndarray  # (n_b,) indices into the layer's z (tiled: partition-major p * n_out + j)
     l: sp.csr_matrix  # (N, N)
     c: np.ndarray  # (N,)
-    e: sp.csr_matrix  # (N, m)
-    q: sp.csr_matrix  # (n_z, N)
-    r: np.ndarray  # (n_z, m)
-    su: sp.csr_matrix  # (m, N)
-    ss: np.ndarray  # (m, m)
-    cs: np.ndarray  # (m,)
+    e: sp.csr_matrix  # (N, m_b)
+    q: sp.csr_matrix  # (n_b, N)
+    r: np.ndarray  # (n_b, m_b)
+    su: sp.csr_matrix  # (m_b, N)
+    ss: np.ndarray  # (m_b, m_b)
+    cs: np.ndarray  # (m_b,)
     n_interior: int
     order: np.ndarray  # elimination order of the interior (per tile, geometric)
 
 
-def layer_system(net: MappedNetwork, wires: WireParasitics, l: int, *, tiled: bool) -> _LayerSystem:
-    """Layer ``l``'s linear system (see ``_LayerSystem``). Tiled: ideal 0 V senses, and ``z`` has one row per
-    (partition, output): ``n_z = n_h * n_out``, partition-major. Analog: the network's sense periphery."""
+def layer_blocks(net: MappedNetwork, wires: WireParasitics, l: int, *, tiled: bool) -> list[_Block]:
+    """Layer ``l`` as independent blocks: a tile alone when it ends in a 0 V virtual ground, else the tiles
+    that share sense nodes (``Combiner.groups``) with those nodes and their load. Tiled: ideal senses, and
+    ``z`` has one entry per (partition, output), ``n_h * n_out`` partition-major."""
     layer = net.layers[l]
     sense = IdealSense(net.periphery) if tiled else net.sense
-    combiner = net.combiner
     gain = net.layer_gain(l)
     scale = layer.w_max / layer.dg_s
     v_read = net.v_read_v
-    v_z = net.layer_v_z(l)
-    m, n_out, n_h = layer.n_rows, layer.n_out, layer.n_h
-    n_z = n_h * n_out if tiled else n_out
-    blocks = {(p, c): _assemble(layer.tile(p, c, wires)) for c in range(layer.n_v) for p in range(n_h)}
-    offs, orders, n = {}, [], 0
-    for key, b in blocks.items():
-        offs[key] = n
-        order = _grid_order(b) if b.l_uu.shape[0] else np.zeros(0, dtype=np.int64)
-        orders.append(n + order)
-        n += b.l_uu.shape[0]
-    n_interior = n
-    lr, lc, lv = [], [], []
-    er, ec, ev = [], [], []
-    qr, qc, qv = [], [], []
-    sr, sc_, sv = [], [], []
-    c_parts = [b.c_u for b in blocks.values()]
-    r = np.zeros((n_z, m))
-    ss = np.zeros((m, m))
-    cs = np.zeros(m)
-
-    def put(rows, cols, vals, mat: sp.spmatrix, r0: int, c0: int) -> None:
-        coo = sp.coo_matrix(mat)
-        rows.append(coo.row + r0)
-        cols.append(coo.col + c0)
-        vals.append(coo.data)
-
-    sense_cap = []
+    n_out, n_h = layer.n_out, layer.n_h
+    out: list[_Block] = []
     for c in range(layer.n_v):
         outs = layer.outs_of(c)
         n_c = outs.stop - outs.start
         load = sense.load(n_c, gain=gain)
-        for p in range(n_h):
-            b, off, rows = blocks[(p, c)], offs[(p, c)], layer.rows_of(p)
-            put(lr, lc, lv, b.l_uu, off, off)
-            put(er, ec, ev, -b.l_us, off, rows.start)
-            put(sr, sc_, sv, b.l_su, rows.start, off)
-            ss[rows, rows] += b.l_ss.toarray()
-            cs[rows] += b.c_s
-            if load is None:  # 0 V virtual ground: z from the column currents i = -(L_ku x + L_ks V)
+        groups = tuple((p,) for p in range(n_h)) if load is None else net.combiner.groups(n_h)
+        for group in groups:
+            tiles = [(p, _assemble(layer.tile(p, c, wires))) for p in group]
+            rows = np.concatenate([np.arange(layer.rows_of(p).start, layer.rows_of(p).stop) for p in group])
+            row_at = {}
+            k = 0
+            for p, _ in tiles:
+                rs = layer.rows_of(p)
+                row_at[p] = slice(k, k + rs.stop - rs.start)
+                k += rs.stop - rs.start
+            sizes = [b.l_uu.shape[0] for _, b in tiles]
+            offs = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+            n_i = int(offs[-1])
+            n_s = 0 if load is None else 2 * n_c
+            n = n_i + n_s
+            m_b = rows.size
+            parts: dict[str, list] = {"l": [], "e": [], "su": []}
+
+            def put(key: str, mat, r0: int, c0: int) -> None:
+                coo = sp.coo_matrix(mat)
+                parts[key].append((coo.row + r0, coo.col + c0, coo.data))
+
+            ss = np.zeros((m_b, m_b))
+            cs = np.zeros(m_b)
+            cap = np.zeros(n)
+            if load is None:  # one tile; z from the column currents i = -(L_ku x + L_ks V)
+                (p, b), = tiles
                 d = diff_matrix(n_c) * (scale / v_read)  # (2 n_c, n_c)
                 z0 = p * n_out + outs.start if tiled else outs.start
-                put(qr, qc, qv, -(sp.csr_matrix(d.T) @ b.l_ku), z0, off)
-                r[z0 : z0 + n_c, rows] += -(d.T @ b.l_ks.toarray())
-        if load is None:
-            continue
-        # (2 n_c, n_c); it reads line-end voltages in units of v_read (the native solver's convention), here in volts
-        readout = sense.readout(n_c, gain=gain, scale=scale, v_read_v=v_read, v_z=v_z, n_h=n_h) / v_read
-        for group in combiner.groups(n_h):
-            s_off = n
-            n += 2 * n_c
-            cap = np.zeros(2 * n_c)
-            for p in group:
-                b, off, rows = blocks[(p, c)], offs[(p, c)], layer.rows_of(p)
-                put(lr, lc, lv, b.l_ku.T, off, s_off)
-                put(lr, lc, lv, b.l_ku, s_off, off)
-                put(lr, lc, lv, b.l_kk, s_off, s_off)
-                put(er, ec, ev, -b.l_ks, s_off, rows.start)
-                put(sr, sc_, sv, b.l_ks.T, rows.start, s_off)
-                cap += b.c_k
-            put(lr, lc, lv, sp.csr_matrix(load.T), s_off, s_off)  # i_load = v_s @ load (row-vector convention)
-            put(qr, qc, qv, sp.csr_matrix(readout.T), outs.start, s_off)
-            sense_cap.append(cap)
-    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
-    c_vec = np.concatenate(c_parts + sense_cap) if (c_parts or sense_cap) else np.zeros(0)
-    mat = lambda rows, cols, vals, shape: sp.csr_matrix((cat(vals), (cat(rows).astype(np.int64), cat(cols).astype(np.int64))),  # noqa: E731
-                                                        shape=shape)
-    return _LayerSystem(
-        l=mat(lr, lc, lv, (n, n)), c=c_vec, e=mat(er, ec, ev, (n, m)), q=mat(qr, qc, qv, (n_z, n)), r=r,
-        su=mat(sr, sc_, sv, (m, n)), ss=ss, cs=cs, n_interior=n_interior,
-        order=np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64),
-    )
+                outs_b = np.arange(z0, z0 + n_c)
+                q = -(sp.csr_matrix(d.T) @ b.l_ku)
+                r = -(d.T @ b.l_ks.toarray())
+            else:
+                outs_b = np.arange(outs.start, outs.stop)
+                readout = sense.readout(n_c, gain=gain, scale=scale, v_read_v=v_read, v_z=net.layer_v_z(l), n_h=n_h)
+                # it reads line-end voltages in units of v_read (the native solver's convention); here they are volts
+                q = sp.hstack([sp.csr_matrix((n_c, n_i)), sp.csr_matrix(readout.T / v_read)]).tocsr()
+                r = np.zeros((n_c, m_b))
+            for (p, b), o in zip(tiles, offs[:-1]):
+                rs = row_at[p]
+                put("l", b.l_uu, o, o)
+                put("e", -b.l_us, o, rs.start)
+                put("su", b.l_su, rs.start, o)
+                ss[rs, rs] += b.l_ss.toarray()
+                cs[rs] += b.c_s
+                cap[o : o + b.l_uu.shape[0]] = b.c_u
+                if load is not None:
+                    put("l", b.l_ku.T, o, n_i)
+                    put("l", b.l_ku, n_i, o)
+                    put("l", b.l_kk, n_i, n_i)
+                    put("e", -b.l_ks, n_i, rs.start)
+                    put("su", b.l_ks.T, rs.start, n_i)
+                    cap[n_i:] += b.c_k
+            if load is not None:
+                put("l", load.T, n_i, n_i)  # i_load = v_s @ load (row-vector convention)
+
+            def build(key: str, shape) -> sp.csr_matrix:
+                if not parts[key]:
+                    return sp.csr_matrix(shape)
+                rr, cc, vv = (np.concatenate(x) for x in zip(*parts[key]))
+                return sp.csr_matrix((vv, (rr, cc)), shape=shape)  # duplicates are summed
+
+            lmat, e, su = build("l", (n, n)), build("e", (n, m_b)), build("su", (m_b, n))
+            orders = [o + (_grid_order(b) if b.l_uu.shape[0] else np.zeros(0, dtype=np.int64))
+                      for (_, b), o in zip(tiles, offs[:-1])]
+            out.append(_Block(rows=rows, outs=outs_b, l=lmat, c=cap, e=e, q=sp.csr_matrix(q), r=r,
+                              su=su, ss=ss, cs=cs, n_interior=n_i, order=np.concatenate(orders)))
+    return out
 
 
-class _BlockSolver:
-    """``M = [[A, B], [B^T, D]]`` with ``A`` (the interior) SPD and ``D`` (sense nodes, few) dense, maybe
-    non-symmetric: ``A`` factored once (CHOLMOD or SuperLU), the rest through the Schur complement."""
+class _LayerSolver:
+    """A layer's blocks as one block-diagonal system ``M = [[A, B], [C, D]]``: ``A`` all the interiors (SPD,
+    factored once: CHOLMOD for big layers, SuperLU for small), ``D`` all the sense nodes (few per block; a
+    controlled source makes it non-symmetric), ``C = B^T`` (the tiles' couplings). The sense nodes go through
+    the (block-diagonal, sparse) Schur complement. Right-hand sides are *packed*: the blocks are independent,
+    so each block's columns sit side by side in the same ``r`` columns (block b uses its first ``r_b``)."""
 
-    def __init__(self, m: sp.csr_matrix, n_interior: int, order: np.ndarray, backend: str) -> None:
-        m = m.tocsr()
-        self.ni = n_interior
-        a = m[:n_interior, :n_interior]
+    def __init__(self, blocks: list[_Block], shift: float) -> None:
+        self.blocks = blocks
+        self.ni_b = [b.n_interior for b in blocks]
+        self.nk_b = [b.l.shape[0] - b.n_interior for b in blocks]
+        self.int_off = np.concatenate([[0], np.cumsum(self.ni_b)]).astype(int)
+        self.ni = int(self.int_off[-1])
+        self.sense_off = self.ni + np.concatenate([[0], np.cumsum(self.nk_b)]).astype(int)
+        self.n = int(self.sense_off[-1])
+        self.idx = [np.concatenate([np.arange(self.int_off[k], self.int_off[k + 1]),
+                                    np.arange(self.sense_off[k], self.sense_off[k + 1])]) for k in range(len(blocks))]
+        mats = [b.l + sp.diags(shift * b.c) for b in blocks]
+        a = sp.block_diag([mt[: b.n_interior, : b.n_interior] for mt, b in zip(mats, blocks)], format="csc")
+        order = np.concatenate([o + b.order for o, b in zip(self.int_off[:-1], blocks)]) if blocks else np.zeros(0, int)
+        backend = resolve_backend("auto") if self.ni >= SCHUR_MIN_UNKNOWNS else "superlu"
         try:
-            self.a = SpdFactor(a, backend, order=order if backend == "cholmod" else None) if n_interior else None
+            self.a = SpdFactor(a, backend, order=order if backend == "cholmod" else None) if self.ni else None
         except np.linalg.LinAlgError as exc:
             raise ConvergenceError(f"read-time transient: a layer's step matrix is not positive definite ({exc})",
                                    rundir=None) from exc
-        n_k = m.shape[0] - n_interior
-        self.n_k = n_k
-        if n_k:
-            import scipy.linalg as sla
+        self.nk = self.n - self.ni
+        if not self.nk:
+            return
+        self.c = sp.block_diag([mt[b.n_interior :, : b.n_interior] for mt, b in zip(mats, blocks)], format="csr")
+        self.b = sp.block_diag([mt[: b.n_interior, b.n_interior :] for mt, b in zip(mats, blocks)], format="csr")
+        # S = D - C A^-1 B, block by block, from one packed solve (block k's coupling columns side by side)
+        width = max(self.nk_b)
+        packed = np.zeros((self.ni, width))
+        for k, (mt, b) in enumerate(zip(mats, blocks)):
+            packed[self.int_off[k] : self.int_off[k + 1], : self.nk_b[k]] = mt[: b.n_interior, b.n_interior :].toarray()
+        zp = self.a.solve(packed) if self.a is not None else packed
+        schur = []
+        for k, (mt, b) in enumerate(zip(mats, blocks)):
+            r0, r1, nk = self.int_off[k], self.int_off[k + 1], self.nk_b[k]
+            schur.append(mt[b.n_interior :, b.n_interior :].toarray() - mt[b.n_interior :, : b.n_interior] @ zp[r0:r1, :nk])
+        import scipy.sparse.linalg as spla
 
-            self.b = m[:n_interior, n_interior:].toarray()  # (N_i, n_k); equals C^T (the Laplacian coupling)
-            self.c = m[n_interior:, :n_interior].tocsr()
-            d = m[n_interior:, n_interior:].toarray()
-            self.z = self.a.solve(self.b) if self.a is not None else np.zeros((0, n_k))
-            self.schur = sla.lu_factor(d - self.c @ self.z)
+        self.schur = spla.splu(sp.block_diag(schur, format="csc"))
 
     def solve(self, rhs: np.ndarray, *, transpose: bool = False) -> np.ndarray:
-        """``M^-1 rhs`` (or ``M^-T rhs``) for ``(N, k)`` right-hand sides."""
-        if not self.n_k:
+        """``M^-1 rhs`` (``M^-T rhs``) for packed ``(N, r)`` right-hand sides: two interior solves and the
+        sense nodes' Schur complement (``M^T = [[A, C^T], [B^T, D^T]]`` with ``C^T = B``: the same steps,
+        the Schur complement transposed)."""
+        if not self.nk:
             return self.a.solve(rhs)
-        import scipy.linalg as sla
-
         ru, rk = rhs[: self.ni], rhs[self.ni :]
         y = self.a.solve(ru) if self.a is not None else ru
-        # M^T = [[A, C^T], [B^T, D^T]] and C^T = B (the tiles' couplings are symmetric): same Z, Schur transposed
-        vk = sla.lu_solve(self.schur, rk - self.c @ y, trans=1 if transpose else 0)
-        return np.concatenate([y - self.z @ vk, vk])
+        vk = self.schur.solve(np.ascontiguousarray(rk - self.c @ y), trans="T" if transpose else "N")
+        xu = self.a.solve(ru - self.b @ vk) if self.a is not None else ru
+        return np.concatenate([xu, vk])
+
+    def pack(self, parts: list[np.ndarray], width: int) -> np.ndarray:
+        """Per block ``(N_b, r_b)`` arrays -> one packed ``(N, width)``."""
+        out = np.zeros((self.n, width))
+        for k, part in enumerate(parts):
+            out[self.idx[k], : part.shape[1]] = part
+        return out
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -255,51 +296,56 @@ class _Kernels:
     i_dc: np.ndarray | None
 
 
-def _kernels(sys_: _LayerSystem, h: float, k_max: int, *, energy: bool, backend: str) -> _Kernels:
-    """BDF2 step responses of the layer (see the module docstring), forward (m columns) or adjoint (n_z)."""
-    n = sys_.l.shape[0]
-    m, n_z = sys_.e.shape[1], sys_.q.shape[0]
-    cdiag = sys_.c / (2.0 * h)
-    step = _BlockSolver(sys_.l + sp.diags(3.0 * cdiag), sys_.n_interior, sys_.order, backend)
-    dc = _BlockSolver(sys_.l, sys_.n_interior, sys_.order, backend)
-    forward_ = energy or m <= n_z
-    e = sys_.e.toarray()
-    if forward_:
-        w_dc = dc.solve(e)  # (N, m)
-        z_dc = (sys_.q @ w_dc + sys_.r).T
-        i_dc = (sys_.su @ w_dc + sys_.ss).T if energy else None
-        rhs0 = e
-    else:
-        w_dc = dc.solve(sys_.q.T.toarray(), transpose=True)  # (N, n_z)
-        z_dc = (w_dc.T @ e + sys_.r).T
-        i_dc = None
-        rhs0 = sys_.q.T.toarray()
-    impulse_z = np.empty((k_max + 1, m, n_z))
-    impulse_i = np.empty((k_max + 1, m, m)) if energy else None
-    prev2 = np.zeros((n, rhs0.shape[1]))
-    prev = step.solve(rhs0, transpose=not forward_)
+def _kernels(blocks: list[_Block], m: int, n_z: int, h: float, k_max: int, *, energy: bool) -> _Kernels:
+    """BDF2 step responses of the layer (see the module docstring): forward (each block's rows as right-hand
+    sides) or adjoint (its outputs), whichever is fewer -- forward when the source currents are wanted --
+    all blocks in one packed solve per step."""
+    forward_ = energy or max(b.e.shape[1] for b in blocks) <= max(b.q.shape[0] for b in blocks)
+    step = _LayerSolver(blocks, 1.5 / h)  # 3C / 2h
+    dc = _LayerSolver(blocks, 0.0)
+    cdiag = np.concatenate([b.c[: b.n_interior] for b in blocks] + [b.c[b.n_interior :] for b in blocks]) / (2.0 * h)
+    e_t = [sp.csr_matrix(b.e.T) for b in blocks]  # sparse: only the driver / first-cell couplings
+    seeds = [b.e.toarray() for b in blocks] if forward_ else [b.q.T.toarray() for b in blocks]
+    width = max(x.shape[1] for x in seeds)
+    z_dc = np.zeros((m, n_z))
+    imp_z = np.zeros((k_max + 1, m, n_z))
+    i_dc = np.zeros((m, m)) if energy else None
+    imp_i = np.zeros((k_max + 1, m, m)) if energy else None
+    where = [np.ix_(b.rows, b.outs) for b in blocks]
+    rows_rows = [np.ix_(b.rows, b.rows) for b in blocks]
+
+    def read(x: np.ndarray, into_z: np.ndarray, into_i: np.ndarray | None) -> None:
+        for k, b in enumerate(blocks):
+            xb = x[step.idx[k]]
+            if forward_:
+                into_z[where[k]] += (b.q @ xb[:, : b.e.shape[1]]).T
+                if into_i is not None:
+                    into_i[rows_rows[k]] += (b.su @ xb[:, : b.e.shape[1]]).T
+            else:
+                into_z[where[k]] += e_t[k] @ xb[:, : b.q.shape[0]]
+
+    seed = step.pack(seeds, width)
+    read(dc.solve(dc.pack(seeds, width), transpose=not forward_), z_dc, i_dc)
+    prev2 = np.zeros_like(seed)
+    prev = step.solve(seed, transpose=not forward_)
     for k in range(k_max + 1):
         if k > 0:
-            nxt = step.solve(cdiag[:, None] * (4.0 * prev - prev2), transpose=not forward_)
-            prev2, prev = prev, nxt
-        if not np.all(np.isfinite(prev)):
-            raise ConvergenceError("read-time transient produced non-finite values; check the circuit's values", rundir=None)
-        if forward_:
-            impulse_z[k] = (sys_.q @ prev).T
-            if energy:
-                impulse_i[k] = (sys_.su @ prev).T
-        else:
-            impulse_z[k] = e.T @ prev
-    impulse_z[0] += sys_.r.T
-    if energy:
-        impulse_i[0] += sys_.ss.T
-        # charging current of capacitance on a source node, BDF2's derivative: Cs (3V_k - 4V_k-1 + V_k-2) / 2h
-        for lag, w in ((0, 1.5), (1, -2.0), (2, 0.5)):
-            if lag <= k_max:
-                impulse_i[lag] += np.diag(sys_.cs * w / h)
-    z_step = np.cumsum(impulse_z, axis=0)
-    i_step = np.cumsum(impulse_i, axis=0) if energy else None
-    return _Kernels(z_step=z_step, z_dc=z_dc, i_step=i_step, i_dc=i_dc)
+            prev2, prev = prev, step.solve(cdiag[:, None] * (4.0 * prev - prev2), transpose=not forward_)
+        read(prev, imp_z[k], imp_i[k] if energy else None)
+    if not (np.all(np.isfinite(imp_z)) and np.all(np.isfinite(z_dc))):
+        raise ConvergenceError("read-time transient produced non-finite values; check the circuit's values", rundir=None)
+    for k, b in enumerate(blocks):
+        imp_z[0][where[k]] += b.r.T
+        z_dc[where[k]] += b.r.T
+        if energy:
+            imp_i[0][rows_rows[k]] += b.ss.T
+            i_dc[rows_rows[k]] += b.ss.T
+            # charging current of capacitance on a source node, BDF2's derivative: Cs (3V_k - 4V_k-1 + V_k-2) / 2h
+            for lag, w in ((0, 1.5), (1, -2.0), (2, 0.5)):
+                if lag <= k_max:
+                    imp_i[lag][rows_rows[k]] += np.diag(b.cs * w / h)
+    return _Kernels(z_step=np.cumsum(imp_z, axis=0), z_dc=z_dc,
+                    i_step=np.cumsum(imp_i, axis=0) if energy else None, i_dc=i_dc)
 
 
 def _causal_conv(dv: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -308,8 +354,8 @@ def _causal_conv(dv: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     size = 1 << int(np.ceil(np.log2(2 * n_t)))
     fk = np.fft.rfft(kernel, n=size, axis=0)  # (F, m, n)
     fd = np.fft.rfft(dv, n=size, axis=1)  # (N, F, m)
-    prod = np.einsum("nfm,fmo->nfo", fd, fk, optimize=True)
-    return np.fft.irfft(prod, n=size, axis=1)[:, :n_t]
+    prod = np.matmul(fd.transpose(1, 0, 2), fk)  # (F, N, n): one product per frequency
+    return np.fft.irfft(prod.transpose(1, 0, 2), n=size, axis=1)[:, :n_t]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -351,7 +397,7 @@ class NativeReadTime:
     CHUNK = 256
 
     def __init__(self, net: MappedNetwork, wires: WireParasitics, spec: ReadTimeSpec, *, mode: str = "analog",
-                 energy: bool = False, adc=None, band_ratio: float = 0.01, backend: str = "auto") -> None:
+                 energy: bool = False, adc=None, band_ratio: float = 0.01) -> None:
         check_mode(net, mode)
         if not isinstance(spec, ReadTimeSpec):
             raise SpecError(f"spec is a {type(spec).__name__}; pass a pyims.inference.read_time.ReadTimeSpec")
@@ -367,11 +413,13 @@ class NativeReadTime:
         self.net, self.wires, self.spec, self.mode, self.energy, self.adc = net, wires, spec, mode, energy, adc
         self.band_ratio = band_ratio
         self._dc = None
-        backend = resolve_backend(backend)
         t0 = time.perf_counter()
         h, k_max = spec.step_s, spec.n_steps
-        self.systems = [layer_system(net, wires, l, tiled=mode == "tiled") for l in range(len(net.layers))]
-        self.kernels = [_kernels(s, h, k_max, energy=energy, backend=backend) for s in self.systems]
+        self.kernels = []
+        for l, layer in enumerate(net.layers):
+            n_z = layer.n_h * layer.n_out if mode == "tiled" else layer.n_out
+            blocks = layer_blocks(net, wires, l, tiled=mode == "tiled")
+            self.kernels.append(_kernels(blocks, layer.n_rows, n_z, h, k_max, energy=energy))
         ramp = spec.ramp()
         d_ramp = np.diff(ramp, prepend=0.0)
         # inputs that all follow the ramp: z[k] = V0 @ z_dc + (v_in) @ P[k], P[k] = sum_j dramp[j] S[k - j]
@@ -387,9 +435,14 @@ class NativeReadTime:
         v[-1] = self.net.periphery.v_bias_v
         return v
 
-    def run(self, u: np.ndarray) -> ReadTimeResult:
-        """Outputs at the read time for hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``)."""
+    def run(self, u: np.ndarray, *, energy: bool | None = None) -> ReadTimeResult:
+        """Outputs at the read time for hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``);
+        ``energy=False`` skips the drivers' energy (built with ``energy=True``: computed by default)."""
         t0 = time.perf_counter()
+        want_energy = self.energy if energy is None else energy
+        if want_energy and not self.energy:
+            raise SpecError("energy needs NativeReadTime(..., energy=True) (its source-current kernels)")
+        self._want_energy = want_energy
         net = self.net
         a_all = net.check_inputs(u)
         outs, pres, settle, energies, waves = [], [], [], [], []
@@ -407,7 +460,7 @@ class NativeReadTime:
             output_t=np.concatenate(waves) if self.mode == "analog" else None,
             pre_norm=tuple(np.concatenate([p[l] for p in pres]) for l in range(len(net.layers))),
             settling_s=np.concatenate(settle) if self.mode == "analog" else None,
-            energy_j=np.concatenate(energies) if self.energy else None,
+            energy_j=np.concatenate(energies) if want_energy else None,
             wall_time_s=time.perf_counter() - t0, build_time_s=self.build_time_s,
         )
 
@@ -437,13 +490,13 @@ class NativeReadTime:
             if k_xbar == 0:
                 v0 = self._bias_v(layer)
                 z_t = (v0 @ kern.z_dc)[None, None, :] + np.einsum("nm,kmo->nko", u * net.v_read_v, self.ramped[0][:, :-1, :])
-                if self.energy:
+                if self._want_energy:
                     v_t = np.concatenate([(u * net.v_read_v)[:, None, :] * self.spec.ramp()[None, :, None],
                                           np.broadcast_to(net.periphery.v_bias_v, (n, k_max + 1, 1))], axis=2)
             else:
                 dv = np.diff(v_t, axis=1, prepend=v_t[:, :1])
                 z_t = (v_t[:, :1] @ kern.z_dc) + _causal_conv(dv, kern.z_step)
-            if self.energy:
+            if self._want_energy:
                 energy += self._energy(k_xbar, v_t)
             pre_read.append(z_t[:, -1])
             k_xbar += 1
@@ -491,3 +544,58 @@ def _conv_scalar(d: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     fd = np.fft.rfft(d, n=size)
     shape = (-1,) + (1,) * (kernel.ndim - 1)
     return np.fft.irfft(fd.reshape(shape) * fk, n=size, axis=0)[:n_t]
+
+
+def ngspice_read_time(net: MappedNetwork, wires: WireParasitics, spec: ReadTimeSpec, u: np.ndarray, *, adc=None,
+                      timeout_s: float | None = 3600.0, run_root=None, keep_run_dir: bool = False) -> ReadTimeResult:
+    """The same read time in ngspice: one fully-analog network transient per image (Gear, steps <= the grid's),
+    read on the grid at ``t_read_s``; energy from the drivers' power over the window."""
+    from pyims.inference.transient import network_transient
+    from pyims.spec import Stimulus, TransientSpec
+
+    check_mode(net, "analog")
+    t0 = time.perf_counter()
+    a = net.check_inputs(u)
+    grid = TransientSpec(t_stop_s=spec.t_delay_s + spec.t_read_s, t_step_s=spec.step_s)
+    pres, outs, energies = [], [], []
+    for row in a:
+        stim = Stimulus.step(row * net.v_read_v, t_rise_s=spec.t_rise_s, t_delay_s=spec.t_delay_s)
+        res = network_transient(net, wires, stim, grid, timeout_s=timeout_s, run_root=run_root, keep_run_dir=keep_run_dir)
+        pres.append([p[-1] for p in res.pre_norm])
+        outs.append(res.pre_norm[-1])
+        energies.append(res.energy_j())
+    pre = [np.stack([p[l] for p in pres]) for l in range(len(net.layers))]
+    logits = pre[-1]
+    if adc is not None:
+        last = len(net.layers) - 1
+        gain, off = adc.errors(last, 1, net.layers[last].n_out)
+        logits = adc.quantize(logits, adc.full_scale(last, len(net.layers)), gain[0], off[0])
+    return ReadTimeResult(t_s=spec.t_grid_s, logits=logits, output_t=np.stack(outs), pre_norm=tuple(pre), settling_s=None,
+                          energy_j=np.array(energies), wall_time_s=time.perf_counter() - t0, build_time_s=0.0)
+
+
+def verify_read_time(net: MappedNetwork, wires: WireParasitics, spec: ReadTimeSpec, u: np.ndarray, native, index: np.ndarray,
+                     *, mode: str = "analog", tie_atol: float = 0.0, timeout_s: float | None = 3600.0, adc=None):
+    """Images ``u[index]`` as ngspice network transients, held against the native read-time result ``native``
+    (a ``NetworkResult`` on all of ``u``) at the read time, layer by layer (tolerance ``READ_TIME_TOLERANCE_REL``)."""
+    from pyims.compare import SpiceVerification, agreement, layer_rel_diffs
+    from pyims.inference.result import NetworkResult
+
+    if mode != "analog":
+        raise SpecError('ngspice checks a read time on the fully-analog network transient; with simulation.mode = "tiled" '
+                        "set simulation.verify_images = 0 (the tiled read time is tested against ngspice tile transients)")
+    res = ngspice_read_time(net, wires, spec, u[index], adc=adc, timeout_s=timeout_s)
+    per_layer = layer_rel_diffs(list(res.pre_norm), [p[index] for p in native.pre_norm])
+    passed = bool(np.all(np.asarray(per_layer) <= READ_TIME_TOLERANCE_REL))
+    from pyims.runners.ngspice_env import find_ngspice
+
+    verification = SpiceVerification(
+        n_images=int(index.size), image_index=[int(i) for i in index], mode=f"{mode}, read at {spec.t_read_s!r} s",
+        ngspice_version=find_ngspice().version, max_rel_diff_per_layer=per_layer, max_rel_diff_power=None,
+        tolerance_rel=READ_TIME_TOLERANCE_REL, passed=passed,
+        top1_agreement_native_vs_ngspice=agreement(res.logits, native.logits[index], tie_atol).top1_agreement,
+        wall_time_s=res.wall_time_s, seconds_per_image=res.wall_time_s / max(int(index.size), 1), run_dirs=[], batches=[],
+    )
+    spice = NetworkResult(pre_norm=res.pre_norm, power_w=None, output=res.logits, backend="ngspice", mode=mode,
+                          wall_time_s=res.wall_time_s, ngspice_version=verification.ngspice_version)
+    return verification, spice

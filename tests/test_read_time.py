@@ -1,0 +1,184 @@
+"""Outputs at a read time under wire capacitance: the native network transient against ngspice, late = DC,
+early differs, a golden, the tiled kernel against ngspice tile transients, configs, and every error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pyims
+from pyims.errors import ConfigError, SpecError
+from pyims.inference import NativeNetwork
+from pyims.inference.read_time import READ_TIME_TOLERANCE_REL, NativeReadTime, ReadTimeSpec, ngspice_read_time
+from pyims.mapping import map_network
+from pyims.model import MLP, NeuronSpec
+from pyims.spec import PartitionPlan, PeripherySpec, WireParasitics
+
+WIRES = WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, r_driver_ohm=100.0, r_sense_ohm=10.0, c_row_f=5e-15, c_col_f=5e-15)
+SPEC = ReadTimeSpec(t_read_s=1.2e-10, t_rise_s=1e-11, t_delay_s=1e-11, t_step_s=2e-13)
+PERIPHERIES = {
+    "ideal": PeripherySpec(),
+    "opamp-sum": PeripherySpec(sense="opamp", opamp_gain_ratio=1e3),
+    "diffamp-average": PeripherySpec(sense="diffamp", combine="average", r_in_ohm=1e3, layer_gains_ratio=(3.0, 2.0)),
+}
+
+
+def _mlp(seed: int = 12, neuron: str = "sigmoid") -> MLP:
+    rng = np.random.default_rng(seed)
+    sizes = (12, 6, 3)
+    return MLP(weights=tuple(rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])),
+               biases=tuple(0.3 * rng.normal(size=b) for b in sizes[1:]), neuron=NeuronSpec(kind=neuron))
+
+
+def _net(per: str = "ideal", plan=PartitionPlan(horizontal=(2, 1), vertical=(2, 1))):
+    return map_network(_mlp(), plan=plan, periphery=PERIPHERIES[per])
+
+
+def _rel(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("per", list(PERIPHERIES))
+def test_native_read_time_matches_ngspice_network_transients(per, run_root):
+    """Two images, every grid time from 0 to the read time, every layer; energy too."""
+    net = _net(per)
+    u = np.random.default_rng(1).uniform(size=(2, 12))
+    native = NativeReadTime(net, WIRES, SPEC, energy=True).run(u)
+    spice = ngspice_read_time(net, WIRES, SPEC, u, run_root=run_root)
+    # the last layer over the whole window, and every layer at the read time
+    scale = np.max(np.abs(spice.output_t))
+    assert np.max(np.abs(native.output_t - spice.output_t)) <= READ_TIME_TOLERANCE_REL * scale
+    for got, want in zip(native.pre_norm, spice.pre_norm):
+        assert _rel(got, want) <= READ_TIME_TOLERANCE_REL
+    assert _rel(native.energy_j, spice.energy_j) <= 1e-3
+    # it is a transient: early in the ramp the outputs are far from the read time's
+    assert _rel(native.output_t[:, 60], native.logits) > 0.05
+
+
+@pytest.mark.parametrize("per", list(PERIPHERIES))
+def test_a_late_read_equals_dc(per):
+    net = _net(per)
+    u = np.random.default_rng(2).uniform(size=(5, 12))
+    dc = NativeNetwork(net, WIRES).run(u).logits
+    late = NativeReadTime(net, WIRES, ReadTimeSpec(t_read_s=2e-8, t_rise_s=1e-11, t_step_s=1e-11)).run(u).logits
+    assert _rel(late, dc) <= 1e-6
+    early = NativeReadTime(net, WIRES, ReadTimeSpec(t_read_s=2e-11, t_rise_s=1e-11, t_step_s=1e-13)).run(u).logits
+    assert _rel(early, dc) > 1e-2
+
+
+def test_second_order_in_the_step():
+    """BDF2: halving the step cuts the error against a fine-step reference by ~4x (> 2.5x)."""
+    net = _net("ideal")
+    u = np.random.default_rng(3).uniform(size=(2, 12))
+
+    def at(h):
+        return NativeReadTime(net, WIRES, ReadTimeSpec(t_read_s=6e-11, t_rise_s=2e-11, t_step_s=h)).run(u).logits
+
+    ref = at(2.5e-14)
+    e1, e2 = _rel(at(1e-12), ref), _rel(at(5e-13), ref)
+    assert e1 / e2 > 2.5
+
+
+def test_settling_and_read_time_spec():
+    net = _net("ideal")
+    u = np.random.default_rng(4).uniform(size=(6, 12))
+    res = NativeReadTime(net, WIRES, SPEC).run(u)
+    assert res.settling_s.shape == (6,) and np.all(res.settling_s > 0)
+    # an image counted as settled at t stays within 1 % of its swing of DC from then on
+    dc = NativeNetwork(net, WIRES).run(u).logits
+    for i in range(6):
+        if np.isfinite(res.settling_s[i]):
+            k = int(round((SPEC.t_delay_s + res.settling_s[i]) / SPEC.step_s))
+            swing = np.max(np.abs(dc[i] - res.output_t[i, 0]))
+            assert np.max(np.abs(res.output_t[i, k:] - dc[i])) <= 0.01 * swing
+    assert SPEC.n_steps == 650 and SPEC.t_grid_s[-1] == pytest.approx(1.3e-10)
+
+
+@pytest.mark.ngspice
+def test_tiled_read_time_kernel_matches_ngspice_tile_transients():
+    """Tiled mode reads every tile alone: one tile's partial sums at the read time against ngspice's tile transient."""
+    from pyims.runners.transient import ngspice_tile_transient
+    from pyims.spec import Stimulus, TransientSpec
+
+    net = _net("ideal", plan=PartitionPlan(horizontal=(2, 1), vertical=(1, 1)))
+    rt = NativeReadTime(net, WIRES, SPEC, mode="tiled")
+    layer = net.layers[0]
+    a = np.random.default_rng(5).uniform(size=(1, 12))
+    z_native = rt.run(a).pre_norm[0]
+    v_rows = net.augment(a)[0] * net.v_read_v
+    z = np.zeros(layer.n_out)
+    scale = layer.w_max / (layer.dg_s * net.v_read_v)
+    for p in range(layer.n_h):
+        rows = layer.rows_of(p)
+        v0 = np.where(np.arange(layer.n_rows)[rows] == layer.n_rows - 1, v_rows[rows], 0.0)  # the bias row is on from t = 0
+        stim = Stimulus(t_s=np.array([0.0, SPEC.t_delay_s, SPEC.t_delay_s + SPEC.t_rise_s]),
+                        v_v=np.vstack([v0, v0, v_rows[rows]]))
+        res = ngspice_tile_transient(layer.tile(p, 0, WIRES), stim, TransientSpec(t_stop_s=1.3e-10, t_step_s=SPEC.step_s))
+        i_col = res.i_col_a[-1]
+        z += (i_col[0::2] - i_col[1::2]) * scale
+    assert _rel(z_native[0], z) <= READ_TIME_TOLERANCE_REL
+
+
+def test_infer_with_a_read_time():
+    mlp = _mlp(neuron="relu")
+    x = np.random.default_rng(6).uniform(size=(4, 12))
+    wires = WIRES
+    dc = pyims.infer(mlp, x, mode="analog", wires=wires)
+    late = pyims.infer(mlp, x, mode="analog", wires=wires, t_read_s=1e-8, t_rise_s=1e-11, t_step_s=1e-11)
+    assert _rel(late, dc) <= 1e-6
+    early = pyims.infer(mlp, x, mode="analog", wires=wires, t_read_s=1.5e-11, t_rise_s=1e-11, t_step_s=1e-13)
+    assert _rel(early, dc) > 1e-2
+    tiled = pyims.infer(mlp, x, mode="analog", wires=wires, circuit="tiled", t_read_s=1e-8, t_rise_s=1e-11, t_step_s=1e-11)
+    np.testing.assert_allclose(tiled, pyims.infer(mlp, x, mode="analog", wires=wires, circuit="tiled"), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"t_read_s": 1e-10}, r"a read time needs wire capacitance: wires.c_row_f and wires.c_col_f are both 0"),
+    ({"t_read_s": -1e-10, "wires": WIRES}, r"simulation.t_read_s=-1e-10 must be > 0"),
+    ({"t_read_s": 1e-10, "t_step_s": 3e-11, "wires": WIRES}, r"is not on the grid of step 3e-11 s"),
+    ({"t_read_s": 1e-10, "mode": "mapped"}, r't_read_s=1e-10 reads the circuit at a time; it needs mode="analog"'),
+    ({"t_read_s": 1e-10, "t_step_s": 1e-17, "wires": WIRES}, r"steps up to the read time is too many"),
+])
+def test_read_time_errors(kwargs, match):
+    kw = {"mode": "analog", **kwargs}
+    with pytest.raises(SpecError, match=match):
+        pyims.infer(_mlp(), np.zeros((2, 12)), **kw)
+
+
+def test_negative_capacitance_is_refused():
+    with pytest.raises(SpecError, match="c_col_f"):
+        WireParasitics(c_col_f=-1e-15)
+
+
+@pytest.mark.parametrize("sim, match", [
+    ({"t_read_s": 1e-10, "read_times_s": [2e-10]}, r"2e-10 s is beyond the simulated window \(0, t_read_s=1e-10\]"),
+    ({"read_times_s": [1e-10]}, r"read_times_s needs simulation.t_read_s"),
+    ({"t_read_s": 0.0}, r"t_read_s=0.0 must be > 0"),
+])
+def test_read_time_config_errors(sim, match):
+    from pyims.experiment import parse_config
+
+    with pytest.raises(ConfigError, match=match):
+        parse_config({"simulation": sim})
+
+
+@pytest.mark.ngspice
+def test_experiment_with_a_read_time_reports_and_verifies(tmp_path):
+    from pyims.experiment import parse_config, run_experiment
+
+    cfg = parse_config({
+        "dataset": {"name": "digits", "max_test": 40}, "train": {"hidden": [8], "epochs": 5},
+        "wires": {"r_row_ohm": 5.0, "r_col_ohm": 5.0, "r_driver_ohm": 50.0, "c_row_f": 3e-15, "c_col_f": 3e-15},
+        "partitions": {"horizontal": [2, 1], "vertical": [1, 1]},
+        "simulation": {"t_read_s": 3e-11, "t_rise_s": 5e-12, "t_step_s": 5e-13, "read_times_s": [1e-11, 2e-11],
+                       "verify_images": 1},
+    }, base_dir=tmp_path)
+    result = run_experiment(cfg, tmp_path / "out")
+    rt = result.summary.read_time
+    assert [p.t_read_s for p in rt.accuracy_at] == [1e-11, 2e-11, 3e-11]
+    assert rt.accuracy == result.summary.accuracy.analog.accuracy == rt.accuracy_at[-1].accuracy
+    assert rt.energy_per_inference_j > 0 and set(rt.settling_s) == {"p50", "p90", "p99", "max"}
+    v = result.summary.spice_verification
+    assert v.passed and v.tolerance_rel == READ_TIME_TOLERANCE_REL and "read at 3e-11" in v.mode
+    assert (tmp_path / "out" / "summary.json").read_text().count('"read_time"') == 1
