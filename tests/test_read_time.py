@@ -182,3 +182,30 @@ def test_experiment_with_a_read_time_reports_and_verifies(tmp_path):
     v = result.summary.spice_verification
     assert v.passed and v.tolerance_rel == READ_TIME_TOLERANCE_REL and "read at 3e-11" in v.mode
     assert (tmp_path / "out" / "summary.json").read_text().count('"read_time"') == 1
+
+
+def test_a_sweep_over_read_time_and_capacitance(tmp_path):
+    """Sweeps take simulation.t_read_s and capacitance axes (per segment, or per length from geometry)."""
+    from pyims.sweeps import ResultStore, parse_sweep
+    from pyims.sweeps.run import run_sweep
+
+    geometry = {"width_m": 2.7e-8, "thickness_m": 2.2e-8, "pitch_m": 1.08e-7, "resistivity_ohm_m": 5e-8}
+    spec = parse_sweep({
+        "name": "read-time",
+        "experiment": {"dataset": {"name": "digits", "max_test": 30}, "train": {"hidden": [8], "epochs": 3},
+                       "wires": {"row_geometry": geometry, "col_geometry": geometry, "r_driver_ohm": 50.0},
+                       "simulation": {"verify_images": 0, "t_rise_s": 1e-12, "t_step_s": 1e-13, "t_read_s": 5e-12}},
+        "axes": {"simulation.t_read_s": [2e-12, 2e-11],
+                 "wires.row_geometry+wires.col_geometry": [{**geometry, "c_per_length_f_per_m": c} for c in (2e-10, 2e-8)]},
+    }, base_dir=tmp_path)
+    store = ResultStore(tmp_path / "store")
+    summary = run_sweep(spec, store, serial=True)
+    assert summary.n_ran == 4
+    t = store.table()
+    assert {"accuracy_dc", "latency_s", "settling_p50_s"} <= set(t.columns)
+    assert t["status"].eq("ok").all()
+    # more capacitance settles later (read at 20 ps)
+    late = t[t["simulation.t_read_s"] == 2e-11]
+    c = late["wires.row_geometry+wires.col_geometry"].astype(str).str.contains('"c_per_length_f_per_m": 2e-08', regex=False)
+    small, big = float(late[~c]["settling_p50_s"].iloc[0]), float(late[c]["settling_p50_s"].iloc[0])
+    assert np.isfinite(small) and small < big

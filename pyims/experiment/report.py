@@ -164,4 +164,14 @@ def format_table(summary: ExperimentSummary) -> str:
         e = summary.energy
         lines.append(f"  read energy per inference: {e.mean_energy_per_inference_j:.3e} J "
                      f"({e.mean_read_power_w * 1e3:.3f} mW over t_read = {e.t_read_s:.1e} s)")
+    rt = summary.read_time
+    if rt is not None:
+        at = ", ".join(f"{p.t_read_s:.3g} s: {100 * p.accuracy:.2f} %" for p in rt.accuracy_at)
+        lines.append(f"  read time {rt.t_read_s:.3g} s (inputs rise in {rt.t_rise_s:.3g} s, step {rt.t_step_s:.3g} s): "
+                     f"analog accuracy {100 * rt.accuracy:.2f} % (settled: {100 * rt.accuracy_dc:.2f} %); at {at}")
+        if rt.settling_s:
+            lines.append(f"  settling: p50 {rt.settling_s['p50']:.3g} s, p99 (latency) {rt.latency_s:.3g} s, "
+                         f"{100 * rt.fraction_settled:.1f} % of images settled by the read time"
+                         + (f"; transient energy {rt.energy_per_inference_j:.3e} J per inference"
+                            if rt.energy_per_inference_j is not None else ""))
     return "\n".join(lines)

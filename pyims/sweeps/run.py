@@ -56,7 +56,17 @@ def _metrics(summary: ExperimentSummary) -> dict[str, Any]:
         "ngspice_images": v.n_images if v else 0,
         "ngspice_max_rel_diff": v.max_rel_diff if v else None,
         "ngspice_passed": v.passed if v else None,
+        **_read_time_metrics(summary),
     }
+
+
+def _read_time_metrics(summary: ExperimentSummary) -> dict[str, Any]:
+    """With ``simulation.t_read_s``: the settled accuracy, the settling times and the transient's energy."""
+    rt = summary.read_time
+    if rt is None:
+        return {}
+    return {"accuracy_dc": rt.accuracy_dc, "latency_s": rt.latency_s, "settling_p50_s": rt.settling_s.get("p50"),
+            "fraction_settled": rt.fraction_settled, "energy_transient_j": rt.energy_per_inference_j}
 
 
 def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
