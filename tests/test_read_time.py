@@ -209,3 +209,18 @@ def test_a_sweep_over_read_time_and_capacitance(tmp_path):
     c = late["wires.row_geometry+wires.col_geometry"].astype(str).str.contains('"c_per_length_f_per_m": 2e-08', regex=False)
     small, big = float(late[~c]["settling_p50_s"].iloc[0]), float(late[c]["settling_p50_s"].iloc[0])
     assert np.isfinite(small) and small < big
+
+
+def test_cnn_tiles_read_at_a_time(tmp_path):
+    """Conv networks in tiled mode: a late read equals DC, an early one is short of it."""
+    pytest.importorskip("onnx")
+    from onnx_graphs import tiny_cnn
+
+    model = pyims.load_model(tiny_cnn(tmp_path / "cnn.onnx", seed=4))
+    x = np.random.default_rng(7).uniform(size=(5, 64))
+    plan = PartitionPlan(max_rows=8, max_cols=4)
+    dc = pyims.infer(model, x, mode="analog", wires=WIRES, plan=plan)
+    late = pyims.infer(model, x, mode="analog", wires=WIRES, plan=plan, t_read_s=1e-8, t_rise_s=1e-11, t_step_s=1e-11)
+    assert _rel(late, dc) <= 1e-6
+    early = pyims.infer(model, x, mode="analog", wires=WIRES, plan=plan, t_read_s=1e-11, t_rise_s=1e-11, t_step_s=1e-13)
+    assert _rel(early, dc) > 1e-3

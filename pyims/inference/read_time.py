@@ -489,7 +489,7 @@ class NativeReadTime:
             kern = self.kernels[k_xbar]
             if k_xbar == 0:
                 v0 = self._bias_v(layer)
-                z_t = (v0 @ kern.z_dc)[None, None, :] + np.einsum("nm,kmo->nko", u * net.v_read_v, self.ramped[0][:, :-1, :])
+                z_t = (v0 @ kern.z_dc)[None, None, :] + np.tensordot(u * net.v_read_v, self.ramped[0][:, :-1, :], axes=([1], [1]))
                 if self._want_energy:
                     v_t = np.concatenate([(u * net.v_read_v)[:, None, :] * self.spec.ramp()[None, :, None],
                                           np.broadcast_to(net.periphery.v_bias_v, (n, k_max + 1, 1))], axis=2)
