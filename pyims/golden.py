@@ -127,6 +127,35 @@ def _neuron_relu_rectifier_characterized() -> dict[str, np.ndarray]:
     return {"v_in_v": curve.v_in_v, "v_out_v": curve.v_out_v}
 
 
+def read_time_case_network():
+    """The network, wires, read-time spec and inputs of the ``network_read_time`` golden (also what tests
+    hold the native read time against)."""
+    from pyims.inference.read_time import ReadTimeSpec
+    from pyims.mapping import map_network
+    from pyims.model import MLP, NeuronSpec
+    from pyims.spec import PartitionPlan, PeripherySpec, WireParasitics
+
+    s = CASES["network_read_time"].spec
+    rng = np.random.default_rng(s["seed"])
+    sizes = s["layer_sizes"]
+    mlp = MLP(weights=tuple(rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])),
+              biases=tuple(0.3 * rng.normal(size=b) for b in sizes[1:]), neuron=NeuronSpec(kind="relu"))
+    net = map_network(mlp, plan=PartitionPlan(horizontal=tuple(s["horizontal"]), vertical=tuple(s["vertical"])),
+                      periphery=PeripherySpec(sense="diffamp", combine="average", layer_gains_ratio=tuple(s["gains"])))
+    u = rng.uniform(size=(s["n_images"], sizes[0]))
+    spec = ReadTimeSpec(t_read_s=s["t_read_s"], t_rise_s=s["t_rise_s"], t_step_s=s["t_step_s"])
+    return net, WireParasitics(**s["wires"]), spec, u
+
+
+def _network_read_time() -> dict[str, np.ndarray]:
+    from pyims.inference.read_time import ngspice_read_time
+
+    net, wires, spec, u = read_time_case_network()
+    res = ngspice_read_time(net, wires, spec, u)
+    return {"t_s": spec.t_grid_s, "output_image0_norm": res.output_t[0], "output_image1_norm": res.output_t[1],
+            "read_logits_norm": res.logits.reshape(-1)[None, :].repeat(spec.t_grid_s.size, axis=0)}
+
+
 def _network_2layer_step() -> dict[str, np.ndarray]:
     from pyims.inference.transient import network_transient
     from pyims.mapping import map_network
@@ -197,6 +226,22 @@ CASES: dict[str, GoldenCase] = {
         spec={"subckt": "pyims_neuron_relu_rectifier", "v_start_v": -1.0, "v_stop_v": 1.0, "v_step_v": 0.005},
         options=DEVICE.with_(klu=False),  # what relu_circuit_curve uses: a diode cannot meet abstol=1e-18
         run=_neuron_relu_rectifier_characterized,
+    ),
+    "network_read_time": GoldenCase(
+        name="network_read_time",
+        description="fully-analog 16x8x4 ReLU network with difference amplifiers (2/1 x 2/1 partitions, averaged), RC "
+        "wires; two images' inputs ramp in 10 ps; outputs over the window and at the read time (ngspice network transients)",
+        x_key="t_s",
+        rtol=1e-6,
+        atol={"output_image0_norm": 1e-9, "output_image1_norm": 1e-9, "read_logits_norm": 1e-9},
+        spec={
+            "seed": 21, "layer_sizes": [16, 8, 4], "horizontal": [2, 1], "vertical": [2, 1], "gains": [4.0, 3.0],
+            "n_images": 2, "t_read_s": 1e-10, "t_rise_s": 1e-11, "t_step_s": 5e-13,
+            "wires": {"r_row_ohm": 5.0, "r_col_ohm": 5.0, "r_driver_ohm": 80.0, "r_sense_ohm": 10.0,
+                      "c_row_f": 4e-15, "c_col_f": 4e-15},
+        },
+        options=NETWORK_TRANSIENT,
+        run=_network_read_time,
     ),
     "network_2layer_step": GoldenCase(
         name="network_2layer_step",

@@ -134,6 +134,6 @@ def test_the_docs_count_the_golden_cases():
 
     from pyims.golden import CASES
 
-    words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
     text = (Path(__file__).resolve().parents[1] / "docs" / "transient.md").read_text()
     assert f"reference waveforms of {words[len(CASES)]} circuits" in text

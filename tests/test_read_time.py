@@ -224,3 +224,19 @@ def test_cnn_tiles_read_at_a_time(tmp_path):
     assert _rel(late, dc) <= 1e-6
     early = pyims.infer(model, x, mode="analog", wires=WIRES, plan=plan, t_read_s=1e-11, t_rise_s=1e-11, t_step_s=1e-13)
     assert _rel(early, dc) > 1e-3
+
+
+def test_native_read_time_against_the_golden_ngspice_waveforms():
+    """tests/golden/network_read_time (ngspice network transients of a difference-amplifier ReLU network):
+    the native read time over the whole window and at the read time, without running ngspice."""
+    from pyims.golden import load_golden, read_time_case_network
+
+    data, _ = load_golden("network_read_time")
+    net, wires, spec, u = read_time_case_network()
+    res = NativeReadTime(net, wires, spec).run(u)
+    np.testing.assert_allclose(res.t_s, data["t_s"], rtol=0, atol=1e-18)
+    for i in range(2):
+        want = data[f"output_image{i}_norm"]
+        assert np.max(np.abs(res.output_t[i] - want)) <= READ_TIME_TOLERANCE_REL * np.max(np.abs(want))
+    read = data["read_logits_norm"][0].reshape(res.logits.shape)
+    assert _rel(res.logits, read) <= READ_TIME_TOLERANCE_REL

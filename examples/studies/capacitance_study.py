@@ -3,14 +3,16 @@
 The reference study's 400x120x84x10 network on IMAC-Sim's hardware (``ImacPreset``: the 9 nm wire
 geometry, difference amplifiers, the transistor inverter neuron characterised in ngspice), as
 trained on its circuit by ``pyims reproduce`` for each plan (unpartitioned, 16/8/8 x 8/8/1,
-13/4/3 x 4/3/1). Every wire segment gets capacitance from the geometry at 0.05 .. 5 fF/um; the
+13/4/3 x 4/3/1). Every wire segment gets capacitance from the geometry at 0.05 .. 1 fF/um; the
 inputs ramp from 0 in 5 ps and the network's outputs are read at every step of a window long
 enough to settle; on the test images (mnist5k's 1,000, as in the reproduction):
 
 * accuracy against read time, per capacitance and plan; the settled (DC) accuracy;
 * the distribution of settling times over the test set and the latency (its 99th percentile);
-* energy per inference from the transient (drivers, charging the wires), at 0.2 fF/um;
-* one image per plan re-run as an ngspice network transient at 0.2 fF/um.
+* energy per inference from the transient (drivers, charging the wires), at 0.2 fF/um, for the
+  partitioned plans (the unpartitioned one needs 401 right-hand sides per step: ``--energy-all``);
+* with ``--spice``, one image per plan re-run as an ngspice network transient at 0.2 fF/um
+  (minutes per image for this network: ``benchmarks/bench_read_time.py``).
 
     .venv/bin/python examples/studies/capacitance_study.py --out docs/capacitance
 
@@ -30,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-C_FF_PER_UM = (0.05, 0.2, 1.0, 5.0)
+C_FF_PER_UM = (0.05, 0.2, 1.0)
 PLANS = (("unpartitioned", {}), ("16/8/8 x 8/8/1", {"horizontal": (16, 8, 8), "vertical": (8, 8, 1)}),
          ("13/4/3 x 4/3/1", {"horizontal": (13, 4, 3), "vertical": (4, 3, 1)}))
 T_RISE_S = 5e-12
-STEPS = 200
+STEPS = 100
 ENERGY_IMAGES = 64
 
 
@@ -103,7 +105,8 @@ def main() -> None:
     ap.add_argument("--out", default="capacitance-study")
     ap.add_argument("--weights", default=str(ROOT / "docs" / "reproduction"))
     ap.add_argument("--images", type=int, default=None, help="test images (default: all)")
-    ap.add_argument("--no-spice", action="store_true")
+    ap.add_argument("--spice", action="store_true", help="re-run one image per plan in ngspice (slow)")
+    ap.add_argument("--energy-all", action="store_true", help="transient energy for the unpartitioned plan too")
     args = ap.parse_args()
     from pyims.model import load_npz_weights
     from pyims.spec import PartitionPlan
@@ -125,7 +128,8 @@ def main() -> None:
                 point = json.loads(path.read_text())
             else:
                 wires = dataclasses.replace(preset.wires, c_row_f=c_ff * 1e-9 * row.pitch_m, c_col_f=c_ff * 1e-9 * col.pitch_m)
-                point = run_point(net, wires, c_ff, u, y, energy=c_ff == 0.2, verify=c_ff == 0.2 and not args.no_spice)
+                energy = c_ff == 0.2 and (args.energy_all or label != "unpartitioned")
+                point = run_point(net, wires, c_ff, u, y, energy=energy, verify=c_ff == 0.2 and args.spice)
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(point))
                 tmp.replace(path)  # a point is there whole, or not at all
@@ -189,7 +193,9 @@ def write_report(results: dict, out: Path, n: int) -> None:
         ng = p.get("ngspice_s_per_image")
         ng_s = "" if ng is None else f"{ng:.1f}"
         ng_d = "" if ng is None else f"{p['ngspice_max_rel_diff_t']:.1e}"
-        lines.append(f"| {label} | {1e12 * p['settling_p99_s']:.1f} | {1e12 * p['energy_per_inference_j']:.3f} | "
+        e = p.get("energy_per_inference_j")
+        e_s = "not computed" if e is None else f"{1e12 * e:.3f}"
+        lines.append(f"| {label} | {1e12 * p['settling_p99_s']:.1f} | {e_s} | "
                      f"{1e12 * p['t_s'][-1]:g} | {p['build_s']:.0f} + {p['run_s']:.0f} | {ng_s} | {ng_d} |")
     text = "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)

@@ -257,6 +257,7 @@ class _LayerSolver:
         for k, (mt, b) in enumerate(zip(mats, blocks)):
             packed[self.int_off[k] : self.int_off[k + 1], : self.nk_b[k]] = mt[: b.n_interior, b.n_interior :].toarray()
         zp = self.a.solve(packed) if self.a is not None else packed
+        self.zp = zp  # A^-1 B, packed: block k's columns are its first nk_b[k]
         schur = []
         for k, (mt, b) in enumerate(zip(mats, blocks)):
             r0, r1, nk = self.int_off[k], self.int_off[k + 1], self.nk_b[k]
@@ -266,7 +267,7 @@ class _LayerSolver:
         self.schur = spla.splu(sp.block_diag(schur, format="csc"))
 
     def solve(self, rhs: np.ndarray, *, transpose: bool = False) -> np.ndarray:
-        """``M^-1 rhs`` (``M^-T rhs``) for packed ``(N, r)`` right-hand sides: two interior solves and the
+        """``M^-1 rhs`` (``M^-T rhs``) for packed ``(N, r)`` right-hand sides: one interior solve and the
         sense nodes' Schur complement (``M^T = [[A, C^T], [B^T, D^T]]`` with ``C^T = B``: the same steps,
         the Schur complement transposed)."""
         if not self.nk:
@@ -274,7 +275,12 @@ class _LayerSolver:
         ru, rk = rhs[: self.ni], rhs[self.ni :]
         y = self.a.solve(ru) if self.a is not None else ru
         vk = self.schur.solve(np.ascontiguousarray(rk - self.c @ y), trans="T" if transpose else "N")
-        xu = self.a.solve(ru - self.b @ vk) if self.a is not None else ru
+        # x_u = y - A^-1 B v_k with A^-1 B kept (dense, per block): a product instead of a second solve
+        xu = y.copy()
+        for k in range(len(self.blocks)):
+            r0, r1, nk = self.int_off[k], self.int_off[k + 1], self.nk_b[k]
+            s0 = self.sense_off[k] - self.ni
+            xu[r0:r1] -= self.zp[r0:r1, :nk] @ vk[s0 : s0 + nk]
         return np.concatenate([xu, vk])
 
     def pack(self, parts: list[np.ndarray], width: int) -> np.ndarray:
