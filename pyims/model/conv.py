@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pyims.errors import SpecError
-from pyims.model.layers import DenseLike
+from pyims.model.layers import Weighted
 
 __all__ = ["Conv2d", "im2col"]
 
@@ -31,7 +31,7 @@ def im2col(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], pads
 
 
 @dataclass(frozen=True, slots=True, eq=False, kw_only=True)
-class Conv2d(DenseLike):
+class Conv2d(Weighted):
     """``y[n, o, y', x'] = sum_{c,ky,kx} a[n, c, y' sh + ky - top, x' sw + kx - left] k[o, c, ky, kx] + bias[o]``.
 
     Attributes:
@@ -73,14 +73,6 @@ class Conv2d(DenseLike):
         """The kernel in ``(C_out, C_in, kh, kw)`` layout."""
         return self.weight.T.reshape(self.n_out, self.in_channels, *self.kernel)
 
-    @property
-    def n_in(self) -> int:
-        return int(self.weight.shape[0])
-
-    @property
-    def n_out(self) -> int:
-        return int(self.weight.shape[1])
-
     def out_hw(self, h: int, w: int) -> tuple[int, int]:
         """Output height and width for an ``h`` x ``w`` input."""
         top, left, bottom, right = self.pads
@@ -98,9 +90,6 @@ class Conv2d(DenseLike):
     def fold(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         ho, wo = self.out_hw(a.shape[2], a.shape[3])
         return np.ascontiguousarray(z.reshape(a.shape[0], ho, wo, self.n_out).transpose(0, 3, 1, 2))
-
-    def float_forward(self, rows: np.ndarray) -> np.ndarray:
-        return rows @ self.weight + self.bias
 
     def describe(self) -> str:
         return (f"Conv2d {self.in_channels}->{self.n_out} {self.kernel[0]}x{self.kernel[1]} stride {self.stride} "

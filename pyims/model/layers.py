@@ -31,7 +31,7 @@ import numpy as np
 if TYPE_CHECKING:
     from pyims.model.neurons import NeuronSpec
 
-__all__ = ["Layer", "Dense", "DenseLike", "Activation", "Node", "Trace", "Evaluate", "forward", "float_evaluate",
+__all__ = ["Layer", "Dense", "DenseLike", "Weighted", "Activation", "Node", "Trace", "Evaluate", "forward", "float_evaluate",
            "crossbar_layers", "layer_of"]
 
 
@@ -100,10 +100,11 @@ class DenseLike(Layer):
         return f"{type(self).__name__} {self.n_in}->{self.n_out}"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Dense(DenseLike):
-    """``z = a @ weight + bias``: ``weight`` float64 ``(n_in, n_out)`` (row = input), ``bias`` ``(n_out,)``."""
+class Weighted(DenseLike):
+    """A crossbar layer given by its weights: rows ``@ weight + bias`` (``weight`` ``(n_in, n_out)``, row = input,
+    ``bias`` ``(n_out,)``); subclasses hold ``weight`` and ``bias`` and say how their input becomes rows."""
 
+    __slots__ = ()
     weight: np.ndarray
     bias: np.ndarray
 
@@ -115,8 +116,16 @@ class Dense(DenseLike):
     def n_out(self) -> int:
         return int(self.weight.shape[1])
 
-    def float_forward(self, a: np.ndarray) -> np.ndarray:
-        return a @ self.weight + self.bias
+    def float_forward(self, rows: np.ndarray) -> np.ndarray:
+        return rows @ self.weight + self.bias
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Dense(Weighted):
+    """``z = a @ weight + bias``: ``weight`` float64 ``(n_in, n_out)`` (row = input), ``bias`` ``(n_out,)``."""
+
+    weight: np.ndarray
+    bias: np.ndarray
 
 
 @dataclass(frozen=True, slots=True, eq=False)
