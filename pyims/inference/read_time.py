@@ -448,13 +448,12 @@ class NativeReadTime:
         want_energy = self.energy if energy is None else energy
         if want_energy and not self.energy:
             raise SpecError("energy needs NativeReadTime(..., energy=True) (its source-current kernels)")
-        self._want_energy = want_energy
         net = self.net
         a_all = net.check_inputs(u)
         outs, pres, settle, energies, waves = [], [], [], [], []
         for start in range(0, a_all.shape[0], self.CHUNK):
             a = a_all[start : start + self.CHUNK]
-            res = self._tiled(a) if self.mode == "tiled" else self._analog(a)
+            res = self._tiled(a) if self.mode == "tiled" else self._analog(a, want_energy)
             outs.append(res[0])
             pres.append(res[1])
             settle.append(res[2])
@@ -479,7 +478,7 @@ class NativeReadTime:
         p = np.einsum("nkm,nkm->nk", v_t, i_t)
         return np.sum(0.5 * (p[:, 1:] + p[:, :-1]), axis=1) * self.spec.step_s
 
-    def _analog(self, u: np.ndarray):
+    def _analog(self, u: np.ndarray, want_energy: bool):
         net, k_max = self.net, self.spec.n_steps
         n = u.shape[0]
         pre_read, energy = [], np.zeros(n)
@@ -496,13 +495,13 @@ class NativeReadTime:
             if k_xbar == 0:
                 v0 = self._bias_v(layer)
                 z_t = (v0 @ kern.z_dc)[None, None, :] + np.tensordot(u * net.v_read_v, self.ramped[0][:, :-1, :], axes=([1], [1]))
-                if self._want_energy:
+                if want_energy:
                     v_t = np.concatenate([(u * net.v_read_v)[:, None, :] * self.spec.ramp()[None, :, None],
                                           np.broadcast_to(net.periphery.v_bias_v, (n, k_max + 1, 1))], axis=2)
             else:
                 dv = np.diff(v_t, axis=1, prepend=v_t[:, :1])
                 z_t = (v_t[:, :1] @ kern.z_dc) + _causal_conv(dv, kern.z_step)
-            if self._want_energy:
+            if want_energy:
                 energy += self._energy(k_xbar, v_t)
             pre_read.append(z_t[:, -1])
             k_xbar += 1
