@@ -37,7 +37,7 @@ def main() -> None:
     ap.add_argument("--plans", nargs="+", default=list(PLANS), choices=list(PLANS))
     ap.add_argument("--spice-images", type=int, default=1)
     ap.add_argument("--c-fF-per-um", type=float, default=0.2)
-    ap.add_argument("--spice-timeout-s", type=float, default=240.0)
+    ap.add_argument("--spice-timeout-s", type=float, default=150.0)
     args = ap.parse_args()
     preset = ImacPreset()
     rng = np.random.default_rng(0)
