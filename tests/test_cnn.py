@@ -90,7 +90,7 @@ def test_infer_dense_stack_runs_fully_analog_and_tiled():
     ({"backend": "xyce"}, r"backend='xyce' is unknown"),
     ({"circuit": "both"}, r"circuit='both' is unknown"),
     ({"activations": "spice"}, r"activations='spice' is unknown"),
-    ({"mode": "analog", "t_read_s": 1e-9}, r"t_read_s=1e-09: reading outputs at a time .* not available yet"),
+    ({"mode": "analog", "t_read_s": 1e-9}, r"a read time needs wire capacitance"),
     ({"backend": "ngspice"}, r'backend="ngspice" simulates the circuit; it needs mode="analog"'),
     ({"mode": "analog", "wires": {"r_row_ohm": 1.0}}, r"wires is a dict; pass a pyims.WireParasitics"),
     ({"mode": "analog", "plan": (2, 2)}, r"plan is a tuple; pass a pyims.PartitionPlan"),
