@@ -158,7 +158,7 @@ def write_report(results: dict, out: Path, n: int) -> None:
         ax.set_xlim(left=0.5)
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("read time after the inputs start (ps)")
-    axes[0].set_ylabel("test accuracy (%)")
+        ax.set_ylabel("test accuracy (%)")
     axes[-1].legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, out / "accuracy_vs_read_time.png")
