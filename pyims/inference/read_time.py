@@ -393,6 +393,7 @@ class ReadTimeResult:
 class NativeReadTime:
     """A mapped network's outputs at a read time under wire R and C, natively (see the module docstring).
 
+    ``dc``: a ``NativeNetwork`` of the same network and wires to reuse for the settled outputs.
     ``mode``: "analog" (the fully-analog dense stack; layers run into each other in time) or "tiled"
     (each layer alone, read at ``t_read_s`` after its inputs step). ``energy``: also the drivers'
     energy (forward kernels, ``m`` right-hand sides per step). Building costs ``K`` sparse solves
@@ -403,7 +404,7 @@ class NativeReadTime:
     CHUNK = 256
 
     def __init__(self, net: MappedNetwork, wires: WireParasitics, spec: ReadTimeSpec, *, mode: str = "analog",
-                 energy: bool = False, adc=None, band_ratio: float = 0.01) -> None:
+                 energy: bool = False, adc=None, band_ratio: float = 0.01, dc=None) -> None:
         check_mode(net, mode)
         if not isinstance(spec, ReadTimeSpec):
             raise SpecError(f"spec is a {type(spec).__name__}; pass a pyims.inference.read_time.ReadTimeSpec")
@@ -418,7 +419,9 @@ class NativeReadTime:
                             "NativeNetwork(..., adc=adc).calibrate_adc(u)")
         self.net, self.wires, self.spec, self.mode, self.energy, self.adc = net, wires, spec, mode, energy, adc
         self.band_ratio = band_ratio
-        self._dc = None
+        # the settled outputs for the settling times: a NativeNetwork of this circuit the caller already built
+        # (its DC factorizations reused), unless it converts its outputs (an ADC) or reads tiles alone
+        self._dc = dc if dc is not None and dc.adc is None and dc.mode == "analog" and dc.net is net and dc.wires == wires else None
         t0 = time.perf_counter()
         h, k_max = spec.step_s, spec.n_steps
         self.kernels = []
