@@ -23,10 +23,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from pyims.errors import SimulationTimeout  # noqa: E402
-from pyims.inference.read_time import NativeReadTime, ReadTimeSpec, ngspice_read_time  # noqa: E402
+from pyims.inference.read_time import NativeReadTime, ngspice_read_time  # noqa: E402
 from pyims.model import MLP, NeuronSpec  # noqa: E402
 from pyims.presets.imac import ImacPreset  # noqa: E402
 from pyims.spec import PartitionPlan  # noqa: E402
+from pyims.spec.analysis import ReadAt  # noqa: E402
 
 PLANS = {"16/8/8": PartitionPlan(horizontal=(16, 8, 8), vertical=(8, 8, 1)), "unpartitioned": PartitionPlan()}
 
@@ -49,14 +50,14 @@ def main() -> None:
     row, col = preset.geometry()
     c_f_per_m = args.c_fF_per_um * 1e-9
     wires = dataclasses.replace(preset.wires, c_row_f=c_f_per_m * row.pitch_m, c_col_f=c_f_per_m * col.pitch_m)
-    spec = ReadTimeSpec(t_read_s=2e-11, t_rise_s=1e-12, t_step_s=2e-13)
+    spec = ReadAt(t_read_s=2e-11, t_rise_s=1e-12, t_step_s=2e-13)
     u = rng.choice([-1.0, 1.0], size=(args.images, 400))
     print(f"400x120x84x10 on IMAC-Sim's hardware, {args.c_fF_per_um:g} fF/um ({wires.c_row_f:.3g} / {wires.c_col_f:.3g} F per "
           f"segment), read at {spec.t_read_s:g} s, {spec.n_steps} steps; {args.images} images; {os.cpu_count()} cores")
     for name in args.plans:
-        net = preset.map(mlp, PLANS[name])
+        net = preset.map(mlp, PLANS[name]).on(wires=wires)
         t0 = time.perf_counter()
-        rt = NativeReadTime(net, wires, spec)
+        rt = NativeReadTime(net, spec)
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = rt.run(u)
@@ -64,7 +65,7 @@ def main() -> None:
         total = build + run
         t0 = time.perf_counter()
         try:
-            ng = ngspice_read_time(net, wires, spec, u[: args.spice_images], timeout_s=args.spice_timeout_s)
+            ng = ngspice_read_time(net, spec, u[: args.spice_images], timeout_s=args.spice_timeout_s)
             per_ng = (time.perf_counter() - t0) / args.spice_images
             agree = float(np.max(np.abs(ng.logits - res.logits[: args.spice_images])) / np.max(np.abs(ng.logits)))
             spice = (f"ngspice {per_ng:6.1f} s/image ({per_ng * args.images / total:.0f}x the native total for the "

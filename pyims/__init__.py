@@ -33,7 +33,9 @@ from pyims.errors import (
 from pyims.results import RunInfo, TileResult
 from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
 from pyims.model import MLP, Model, NeuronSpec, TrainSpec, load_model
-from pyims.spec.simulator import SimOptions
+from pyims.spec.simulator import NativeOptions, SimOptions
+from pyims.spec.analysis import Dc, ReadAt, Repeat
+from pyims.hardware import FullyAnalog, Hardware, Tiled
 from pyims.spec import (
     DeviceSpec,
     InputEncoding,
@@ -47,7 +49,8 @@ from pyims.spec import (
 __version__ = "0.1.0"
 
 #: Loaded on first use (they pull in scipy and the simulators): ``pyims.infer``, ``pyims.Adc``.
-_LAZY = {"infer": ("pyims.inference.infer", "infer"), "Adc": ("pyims.components.adc", "Adc")}
+_LAZY = {"infer": ("pyims.inference.infer", "infer"), "simulate": ("pyims.inference.simulate", "simulate"),
+         "Adc": ("pyims.components.adc", "Adc")}
 
 
 def __getattr__(name: str):
@@ -64,6 +67,14 @@ def __getattr__(name: str):
 __all__ = [
     "load_model",
     "infer",
+    "simulate",
+    "Hardware",
+    "FullyAnalog",
+    "Tiled",
+    "Dc",
+    "ReadAt",
+    "Repeat",
+    "NativeOptions",
     "Model",
     "Adc",
     "simulate_tile",

@@ -1,4 +1,6 @@
-"""The ``pyims`` command (at the edge of the pipeline: it prints; the library logs)."""
+"""The ``pyims`` command (at the edge of the pipeline: it parses and prints; every flow it runs is a
+library function, and the library logs). It imports no netlist or solver internals
+(``tests/test_layering.py``)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pyims import __version__
+from pyims import BACKENDS, WireParasitics, __version__, find_ngspice
 from pyims.errors import PyimsError
-from pyims.netlist import build_tile_netlist, emit
-from pyims.runners import BACKENDS, TileJob, find_ngspice
-from pyims.spec import TileSpec, WireParasitics
 
 __all__ = ["main", "EXIT_USER_ERROR", "EXIT_VERIFICATION_FAILED", "EXIT_INTERRUPTED"]
 
@@ -194,22 +193,19 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
         r_row_ohm=args.r_row_ohm, r_col_ohm=args.r_col_ohm, r_driver_ohm=args.r_driver_ohm,
         r_sense_ohm=args.r_sense_ohm, c_row_f=args.c_row_f, c_col_f=args.c_col_f,
     )
+    from pyims.experiment.tile_netlist import tile_netlist
+
     if args.g_npy:
         g = _load_npy(args.g_npy)
-        v = _load_npy(args.v_npy) if args.v_npy else np.full((1, g.shape[0] if g.ndim else 1), 0.1)
-        job = TileJob(tile=TileSpec(g_s=g, wires=wires), v_in_v=v)
+        res = tile_netlist(wires, g_s=g, v_in_v=_load_npy(args.v_npy) if args.v_npy else None, klu=not args.no_klu)
     else:
-        m, n = args.size
-        from pyims.experiment.tile_demo import random_tile_job
-
-        job = random_tile_job(m, n, args.seed, wires, args.vectors)
-    netlist = build_tile_netlist(job.tile, job.v_in_v, klu=not args.no_klu)
+        res = tile_netlist(wires, size=args.size, seed=args.seed, n_vectors=args.vectors, klu=not args.no_klu)
     if args.output == "-":
-        emit(netlist, sys.stdout)
+        res.write(sys.stdout)
     else:
         with open(args.output, "w") as dest:
-            emit(netlist, dest)
-        print(f"wrote {args.output} ({job.tile.n_rows}x{job.tile.n_cols}, {job.n_vectors} vector(s))")
+            res.write(dest)
+        print(f"wrote {args.output} ({res.n_rows}x{res.n_cols}, {res.n_vectors} vector(s))")
     return 0
 
 
@@ -245,12 +241,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    from pyims.experiment.ir_drop import store_ir_drop
     from pyims.plots import plot_store
     from pyims.sweeps import ResultStore
 
     store = ResultStore(args.store)
     out = Path(args.out) if args.out else store.root / "plots"
-    report = plot_store(store, out)
+    ir_drop = store_ir_drop(store)  # re-creates the most resistive point's network (its experiment runs again)
+    report = plot_store(store, out, ir_drop=ir_drop)
     for path in report.written:
         print(f"wrote {path}")
     for name, why in report.skipped:
@@ -503,10 +501,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        from pyims.runners.base import default_run_root
-
-        print(f"pyims: interrupted; outputs are written whole or not at all, sweeps resume from their store, and "
-              f"ngspice run directories in progress stay under {default_run_root()}", file=sys.stderr)
+        print("pyims: interrupted; outputs are written whole or not at all, sweeps resume from their store, and "
+              "ngspice run directories in progress stay under the run root (PYIMS_RUN_ROOT; `pyims check CONFIG` "
+              "names it)", file=sys.stderr)
         return EXIT_INTERRUPTED
     except PyimsError as exc:
         if args.debug:

@@ -1,4 +1,5 @@
-"""Compare stage: digital reference vs mapped-ideal vs analog, as plain numbers.
+"""Compare stage: digital reference vs mapped-ideal vs analog, as plain numbers (metrics on arrays; the
+ngspice verification that produces a ``SpiceVerification`` lives in ``pyims.inference.verify``).
 
 Argmax ties (two or more classes sharing the top value within ``tie_atol``) are never
 counted as right or wrong silently: ``n_ties`` says how many there were, ``accuracy`` counts
@@ -7,16 +8,9 @@ them as not correct, ``accuracy_upper`` as correct when the label is among the t
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from pyims.inference.result import NetworkResult
-    from pyims.mapping import MappedNetwork
-    from pyims.spec import WireParasitics
 
 __all__ = [
     "chance_note",
@@ -31,11 +25,8 @@ __all__ = [
     "agreement",
     "layer_errors",
     "confusion_matrix",
-    "verify_against_ngspice",
     "sample_index",
 ]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,83 +214,7 @@ def chance_note(accuracy: float, n_classes: int) -> str | None:
     return None
 
 
-#: Native vs ngspice for linear circuits (tiles, sense amplifiers, no neurons): both solve the same
-#: linear equations in float64, measured ~1e-12.
-LINEAR_TOLERANCE_REL = 1e-9
-
-
-def network_tolerance(net: "MappedNetwork") -> float:
-    """The native-vs-ngspice agreement promised for ``net``: the loosest of its neurons' promises, or
-    ``LINEAR_TOLERANCE_REL`` when it has none."""
-    from pyims.model.layers import Activation, layer_of
-
-    tols = [layer_of(s).neuron.component.ngspice_tolerance_rel for s in net.sequence if isinstance(layer_of(s), Activation)]
-    return max(tols) if tols else LINEAR_TOLERANCE_REL
-
-
 def sample_index(n_total: int, n_sample: int) -> np.ndarray:
     """``n_sample`` image indices spread evenly over ``0 .. n_total - 1`` (int64, sorted, unique)."""
     k = min(n_sample, n_total)
     return np.unique(np.linspace(0, n_total - 1, k).round().astype(np.int64))
-
-
-def verify_against_ngspice(
-    net: "MappedNetwork",
-    wires: "WireParasitics",
-    u: np.ndarray,
-    native: "NetworkResult",
-    index: np.ndarray,
-    *,
-    mode: str = "analog",
-    tie_atol: float = 0.0,
-    timeout_s: float | None = 3600.0,
-    keep_run_dir: bool = False,
-    batch_size: int | None = None,
-    workers: int = 1,
-    progress=None,
-    cluster=None,
-    run_key: str = "",
-    adc=None,
-) -> tuple[SpiceVerification, "NetworkResult"]:
-    """Run images ``u[index]`` through ngspice and hold them against ``native`` (computed on all of ``u``).
-
-    The one verification routine of ``pyims run``, ``pyims reproduce`` and ``pyims imac``. The
-    tolerance is the loosest promise of the network's neurons (``Neuron.ngspice_tolerance_rel``; 1e-9 for
-    a network of tiles alone, ``LINEAR_TOLERANCE_REL``). ``adc``: the calibrated converter the native run
-    used, simulated in ngspice too. With ``cluster``
-    (``pyims.inference.spice_batches.SpiceCluster``) the images run as resumable Dask batches,
-    keyed by ``run_key``; otherwise in this process (``workers`` ngspice processes side by side).
-    """
-    batches: list[dict] = []
-    if cluster is not None:
-        from pyims.inference.spice_batches import run_spice_batches
-
-        spice, batches = run_spice_batches(net, wires, u, index, mode=mode, cluster=cluster, run_key=run_key,
-                                           timeout_s=timeout_s, progress=progress, adc=adc)
-    else:
-        from pyims.inference.spice import SpiceNetwork
-
-        runner = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, keep_run_dir=keep_run_dir,
-                              batch_size=batch_size, workers=workers, adc=adc)
-        spice = runner.run(u[index], progress=progress)
-    per_layer = layer_rel_diffs(spice.pre_norm, [p[index] for p in native.pre_norm])
-    tol = network_tolerance(net)
-    passed = bool(np.all(np.asarray(per_layer) <= tol))  # NaN compares False: a NaN never passes
-    if not passed:
-        log.warning("native and ngspice differ by %.2e (tolerance %.0e)", float(np.max(per_layer)), tol)
-    verification = SpiceVerification(
-        n_images=int(index.size),
-        image_index=[int(i) for i in index],
-        mode=mode,
-        ngspice_version=spice.ngspice_version,
-        max_rel_diff_per_layer=per_layer,
-        max_rel_diff_power=rel_diff(spice.power_w, native.power_w[index]) if native.power_w is not None else None,
-        tolerance_rel=tol,
-        passed=passed,
-        top1_agreement_native_vs_ngspice=agreement(spice.logits, native.logits[index], tie_atol).top1_agreement,
-        wall_time_s=spice.wall_time_s,
-        seconds_per_image=spice.wall_time_s / max(int(index.size), 1),
-        run_dirs=list(spice.run_dirs),
-        batches=batches,
-    )
-    return verification, spice

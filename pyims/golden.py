@@ -128,32 +128,34 @@ def _neuron_relu_rectifier_characterized() -> dict[str, np.ndarray]:
 
 
 def read_time_case_network():
-    """The network, wires, read-time spec and inputs of the ``network_read_time`` golden (also what tests
-    hold the native read time against)."""
-    from pyims.inference.read_time import ReadTimeSpec
+    """The network (on its wires), the ``ReadAt`` analysis and the inputs of the ``network_read_time`` golden (also
+    what tests hold the native read time against)."""
+    from pyims.hardware import Hardware
     from pyims.mapping import map_network
     from pyims.model import MLP, NeuronSpec
     from pyims.spec import PartitionPlan, PeripherySpec, WireParasitics
+    from pyims.spec.analysis import ReadAt
 
     s = CASES["network_read_time"].spec
     rng = np.random.default_rng(s["seed"])
     sizes = s["layer_sizes"]
     mlp = MLP(weights=tuple(rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])),
               biases=tuple(0.3 * rng.normal(size=b) for b in sizes[1:]), neuron=NeuronSpec(kind="relu"))
-    net = map_network(mlp, plan=PartitionPlan(horizontal=tuple(s["horizontal"]), vertical=tuple(s["vertical"])),
-                      periphery=PeripherySpec(sense="diffamp", combine="average", layer_gains_ratio=tuple(s["gains"])))
+    net = map_network(mlp, Hardware(
+        plan=PartitionPlan(horizontal=tuple(s["horizontal"]), vertical=tuple(s["vertical"])),
+        periphery=PeripherySpec(sense="diffamp", combine="average", layer_gains_ratio=tuple(s["gains"])),
+        wires=WireParasitics(**s["wires"]), topology="analog"))
     u = rng.uniform(size=(s["n_images"], sizes[0]))
-    spec = ReadTimeSpec(t_read_s=s["t_read_s"], t_rise_s=s["t_rise_s"], t_step_s=s["t_step_s"])
-    return net, WireParasitics(**s["wires"]), spec, u
+    return net, ReadAt(t_read_s=s["t_read_s"], t_rise_s=s["t_rise_s"], t_step_s=s["t_step_s"]), u
 
 
 def _network_read_time() -> dict[str, np.ndarray]:
     from pyims.inference.read_time import ngspice_read_time
 
-    net, wires, spec, u = read_time_case_network()
-    res = ngspice_read_time(net, wires, spec, u)
-    return {"t_s": spec.t_grid_s, "output_image0_norm": res.output_t[0], "output_image1_norm": res.output_t[1],
-            "read_logits_norm": res.logits.reshape(-1)[None, :].repeat(spec.t_grid_s.size, axis=0)}
+    net, analysis, u = read_time_case_network()
+    res = ngspice_read_time(net, analysis, u)
+    return {"t_s": analysis.t_grid_s, "output_image0_norm": res.output_t[0], "output_image1_norm": res.output_t[1],
+            "read_logits_norm": res.logits.reshape(-1)[None, :].repeat(analysis.t_grid_s.size, axis=0)}
 
 
 def _network_2layer_step() -> dict[str, np.ndarray]:

@@ -7,11 +7,12 @@
 * ``accuracy_vs_wire_r``: analog accuracy against wire resistance, one line per partition plan.
 * ``partition_heatmap``: analog accuracy over layer-1 (horizontal, vertical) partition counts.
 * ``error_vs_array_size``: layer-1 pre-activation error against the layer-1 tile size (cells).
-* ``ir_drop_heatmap``: row-wire and column-wire voltage deviations of one tile from the native
-  solver's node voltages.
+* ``ir_drop_heatmap``: row-wire and column-wire voltage deviations of one tile, from an
+  ``IrDropMap`` (``pyims.experiment.ir_drop``: a flow computes it, the figure only draws it).
 
 Every figure is written as PNG and PDF in the one style of ``pyims.figures``. ``plot_store``
 writes all that apply to a result store (``pyims plot STORE``) and says which it skipped and why.
+Figures take data; nothing here runs an experiment or a solver.
 Points whose configs differ in a field are never averaged together: lines and cells are split
 by every differing config field (``ResultStore.table``'s ``config.*`` columns).
 """
@@ -19,18 +20,20 @@ by every differing config field (``ResultStore.table``'s ``config.*`` columns).
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pyims.errors import SpecError
 from pyims.figures import pyplot, save_figure, wilson_interval
 from pyims.sweeps.store import axis_covers
+
+if TYPE_CHECKING:
+    from pyims.experiment.ir_drop import IrDropMap
 
 __all__ = ["accuracy_vs_axis", "accuracy_heatmap", "accuracy_vs_wire_r", "partition_heatmap", "error_vs_array_size",
            "ir_drop_heatmap", "plot_store", "PlotReport", "axis_label"]
@@ -257,43 +260,21 @@ def error_vs_array_size(df, path: Path) -> Path:
     return path
 
 
-def ir_drop_heatmap(tile, v_in_v: np.ndarray, path: Path, title: str = "") -> Path:
-    """Row-wire drop ``v_i - v_row`` and column-wire rise ``v_col`` of ``tile`` for one input ``(m,)``, in mV."""
-    from pyims.runners.native import NativeTileSolver
-
-    v = np.asarray(v_in_v, dtype=np.float64)
-    v_row, v_col = NativeTileSolver(tile).node_voltages(v)
+def ir_drop_heatmap(ir: "IrDropMap", path: Path, title: str = "") -> Path:
+    """Row-wire drop ``v_i - v_row`` and column-wire rise ``v_col`` of an IR-drop map, in mV."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
-    for ax, data, label in ((axes[0], 1e3 * (v[:, None] - v_row), "row wires: v_in - v (mV)"),
-                            (axes[1], 1e3 * v_col, "column wires: v (mV)")):
+    for ax, data, label in ((axes[0], 1e3 * ir.row_drop_v, "row wires: v_in - v (mV)"),
+                            (axes[1], 1e3 * ir.v_col_v, "column wires: v (mV)")):
         im = ax.imshow(data, cmap="magma", aspect="auto")
         ax.set_title(label)
         ax.set_xlabel("column (cell index)")
         ax.set_ylabel("row (cell index)")
         fig.colorbar(im, ax=ax, label="mV")
-    fig.suptitle(title or f"IR drop, {tile.n_rows}x{tile.n_cols} tile", fontsize=8)
+    m, n = ir.shape
+    fig.suptitle(title or ir.label or f"IR drop, {m}x{n} tile", fontsize=8)
     save_figure(fig, path)
     return path
-
-
-def _ir_drop_of_point(record: dict[str, Any], path: Path) -> Path:
-    """Re-create the point's mapped network (training included) and plot layer 1's first tile."""
-    from pyims.experiment.config import parse_config
-    from pyims.experiment.run import run_experiment
-
-    data = record["config"]
-    cfg = parse_config({**{k: v for k, v in data.items() if k != "name"},
-                        "simulation": {**data["simulation"], "verify_images": 0, "energy": False}},
-                       base_dir=Path(record.get("base_dir", ".")))
-    result = run_experiment(cfg, show_progress=False)
-    net = result.net
-    u = cfg.encoding.quantized(result.dataset.test.x_norm).mean(axis=0)
-    layer = net.layers[0]
-    v = net.augment(u[None, :])[0, layer.rows_of(0)] * net.v_read_v
-    return ir_drop_heatmap(layer.tile(0, 0, cfg.wires), v, path,
-                           title=f"IR drop, layer-1 tile (0, 0) {layer.split.row_sizes[0]}x{2 * layer.split.out_sizes[0]}, "
-                                 f"{cfg.wires.r_row_ohm:g}/{cfg.wires.r_col_ohm:g} ohm per segment, mean test input")
 
 
 @dataclass(slots=True)
@@ -311,16 +292,16 @@ class PlotReport:
         return len([p for p in self.written if p.suffix == ".png"])
 
 
-def plot_store(store, out_dir: str | os.PathLike[str]) -> PlotReport:
+def plot_store(store, out_dir: str | os.PathLike[str], *, ir_drop: "IrDropMap | None" = None) -> PlotReport:
     """Every plot that applies to ``store``'s records, into ``out_dir`` (PNG and PDF each); the report
-    names the plots it skipped and why."""
+    names the plots it skipped and why. ``ir_drop``: the map ``ir_drop_heatmap`` draws (e.g.
+    ``pyims.experiment.ir_drop.store_ir_drop(store)``, as ``pyims plot`` does); without it that plot is skipped."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = store.table()
     if not len(df) or not (df["status"] == "ok").any():
         raise SpecError(f"store {store.root} has no successful records to plot")
     report = PlotReport()
-    records = [r for r in store.records() if r["status"] == "ok" and "config" in r]
     ok = df[df["status"] == "ok"].copy()
     axes = [a for a in df.attrs["swept"] if a in ok and ok[a].astype(str).nunique() > 1]
     ok.attrs["axes"] = tuple(axes)
@@ -353,9 +334,9 @@ def plot_store(store, out_dir: str | os.PathLike[str]) -> PlotReport:
         attempt("error_vs_array_size", lambda p: error_vs_array_size(ok, p))
     else:
         report.skipped.append(("error_vs_array_size", "every record has the same layer-1 tile size"))
-    if records:
-        worst = max(records, key=lambda r: (r["config"]["wires"]["r_row_ohm"] + r["config"]["wires"]["r_col_ohm"],
-                                            json.dumps(r["point"], sort_keys=True)))
-        path = _ir_drop_of_point(worst, out / "ir_drop_heatmap.png")
-        report.written += [path, path.with_suffix(".pdf")]
+    if ir_drop is not None:
+        attempt("ir_drop_heatmap", lambda p: ir_drop_heatmap(ir_drop, p))
+    else:
+        report.skipped.append(("ir_drop_heatmap", "no IR-drop map given; pass ir_drop=pyims.experiment.ir_drop."
+                               "store_ir_drop(store) (it re-creates the most resistive point's network)"))
     return report

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pyims.components import COMBINERS, NEURONS, SENSES, Registry
+from pyims.components import COMBINERS, NEURONS, SENSES, Registry, combiner_for, neuron_for, sense_for
 from pyims.components.neuron import ParametricNeuron
 from pyims.errors import SpecError
 from pyims.inference import NativeNetwork, SpiceNetwork
 from pyims.mapping import map_network
 from pyims.model import MLP, NeuronSpec
+from pyims.model.curves import CURVES
 from pyims.netlist.model import SubcktInstance, SubcktLibrary
 from pyims.spec import PartitionPlan, PeripherySpec, WireParasitics
 
@@ -70,8 +71,42 @@ class SoftsignNeuron(ParametricNeuron):
 
 @pytest.fixture
 def softsign(monkeypatch):
+    # what @NEURONS.register does (a kind with no curve in pyims.model brings its own), undone after the test
     monkeypatch.setitem(NEURONS._classes, SoftsignNeuron.kind, SoftsignNeuron)
+    monkeypatch.setitem(CURVES._classes, SoftsignNeuron.kind, SoftsignNeuron)
     return NeuronSpec(kind="test_softsign", gain_norm=1.5)
+
+
+def test_registering_a_neuron_makes_its_curve_known(monkeypatch):
+    monkeypatch.setattr(NEURONS, "_classes", dict(NEURONS._classes))
+    monkeypatch.setattr(CURVES, "_classes", dict(CURVES._classes))
+    NEURONS.register(SoftsignNeuron)
+    spec = NeuronSpec(kind="test_softsign", gain_norm=1.5)
+    assert neuron_for(spec) is spec.curve and isinstance(spec.curve, SoftsignNeuron)
+    # a built-in kind: the spec calls its curve (math, pyims.model), neuron_for builds its circuit once
+    relu = NeuronSpec(kind="relu")
+    assert type(relu.curve).__module__ == "pyims.model.curves"
+    assert neuron_for(relu) is neuron_for(relu) and neuron_for(relu).kind == "relu"
+    np.testing.assert_array_equal(neuron_for(relu)(np.array([-1.0, 2.0])), relu(np.array([-1.0, 2.0])))
+
+
+def test_a_curve_without_a_circuit_says_so(monkeypatch):
+    from pyims.model.curves import LinearCurve
+
+    monkeypatch.setattr(CURVES, "_classes", dict(CURVES._classes))
+    CURVES.register(type("TestCurveOnly", (LinearCurve,), {"kind": "test_curve_only"}))
+    spec = NeuronSpec(kind="test_curve_only")
+    np.testing.assert_array_equal(spec(np.array([2.0])), [2.0])  # trains and infers digitally
+    with pytest.raises(SpecError, match=r"neuron.kind='test_curve_only' has a curve but no circuit"):
+        neuron_for(spec)
+
+
+def test_periphery_components_are_built_by_the_components():
+    periphery = PeripherySpec(sense="opamp", combine="average", r_avg_ohm=5e3)
+    assert sense_for(periphery).kind == "opamp" and sense_for(periphery).spec is periphery
+    assert combiner_for(periphery).kind == "average" and combiner_for(periphery).r_avg_ohm == 5e3
+    with pytest.raises(SpecError, match=r"periphery.combine='mean' is unknown; use one of sum, average"):
+        PeripherySpec(combine="mean")
 
 
 def test_a_registered_neuron_trains_and_infers_without_other_changes(softsign):

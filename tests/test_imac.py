@@ -145,7 +145,7 @@ def test_preset_errors():
     with pytest.raises(SpecError, match="scale_binary"):
         pre.map(unscaled)
     net = pre.map(pre.scale_binary(unscaled))
-    with pytest.raises(SpecError, match='mode="analog"'):
+    with pytest.raises(SpecError, match=r'pyims.FullyAnalog\(\) \(simulation.mode = "analog"\)'):
         NativeNetwork(net, pre.wires, mode="tiled")
     with pytest.raises(SpecError, match="even number of columns"):
         from pyims.spec import TileSpec

@@ -96,7 +96,7 @@ def test_native_input_errors():
         NativeNetwork(net, WIRES).run(np.zeros((2, 9)))
     with pytest.raises(SpecError, match="NaN or inf"):
         NativeNetwork(net, WIRES).run(np.full((1, 10), np.nan))
-    with pytest.raises(SpecError, match="mode='mixed' is unknown"):
+    with pytest.raises(SpecError, match="topology='mixed' is unknown"):
         NativeNetwork(net, WIRES, mode="mixed")
 
 

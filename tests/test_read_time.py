@@ -9,13 +9,16 @@ import pytest
 import pyims
 from pyims.errors import ConfigError, SpecError
 from pyims.inference import NativeNetwork
-from pyims.inference.read_time import READ_TIME_TOLERANCE_REL, NativeReadTime, ReadTimeSpec, ngspice_read_time
+from pyims.hardware import Hardware
+from pyims.inference.read_time import READ_TIME_TOLERANCE_REL, NativeReadTime, ngspice_read_time
 from pyims.mapping import map_network
 from pyims.model import MLP, NeuronSpec
 from pyims.spec import PartitionPlan, PeripherySpec, WireParasitics
+from pyims.spec.analysis import ReadAt
+from pyims.spec.simulator import NativeOptions
 
 WIRES = WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, r_driver_ohm=100.0, r_sense_ohm=10.0, c_row_f=5e-15, c_col_f=5e-15)
-SPEC = ReadTimeSpec(t_read_s=1.2e-10, t_rise_s=1e-11, t_delay_s=1e-11, t_step_s=2e-13)
+SPEC = ReadAt(t_read_s=1.2e-10, t_rise_s=1e-11, t_delay_s=1e-11, t_step_s=2e-13)
 PERIPHERIES = {
     "ideal": PeripherySpec(),
     "opamp-sum": PeripherySpec(sense="opamp", opamp_gain_ratio=1e3),
@@ -30,8 +33,8 @@ def _mlp(seed: int = 12, neuron: str = "sigmoid") -> MLP:
                biases=tuple(0.3 * rng.normal(size=b) for b in sizes[1:]), neuron=NeuronSpec(kind=neuron))
 
 
-def _net(per: str = "ideal", plan=PartitionPlan(horizontal=(2, 1), vertical=(2, 1))):
-    return map_network(_mlp(), plan=plan, periphery=PERIPHERIES[per])
+def _net(per: str = "ideal", plan=PartitionPlan(horizontal=(2, 1), vertical=(2, 1)), topology="analog", adc=None):
+    return map_network(_mlp(), Hardware(plan=plan, periphery=PERIPHERIES[per], wires=WIRES, topology=topology, adc=adc))
 
 
 def _rel(a, b) -> float:
@@ -44,8 +47,8 @@ def test_native_read_time_matches_ngspice_network_transients(per, run_root):
     """Two images, every grid time from 0 to the read time, every layer; energy too."""
     net = _net(per)
     u = np.random.default_rng(1).uniform(size=(2, 12))
-    native = NativeReadTime(net, WIRES, SPEC, energy=True).run(u)
-    spice = ngspice_read_time(net, WIRES, SPEC, u, run_root=run_root)
+    native = NativeReadTime(net, SPEC, options=NativeOptions(energy=True)).run(u)
+    spice = ngspice_read_time(net, SPEC, u, run_root=run_root)
     # the last layer over the whole window, and every layer at the read time
     scale = np.max(np.abs(spice.output_t))
     assert np.max(np.abs(native.output_t - spice.output_t)) <= READ_TIME_TOLERANCE_REL * scale
@@ -60,10 +63,10 @@ def test_native_read_time_matches_ngspice_network_transients(per, run_root):
 def test_a_late_read_equals_dc(per):
     net = _net(per)
     u = np.random.default_rng(2).uniform(size=(5, 12))
-    dc = NativeNetwork(net, WIRES).run(u).logits
-    late = NativeReadTime(net, WIRES, ReadTimeSpec(t_read_s=2e-8, t_rise_s=1e-11, t_step_s=1e-11)).run(u).logits
+    dc = NativeNetwork(net).run(u).logits
+    late = NativeReadTime(net, ReadAt(t_read_s=2e-8, t_rise_s=1e-11, t_step_s=1e-11)).run(u).logits
     assert _rel(late, dc) <= 1e-6
-    early = NativeReadTime(net, WIRES, ReadTimeSpec(t_read_s=2e-11, t_rise_s=1e-11, t_step_s=1e-13)).run(u).logits
+    early = NativeReadTime(net, ReadAt(t_read_s=2e-11, t_rise_s=1e-11, t_step_s=1e-13)).run(u).logits
     assert _rel(early, dc) > 1e-2
 
 
@@ -73,7 +76,7 @@ def test_second_order_in_the_step():
     u = np.random.default_rng(3).uniform(size=(2, 12))
 
     def at(h):
-        return NativeReadTime(net, WIRES, ReadTimeSpec(t_read_s=6e-11, t_rise_s=2e-11, t_step_s=h)).run(u).logits
+        return NativeReadTime(net, ReadAt(t_read_s=6e-11, t_rise_s=2e-11, t_step_s=h)).run(u).logits
 
     ref = at(2.5e-14)
     e1, e2 = _rel(at(1e-12), ref), _rel(at(5e-13), ref)
@@ -83,10 +86,12 @@ def test_second_order_in_the_step():
 def test_settling_and_read_time_spec():
     net = _net("ideal")
     u = np.random.default_rng(4).uniform(size=(6, 12))
-    res = NativeReadTime(net, WIRES, SPEC).run(u)
+    rt = NativeReadTime(net, SPEC)
+    assert rt.run(u).settling_s is None  # only when asked for
+    res = rt.run(u, settling=True)
     assert res.settling_s.shape == (6,) and np.all(res.settling_s > 0)
     # an image counted as settled at t stays within 1 % of its swing of DC from then on
-    dc = NativeNetwork(net, WIRES).run(u).logits
+    dc = NativeNetwork(net).run(u).logits
     for i in range(6):
         if np.isfinite(res.settling_s[i]):
             k = int(round((SPEC.t_delay_s + res.settling_s[i]) / SPEC.step_s))
@@ -101,8 +106,8 @@ def test_tiled_read_time_kernel_matches_ngspice_tile_transients():
     from pyims.runners.transient import ngspice_tile_transient
     from pyims.spec import Stimulus, TransientSpec
 
-    net = _net("ideal", plan=PartitionPlan(horizontal=(2, 1), vertical=(1, 1)))
-    rt = NativeReadTime(net, WIRES, SPEC, mode="tiled")
+    net = _net("ideal", plan=PartitionPlan(horizontal=(2, 1), vertical=(1, 1)), topology="tiled")
+    rt = NativeReadTime(net, SPEC)
     layer = net.layers[0]
     a = np.random.default_rng(5).uniform(size=(1, 12))
     z_native = rt.run(a).pre_norm[0]
@@ -232,8 +237,8 @@ def test_native_read_time_against_the_golden_ngspice_waveforms():
     from pyims.golden import load_golden, read_time_case_network
 
     data, _ = load_golden("network_read_time")
-    net, wires, spec, u = read_time_case_network()
-    res = NativeReadTime(net, wires, spec).run(u)
+    net, analysis, u = read_time_case_network()
+    res = NativeReadTime(net, analysis).run(u)
     np.testing.assert_allclose(res.t_s, data["t_s"], rtol=0, atol=1e-18)
     for i in range(2):
         want = data[f"output_image{i}_norm"]

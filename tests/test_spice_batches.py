@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pyims.cli import main
-from pyims.compare import verify_against_ngspice
+from pyims.inference.verify import verify_against_ngspice
 from pyims.errors import SpecError
 from pyims.inference import NativeNetwork, SpiceNetwork
 from pyims.inference.spice_batches import BatchStore, SpiceCluster, run_spice_batches
@@ -62,7 +62,7 @@ def test_verification_through_an_existing_scheduler(tmp_path):
     native = NativeNetwork(net, WIRES).run(u)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as local:
         cluster = SpiceCluster(store_dir=tmp_path / "b", scheduler=local.scheduler_address, batch_size=2)
-        v, _ = verify_against_ngspice(net, WIRES, u, native, np.arange(4), cluster=cluster, run_key="s")
+        v, _ = verify_against_ngspice(net.on(wires=WIRES), u, native, np.arange(4), cluster=cluster, run_key="s")
     assert v.passed and v.n_images == 4 and len(v.batches) == 2
     assert {tuple(b["images"]) for b in v.batches} == {(0, 1), (2, 3)}
 

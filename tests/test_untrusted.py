@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pyims.components.registry import neuron_for
 from pyims.netlist.library import LIBRARY_FILES, circuits_dir, load_library_file
 from pyims.netlist.untrusted import UntrustedSpiceError, check_untrusted_spice
 
@@ -90,7 +91,7 @@ def test_a_measured_neuron_config_with_an_include_is_refused_before_any_run(tmp_
     spec = NeuronSpec(kind="measured", curve_in_v=(-1.0, 0.0, 1.0, 2.0), curve_out_v=(1.0, 0.5, 0.0, 0.0),
                       subckt="myneuron", subckt_file=str(evil))
     with pytest.raises(UntrustedSpiceError, match=r"evil\.sub:2: \.include is refused"):
-        spec.component.library()
+        neuron_for(spec).library()
 
 
 @pytest.mark.ngspice

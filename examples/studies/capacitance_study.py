@@ -71,14 +71,17 @@ def load_inputs(weights: Path):
 def run_point(net, wires, c_ff: float, u: np.ndarray, y: np.ndarray, *, energy: bool, verify: bool) -> dict:
     from pyims.compare import accuracy_stats
     from pyims.inference import NativeNetwork
-    from pyims.inference.read_time import NativeReadTime, ReadTimeSpec, ngspice_read_time
+    from pyims.inference.read_time import NativeReadTime, ngspice_read_time
+    from pyims.spec.analysis import ReadAt
+    from pyims.spec.simulator import NativeOptions
 
-    spec = ReadTimeSpec(t_read_s=window_s(c_ff), t_rise_s=T_RISE_S, t_step_s=window_s(c_ff) / STEPS)
+    net = net.on(wires=wires)
+    spec = ReadAt(t_read_s=window_s(c_ff), t_rise_s=T_RISE_S, t_step_s=window_s(c_ff) / STEPS)
     t0 = time.perf_counter()
-    rt = NativeReadTime(net, wires, spec, energy=energy)
+    rt = NativeReadTime(net, spec, options=NativeOptions(energy=energy))
     build = time.perf_counter() - t0
-    res = rt.run(u, energy=False)
-    dc = NativeNetwork(net, wires, energy=False).run(u).logits
+    res = rt.run(u, settling=True, energy=False)
+    dc = NativeNetwork(net, options=NativeOptions(energy=False)).run(u).logits
     acc_t = [accuracy_stats(res.output_t[:, k], y).accuracy for k in range(spec.n_steps + 1)]
     settle = res.settling_s
     out = {
@@ -94,7 +97,7 @@ def run_point(net, wires, c_ff: float, u: np.ndarray, y: np.ndarray, *, energy: 
         out["energy_images"] = int(min(ENERGY_IMAGES, u.shape[0]))
     if verify:
         t0 = time.perf_counter()
-        ng = ngspice_read_time(net, wires, spec, u[:1])
+        ng = ngspice_read_time(net, spec, u[:1])
         out["ngspice_s_per_image"] = time.perf_counter() - t0
         out["ngspice_max_rel_diff_t"] = float(np.max(np.abs(ng.output_t - res.output_t[:1])) / np.max(np.abs(ng.output_t)))
     return out

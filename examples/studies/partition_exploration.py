@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pyims.experiment.ir_drop import store_ir_drop
 from pyims.plots import plot_store
 from pyims.sweeps import ResultStore, parse_sweep
 from pyims.sweeps.run import run_sweep
@@ -83,7 +84,7 @@ def main() -> None:
     table = store.table()
     print(table[[c for c in columns if c in table.columns]].to_string(index=False))
     print(f"{summary.n_ran} ran, {summary.n_skipped} already stored, {summary.wall_time_s:.1f} s")
-    for path in plot_store(store, store.root / "plots"):
+    for path in plot_store(store, store.root / "plots", ir_drop=store_ir_drop(store)):
         print(f"wrote {path}")
 
 

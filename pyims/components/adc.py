@@ -134,6 +134,26 @@ class Adc:
         code = np.floor(np.asarray(z) * (1.0 + gain_error) / lsb + offset_lsb + 0.5)
         return np.clip(code, -half, half - 1) * lsb
 
+    def convert(self, z: np.ndarray, *, layer: int, n_layers: int, part: int = 0, n_parts: int = 1) -> np.ndarray:
+        """What converter ``part`` (of ``n_parts`` per output) of crossbar layer ``layer`` reads from ``z`` ``(..., n_out)``:
+        every sample of any leading shape (images, time samples) with that converter's range, gain and offset."""
+        z = np.asarray(z, dtype=np.float64)
+        gain, off = self.errors(layer, n_parts, z.shape[-1])
+        return self.quantize(z, self.full_scale(layer, n_layers), gain[part], off[part])
+
+    def code_margin(self, z: np.ndarray, *, layer: int, n_layers: int, part: int = 0, n_parts: int = 1) -> np.ndarray:
+        """How far each sample of ``z`` ``(..., n_out)`` is from the nearest input where converter ``part`` of
+        crossbar layer ``layer`` changes code (pre-activation units): two simulations that agree to better
+        than this convert it to the same code."""
+        z = np.asarray(z, dtype=np.float64)
+        gain, off = self.errors(layer, n_parts, z.shape[-1])
+        lsb = self.full_scale(layer, n_layers) / 2 ** (self.bits - 1)
+        half = 2 ** (self.bits - 1)
+        slope = (1.0 + gain[part]) / lsb  # code units per pre-activation unit
+        t = z * slope + off[part] + 0.5  # the code changes where t crosses an integer in -half + 1 .. half - 1
+        edge = np.clip(np.round(t), -half + 1, half - 1)
+        return np.abs(t - edge) / np.abs(slope)
+
     # ------------------------------------------------------------ SPICE
     @staticmethod
     def library() -> "SubcktLibrary":

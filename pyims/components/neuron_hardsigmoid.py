@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from pyims.components.neuron import ParametricNeuron
 from pyims.components.registry import NEURONS
+from pyims.model.curves import HardSigmoidCurve
 
 if TYPE_CHECKING:
     from pyims.netlist.model import SubcktInstance
@@ -17,18 +16,8 @@ __all__ = ["HardSigmoidNeuron"]
 
 
 @NEURONS.register
-class HardSigmoidNeuron(ParametricNeuron):
-    kind = "hardsigmoid"
+class HardSigmoidNeuron(HardSigmoidCurve, ParametricNeuron):
     subckt = "pyims_neuron_hardsigmoid"
-
-    def __call__(self, z: np.ndarray) -> np.ndarray:
-        lo, hi = self.out_lo_norm, self.out_hi_norm
-        return np.clip(0.5 * (lo + hi) + 0.25 * self.k * (hi - lo) * np.asarray(z, dtype=np.float64), lo, hi)
-
-    def derivative(self, z: np.ndarray) -> np.ndarray:
-        k, span = self.k, self.out_hi_norm - self.out_lo_norm
-        inside = np.abs(0.25 * k * span * np.asarray(z, dtype=np.float64)) < 0.5 * span
-        return np.where(inside, 0.25 * k * span, 0.0)
 
     def instance(self, name: str, node_in: str, node_out: str, *, v_z: float, v_read_v: float) -> "SubcktInstance":
         from pyims.netlist.model import SubcktInstance

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from pyims.components.neuron import ParametricNeuron
 from pyims.components.registry import NEURONS
+from pyims.model.curves import SigmoidCurve
 
 if TYPE_CHECKING:
     from pyims.netlist.model import SubcktInstance
@@ -17,18 +16,8 @@ __all__ = ["SigmoidNeuron"]
 
 
 @NEURONS.register
-class SigmoidNeuron(ParametricNeuron):
-    kind = "sigmoid"
+class SigmoidNeuron(SigmoidCurve, ParametricNeuron):
     subckt = "pyims_neuron_sigmoid"
-
-    def __call__(self, z: np.ndarray) -> np.ndarray:
-        lo, hi = self.out_lo_norm, self.out_hi_norm
-        return lo + (hi - lo) * 0.5 * (1.0 + np.tanh(0.5 * self.k * np.asarray(z, dtype=np.float64)))
-
-    def derivative(self, z: np.ndarray) -> np.ndarray:
-        k = self.k
-        t = np.tanh(0.5 * k * np.asarray(z, dtype=np.float64))
-        return (self.out_hi_norm - self.out_lo_norm) * 0.25 * k * (1.0 - t * t)
 
     def instance(self, name: str, node_in: str, node_out: str, *, v_z: float, v_read_v: float) -> "SubcktInstance":
         from pyims.netlist.model import SubcktInstance

@@ -16,6 +16,7 @@ import os
 import tomllib
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from pyims.runners.native import resolve_port_method
 from pyims.model import NeuronSpec, TrainSpec
 from pyims.spec._checks import positive, real_scalar, safe_name
 from pyims.components.adc import Adc
+from pyims.hardware import Hardware
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireGeometry, WireParasitics
 
 __all__ = ["DatasetSpec", "ModelSpec", "SimulationSpec", "ExperimentConfig", "load_config", "parse_config"]
@@ -161,9 +163,10 @@ class SimulationSpec:
             raise SpecError(f"simulation.tie_atol={self.tie_atol!r} must be >= 0 (0: only exact ties)")
         object.__setattr__(self, "read_times_s", tuple(self.read_times_s))
         if self.t_read_s is not None:
-            from pyims.inference.read_time import ReadTimeSpec
+            from pyims.spec.analysis import ReadAt
 
-            ReadTimeSpec(t_read_s=self.t_read_s, t_rise_s=self.t_rise_s, t_step_s=self.t_step_s)  # checks the grid
+            ReadAt(t_read_s=self.t_read_s, t_rise_s=self.t_rise_s, t_step_s=self.t_step_s,
+                   read_times_s=self.read_times_s)  # checks the grid
             for t in self.read_times_s:
                 if not 0.0 < t <= self.t_read_s * (1 + 1e-12):
                     raise SpecError(f"simulation.read_times_s: {t!r} s is beyond the simulated window (0, t_read_s={self.t_read_s!r}]; "
@@ -197,6 +200,13 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         safe_name("config", "name", self.name)  # it names the default output folder
+
+    @property
+    def hardware(self) -> Hardware:
+        """The hardware these sections describe: ``[device] [encoding] [wires] [partitions] [periphery] [adc]`` and
+        ``simulation.mode`` (the topology)."""
+        return Hardware(devices=self.device, wires=self.wires, plan=self.partitions, encoding=self.encoding,
+                        periphery=self.periphery, adc=self.adc, topology=self.simulation.mode)
 
     def resolve_path(self, path: str) -> Path:
         p = Path(os.path.expanduser(path))
@@ -252,6 +262,10 @@ def _type_error(where: str, value: Any, want: str) -> ConfigError:
 NEUTRAL_FIELDS = {"simulation": ("native_workers", "port_method", "ngspice_workers", "keep_run_dirs", "timeout_s", "batch_size")}
 
 
+#: TOML keys renamed, ``{section: {old: new}}``: the old key still works, with a DeprecationWarning.
+RENAMED_FIELDS = {"periphery": {"t_read_s": "t_energy_window_s"}}
+
+
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no spaces: the text hashes are taken of."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True)
@@ -260,6 +274,10 @@ def canonical_json(obj: Any) -> str:
 def config_key(cfg: ExperimentConfig) -> str:
     """SHA-256 (hex, 16 chars) of the fully resolved config, without run-only fields."""
     data = cfg.as_dict()
+    for section, renames in RENAMED_FIELDS.items():  # hashed under their old names: keys of earlier configs hold
+        for old, new in renames.items():
+            if section in data and new in data[section]:
+                data[section][old] = data[section].pop(new)
     for section, fields in NEUTRAL_FIELDS.items():
         for f in fields:
             data[section].pop(f, None)
@@ -343,6 +361,23 @@ def _wires(table: dict[str, Any]) -> WireParasitics:
     return WireParasitics.from_geometry(row=parts["row_geometry"], col=parts["col_geometry"], **table)
 
 
+def _renamed(section: str, table: dict[str, Any], source: str) -> dict[str, Any]:
+    """``table`` with renamed keys under their new names (a DeprecationWarning names each)."""
+    renames = RENAMED_FIELDS.get(section, {})
+    if not any(old in table for old in renames):
+        return table
+    table = dict(table)
+    for old, new in renames.items():
+        if old not in table:
+            continue
+        if new in table:
+            raise ConfigError(f"{source}: {section}.{old} is the old name of {section}.{new}; give only {new}")
+        warnings.warn(f"{source}: [{section}] {old} is deprecated; rename it {new} (same meaning and value)",
+                      DeprecationWarning, stacklevel=3)
+        table[new] = table.pop(old)
+    return table
+
+
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: str = "config") -> ExperimentConfig:
     """An ``ExperimentConfig`` from parsed TOML ``data``; ConfigError names the bad field."""
     top = dict(data)
@@ -362,6 +397,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: 
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: {section} must be a table ([{section}])")
         cls = _SECTIONS[section]
+        table = _renamed(section, table, source)
         allowed = _allowed(cls) + (["row_geometry", "col_geometry"] if section == "wires" else [])
         unknown = [k for k in table if k not in allowed]
         if unknown:

@@ -10,7 +10,7 @@ import numpy as np
 from pyims.compare import accuracy_stats
 from pyims.experiment.config import ExperimentConfig, parse_config
 from pyims.experiment.run import ExperimentResult
-from pyims.inference import NativeNetwork
+from pyims.inference.simulate import simulate
 from pyims.mapping import map_network
 from pyims.spec import PartitionPlan, WireParasitics
 
@@ -55,8 +55,8 @@ def wire_partition_table(result: ExperimentResult) -> list[dict[str, Any]]:
     for r in WIRE_R_OHM:
         wires = WireParasitics(r_row_ohm=r, r_col_ohm=r, r_driver_ohm=r, r_sense_ohm=r)
         for label, plan in PLANS:
-            net = map_network(result.mlp, device=cfg.device, encoding=cfg.encoding, periphery=cfg.periphery, plan=plan)
-            out = NativeNetwork(net, wires, mode=cfg.simulation.mode, energy=False).run(u)
+            net = map_network(result.mlp, cfg.hardware.replaced(plan=plan, wires=wires))
+            out = simulate(net, u)
             acc = accuracy_stats(out.logits, result.dataset.test.y).accuracy
             err = float(np.sqrt(np.mean((out.pre_norm[0] - result.digital_pre[0]) ** 2)) / np.sqrt(np.mean(result.digital_pre[0] ** 2)))
             rows.append({"r_wire_ohm": r, "partitions": label, "accuracy": acc, "layer1_relative_rmse": err})

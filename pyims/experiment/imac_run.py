@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pyims.compare import AccuracyStats, SpiceVerification, accuracy_stats, verify_against_ngspice
+from pyims.compare import AccuracyStats, SpiceVerification, accuracy_stats
 from pyims.errors import DatasetError
 from pyims.spec import PartitionPlan
 
@@ -85,7 +85,9 @@ def run_imac_network(
     """Characterise the neuron, load the network (``W1.csv``.., ``B1.csv``..), run it natively, verify
     the first ``verify_images`` images in ngspice."""
     from pyims.characterize import characterize_neuron
-    from pyims.inference import NativeNetwork
+    from pyims.inference.simulate import simulate
+    from pyims.inference.verify import verify_against_ngspice
+    from pyims.spec.simulator import NativeOptions
     from pyims.presets.imac import ImacPreset
 
     preset = ImacPreset(wire_scale_ratio=wire_scale_ratio)
@@ -98,11 +100,11 @@ def run_imac_network(
     if max_images:
         data, y = data[:max_images], y[:max_images]
     u = np.sign(data)  # as IMAC-Sim binarises: +-0.8 V, and a pixel of exactly 0 stays at 0 V
-    native = NativeNetwork(net, preset.wires, energy=False, workers=None).run(u)
+    native = simulate(net, u, options=NativeOptions(workers=None))
     k = min(verify_images, u.shape[0])
     verification = None
     if k > 0:
-        verification, _ = verify_against_ngspice(net, preset.wires, u, native, np.arange(k))
+        verification, _ = verify_against_ngspice(net, u, native, np.arange(k))
     return ImacRunResult(
         layer_sizes=mlp.layer_sizes, partitions=plan.describe(mlp.layer_sizes), n_images=int(u.shape[0]),
         wire_scale_ratio=wire_scale_ratio, digital=accuracy_stats(mlp.logits(u), y),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from pyims.components.registry import neuron_for
 from pyims.errors import ConfigError, DatasetError, ModelFileError, SpecError
 from pyims.experiment.config import ExperimentConfig
 
@@ -181,7 +182,7 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
         from pyims.runners.ngspice_env import find_ngspice
 
         if len(sizes) > 2 and cfg.simulation.mode == "analog" and cfg.model.file is None:
-            library = cfg.neuron.component.library()  # a user's subcircuit file passes the SPICE allow-list here
+            library = neuron_for(cfg.neuron).library()  # a user's subcircuit file passes the SPICE allow-list here
             checks.append(f"neuron circuit: {library.name} ({', '.join(library.defines)})")
         info = find_ngspice()
         version = info.version

@@ -29,11 +29,13 @@ from typing import Any
 import numpy as np
 
 from pyims.characterize import LogisticFit, NeuronCurve, characterize_neuron
-from pyims.compare import SpiceVerification, accuracy_stats, agreement, verify_against_ngspice
+from pyims.compare import SpiceVerification, accuracy_stats, agreement
 from pyims.data import load_dataset
 from pyims.errors import SpecError
 from pyims.experiment.summary import SCHEMA_VERSION, DatasetInfo, Provenance, build_typed
-from pyims.inference import NativeNetwork
+from pyims.inference.simulate import simulate
+from pyims.inference.verify import verify_against_ngspice
+from pyims.spec.simulator import NativeOptions
 from pyims.model import MLP, TrainSpec, save_npz_weights, train_mlp
 from pyims.presets.imac import ImacPreset, VoltageModeLayers
 from pyims.spec import PartitionPlan
@@ -263,7 +265,7 @@ def _reproduce(s: ReproductionSettings, out: Path, progress) -> ReproductionResu
         plan = PartitionPlan(**fields)
         # The software network on this plan's circuit (geometry wires): what the circuit does to a
         # network that never saw it.
-        plain = NativeNetwork(pre.map(software, plan), geometry, energy=False, workers=s.native_workers).run(u_test)
+        plain = simulate(pre.map(software, plan).on(wires=geometry), u_test, options=NativeOptions(workers=s.native_workers))
         say(f"{label}: software-trained network on the circuit -> {_accuracy(plain.logits, y_test):.4f}; "
             "training on the ideal circuit")
         t0 = time.perf_counter()
@@ -277,8 +279,7 @@ def _reproduce(s: ReproductionSettings, out: Path, progress) -> ReproductionResu
         for scale in s.wire_scales:
             wires = replace(pre, wire_scale_ratio=scale).wires
             t0 = time.perf_counter()
-            nn = NativeNetwork(net, wires, energy=False, workers=s.native_workers)
-            res = nn.run(u_test)
+            res = simulate(net.on(wires=wires), u_test, options=NativeOptions(workers=s.native_workers))
             err = float(np.sqrt(np.mean((res.pre_norm[0] - digital[0]) ** 2) / np.mean(digital[0] ** 2)))
             sweep.append(WireSweepPoint(
                 wire_scale_ratio=scale, r_input_line_ohm=wires.r_row_ohm, r_output_line_ohm=wires.r_col_ohm,
@@ -292,7 +293,7 @@ def _reproduce(s: ReproductionSettings, out: Path, progress) -> ReproductionResu
         spice = None
         if s.verify_images > 0:
             k = s.verify_images
-            spice, _ = verify_against_ngspice(net, geometry, u_test[:k], native_at_1, np.arange(min(k, u_test.shape[0])),
+            spice, _ = verify_against_ngspice(net.on(wires=geometry), u_test[:k], native_at_1, np.arange(min(k, u_test.shape[0])),
                                               timeout_s=s.spice_timeout_s)
             say(f"{label}: ngspice vs native max relative difference {spice.max_rel_diff:.2e}")
         result.plans[label] = PlanResult(

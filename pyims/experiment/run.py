@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pyims import __version__
-from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, sample_index, verify_against_ngspice
+from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, sample_index
 from pyims.data import Dataset, load_dataset
 from pyims.experiment.config import ExperimentConfig
 from pyims.experiment.preflight import check_model_fits, check_network_fits, load_config_model, preflight
@@ -28,8 +28,12 @@ from pyims.experiment.summary import (
     Provenance,
     TileInfo,
 )
-from pyims.inference import NativeNetwork, NetworkResult
+from pyims.inference import NetworkResult
+from pyims.inference.simulate import simulate
+from pyims.spec.analysis import Dc
+from pyims.spec.simulator import NativeOptions
 from pyims.inference.infer import forward_chunked
+from pyims.inference.verify import verify_against_ngspice
 from pyims.mapping import MappedNetwork, map_network
 from pyims.model import MLP, Model, as_model, train_mlp
 
@@ -80,43 +84,40 @@ ENERGY_IMAGES = 64
 
 
 def _read_spec(cfg: ExperimentConfig):
-    from pyims.inference.read_time import ReadTimeSpec
+    """The ``ReadAt`` analysis of ``simulation.t_read_s`` (its grid, ramp and extra read times)."""
+    from pyims.spec.analysis import ReadAt
 
     sim = cfg.simulation
-    return ReadTimeSpec(t_read_s=sim.t_read_s, t_rise_s=sim.t_rise_s, t_step_s=sim.t_step_s)
+    return ReadAt(t_read_s=sim.t_read_s, t_rise_s=sim.t_rise_s, t_step_s=sim.t_step_s, read_times_s=sim.read_times_s)
 
 
-def _read_time(cfg: ExperimentConfig, net: MappedNetwork, native: NativeNetwork, dc_logits: np.ndarray, u: np.ndarray,
-               y: np.ndarray):
-    """The outputs at ``simulation.t_read_s`` (native network transient) and what the summary says of them;
-    ``dc_logits``: the settled outputs ``native`` already gave."""
+def _read_time(cfg: ExperimentConfig, net: MappedNetwork, dc_logits: np.ndarray, u: np.ndarray, y: np.ndarray):
+    """The outputs at ``simulation.t_read_s`` (native read time of ``net`` on its hardware: wires, topology and the
+    ADC its DC run calibrated, converting every sample) and what the summary says of them; ``dc_logits``: the
+    settled outputs the DC run gave."""
     from pyims.experiment.summary import ReadTimeInfo, ReadTimePoint
-    from pyims.inference.infer import check_read_time_wires
     from pyims.inference.read_time import NativeReadTime
+    from pyims.inference.simulate import check_read_time_wires
 
     sim = cfg.simulation
-    check_read_time_wires(cfg.wires)
-    spec = _read_spec(cfg)
-    adc = native.adc if sim.mode == "analog" else None
+    check_read_time_wires(net.wires)
+    analysis = _read_spec(cfg)
+    in_time = net.topology.one_circuit_in_time  # settling and energy follow the waveforms of one circuit
     dc_accuracy = accuracy_stats(dc_logits, y, sim.tie_atol).accuracy
     t0 = time.perf_counter()
-    rt = NativeReadTime(net, cfg.wires, spec, mode=sim.mode, adc=adc, energy=sim.energy and sim.mode == "analog", dc=native)
+    rt = NativeReadTime(net, analysis, options=NativeOptions(energy=sim.energy and in_time))
     build_s = time.perf_counter() - t0
-    res = rt.run(u, energy=False)
+    res = rt.run(u, settling=in_time, energy=False)
     energy = rt.run(u[:ENERGY_IMAGES], energy=True).energy_j if rt.energy else None
     points = []
-    for t_read in sorted(set(sim.read_times_s) | {sim.t_read_s}):
-        k = int(round((spec.t_delay_s + t_read) / spec.step_s))
-        z = res.logits if k == spec.n_steps or res.output_t is None else res.output_t[:, k]
-        if res.output_t is None and k != spec.n_steps:
-            continue  # tiled mode reads each layer once, at t_read_s
-        st = accuracy_stats(z, y, sim.tie_atol)
+    for t_read in res.read_times_s:  # the outputs as converted at every reported read time
+        st = accuracy_stats(res.at(t_read), y, sim.tie_atol)
         points.append(ReadTimePoint(t_read_s=float(t_read), accuracy=st.accuracy, n_ties=st.n_ties))
     settle = res.settling_s
     pct = {} if settle is None else {name: float(np.percentile(settle, q, method="higher")) for name, q in
                                      (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))}
     info = ReadTimeInfo(
-        t_read_s=spec.t_read_s, t_rise_s=spec.t_rise_s, t_step_s=spec.step_s,
+        t_read_s=analysis.t_read_s, t_rise_s=analysis.rise_s, t_step_s=analysis.step_s,
         accuracy=accuracy_stats(res.logits, y, sim.tie_atol).accuracy, accuracy_dc=dc_accuracy, accuracy_at=points,
         settling_s=pct, fraction_settled=float(np.mean(np.isfinite(settle))) if settle is not None else float("nan"),
         latency_s=pct.get("p99", float("nan")),
@@ -124,8 +125,8 @@ def _read_time(cfg: ExperimentConfig, net: MappedNetwork, native: NativeNetwork,
         energy_images=int(min(ENERGY_IMAGES, u.shape[0])) if energy is not None else 0,
         build_s=build_s, run_s=res.wall_time_s,
     )
-    result = NetworkResult(pre_norm=res.pre_norm, power_w=None, output=res.logits, backend="native", mode=sim.mode,
-                           wall_time_s=res.wall_time_s)
+    result = NetworkResult(pre_norm=res.pre_norm, power_w=None, output=res.logits, backend="native", mode=net.topology.name,
+                           wall_time_s=res.wall_time_s, adc=res.adc)
     return result, info
 
 
@@ -166,26 +167,24 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         mlp = with_circuit_activations(as_model(mlp))
     timing["model_s"] = time.perf_counter() - t0
 
-    net = map_network(mlp, device=cfg.device, encoding=cfg.encoding, periphery=cfg.periphery, plan=cfg.partitions)
+    net = map_network(mlp, cfg.hardware)
     x_test, y = ds.test.x_norm, ds.test.y
     x_in = net.check_inputs(x_test)  # (N, *input_shape): a CNN's images as (N, C, H, W)
     digital_pre, digital_out = forward_chunked(_steps(reference), cfg.encoding.digital(x_in))
     u = cfg.encoding.quantized(x_in)
     mapped_pre, mapped_out = forward_chunked(net.sequence, u, net.mapped_ideal_evaluate)
 
-    t0 = time.perf_counter()
+    sim = cfg.simulation
     with progress_bar(None, "native solves (tasks)", show_progress) as bar:
-        native = NativeNetwork(
-            net, cfg.wires, mode=cfg.simulation.mode, energy=cfg.simulation.energy,
-            workers=cfg.simulation.native_workers, progress=bar.update, status=bar.set_postfix_str,
-            port_method=cfg.simulation.port_method, adc=cfg.adc,
-        )
-    timing["native_build_s"] = time.perf_counter() - t0
-    analog = native.run(u)
+        analog = simulate(net, u, Dc(), options=NativeOptions(energy=sim.energy, workers=sim.native_workers,
+                                                              port_method=sim.port_method),
+                          progress=bar.update, status=bar.set_postfix_str)
+    net = net.on(adc=analog.adc)  # the converter calibrated once: every later run reads with it
+    timing["native_build_s"] = analog.build_time_s
     timing["native_inference_s"] = analog.wall_time_s
     read_time = None
     if cfg.simulation.t_read_s is not None:
-        analog, read_time = _read_time(cfg, net, native, analog.logits, u, y)
+        analog, read_time = _read_time(cfg, net, analog.logits, u, y)
         timing["read_time_build_s"], timing["read_time_run_s"] = read_time.build_s, read_time.run_s
 
     sim = cfg.simulation
@@ -196,18 +195,20 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
             from pyims.experiment.config import config_key
 
             run_key = f"{config_key(cfg)}-{sim.mode}"
-        if read_time is not None:  # the same read time in ngspice: one network transient per image
-            from pyims.inference.read_time import verify_read_time
+        # with a read time, the same read in ngspice: one network transient per image, in this process
+        analysis = _read_spec(cfg) if read_time is not None else None
+        if analysis is not None and not net.topology.one_circuit_in_time:
+            from pyims.errors import SpecError
 
-            verification, spice = verify_read_time(net, cfg.wires, _read_spec(cfg), u, analog, spice_index, mode=sim.mode,
-                                                   tie_atol=sim.tie_atol, timeout_s=sim.timeout_s, adc=native.adc)
-        else:
-            with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
-                verification, spice = verify_against_ngspice(
-                    net, cfg.wires, u, analog, spice_index, mode=sim.mode, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
-                    keep_run_dir=sim.keep_run_dirs, batch_size=sim.batch_size, workers=sim.ngspice_workers,
-                    progress=bar.update, cluster=cluster, run_key=run_key if cluster is not None else "", adc=native.adc,
-                )
+            raise SpecError('ngspice checks a read time on the fully-analog network transient; with simulation.mode = "tiled" '
+                            "set simulation.verify_images = 0 (the tiled read time is tested against ngspice tile transients)")
+        with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
+            verification, spice = verify_against_ngspice(
+                net, u, analog, spice_index, analysis=analysis, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
+                keep_run_dir=sim.keep_run_dirs and read_time is None, batch_size=sim.batch_size,
+                workers=sim.ngspice_workers, progress=bar.update, cluster=cluster if read_time is None else None,
+                run_key=run_key if cluster is not None else "",
+            )
         timing["ngspice_s"] = spice.wall_time_s
 
     tie = sim.tie_atol
@@ -220,7 +221,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         network=NetworkInfo(
             layer_sizes=list(net.layer_sizes),
             partitions=net.describe_plan(),
-            n_tiles=native.n_tiles,
+            n_tiles=net.n_tiles,
             tiles=[TileInfo(layer=l + 1, row_sizes=list(layer.split.row_sizes), out_sizes=list(layer.split.out_sizes),
                             w_max=layer.w_max) for l, layer in enumerate(net.layers)],
             mode=sim.mode,
@@ -246,8 +247,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         ),
         energy=None if analog.power_w is None else EnergyInfo(
             mean_read_power_w=float(analog.power_w.mean()),
-            t_read_s=cfg.periphery.t_read_s,
-            mean_energy_per_inference_j=float(analog.power_w.mean() * cfg.periphery.t_read_s),
+            t_read_s=cfg.periphery.t_energy_window_s,
+            mean_energy_per_inference_j=float(analog.power_w.mean() * cfg.periphery.t_energy_window_s),
             scope="power delivered by every row driver into the arrays (inputs, bias rows"
             + (", neuron outputs" if sim.mode == "analog" else "") + "); periphery supplies not included",
         ),

@@ -1,15 +1,17 @@
 """``pyims.infer``: one call from a model and inputs to its outputs, digitally or on crossbars.
 
-    y = pyims.infer(model, x, mode="analog", wires=pyims.WireParasitics(r_row_ohm=2.0, r_col_ohm=2.0),
-                    plan=pyims.PartitionPlan(max_rows=128, max_cols=128))
+    y = pyims.infer(model, x)                                         # digital (float64)
+    hw = pyims.Hardware(wires=pyims.WireParasitics(r_row_ohm=2.0, r_col_ohm=2.0),
+                        plan=pyims.PartitionPlan(max_rows=128, max_cols=128))
+    y = pyims.infer(model, x, hardware=hw)                            # the circuit, DC, native solver
+    y = pyims.infer(model, x, hardware=hw, analysis=pyims.ReadAt(1e-9))  # read 1 ns after the inputs start
 
-``mode``: "digital" (float64 inference of the model as given), "mapped" (the weights the
-programmed devices realise -- levels, variation -- without wires), "analog" (the circuit:
-every tile with its wires, natively or in ngspice). ``circuit`` says which circuit: "analog"
-(one fully-analog circuit, dense stacks with one neuron), "tiled" (every tile alone, partial
-sums and activations between tiles in Python: CNNs, any model) or "auto" (the first where it
-can be built). Defaults are ideal: no wire resistance, continuous conductances, no variation,
-ideal sensing, no ADC -- then "analog" equals "digital" to rounding.
+A thin call: map the model onto ``hardware`` (``pyims.mapping.map_network``), then
+``pyims.inference.simulate`` the analysis with the backend. Defaults are ideal: no wire
+resistance, continuous conductances, no variation, ideal sensing, no ADC -- then the circuit
+equals the digital outputs to rounding. The keywords of the earlier API (``mode``, ``wires``,
+``plan``, ``devices``, ``periphery``, ``encoding``, ``adc``, ``circuit``, ``t_read_s``,
+``t_rise_s``, ``t_step_s``, ``workers``) still work: ``docs/migration.md``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from __future__ import annotations
 import numpy as np
 
 from pyims.errors import SpecError
+from pyims.hardware import Hardware
+from pyims.inference.result import RepeatResult
+from pyims.inference.simulate import check_read_time_wires  # noqa: F401  (earlier home of the check)
 from pyims.model.graph import Model, as_model
 from pyims.model.layers import Activation, forward
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireParasitics
+from pyims.spec.analysis import ReadAt
+from pyims.spec.simulator import NativeOptions
 
-__all__ = ["infer", "INFER_MODES", "CIRCUITS", "ACTIVATIONS", "map_model", "forward_chunked", "with_circuit_activations"]
+__all__ = ["infer", "INFER_MODES", "CIRCUITS", "ACTIVATIONS", "LEGACY_KEYWORDS", "map_model", "forward_chunked",
+           "with_circuit_activations"]
 
 INFER_MODES = ("digital", "mapped", "analog")
 CIRCUITS = ("auto", "analog", "tiled")
@@ -77,122 +85,102 @@ def with_circuit_activations(model: Model) -> Model:
     return Model(steps=steps, input_shape=model.input_shape, name=model.name)
 
 
-def map_model(model, *, plan=None, devices=None, periphery=None, encoding=None):
-    """The model mapped onto crossbars with the defaults of ``infer`` (``pyims.mapping.map_network``)."""
+def map_model(model, hardware=None, **parts):
+    """The model mapped onto crossbars (``pyims.mapping.map_network``)."""
     from pyims.mapping import map_network
 
-    return map_network(model, device=devices or DeviceSpec(), encoding=encoding or InputEncoding(),
-                       periphery=periphery or PeripherySpec(), plan=plan or PartitionPlan())
+    return map_network(model, hardware, **parts)
 
 
-def infer(
-    model,
-    x,
-    *,
-    mode: str = "digital",
-    wires: WireParasitics | None = None,
-    plan: PartitionPlan | None = None,
-    devices: DeviceSpec | None = None,
-    backend: str = "native",
-    t_read_s: float | None = None,
-    circuit: str = "auto",
-    periphery: PeripherySpec | None = None,
-    encoding: InputEncoding | None = None,
-    adc=None,
-    activations: str = "ideal",
-    workers: int | None = 1,
-    t_rise_s: float = 1e-12,
-    t_step_s: float | None = None,
-) -> np.ndarray:
-    """Outputs ``(N, n_outputs)`` of ``model`` (a ``Model`` from ``pyims.load_model``, or an ``MLP``) for
-    inputs ``x`` ``(N, features)`` or ``(N, C, H, W)`` (see the module docstring).
+#: The earlier keywords and what they became (``docs/migration.md``).
+LEGACY_KEYWORDS = ("mode", "wires", "plan", "devices", "periphery", "encoding", "adc", "circuit", "t_read_s", "t_rise_s",
+                   "t_step_s", "workers")
 
-    ``periphery`` / ``encoding`` / ``adc`` (``pyims.components.adc.Adc``) set the sense periphery,
-    the input DAC and the output ADC; ``activations="circuit"`` replaces ideal ReLUs by the
-    characterised op-amp precision rectifier (``circuits/neuron_relu_rectifier.sub``, measured in
-    ngspice once per process). ``backend="ngspice"`` runs the same circuit in ngspice (slow: a
-    sample of images).
 
-    ``t_read_s``: the outputs at that read time under the wires' capacitance (``c_row_f`` / ``c_col_f``)
-    instead of the settled (DC) ones: every input ramps from 0 in ``t_rise_s`` at t = 0, the circuit
-    starts at DC, and a native BDF2 network transient of step ``t_step_s`` (default: 200 steps to the
-    read time) gives the outputs then (``pyims.inference.read_time``; ``docs/capacitance.md``). With
-    ``backend="ngspice"`` each image is one ngspice transient of the same circuit (fully-analog only).
-    """
-    if mode not in INFER_MODES:
+def _legacy(hardware, analysis, options, kw: dict):
+    """(mode, hardware, analysis, options) from the earlier keywords."""
+    mode = kw.pop("mode", None)
+    if mode is not None and mode not in INFER_MODES:
         raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(INFER_MODES)}")
-    if backend not in INFER_BACKENDS:
-        raise SpecError(f"backend={backend!r} is unknown; use one of {', '.join(INFER_BACKENDS)}")
+    circuit = kw.pop("circuit", "auto")
     if circuit not in CIRCUITS:
         raise SpecError(f"circuit={circuit!r} is unknown; use one of {', '.join(CIRCUITS)}")
+    parts = {}
+    for key, name, cls, what in (("wires", "wires", WireParasitics, "per-segment R and C"),
+                                 ("plan", "plan", PartitionPlan, "partition counts or a maximum tile"),
+                                 ("devices", "devices", DeviceSpec, "g_on/g_off, levels, variation"),
+                                 ("periphery", "periphery", PeripherySpec, "sense amplifiers"),
+                                 ("encoding", "encoding", InputEncoding, "the input DAC")):
+        value = kw.pop(key, None)
+        _typed(key, value, cls, what)
+        if value is not None:
+            parts[name] = value
+    if "adc" in kw:
+        adc = kw.pop("adc")
+        if adc is not None:
+            from pyims.components.adc import Adc
+
+            _typed("adc", adc, Adc, "bits, full scale")
+            parts["adc"] = adc
+    if circuit != "auto":
+        parts["topology"] = circuit
+    t_read_s, t_rise_s, t_step_s = kw.pop("t_read_s", None), kw.pop("t_rise_s", None), kw.pop("t_step_s", None)
+    workers = kw.pop("workers", 1)
+    if kw:
+        raise SpecError(f"infer() got unknown keyword(s) {', '.join(sorted(kw))}; see help(pyims.infer)")
+    if parts:
+        if hardware is not None:
+            raise SpecError(f"give the hardware once: hardware=... or the keywords {', '.join(sorted(parts))}, not both")
+        hardware = Hardware(**parts)
+    if t_read_s is not None:
+        if analysis is not None:
+            raise SpecError("give the read time once: analysis=pyims.ReadAt(...) or t_read_s=..., not both")
+        if mode not in (None, "analog"):
+            raise SpecError(f't_read_s={t_read_s!r} reads the circuit at a time; it needs mode="analog" (got mode={mode!r})')
+        analysis = ReadAt(t_read_s=t_read_s, t_rise_s=t_rise_s, t_step_s=t_step_s)
+    if workers != 1:
+        if options is not None:
+            raise SpecError("give workers once: options=pyims.NativeOptions(workers=...) or workers=..., not both")
+        options = NativeOptions(workers=workers)
+    if mode is None:
+        mode = "analog" if (hardware is not None or analysis is not None) else "digital"
+    return mode, hardware, analysis, options
+
+
+def infer(model, x, *, hardware: Hardware | None = None, analysis=None, backend: str = "native", options=None,
+          activations: str = "ideal", **legacy) -> np.ndarray:
+    """Outputs ``(N, n_outputs)`` of ``model`` (a ``Model`` from ``pyims.load_model``, or an ``MLP``) for inputs ``x``
+    ``(N, features)`` or ``(N, C, H, W)`` (see the module docstring).
+
+    ``hardware``: a ``pyims.Hardware`` (``None`` and no ``analysis``: digital inference of the model as given).
+    ``analysis``: ``pyims.Dc()`` (default), ``pyims.ReadAt(t_read_s)`` (the outputs at a read time under the wires'
+    capacitance, ``docs/capacitance.md``) or ``pyims.Repeat(inner, n, seed)`` (the outputs averaged over seeded draws).
+    ``backend``: "native" (exact sparse solver) or "ngspice" (the same circuit in ngspice: slow, a sample of
+    images). ``options``: ``pyims.NativeOptions`` / ``pyims.SimOptions``. ``activations="circuit"`` replaces ideal
+    ReLUs by the characterised op-amp precision rectifier (``circuits/neuron_relu_rectifier.sub``, measured in
+    ngspice once per process); the digital reference keeps the model's own. The earlier keywords:
+    ``docs/migration.md`` (``mode="mapped"``: the programmed devices without wires).
+    """
+    if backend not in INFER_BACKENDS:
+        raise SpecError(f"backend={backend!r} is unknown; use one of {', '.join(INFER_BACKENDS)}")
     if activations not in ACTIVATIONS:
         raise SpecError(f"activations={activations!r} is unknown; use one of {', '.join(ACTIVATIONS)}")
-    if t_read_s is not None and mode != "analog":
-        raise SpecError(f't_read_s={t_read_s!r} reads the circuit at a time; it needs mode="analog" (got mode={mode!r})')
+    _typed("hardware", hardware, Hardware, "devices, wires, partitions, periphery, ADC")
+    mode, hardware, analysis, options = _legacy(hardware, analysis, options, dict(legacy))
     if backend == "ngspice" and mode != "analog":
         raise SpecError(f'backend="ngspice" simulates the circuit; it needs mode="analog" (got mode={mode!r})')
-    _typed("wires", wires, WireParasitics, "per-segment R and C")
-    _typed("plan", plan, PartitionPlan, "partition counts or a maximum tile")
-    _typed("devices", devices, DeviceSpec, "g_on/g_off, levels, variation")
-    _typed("periphery", periphery, PeripherySpec, "sense amplifiers")
-    _typed("encoding", encoding, InputEncoding, "the input DAC")
-    if adc is not None:
-        from pyims.components.adc import Adc
-
-        _typed("adc", adc, Adc, "bits, full scale")
     m = as_model(model)
     if activations == "circuit":
         m = with_circuit_activations(m)
-    enc = encoding or InputEncoding()
+    hw = hardware if hardware is not None else Hardware()
     xs = m.check_input(x)
     if mode == "digital":
-        return forward_chunked(m.steps, enc.digital(xs), keep_pre=False)[1]
-    net = map_model(m, plan=plan, devices=devices, periphery=periphery, encoding=enc)
-    u = enc.quantized(xs)
+        return forward_chunked(m.steps, hw.encoding.digital(xs), keep_pre=False)[1]
+    net = map_model(m, hw)
+    u = hw.encoding.quantized(xs)
     if mode == "mapped":
         return forward_chunked(net.sequence, u, net.mapped_ideal_evaluate, keep_pre=False)[1]
-    sim_mode = ("analog" if net.fully_analog_capable else "tiled") if circuit == "auto" else circuit
-    wires = wires or WireParasitics()
-    if t_read_s is not None:
-        return _read_time(net, wires, u, t_read_s=t_read_s, t_rise_s=t_rise_s, t_step_s=t_step_s, mode=sim_mode,
-                          backend=backend, adc=adc)
-    if backend == "ngspice":
-        from pyims.inference.spice import SpiceNetwork
+    from pyims.inference.simulate import simulate
 
-        if adc is not None and not adc.calibrated:
-            from pyims.inference.native import NativeNetwork
-
-            adc = NativeNetwork(net, wires, mode=sim_mode, energy=False, adc=adc).calibrate_adc(u)
-        return SpiceNetwork(net, wires, mode=sim_mode, adc=adc).run(u).logits
-    from pyims.inference.native import NativeNetwork
-
-    native = NativeNetwork(net, wires, mode=sim_mode, energy=False, workers=workers, adc=adc)
-    return native.run(u, keep_pre=False).logits
-
-
-def check_read_time_wires(wires: WireParasitics) -> None:
-    """SpecError unless the wires hold capacitance: without it every read time gives the DC outputs."""
-    if wires.c_row_f <= 0.0 and wires.c_col_f <= 0.0:
-        raise SpecError("a read time needs wire capacitance: wires.c_row_f and wires.c_col_f are both 0 (without "
-                        "capacitance the outputs are the DC ones at any time); set them, or geometry's "
-                        "c_per_length_f_per_m, or omit t_read_s")
-
-
-def _read_time(net, wires: WireParasitics, u: np.ndarray, *, t_read_s: float, t_rise_s: float, t_step_s: float | None,
-               mode: str, backend: str, adc) -> np.ndarray:
-    from pyims.inference.read_time import NativeReadTime, ReadTimeSpec
-
-    check_read_time_wires(wires)
-    spec = ReadTimeSpec(t_read_s=t_read_s, t_rise_s=t_rise_s, t_step_s=t_step_s)
-    if adc is not None and not adc.calibrated:  # ranges from the settled outputs
-        from pyims.inference.native import NativeNetwork
-
-        adc = NativeNetwork(net, wires, mode=mode, energy=False, adc=adc).calibrate_adc(u)
-    if backend == "ngspice":
-        from pyims.inference.read_time import ngspice_read_time
-
-        if mode != "analog":
-            raise SpecError('backend="ngspice" with t_read_s runs the fully-analog network transient; '
-                            'tiled read times are native only (mode="analog" circuit="analog", or backend="native")')
-        return ngspice_read_time(net, wires, spec, u, adc=adc).logits
-    return NativeReadTime(net, wires, spec, mode=mode, adc=adc).run(u).logits
+    res = simulate(net, u, analysis, backend=backend, options=options)
+    return res.mean_logits if isinstance(res, RepeatResult) else res.logits

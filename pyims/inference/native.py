@@ -42,19 +42,20 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from pyims.components.adc import Adc
 from pyims.components.sense import Sense
-from pyims.components.sense_ideal import IdealSense
 from pyims.errors import SpecError
-from pyims.inference.result import NetworkResult, check_mode
+from pyims.hardware import Topology, as_topology
+from pyims.inference.result import NetworkResult
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.model.layers import Layer, forward
 from pyims.runners.native import NativeTileSolver, count_unknowns, resolve_port_method
 from pyims.spec import TileSpec, WireParasitics
+from pyims.spec.simulator import NativeOptions
 
 __all__ = ["NativeNetwork"]
 
@@ -86,6 +87,8 @@ class _Ports:
     y: np.ndarray | None
 
 
+_KEEP = object()  # a keyword left out
+
 #: Tiles with at least this many unknown nodes have their solves split across worker processes.
 SPLIT_UNKNOWNS = 20_000
 
@@ -113,48 +116,83 @@ def _worker_env() -> dict[str, str]:
     return {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+def bind(net: MappedNetwork, wires: WireParasitics | None = None, mode: str | None = None, adc=_KEEP) -> MappedNetwork:
+    """``net`` on other wires / topology / ADC: the keywords solvers accepted before the network carried its
+    hardware (``docs/migration.md``). Nothing given: ``net`` itself."""
+    changes: dict = {}
+    if wires is not None and wires != net.wires:
+        changes["wires"] = wires
+    if mode is not None and mode != net.topology.name:
+        changes["topology"] = as_topology(mode)
+    if adc is not _KEEP and adc is not net.adc:
+        if adc is not None and not isinstance(adc, Adc):
+            raise SpecError(f"adc is a {type(adc).__name__}; pass a pyims.Adc or None")
+        changes["adc"] = adc
+    return net.on(**changes) if changes else net
+
+
 class NativeNetwork:
-    """Exact native inference of ``net`` with ``wires`` on every tile, in ``mode`` ("analog" | "tiled").
+    """Exact native inference of ``net`` on its hardware (wires on every tile, its topology, its ADC).
 
     Building the layer maps costs the sparse solves; ``run`` is then dense products only.
-    ``energy=False`` skips the source-conductance part ``S`` (m solves per tile, instead of
-    min(m, n)). ``workers`` processes share the solves (large tiles are split between them);
-    ``None`` picks the machine's cores when the network is large enough to pay for starting them.
-    Results do not depend on ``workers``. ``port_method`` forms each tile's port matrices from one
-    Cholesky factorization ("schur", needs scikit-sparse) or by solves ("solves"); "auto" (default)
+    ``options`` (``NativeOptions``): ``energy=False`` skips the source-conductance part ``S`` (m solves
+    per tile, instead of min(m, n)); ``workers`` processes share the solves (large tiles are split
+    between them; ``None`` picks the machine's cores when the network is large enough to pay for
+    starting them; results do not depend on it); ``port_method`` forms each tile's port matrices
+    from one Cholesky factorization ("schur", needs scikit-sparse) or by solves ("solves"); "auto"
     takes "schur" for every tile big enough to gain from it where it can run
     (``pyims.runners.native.resolve_port_method``); ``self.tile_methods`` says what each tile got.
     ``progress(n)`` is called as tasks finish (``n_tasks`` in all); ``status(text)`` names each
-    big tile as its work starts.
+    big tile as its work starts. ``wires`` / ``mode`` / ``adc`` / ``energy`` / ``workers`` /
+    ``port_method`` are the earlier keywords (``docs/migration.md``).
     """
 
     def __init__(
         self,
         net: MappedNetwork,
-        wires: WireParasitics,
+        wires: WireParasitics | None = None,
         *,
-        mode: str = "analog",
-        energy: bool = True,
-        workers: int | None = 1,
+        options: NativeOptions | None = None,
+        mode: str | None = None,
+        energy: bool | None = None,
+        workers: int | None | object = _KEEP,
         progress: Callable[[int], None] | None = None,
-        port_method: str = "auto",
+        port_method: str | None = None,
         status: Callable[[str], None] | None = None,
-        adc: Adc | None = None,
+        adc: Adc | None | object = _KEEP,
     ) -> None:
-        check_mode(net, mode)
-        if adc is not None and not isinstance(adc, Adc):
-            raise SpecError(f"adc is a {type(adc).__name__}; pass a pyims.components.adc.Adc or None")
-        self.adc = adc
-        resolve_port_method(port_method)  # a bad name or a missing CHOLMOD fails before any work
-        self.port_method = port_method
-        if workers is not None and (not isinstance(workers, int) or workers < 1):
-            raise SpecError(f"workers={workers!r} must be an integer >= 1, or None for automatic")
-        self.net, self.wires, self.mode, self.energy = net, wires, mode, energy
+        net = bind(net, wires, mode, adc)
+        opts = options if options is not None else NativeOptions(energy=True)
+        if not isinstance(opts, NativeOptions):
+            raise SpecError(f"options is a {type(opts).__name__}; pass a pyims.NativeOptions")
+        changes = {k: v for k, v in (("energy", energy), ("port_method", port_method)) if v is not None}
+        if workers is not _KEEP:
+            changes["workers"] = workers
+        if changes:
+            opts = replace(opts, **changes)
+        resolve_port_method(opts.port_method)  # a missing CHOLMOD fails before any work
+        self.options = opts
+        self.port_method = opts.port_method
+        self.net, self.energy = net, opts.energy
+        self.adc = net.adc
         t0 = time.perf_counter()
         self._status = status
-        ports = self._ports(workers, progress)
+        ports = self._ports(opts.workers, progress)
         self.layer_maps = tuple(self._layer_map(l, layer, ports[l]) for l, layer in enumerate(net.layers))
         self.build_time_s = time.perf_counter() - t0
+
+    @property
+    def wires(self) -> WireParasitics:
+        return self.net.wires
+
+    @property
+    def topology(self) -> Topology:
+        return self.net.topology
+
+    @property
+    def mode(self) -> str:
+        """The topology's name ("analog" | "tiled"), the label results carry."""
+        return self.net.topology.name
 
     @property
     def n_tiles(self) -> int:
@@ -162,9 +200,8 @@ class NativeNetwork:
 
     @property
     def sense(self) -> Sense:
-        """The periphery the layers are read with: the network's in analog mode; in tiled mode every
-        tile ends in an ideal 0 V virtual ground (``IdealSense``: no load)."""
-        return self.net.sense if self.mode == "analog" else IdealSense(self.net.periphery)
+        """The periphery each tile's columns end in (the topology's choice)."""
+        return self.net.topology.tile_sense(self.net)
 
     def _needs_y(self) -> bool:
         return self.sense.loads_lines
@@ -302,39 +339,33 @@ class NativeNetwork:
     #: position); bounds the memory of the im2col patches at ~100 MB per layer.
     CHUNK_ROWS = 400_000
 
-    def _partials(self, k: int, layer: MappedLayer, rows_aug: np.ndarray) -> list[np.ndarray]:
-        """Per horizontal partition, its partial sums ``(M, n_out)`` (each output read by that tile's ADC)."""
+    def _parts(self, k: int, layer: MappedLayer, rows_aug: np.ndarray) -> list[np.ndarray]:
+        """What the topology reads separately of layer ``k``: the whole output, or each horizontal partition's
+        partial sums ``(M, n_out)`` (each output read by that tile's ADC)."""
         w = self.layer_maps[k].w
+        if self.net.topology.partial_outputs(layer) == 1:
+            return [rows_aug @ w]
         return [rows_aug[:, layer.rows_of(p)] @ w[layer.rows_of(p), :] for p in range(layer.n_h)]
-
-    def _adc_layers(self) -> set[int]:
-        """Crossbar layers whose outputs an ADC converts: every tile's in tiled mode, the last layer's in analog mode."""
-        n = len(self.net.layers)
-        return set(range(n)) if self.mode == "tiled" else {n - 1}
 
     def calibrate_adc(self, u: np.ndarray) -> Adc:
         """Fix the ADC ranges from inputs ``u`` (layer by layer, each on the previous layers' converted
-        outputs); returns (and keeps) the calibrated ADC."""
+        outputs); returns (and keeps: ``self.adc``, ``self.net.adc``) the calibrated ADC."""
         adc, net = self.adc, self.net
         if adc is None:
             raise SpecError("calibrate_adc needs an adc")
         a = net.check_inputs(u)[: adc.calibration_images]
+        topo, n_layers = net.topology, len(net.layers)
         fs: list[float] = []
-        converted = self._adc_layers()
 
         def evaluate(k: int, layer: Layer, rows: np.ndarray) -> np.ndarray:
-            parts = self._partials(k, layer, net.augment(rows))  # type: ignore[arg-type]
-            whole = sum(parts)
-            fs.append(adc.calibrate(np.stack(parts) if self.mode == "tiled" else whole))
-            if k not in converted:
-                return whole
-            gain, off = adc.errors(k, len(parts), layer.n_out)  # type: ignore[attr-defined]
-            if self.mode == "tiled":
-                return net.combiner.combine([adc.quantize(z, fs[-1], gain[p], off[p]) for p, z in enumerate(parts)])
-            return adc.quantize(whole, fs[-1], gain[0], off[0])
+            parts = self._parts(k, layer, net.augment(rows))  # type: ignore[arg-type]
+            fs.append(adc.calibrate(topo.calibration_data(parts)))
+            so_far = adc.with_full_scale(tuple(fs) + (1.0,) * (n_layers - len(fs)))
+            return topo.read_out(net, so_far, k, parts)
 
         forward(net.sequence, a, evaluate, keep_inputs=False, keep_pre=False)
         self.adc = adc.with_full_scale(tuple(fs))
+        self.net = net.on(adc=self.adc)
         return self.adc
 
     def run(self, u: np.ndarray, *, keep_pre: bool = True) -> NetworkResult:
@@ -345,7 +376,8 @@ class NativeNetwork:
         a_all = net.check_inputs(u)
         if self.adc is not None and not self.adc.calibrated:
             self.calibrate_adc(a_all)
-        adc, converted, n_layers = self.adc, self._adc_layers(), len(net.layers)
+            net = self.net
+        adc, topo, n_layers = self.adc, net.topology, len(net.layers)
         power = np.zeros(a_all.shape[0])
         # rows per image: one per output position of every convolution (probe one image)
         per_image = sum(r.shape[0] for r in forward(net.sequence, a_all[:1], lambda k, layer, rows: np.zeros(
@@ -363,14 +395,9 @@ class NativeNetwork:
                 lmap = self.layer_maps[k]
                 if self.energy:
                     power[sl] += self._power(layer, lmap, rows_aug * net.v_read_v).reshape(n_img, -1).sum(axis=1)  # type: ignore[arg-type]
-                if adc is None or k not in converted:
+                if adc is None or not topo.converts(k, n_layers):
                     return rows_aug @ lmap.w
-                gain, off = adc.errors(k, layer.n_h, layer.n_out)  # type: ignore[attr-defined]
-                fs = adc.full_scale(k, n_layers)
-                if self.mode == "tiled":
-                    return net.combiner.combine([adc.quantize(z, fs, gain[p], off[p])
-                                                 for p, z in enumerate(self._partials(k, layer, rows_aug))])  # type: ignore[arg-type]
-                return adc.quantize(rows_aug @ lmap.w, fs, gain[0], off[0])
+                return topo.read_out(net, adc, k, self._parts(k, layer, rows_aug))  # type: ignore[arg-type]
 
             trace = forward(net.sequence, a, evaluate, keep_inputs=False, keep_pre=keep_pre)
             for l, z in enumerate(trace.pre):
@@ -379,5 +406,5 @@ class NativeNetwork:
         return NetworkResult(
             pre_norm=tuple(np.concatenate(p) for p in pres) if keep_pre else (),
             output=np.concatenate(outs), power_w=power if self.energy else None, backend="native", mode=self.mode,
-            wall_time_s=time.perf_counter() - t0,
+            wall_time_s=time.perf_counter() - t0, adc=self.adc, build_time_s=self.build_time_s,
         )

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from pyims.errors import SpecError
 
-__all__ = ["MODES", "NetworkResult", "check_mode"]
+__all__ = ["MODES", "NetworkResult", "RepeatResult"]
 
+#: The topologies' names (``simulation.mode``): ``pyims.hardware.FullyAnalog`` / ``Tiled``.
 MODES = ("analog", "tiled")
-
-
-def check_mode(net, mode: str) -> None:
-    """SpecError unless ``mode`` is known and possible for ``net``'s periphery."""
-    if mode not in MODES:
-        raise SpecError(f"mode={mode!r} is unknown; use one of {', '.join(MODES)}")
-    if mode == "analog" and not net.fully_analog_capable:
-        raise SpecError(
-            'mode="analog" builds one circuit from a dense stack with one neuron between its layers; this network '
-            '(convolutions, pooling or mixed activations) runs tile by tile: use mode="tiled"'
-        )
-    if mode == "tiled" and not net.periphery.sense_component.current_mode:
-        raise SpecError(
-            f'mode="tiled" co-simulates current-mode tiles (0 V virtual grounds), but periphery.sense="{net.periphery.sense}" '
-            'is voltage mode: its tiles only exist as one circuit; use mode="analog"'
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -46,6 +31,8 @@ class NetworkResult:
         wall_time_s: wall time of the inference.
         ngspice_version: ngspice's major version, or ``None``.
         run_dirs: run directories kept (``keep_run_dir``), else empty.
+        adc: the output converter as it ran (``pyims.Adc``, ranges calibrated), or ``None``.
+        build_time_s: time spent building the solver (native: the tiles' port matrices).
     """
 
     pre_norm: tuple[np.ndarray, ...]
@@ -56,8 +43,40 @@ class NetworkResult:
     wall_time_s: float
     ngspice_version: int | None = None
     run_dirs: tuple[str, ...] = ()
+    adc: Any = None
+    build_time_s: float = 0.0
 
     @property
     def logits(self) -> np.ndarray:
         """The network's output ``(N, n_outputs)`` (the class is its argmax)."""
         return self.output if self.output is not None else self.pre_norm[-1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class RepeatResult:
+    """What a ``Repeat`` returns: the inner analysis's result for every seeded draw of the hardware.
+
+    Attributes:
+        draws: one result per draw (``NetworkResult`` for ``Dc``, ``ReadTimeResult`` for ``ReadAt``).
+        seeds: the seed of every draw (``Repeat.seeds``): device variation and converter errors.
+        analysis: the ``Repeat`` that ran.
+    """
+
+    draws: tuple
+    seeds: tuple[int, ...]
+    analysis: object
+
+    @property
+    def logits(self) -> np.ndarray:
+        """The outputs of every draw, ``(n_draws, N, n_outputs)``."""
+        return np.stack([d.logits for d in self.draws])
+
+    @property
+    def mean_logits(self) -> np.ndarray:
+        """``(N, n_outputs)``: the outputs averaged over the draws."""
+        return self.logits.mean(axis=0)
+
+    @property
+    def std_logits(self) -> np.ndarray:
+        """``(N, n_outputs)``: the outputs' standard deviation across draws (ddof=1; 0 for one draw)."""
+        return self.logits.std(axis=0, ddof=1) if len(self.draws) > 1 else np.zeros_like(self.draws[0].logits)

@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from pyims.errors import SpecError
-from pyims.inference.result import NetworkResult, check_mode
+from pyims.components.registry import neuron_for
+from pyims.inference.native import _KEEP, bind
+from pyims.inference.result import NetworkResult
 from pyims.mapping import MappedNetwork
 from pyims.model.layers import Layer, forward
 from pyims.netlist.network import NetworkNetlist, build_layer_netlist, build_network_netlist
@@ -54,11 +56,13 @@ def read_network_vectors(nn: NetworkNetlist, columns: Callable[[list[str]], np.n
 
 def dc_options(net: MappedNetwork) -> SimOptions:
     """The solver settings a DC network run needs: ``DEVICE`` with transistor-level neurons between layers, else ``TIGHT``."""
-    return DEVICE if net.neuron is not None and net.neuron.component.transistor_level and len(net.layers) > 1 else TIGHT
+    return DEVICE if net.neuron is not None and neuron_for(net.neuron).transistor_level and len(net.layers) > 1 else TIGHT
 
 
 class SpiceNetwork:
-    """ngspice inference of ``net`` with ``wires`` in ``mode`` ("analog" | "tiled").
+    """ngspice inference of ``net`` on its hardware: the circuit its topology builds (one fully-analog
+    circuit, or layer by layer with every tile alone), its wires, its ADC (the converters' SPICE form).
+    ``wires`` / ``mode`` / ``adc`` are the earlier keywords (``docs/migration.md``).
 
     Args:
         executable, timeout_s, run_root, keep_run_dir, klu: as for ``NgspiceRunner``.
@@ -73,9 +77,9 @@ class SpiceNetwork:
     def __init__(
         self,
         net: MappedNetwork,
-        wires: WireParasitics,
+        wires: WireParasitics | None = None,
         *,
-        mode: str = "analog",
+        mode: str | None = None,
         executable: str | os.PathLike[str] | None = None,
         timeout_s: float | None = DEFAULT_TIMEOUT_S,
         run_root: str | os.PathLike[str] | None = None,
@@ -84,9 +88,10 @@ class SpiceNetwork:
         batch_size: int | None = None,
         options: SimOptions | tuple[str, ...] | None = None,
         workers: int = 1,
-        adc=None,
+        adc=_KEEP,
     ) -> None:
-        check_mode(net, mode)
+        net = bind(net, wires, mode, adc)
+        adc = net.adc
         if adc is not None and not adc.calibrated:
             raise SpecError("SpiceNetwork needs a calibrated ADC (fixed full_scale_norm); calibrate it natively first: "
                             "NativeNetwork(..., adc=adc).calibrate_adc(u)")
@@ -100,13 +105,23 @@ class SpiceNetwork:
         elif not isinstance(options, SimOptions):
             options = SimOptions(extra=tuple(options))
         options = options.overridden(timeout_s=timeout_s, klu=klu)
-        self.net, self.wires, self.mode = net, wires, mode
+        self.net = net
         self.session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=keep_run_dir)
         self.info = self.session.info
         self.batch_size = batch_size
         self.workers = workers
 
-    def _analog(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    @property
+    def wires(self) -> WireParasitics:
+        return self.net.wires
+
+    @property
+    def mode(self) -> str:
+        """The topology's name ("analog" | "tiled")."""
+        return self.net.topology.name
+
+    def run_whole_network(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """The fully-analog circuit of images ``u`` (what ``FullyAnalog.spice_run`` asks for)."""
         nn = build_network_netlist(self.net, self.wires, u, adc=self.adc)
         out = self.session.run(nn.netlist, expect=network_vector_names(nn), n_points=nn.n_images, prefix="net-analog-")
         if out.rundir is not None:
@@ -116,7 +131,8 @@ class SpiceNetwork:
         trace = forward(self.net.sequence, u, lambda k, layer, a: read[k], keep_inputs=False)
         return trace.pre, power, trace.output.reshape(u.shape[0], -1)  # type: ignore[union-attr]
 
-    def _tiled(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    def run_layer_by_layer(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Every layer's tiles alone, partial sums combined in Python (what ``Tiled.spice_run`` asks for)."""
         net = self.net
         power = np.zeros(u.shape[0])
 
@@ -158,11 +174,9 @@ class SpiceNetwork:
         u = self.net.check_inputs(u)
         step = self.batch_size or min(MAX_AUTO_BATCH, -(-u.shape[0] // self.workers))
         chunks = [u[start : start + step] for start in range(0, u.shape[0], step)]
-        infer = self._analog if self.mode == "analog" else self._tiled
-
         def one(chunk: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list[str]]:
             kept: list[str] = []
-            pre, power, output = infer(chunk, kept)
+            pre, power, output = self.net.topology.spice_run(self, chunk, kept)
             if progress is not None:
                 progress(chunk.shape[0])
             return pre, power, output, kept
@@ -183,4 +197,5 @@ class SpiceNetwork:
             wall_time_s=time.perf_counter() - t0,
             ngspice_version=self.info.version,
             run_dirs=tuple(kept),
+            adc=self.adc,
         )

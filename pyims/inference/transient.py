@@ -42,6 +42,8 @@ class NetworkTransientResult:
         v_probe_v: float64 ``(T, P)``: voltages of the ``probe_nodes`` asked for (netlist node
             names, see ``pyims.netlist.network``), in that order.
         t_start_s: when the stimulus first changes.
+        adc_input_norm: float64 ``(T, n_out)``: with an ADC (``net.adc``), the last layer's outputs before the
+            converters (``pre_norm[-1]`` holds the converted ones); else ``None``.
         ngspice_version, wall_time_s, run_dir: provenance (``run_dir`` only when kept).
     """
 
@@ -54,6 +56,7 @@ class NetworkTransientResult:
     ngspice_version: int
     wall_time_s: float
     run_dir: str | None
+    adc_input_norm: np.ndarray | None = None
 
     def latency_s(self, band_ratio: float = DEFAULT_BAND_RATIO) -> float:
         """Settling time of the slowest output (last layer), from the stimulus start."""
@@ -77,7 +80,8 @@ def network_transient(
     options: SimOptions = NETWORK_TRANSIENT,
     probe_nodes: tuple[str, ...] = (),
 ) -> NetworkTransientResult:
-    """ngspice transient of the fully-analog ``net``; ``stimulus`` gives the input voltages (volts).
+    """ngspice transient of the fully-analog ``net``; ``stimulus`` gives the input voltages (volts). With an ADC
+    (``net.adc``, calibrated) the last layer's outputs are its SPICE converters' outputs at every instant.
 
     Sense currents are each sense periphery's own reading (``Sense.sense_currents``): through the
     feedback resistor of a transimpedance amplifier, ``i = (v(s) - v(o)) / rf`` (exact for both the
@@ -86,9 +90,10 @@ def network_transient(
     t0 = time.perf_counter()
     options = options.overridden(timeout_s=timeout_s, klu=klu)
     session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=True)
-    nn = build_network_transient_netlist(net, wires, stimulus, spec)
+    nn = build_network_transient_netlist(net, wires, stimulus, spec, adc=net.adc)
     sense, combiner = net.sense, net.combiner
-    names = ["time", *network_vector_names(nn), *(f"v({node})" for node in probe_nodes)]
+    adc_in = [f"v({node})" for node in nn.adc_inputs]
+    names = ["time", *network_vector_names(nn), *(f"v({node})" for node in probe_nodes), *adc_in]
     seen = set(names)
     for l, layer in enumerate(net.layers):
         for n in sense.sense_vector_names(l, layer.n_h, layer.n_out, combiner, gain=net.layer_gain(l)):
@@ -101,8 +106,9 @@ def network_transient(
     sense_raw = [sense.sense_currents(l, layer.n_h, layer.n_out, combiner, out.columns, gain=net.layer_gain(l))
                  for l, layer in enumerate(net.layers)]
     probe_raw = out.columns([f"v({node})" for node in probe_nodes]) if probe_nodes else np.zeros((t_raw.size, 0))
+    adc_raw = [out.columns(adc_in) / nn.v_z[-1]] if adc_in else []
     n_layers = len(pre_raw)
-    gridded = onto_grid(t_raw, [*pre_raw, *sense_raw, power, probe_raw], spec, out.rundir)
+    gridded = onto_grid(t_raw, [*pre_raw, *sense_raw, power, probe_raw, *adc_raw], spec, out.rundir)
 
     moving = np.flatnonzero(np.any(np.diff(stimulus.v_v, axis=0) != 0.0, axis=1))
     t_start = float(stimulus.t_s[moving[0]]) if moving.size else 0.0
@@ -110,7 +116,7 @@ def network_transient(
         shutil.rmtree(out.rundir, ignore_errors=True)
     return NetworkTransientResult(
         t_s=spec.t_grid_s, pre_norm=tuple(gridded[:n_layers]), power_w=gridded[2 * n_layers],
-        i_sense_a=tuple(gridded[n_layers : 2 * n_layers]), v_probe_v=gridded[-1], t_start_s=t_start,
+        i_sense_a=tuple(gridded[n_layers : 2 * n_layers]), v_probe_v=gridded[2 * n_layers + 1], t_start_s=t_start,
         ngspice_version=out.version, wall_time_s=time.perf_counter() - t0,
-        run_dir=str(out.rundir) if keep_run_dir else None,
+        run_dir=str(out.rundir) if keep_run_dir else None, adc_input_norm=gridded[-1] if adc_raw else None,
     )

@@ -14,12 +14,14 @@ which holds exactly for the ideal mapped network (no wires, ideal periphery).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from pyims.components import Combiner, Sense
+from pyims.components.registry import combiner_for, sense_for
 from pyims.errors import SpecError
+from pyims.hardware import Hardware, Topology
 from pyims.spec._checks import real_array
 from pyims.mapping.conductance import weights_to_conductances
 from pyims.model import MLP, NeuronSpec
@@ -108,25 +110,30 @@ class MappedLayer(DenseLike):
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class MappedNetwork:
-    """The mapped layers with everything needed to drive and read them.
+    """The mapped layers on their hardware, with everything needed to drive and read them.
 
-    ``neuron`` is the one neuron between the layers of a dense stack (what the fully-analog
-    circuit instantiates); ``None`` for other networks (CNNs, mixed activations), which run tile
-    by tile. ``steps`` is the whole network with the mapped layers in place (default: the dense
-    stack ``layers[0], Activation(neuron), layers[1], ...``); ``input_shape`` one image's input.
+    ``hardware`` (``pyims.Hardware``) is what the network was mapped for: devices, wires, partitions,
+    periphery, DAC, ADC and the topology, resolved once here (``topology``: ``FullyAnalog`` or
+    ``Tiled``) -- solvers take the network alone. ``neuron`` is the one neuron between the layers of
+    a dense stack (what the fully-analog circuit instantiates); ``None`` for other networks (CNNs,
+    mixed activations), which run tile by tile. ``steps`` is the whole network with the mapped layers
+    in place (default: the dense stack ``layers[0], Activation(neuron), layers[1], ...``);
+    ``input_shape`` one image's input; ``model`` the float model it was mapped from (for new draws
+    of the devices: ``redrawn``).
     """
 
     layers: tuple[MappedLayer, ...]
     neuron: NeuronSpec | None
-    encoding: InputEncoding
-    periphery: PeripherySpec
-    device: DeviceSpec
-    plan: PartitionPlan
+    hardware: Hardware = field(default_factory=Hardware)
     steps: tuple[Layer | Node, ...] | None = None
     input_shape: tuple[int, ...] | None = None
+    model: Model | MLP | None = None
     _sequence: tuple[Layer | Node, ...] = field(default=(), init=False, repr=False)
+    _topology: Topology = field(default=None, init=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        if not isinstance(self.hardware, Hardware):
+            raise SpecError(f"MappedNetwork.hardware is a {type(self.hardware).__name__}; pass a pyims.Hardware")
         if self.steps is None:
             if self.neuron is None:
                 raise SpecError("MappedNetwork needs steps or a neuron (a dense stack)")
@@ -135,6 +142,58 @@ class MappedNetwork:
             object.__setattr__(self, "_sequence", tuple(self.steps))
         if self.input_shape is None:
             object.__setattr__(self, "input_shape", (self.layers[0].n_in,))
+        object.__setattr__(self, "_topology", self.hardware.topology.resolve(self))
+
+    # ------------------------------------------------------------ the hardware's parts
+    @property
+    def topology(self) -> Topology:
+        """``FullyAnalog`` or ``Tiled``: decided once, when the network was mapped."""
+        return self._topology
+
+    @property
+    def wires(self) -> WireParasitics:
+        return self.hardware.wires
+
+    @property
+    def encoding(self) -> InputEncoding:
+        return self.hardware.encoding
+
+    @property
+    def periphery(self) -> PeripherySpec:
+        return self.hardware.periphery
+
+    @property
+    def device(self) -> DeviceSpec:
+        return self.hardware.devices
+
+    @property
+    def plan(self) -> PartitionPlan:
+        return self.hardware.plan
+
+    @property
+    def adc(self):
+        """The output converter (``pyims.Adc``), or ``None``."""
+        return self.hardware.adc
+
+    def on(self, **changes) -> "MappedNetwork":
+        """The same programmed arrays with other parts of the hardware that need no re-mapping (``wires``,
+        ``adc``, ``topology``, ``periphery``): e.g. ``net.on(wires=w)``."""
+        bad = set(changes) - {"wires", "adc", "topology", "periphery"}
+        if bad:
+            raise SpecError(f"MappedNetwork.on({', '.join(sorted(bad))}=...): those change the mapping; map the model again "
+                            "with pyims.mapping.map_network(model, hardware)")
+        return replace(self, hardware=self.hardware.replaced(**changes))
+
+    def redrawn(self, seed: int) -> "MappedNetwork":
+        """The model mapped again with another draw of the hardware's randomness: device variation and the
+        converters' errors seeded with ``seed`` (a ``Repeat`` draw)."""
+        if self.model is None:
+            raise SpecError("this MappedNetwork does not know the model it was mapped from; map it with map_network")
+        hw = self.hardware
+        changes: dict = {"devices": replace(hw.devices, variation_seed=int(seed))}
+        if hw.adc is not None:
+            changes["adc"] = replace(hw.adc, seed=int(seed))
+        return map_network(self.model, hw.replaced(topology=self.topology, **changes))
 
     @property
     def sequence(self) -> tuple[Layer | Node, ...]:
@@ -151,6 +210,11 @@ class MappedNetwork:
         """``(n_in, n_out)`` of every crossbar layer (bias row not counted)."""
         return tuple((layer.n_in, layer.n_out) for layer in self.layers)
 
+    @property
+    def n_tiles(self) -> int:
+        """Tiles of all crossbar layers."""
+        return sum(layer.n_h * layer.n_v for layer in self.layers)
+
     def describe_plan(self) -> str:
         """E.g. ``16/8/8 x 8/8/1``."""
         return "/".join(str(layer.n_h) for layer in self.layers) + " x " + "/".join(str(layer.n_v) for layer in self.layers)
@@ -158,12 +222,12 @@ class MappedNetwork:
     @property
     def sense(self) -> Sense:
         """The sense periphery every layer ends in."""
-        return self.periphery.sense_component
+        return sense_for(self.periphery)
 
     @property
     def combiner(self) -> Combiner:
         """How horizontal partitions' partial sums meet."""
-        return self.periphery.combiner
+        return combiner_for(self.periphery)
 
     @property
     def u_bias(self) -> float:
@@ -216,13 +280,23 @@ class MappedNetwork:
 
 def map_network(
     model: MLP | Model,
+    hardware: Hardware | None = None,
     *,
-    device: DeviceSpec = DeviceSpec(),
-    encoding: InputEncoding = InputEncoding(),
-    periphery: PeripherySpec = PeripherySpec(),
-    plan: PartitionPlan = PartitionPlan(),
+    device: DeviceSpec | None = None,
+    encoding: InputEncoding | None = None,
+    periphery: PeripherySpec | None = None,
+    plan: PartitionPlan | None = None,
 ) -> MappedNetwork:
-    """Map ``model`` (an ``MLP`` or any ``Model``) onto crossbars; deterministic in ``device.variation_seed``."""
+    """Map ``model`` (an ``MLP`` or any ``Model``) onto the crossbars of ``hardware``; deterministic in
+    ``hardware.devices.variation_seed``. The keywords replace those parts of ``hardware`` (default: ideal)."""
+    hw = hardware if hardware is not None else Hardware()
+    if not isinstance(hw, Hardware):
+        raise SpecError(f"hardware is a {type(hw).__name__}; pass a pyims.Hardware")
+    changes = {k: v for k, v in (("devices", device), ("encoding", encoding), ("periphery", periphery), ("plan", plan))
+               if v is not None}
+    if changes:
+        hw = hw.replaced(**changes)
+    device, encoding, periphery, plan = hw.devices, hw.encoding, hw.periphery, hw.plan
     m = as_model(model)
     xbars = m.crossbar_layers
     splits = plan.resolve_shapes(tuple((layer.n_in, layer.n_out) for layer in xbars))  # type: ignore[attr-defined]
@@ -239,10 +313,9 @@ def map_network(
                         source=None if isinstance(layer, Dense) else layer)  # type: ignore[arg-type]
         )
     if isinstance(model, MLP):
-        return MappedNetwork(layers=tuple(layers), neuron=model.neuron, encoding=encoding, periphery=periphery,
-                             device=device, plan=plan)
+        return MappedNetwork(layers=tuple(layers), neuron=model.neuron, hardware=hw, model=model)
     stack = m.dense_stack()
     index = {id(layer): k for k, layer in enumerate(xbars)}
     steps = m.replaced(lambda s, layer: layers[index[id(layer)]] if layer.crossbar else layer)
-    return MappedNetwork(layers=tuple(layers), neuron=stack[1] if stack else None, encoding=encoding, periphery=periphery,
-                         device=device, plan=plan, steps=steps, input_shape=m.input_shape)
+    return MappedNetwork(layers=tuple(layers), neuron=stack[1] if stack else None, hardware=hw, steps=steps,
+                         input_shape=m.input_shape, model=m)

@@ -18,8 +18,10 @@ With ``s = -1`` for an inverting neuron and ``+1`` otherwise, ``g = gain_norm`` 
 
 The same formulas, scaled to volts, are the behavioural neuron subcircuits in ``circuits/``,
 so native and SPICE evaluate one function. The trainer uses them as the hidden activation.
-Each kind is one class in ``pyims/components/neuron_<kind>.py`` (registered in
-``pyims.components.NEURONS``); ``NeuronSpec`` is the config that builds it.
+The model is math: each kind's curve is a class in ``pyims.model.curves`` (registered in
+``CURVES``), which ``NeuronSpec`` builds and calls. Its circuit is a component,
+``pyims/components/neuron_<kind>.py`` (a subclass of the curve, registered in
+``pyims.components.NEURONS``), built by ``pyims.components.neuron_for(spec)``.
 """
 
 from __future__ import annotations
@@ -28,22 +30,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pyims.components import NEURONS, Neuron
 from pyims.errors import SpecError
+from pyims.model.curves import CURVES, Curve
 from pyims.spec._checks import real_scalar
+
 
 __all__ = ["NEURON_KINDS", "NeuronSpec"]
 
-#: The registered neuron kinds (``pyims.components.NEURONS``).
-NEURON_KINDS = NEURONS.kinds()
+#: The built-in neuron kinds (``pyims.model.curves.CURVES``).
+NEURON_KINDS = CURVES.kinds()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NeuronSpec:
     """One analog neuron, as a config names it (see the module docstring).
 
-    ``component`` is the neuron object of ``kind`` (``pyims.components``), built and validated
-    here; calling the spec calls it.
+    ``curve`` is the transfer function of ``kind`` (``pyims.model.curves``), built and validated
+    here; calling the spec calls it. The circuit is ``pyims.components.neuron_for(spec)``.
     """
 
     kind: str = "sigmoid"
@@ -57,29 +60,29 @@ class NeuronSpec:
     out_scale_v: float = 1.0
     subckt: str | None = None
     subckt_file: str | None = None
-    _component: Neuron = field(default=None, init=False, repr=False, compare=False, hash=False)  # type: ignore[assignment]
+    _curve: Curve = field(default=None, init=False, repr=False, compare=False, hash=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        cls = NEURONS.get(self.kind)
+        cls = CURVES.get(self.kind)
         for name in ("gain_norm", "out_lo_norm", "out_hi_norm"):
             object.__setattr__(self, name, real_scalar("neuron", name, getattr(self, name)))
         if not isinstance(self.inverting, bool):
             raise SpecError(f"neuron.inverting={self.inverting!r} must be true or false")
-        component = cls.from_spec(self)
+        curve = cls.from_spec(self)
         for name in ("curve_in_v", "curve_out_v", "in_scale_v", "out_scale_v"):
-            if hasattr(component, name):  # the component's normalised values (tuples of floats)
-                object.__setattr__(self, name, getattr(component, name))
-        object.__setattr__(self, "_component", component)
+            if hasattr(curve, name):  # the curve's normalised values (tuples of floats)
+                object.__setattr__(self, name, getattr(curve, name))
+        object.__setattr__(self, "_curve", curve)
 
     @property
-    def component(self) -> Neuron:
-        """The neuron object (transfer function, slope, SPICE subcircuit)."""
-        return self._component
+    def curve(self) -> Curve:
+        """The transfer function and its slope (math only)."""
+        return self._curve
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """Activation ``a`` for pre-activation ``z`` (any shape, dimensionless)."""
-        return self._component(z)
+        return self._curve(z)
 
     def derivative(self, z: np.ndarray) -> np.ndarray:
         """``da/dz`` (for training)."""
-        return self._component.derivative(z)
+        return self._curve.derivative(z)

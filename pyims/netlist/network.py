@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from pyims.components.registry import neuron_for
 from pyims.errors import SpecError
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.model import NeuronSpec
@@ -70,13 +71,13 @@ __all__ = [
 
 def neuron_library(neuron: NeuronSpec) -> SubcktLibrary:
     """The subcircuit file ``neuron`` runs as in SPICE (its component's)."""
-    return neuron.component.library()
+    return neuron_for(neuron).library()
 
 
 def neuron_instance(name: str, node_in: str, node_out: str, neuron: NeuronSpec, v_z: float, v_read: float) -> SubcktInstance:
     """The library subcircuit of ``neuron`` scaled to volts: input ``v_z`` V per unit pre-activation,
     output ``v_read`` V per unit activation (its component's ``instance``)."""
-    return neuron.component.instance(name, node_in, node_out, v_z=v_z, v_read_v=v_read)
+    return neuron_for(neuron).instance(name, node_in, node_out, v_z=v_z, v_read_v=v_read)
 
 
 def _sources(v: np.ndarray, nodes: list[str]) -> tuple[list[Element], tuple[str, ...], bool]:
@@ -142,7 +143,8 @@ def _network_body(net: MappedNetwork, wires: WireParasitics):
 class NetworkNetlist:
     """The fully-analog netlist and where to read it.
 
-    ``z_nodes[l]`` are layer l's neuron-input nodes and ``v_z[l]`` their volts per unit;
+    ``z_nodes[l]`` are layer l's neuron-input nodes and ``v_z[l]`` their volts per unit (with an ADC, the
+    last layer's are the converters' outputs, and ``adc_inputs`` the nodes they convert, the same scale);
     ``power_sources`` are (source, node or None, sign): power = sign * i(source) * v(node)
     (``None``: the node is the source's own constant voltage ``power_volts``).
     """
@@ -154,6 +156,7 @@ class NetworkNetlist:
     bias_sources: tuple[str, ...]
     neuron_ammeters: tuple[tuple[str, str], ...]  # (VA name, node a{l}_{j})
     n_images: int
+    adc_inputs: tuple[str, ...] = ()
 
 
 def build_network_netlist(net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool = False,
@@ -174,8 +177,11 @@ def build_network_transient_netlist(
     spec: TransientSpec,
     *,
     klu: bool = False,
+    adc=None,
 ) -> NetworkNetlist:
-    """The whole network with its inputs following ``stimulus`` (volts, ``m = n_in`` rows) over ``spec``'s window."""
+    """The whole network with its inputs following ``stimulus`` (volts, ``m = n_in`` rows) over ``spec``'s window;
+    with ``adc`` (calibrated) the last layer's outputs go through ``circuits/adc.sub`` at every instant and are
+    read there (``adc_inputs``: what they convert)."""
     if stimulus.n_rows != net.layer_sizes[0]:
         raise SpecError(f"stimulus drives {stimulus.n_rows} inputs but the network has {net.layer_sizes[0]}")
     t = tuple(stimulus.t_s.tolist())
@@ -184,17 +190,19 @@ def build_network_transient_netlist(
     ]
     names = tuple(e.name for e in sources)
     analysis = Transient(spec.t_step_s, spec.t_stop_s, spec.t_step_s)
-    return _network_netlist(net, wires, sources, names, analysis, 0, f"transient to {spec.t_stop_s!r} s", klu)
+    return _network_netlist(net, wires, sources, names, analysis, 0, f"transient to {spec.t_stop_s!r} s", klu, adc)
 
 
 def _network_netlist(net, wires, sources, input_names, analysis, n_images, what, klu, adc=None) -> NetworkNetlist:
     body, z_nodes, v_zs, bias_names, ammeters, libraries = _network_body(net, wires)
+    adc_inputs: tuple[str, ...] = ()
     if adc is not None:  # the last layer's outputs are converted: read the converters' outputs instead
         last = len(net.layers) - 1
         gain, off = adc.errors(last, 1, net.layers[last].n_out)
         fs_v = adc.full_scale(last, len(net.layers)) * v_zs[last]
         body = body + tuple(adc.instance(f"XQ{last}_{j}", node, f"q{last}_{j}", full_scale_v=fs_v, gain_error=gain[0, j],
                                          offset_lsb=off[0, j]) for j, node in enumerate(z_nodes[last]))
+        adc_inputs = z_nodes[last]
         z_nodes = z_nodes[:last] + (tuple(f"q{last}_{j}" for j in range(len(z_nodes[last]))),)
         libraries = libraries + (adc.library(),)
     netlist = Netlist(
@@ -213,7 +221,7 @@ def _network_netlist(net, wires, sources, input_names, analysis, n_images, what,
     )
     return NetworkNetlist(
         netlist=netlist, z_nodes=z_nodes, v_z=v_zs, input_sources=input_names,
-        bias_sources=bias_names, neuron_ammeters=ammeters, n_images=n_images,
+        bias_sources=bias_names, neuron_ammeters=ammeters, n_images=n_images, adc_inputs=adc_inputs,
     )
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pyims.errors import ModelFileError, SpecError
+from pyims.hardware import Hardware
 from pyims.mapping import MappedNetwork, map_network
 from pyims.model import MLP, NeuronSpec, load_csv_weights
 from pyims.model.layers import forward
@@ -165,9 +166,8 @@ class ImacPreset:
 
     def map(self, mlp: MLP, plan: PartitionPlan = PartitionPlan()) -> MappedNetwork:
         """``mlp`` (in pyims units, see ``scale_binary``) on IMAC-Sim's hardware with ``plan``."""
-        net = map_network(
-            mlp, device=self.device, encoding=self.encoding, periphery=self.periphery(mlp.n_layers), plan=plan
-        )
+        net = map_network(mlp, Hardware(devices=self.device, encoding=self.encoding, periphery=self.periphery(mlp.n_layers),
+                                        plan=plan, wires=self.wires))
         for l in range(len(net.layers)):
             v_z = net.layer_v_z(l)
             if abs(v_z - 1.0) > 1e-9:

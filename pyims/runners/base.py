@@ -2,6 +2,8 @@
 
 A runner is set up with its options (executable, timeouts, where run directories go),
 then ``run(job)`` does setup -> simulate -> cleanup. Failed runs keep their directory.
+The backends are chosen by name in ``pyims.runners.registry`` (``get_runner``); this base knows none
+of them.
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ from pyims.errors import SpecError
 from pyims.results import TileResult
 from pyims.spec import TileSpec, as_input_voltages
 
-__all__ = ["TileJob", "Runner", "BACKENDS", "get_runner", "make_run_dir", "default_run_root"]
-
-#: The backend names accepted by ``get_runner`` and ``pyims.simulate_tile``.
-BACKENDS = ("native", "ngspice", "pyspice")
+__all__ = ["TileJob", "Runner", "make_run_dir", "default_run_root"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -67,20 +66,3 @@ def make_run_dir(run_root: Path | None, prefix: str) -> Path:
     root = Path(run_root) if run_root is not None else default_run_root()
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
-
-
-def get_runner(backend: str, **options: object) -> Runner:
-    """The runner for ``backend`` ("native", "ngspice" or "pyspice"), built with ``options``."""
-    if backend == "native":
-        from pyims.runners.native import NativeRunner
-
-        return NativeRunner(**options)  # type: ignore[arg-type]
-    if backend == "ngspice":
-        from pyims.runners.ngspice import NgspiceRunner
-
-        return NgspiceRunner(**options)  # type: ignore[arg-type]
-    if backend == "pyspice":
-        from pyims.runners.pyspice import PyspiceRunner
-
-        return PyspiceRunner(**options)  # type: ignore[arg-type]
-    raise SpecError(f"backend={backend!r} is unknown; use one of {', '.join(BACKENDS)}")

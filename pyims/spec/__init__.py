@@ -1,9 +1,7 @@
 """Stage 1 — what the user asks for: tiles, wires, devices, encoding, periphery, partitions."""
 
 from pyims.spec.network import (
-    COMBINE_KINDS,
     ENCODINGS,
-    SENSE_KINDS,
     DeviceSpec,
     InputEncoding,
     LayerSplit,
@@ -28,8 +26,6 @@ __all__ = [
     "LayerSplit",
     "split_sizes",
     "ENCODINGS",
-    "SENSE_KINDS",
-    "COMBINE_KINDS",
     "Stimulus",
     "TransientSpec",
 ]

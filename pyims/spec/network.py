@@ -1,17 +1,18 @@
 """How a trained network becomes circuits: devices, input encoding, periphery, partitions.
 
 All frozen and validated; messages name the config field (``device.g_on_s``, ...) and the
-allowed values, since these specs are what an experiment TOML file fills in.
+allowed values, since these specs are what an experiment TOML file fills in. They are plain
+data: the components a ``PeripherySpec`` names are built by ``pyims.components.sense_for`` /
+``combiner_for``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-
+import warnings
+from dataclasses import InitVar, dataclass
 import numpy as np
 
-from pyims.components import COMBINERS, SENSES, Combiner, Sense
 from pyims.errors import SpecError
 from pyims.spec._checks import nonnegative, positive, real_scalar
 
@@ -22,15 +23,11 @@ __all__ = [
     "PartitionPlan",
     "LayerSplit",
     "ENCODINGS",
-    "SENSE_KINDS",
-    "COMBINE_KINDS",
     "split_sizes",
 ]
 
 ENCODINGS = ("dac", "binary")
-#: The registered sense and combiner kinds (``pyims.components.SENSES`` / ``COMBINERS``).
-SENSE_KINDS = SENSES.kinds()
-COMBINE_KINDS = COMBINERS.kinds()
+_ENERGY_WINDOW_S = 1e-8  # PeripherySpec.t_energy_window_s by default
 
 
 def _int_field(owner: str, name: str, value: object, lo: int) -> int:
@@ -138,7 +135,12 @@ class PeripherySpec:
             line voltages are already averages; equal resistors ``r_avg_ohm`` average their outputs).
         r_avg_ohm: resistance of each averaging resistor.
         v_bias_v: voltage of the bias row (the bias is an extra input row driven at this voltage).
-        t_read_s: how long the array is read per inference, for the energy figure (``P * t_read_s``).
+        t_energy_window_s: how long the array is read per inference, for the energy figure
+            (``P * t_energy_window_s``); not the read time of ``pyims.ReadAt``. It was ``t_read_s``: that
+            keyword still works, with a DeprecationWarning.
+
+    ``sense`` and ``combine`` name components (``pyims.components.SENSES`` / ``COMBINERS``); they are
+    checked against the registry when the spec is made.
     """
 
     sense: str = "ideal"
@@ -150,14 +152,20 @@ class PeripherySpec:
     combine: str = "sum"
     r_avg_ohm: float = 1e4
     v_bias_v: float = 0.2
-    t_read_s: float = 1e-8
-    _sense: Sense = field(default=None, init=False, repr=False, compare=False, hash=False)  # type: ignore[assignment]
-    _combiner: Combiner = field(default=None, init=False, repr=False, compare=False, hash=False)  # type: ignore[assignment]
+    t_energy_window_s: float = _ENERGY_WINDOW_S
+    t_read_s: InitVar[float | None] = None  # the old name of t_energy_window_s
 
-    def __post_init__(self) -> None:
-        sense_cls = SENSES.get(self.sense)
-        combiner_cls = COMBINERS.get(self.combine)
-        for name in ("rf_ohm", "opamp_gain_ratio", "diff_gain_ratio", "r_in_ohm", "r_avg_ohm", "v_bias_v", "t_read_s"):
+    def __post_init__(self, t_read_s: float | None) -> None:
+        # the one lazy spec -> components import docs/architecture.md allows: the registered kinds check their names
+        from pyims.components.registry import check_periphery
+
+        if t_read_s is not None:
+            warnings.warn("PeripherySpec(t_read_s=...) is deprecated: the energy window is t_energy_window_s "
+                          "(t_read_s is the read time of pyims.ReadAt)", DeprecationWarning, stacklevel=3)
+            if self.t_energy_window_s != _ENERGY_WINDOW_S:
+                raise SpecError("periphery: give t_energy_window_s or its old name t_read_s, not both")
+            object.__setattr__(self, "t_energy_window_s", t_read_s)
+        for name in ("rf_ohm", "opamp_gain_ratio", "diff_gain_ratio", "r_in_ohm", "r_avg_ohm", "v_bias_v", "t_energy_window_s"):
             object.__setattr__(self, name, positive("periphery", name, getattr(self, name)))
         if self.layer_gains_ratio is not None:
             gains = tuple(self.layer_gains_ratio)
@@ -165,19 +173,7 @@ class PeripherySpec:
                 raise SpecError("periphery.layer_gains_ratio is empty; give one gain per layer, e.g. [30, 30, 10]")
             gains = tuple(positive("periphery", f"layer_gains_ratio[{k}]", g) for k, g in enumerate(gains))
             object.__setattr__(self, "layer_gains_ratio", gains)
-        sense_cls.validate(self)
-        object.__setattr__(self, "_sense", sense_cls(self))
-        object.__setattr__(self, "_combiner", combiner_cls(r_avg_ohm=self.r_avg_ohm))
-
-    @property
-    def sense_component(self) -> Sense:
-        """The sense periphery object of ``sense`` (``pyims.components``)."""
-        return self._sense
-
-    @property
-    def combiner(self) -> Combiner:
-        """The partial-sum combiner of ``combine`` (``pyims.components``)."""
-        return self._combiner
+        check_periphery(self)
 
     def gain(self, layer_index: int, n_layers: int) -> float:
         """The differential gain of layer ``layer_index`` (from 0) of an ``n_layers`` network."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SimOptions",
+    "NativeOptions",
     "INTEGRATION_METHODS",
     "DEFAULT_TIMEOUT_S",
     "TIGHT",
@@ -99,6 +100,37 @@ class SimOptions:
     def apply(self, netlist: "Netlist", *, klu_available: bool) -> "Netlist":
         """``netlist`` with these options as its ``.options`` lines (replacing any it had)."""
         return replace(netlist, options=self.lines(klu_available=klu_available))
+
+
+PORT_METHOD_NAMES = ("auto", "solves", "schur")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NativeOptions:
+    """How the native solver works, apart from the circuit (what ``SimOptions`` is to ngspice).
+
+    Attributes:
+        port_method: how each tile's port matrices are formed: "auto" (one CHOLMOD factorization for
+            tiles big enough to gain from it, where scikit-sparse is installed), "schur" or "solves"
+            (``pyims.runners.native``; results agree to ~1e-12).
+        workers: processes sharing the solves (``None``: the machine's cores for large networks, 1 for
+            small ones). Results do not depend on it.
+        energy: also compute the drivers' power / energy (DC: ``m`` more solves per tile; read time: the
+            source-current kernels).
+    """
+
+    port_method: str = "auto"
+    workers: int | None = 1
+    energy: bool = False
+
+    def __post_init__(self) -> None:
+        if self.port_method not in PORT_METHOD_NAMES:
+            raise SpecError(f"port_method={self.port_method!r} is unknown; use one of {', '.join(PORT_METHOD_NAMES)}")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise SpecError(f"workers={self.workers!r} must be an integer >= 1, or None for automatic")
+        if not isinstance(self.energy, bool):
+            raise SpecError(f"energy={self.energy!r} must be True or False")
 
 
 #: DC runs of networks: behavioural neurons make the circuit non-linear, and ngspice's defaults

@@ -1,0 +1,78 @@
+"""The hardware a network runs on, described once: devices, wires, partitions, periphery, DAC, ADC, topology.
+
+    hw = pyims.Hardware(wires=pyims.WireParasitics(r_row_ohm=2.0, r_col_ohm=2.0),
+                        plan=pyims.PartitionPlan(max_rows=128, max_cols=128),
+                        adc=pyims.Adc(bits=8))
+    y = pyims.infer(model, x, hardware=hw)
+
+It holds component and spec objects (never a flat bag of fields); every part is optional and
+the defaults are ideal hardware. It maps to and from the TOML sections ``[device] [encoding]
+[wires] [partitions] [periphery] [adc]`` and ``simulation.mode`` (``ExperimentConfig.hardware``).
+A mapped network carries it (``MappedNetwork.hardware``), wires included, so solvers take the
+network alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pyims.components.adc import Adc
+from pyims.errors import SpecError
+from pyims.hardware.topology import Topology, as_topology
+from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireParasitics
+
+__all__ = ["Hardware"]
+
+
+def _typed(name: str, value: object, cls: type, what: str) -> None:
+    if not isinstance(value, cls):
+        raise SpecError(f"Hardware.{name} is a {type(value).__name__}; pass a pyims.{cls.__name__} ({what})")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hardware:
+    """The crossbar hardware (see the module docstring).
+
+    Attributes:
+        devices: the cells and how weights become their conductances (g_on/g_off, levels, variation).
+        wires: per-segment wire R and C of every tile.
+        plan: how each layer's array is split into tiles.
+        encoding: the input DAC (read voltage, bits).
+        periphery: sense amplifiers, partial-sum combination, bias row.
+        adc: the output converter, or ``None`` (ideal readout).
+        topology: ``FullyAnalog()``, ``Tiled()`` or "auto" (fully-analog where the network can be one
+            circuit); strings "analog" / "tiled" / "auto" are accepted.
+    """
+
+    devices: DeviceSpec = field(default_factory=DeviceSpec)
+    wires: WireParasitics = field(default_factory=WireParasitics)
+    plan: PartitionPlan = field(default_factory=PartitionPlan)
+    encoding: InputEncoding = field(default_factory=InputEncoding)
+    periphery: PeripherySpec = field(default_factory=PeripherySpec)
+    adc: Adc | None = None
+    topology: Topology = field(default="auto")  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        for name, cls, what in (("devices", DeviceSpec, "g_on/g_off, levels, variation"),
+                                ("wires", WireParasitics, "per-segment R and C"),
+                                ("plan", PartitionPlan, "partition counts or a maximum tile"),
+                                ("encoding", InputEncoding, "the input DAC"),
+                                ("periphery", PeripherySpec, "sense amplifiers")):
+            _typed(name, getattr(self, name), cls, what)
+        if self.adc is not None:
+            _typed("adc", self.adc, Adc, "bits, full scale")
+        object.__setattr__(self, "topology", as_topology(self.topology))
+
+    def replaced(self, **changes: Any) -> "Hardware":
+        """This hardware with some parts replaced (``hw.replaced(wires=...)``)."""
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        parts = [f"wires {self.wires.r_row_ohm:g}/{self.wires.r_col_ohm:g} ohm"]
+        if self.wires.c_row_f or self.wires.c_col_f:
+            parts.append(f"C {self.wires.c_row_f:g}/{self.wires.c_col_f:g} F")
+        if self.adc is not None:
+            parts.append(self.adc.describe())
+        parts.append(f"{self.topology.name} topology")
+        return ", ".join(parts)
