@@ -176,7 +176,7 @@ def _network_2layer_step() -> dict[str, np.ndarray]:
     net = map_network(mlp, plan=PartitionPlan(horizontal=tuple(s["horizontal"]), vertical=tuple(s["vertical"])))
     u = rng.uniform(size=sizes[0])
     stim = Stimulus.step(u * net.v_read_v, t_rise_s=s["t_rise_s"], t_delay_s=s["t_delay_s"])
-    res = network_transient(net, WireParasitics(**s["wires"]), stim, TransientSpec(t_stop_s=s["t_stop_s"], t_step_s=s["t_step_s"]),
+    res = network_transient(net.on(wires=WireParasitics(**s["wires"])), stim, TransientSpec(t_stop_s=s["t_stop_s"], t_step_s=s["t_step_s"]),
                             options=case.options)
     return {"t_s": res.t_s, "pre_layer1_norm": res.pre_norm[0], "pre_layer2_norm": res.pre_norm[1], "power_w": res.power_w}
 

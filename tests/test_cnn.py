@@ -95,7 +95,7 @@ def test_infer_dense_stack_runs_fully_analog_and_tiled():
     ({"mode": "analog", "wires": {"r_row_ohm": 1.0}}, r"wires is a dict; pass a pyims.WireParasitics"),
     ({"mode": "analog", "plan": (2, 2)}, r"plan is a tuple; pass a pyims.PartitionPlan"),
     ({"mode": "analog", "adc": 8}, r"adc is a int; pass a pyims.Adc"),
-    ({"mode": "analog", "circuit": "analog"}, r'mode="analog" builds one circuit from a dense stack'),
+    ({"mode": "analog", "circuit": "analog"}, r'fully-analog topology \(mode="analog"\) builds one circuit from a dense stack'),
     ({"mode": "analog", "plan": pyims.PartitionPlan(horizontal=(1, 1))}, r"has 2 entries but the network has 3 layers"),
 ])
 def test_infer_errors_name_the_argument(cnn_paths, kwargs, match):
@@ -311,7 +311,7 @@ def test_adc_in_resumable_verification_batches(cnn_paths, tmp_path):
     cluster = SpiceCluster(store_dir=tmp_path / "batches", batch_size=2)
     lsb = adc.full_scale(2, 3) / 2**4
     for resumed in (False, True):
-        res, infos = run_spice_batches(net, WIRES, x, np.arange(2), mode="tiled", cluster=cluster, run_key="k", adc=adc)
+        res, infos = run_spice_batches(net.on(wires=WIRES, topology="tiled", adc=adc), x, np.arange(2), cluster=cluster, run_key="k")
         assert [i["resumed"] for i in infos] == [resumed]
         np.testing.assert_allclose(res.logits, want, rtol=0, atol=1e-9 * lsb)
 

@@ -157,7 +157,7 @@ def test_diffamp_network_transient_settles_to_native_dc_and_reports_line_current
     wires = WireParasitics(r_row_ohm=3.0, r_col_ohm=4.0, r_driver_ohm=3.0, r_sense_ohm=4.0, c_row_f=1e-15, c_col_f=1e-15)
     u = np.random.default_rng(2).uniform(-1, 1, size=6)
     probes = ("s0_0_0", "s0_0_1", "xd0_0_0.np", "xd0_0_0.nn")  # partition 0, output 0: its I+ / I- line ends, amp inputs
-    res = network_transient(net, wires, Stimulus.step(u * net.v_read_v, t_rise_s=1e-11), TransientSpec(t_stop_s=2e-9, t_step_s=1e-12),
+    res = network_transient(net.on(wires=wires), Stimulus.step(u * net.v_read_v, t_rise_s=1e-11), TransientSpec(t_stop_s=2e-9, t_step_s=1e-12),
                             run_root=run_root, probe_nodes=probes)
     dc = NativeNetwork(net, wires).run(u[None, :])
     for wave, pre in zip(res.pre_norm, dc.pre_norm):

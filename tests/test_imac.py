@@ -99,7 +99,7 @@ def test_netlist_holds_imac_conventions():
     pre = ImacPreset(gains_ratio=(30.0, 10.0))
     mlp = pre.scale_binary(_binary_mlp(rng, (4, 3, 2)))
     net = pre.map(mlp, PartitionPlan(horizontal=(2, 1), vertical=(1, 1)))
-    text = format_netlist(build_network_netlist(net, pre.wires, np.ones((1, 4)), klu=False).netlist)
+    text = format_netlist(build_network_netlist(net, np.ones((1, 4)), klu=False).netlist)
     lines = text.splitlines()
     cells = [l.split() for l in lines if l.startswith("RL0P") and "X" in l.split()[0]]
     values = sorted({float(c[3]) for c in cells})

@@ -102,7 +102,7 @@ def test_native_input_errors():
 
 def test_network_netlist_is_self_contained():
     net = map_network(_mlp(), plan=PLAN, periphery=PERIPHERIES["opamp-average"])
-    text = format_netlist(build_network_netlist(net, WIRES, _inputs(3, 10), klu=True).netlist)
+    text = format_netlist(build_network_netlist(net.on(wires=WIRES), _inputs(3, 10), klu=True).netlist)
     for subckt in ("pyims_sense_opamp", "pyims_diff", "pyims_neuron_sigmoid"):
         assert f".subckt {subckt}" in text
     assert ".options klu" in text and ".dc VCTL 0.0 2.0 1.0" in text

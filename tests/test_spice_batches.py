@@ -33,7 +33,7 @@ def test_batches_on_a_local_cluster_equal_one_run_and_resume(tmp_path):
     index = np.array([0, 2, 3, 5, 7, 8])
     cluster = SpiceCluster(store_dir=tmp_path / "b", n_workers=2, batch_size=2)
     seen = []
-    res, infos = run_spice_batches(net, WIRES, u, index, mode="analog", cluster=cluster, run_key="k", progress=seen.append)
+    res, infos = run_spice_batches(net.on(wires=WIRES), u, index, cluster=cluster, run_key="k", progress=seen.append)
     ref = SpiceNetwork(net, WIRES).run(u[index])
     for a, b in zip(res.pre_norm, ref.pre_norm):  # other batches: Newton starts elsewhere, within the solver tolerance
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
@@ -41,14 +41,14 @@ def test_batches_on_a_local_cluster_equal_one_run_and_resume(tmp_path):
     assert all(i["ngspice_version"] >= 42 and i["host"] and not i["resumed"] for i in infos)
     assert len({i["pid"] for i in infos}) >= 1
     # a re-run reads every batch back and starts no cluster
-    again, infos2 = run_spice_batches(net, WIRES, u, index, mode="analog", cluster=cluster, run_key="k")
+    again, infos2 = run_spice_batches(net.on(wires=WIRES), u, index, cluster=cluster, run_key="k")
     assert all(i["resumed"] for i in infos2)
     np.testing.assert_array_equal(again.pre_norm[-1], res.pre_norm[-1])
     # a damaged batch runs again, alone (one batch: in this process)
     store = BatchStore(tmp_path / "b", "k")
     victim = sorted(store.dir.glob("*.npz"))[0]
     victim.write_bytes(b"not an npz")
-    third, infos3 = run_spice_batches(net, WIRES, u, index, mode="analog", cluster=cluster, run_key="k")
+    third, infos3 = run_spice_batches(net.on(wires=WIRES), u, index, cluster=cluster, run_key="k")
     assert sum(not i["resumed"] for i in infos3) == 1
     np.testing.assert_array_equal(third.pre_norm[-1], res.pre_norm[-1])
 

@@ -149,7 +149,7 @@ def test_network_transient_settles_to_the_dc_result(run_root):
     wires = WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, r_driver_ohm=100.0, r_sense_ohm=10.0, c_row_f=5e-15, c_col_f=5e-15)
     u = rng.uniform(size=12)
     stim = Stimulus.step(u * net.v_read_v, t_rise_s=1e-11, t_delay_s=1e-11)
-    res = network_transient(net, wires, stim, TransientSpec(t_stop_s=5e-10, t_step_s=1e-12), run_root=run_root,
+    res = network_transient(net.on(wires=wires), stim, TransientSpec(t_stop_s=5e-10, t_step_s=1e-12), run_root=run_root,
                             probe_nodes=("a1_0", "l0p0c0_r0_5"))
     dc = NativeNetwork(net, wires).run(u[None, :])
     # sense currents, converted as the differential stage does, are the pre-activations
@@ -165,7 +165,7 @@ def test_network_transient_settles_to_the_dc_result(run_root):
     assert 0.0 < res.latency_s() < 5e-10 and res.t_start_s == 1e-11
     # more wire capacitance -> slower inference, more energy
     heavy = WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, r_driver_ohm=100.0, r_sense_ohm=10.0, c_row_f=2e-14, c_col_f=2e-14)
-    slow = network_transient(net, heavy, stim, TransientSpec(t_stop_s=1e-9, t_step_s=1e-12), run_root=run_root)
+    slow = network_transient(net.on(wires=heavy), stim, TransientSpec(t_stop_s=1e-9, t_step_s=1e-12), run_root=run_root)
     assert slow.latency_s() > res.latency_s()
     assert slow.energy_j() > 0.0 and res.energy_j() > 0.0
 
@@ -182,7 +182,7 @@ def test_network_transient_averaged_partitions_report_each_sense_amplifier(run_r
                       periphery=PeripherySpec(sense="opamp", combine="average", opamp_gain_ratio=200.0))
     wires = WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, c_row_f=5e-15, c_col_f=5e-15)
     u = rng.uniform(size=8)
-    res = network_transient(net, wires, Stimulus.step(u * net.v_read_v, t_rise_s=1e-11),
+    res = network_transient(net.on(wires=wires), Stimulus.step(u * net.v_read_v, t_rise_s=1e-11),
                             TransientSpec(t_stop_s=3e-10, t_step_s=1e-12), run_root=run_root)
     assert res.i_sense_a[0].shape == (res.t_s.size, 3, 8) and res.i_sense_a[1].shape == (res.t_s.size, 1, 4)
     dc = NativeNetwork(net, wires).run(u[None, :])

@@ -112,9 +112,11 @@ class SimulationSpec:
             characterised op-amp precision rectifier, ``pyims.characterize.relu_circuit_neuron``).
         t_read_s: read the outputs at this time under the wires' capacitance (native network
             transient, ``docs/capacitance.md``) instead of settled (DC); ``None``: DC.
-        t_rise_s: the inputs' rise time (they ramp from 0 at ``t = 0``; the circuit starts at DC).
-        t_step_s: the transient's step (``None``: 200 steps to the read time).
-        read_times_s: more read times (<= ``t_read_s``, on the grid) at which accuracy is also reported.
+        t_rise_s: the inputs' rise time (they ramp from 0 at ``t = 0``; the circuit starts at DC); unset: one step
+            of the time grid (``pyims.ReadAt``).
+        t_step_s: the transient's step (``None``: chosen -- the fewest steps, at least 200 to the read time, whose
+            grid hits the rise time and every read time).
+        read_times_s: more read times (<= ``t_read_s``) at which accuracy is also reported (the grid hits them).
     """
 
     mode: str = "analog"
@@ -129,7 +131,7 @@ class SimulationSpec:
     tie_atol: float = 0.0
     activations: str = "ideal"
     t_read_s: float | None = None
-    t_rise_s: float = 1e-12
+    t_rise_s: float | None = None
     t_step_s: float | None = None
     read_times_s: tuple[float, ...] = ()
 
@@ -285,7 +287,7 @@ def config_key(cfg: ExperimentConfig) -> str:
     # fields added with ONNX import: at their defaults they leave the keys of earlier configs as they were
     if data["model"].get("file") is None:
         data["model"].pop("file", None)
-    for name, default in (("activations", "ideal"), ("t_read_s", None), ("t_rise_s", 1e-12), ("t_step_s", None),
+    for name, default in (("activations", "ideal"), ("t_read_s", None), ("t_rise_s", None), ("t_step_s", None),
                           ("read_times_s", [])):
         if data["simulation"].get(name, default) == default:  # read-time fields: unset, earlier keys hold
             data["simulation"].pop(name, None)

@@ -324,7 +324,7 @@ def ngspice_read_time(net: MappedNetwork, analysis: ReadAt, u: np.ndarray, *, ti
 
     def one(row: np.ndarray):
         stim = Stimulus.step(row * net.v_read_v, t_rise_s=analysis.rise_s, t_delay_s=analysis.t_delay_s)
-        res = network_transient(net, net.wires, stim, grid, timeout_s=timeout_s, run_root=run_root, keep_run_dir=keep_run_dir)
+        res = network_transient(net, stim, grid, timeout_s=timeout_s, run_root=run_root, keep_run_dir=keep_run_dir)
         if progress is not None:
             progress(1)
         return res

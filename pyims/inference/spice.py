@@ -122,7 +122,7 @@ class SpiceNetwork:
 
     def run_whole_network(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         """The fully-analog circuit of images ``u`` (what ``FullyAnalog.spice_run`` asks for)."""
-        nn = build_network_netlist(self.net, self.wires, u, adc=self.adc)
+        nn = build_network_netlist(self.net, u)
         out = self.session.run(nn.netlist, expect=network_vector_names(nn), n_points=nn.n_images, prefix="net-analog-")
         if out.rundir is not None:
             kept.append(str(out.rundir))
@@ -137,7 +137,7 @@ class SpiceNetwork:
         power = np.zeros(u.shape[0])
 
         def evaluate(l: int, layer: Layer, a: np.ndarray) -> np.ndarray:
-            ln = build_layer_netlist(net, self.wires, l, a, adc=self.adc)
+            ln = build_layer_netlist(net, l, a)
             sense_names = {key: [f"i({s})" for s in srcs] for key, srcs in ln.sense_sources.items()}
             adc_names = {key: [f"v({n})" for n in nodes] for key, nodes in (ln.adc_nodes or {}).items()}
             input_names = [f"i({s})" for s in ln.input_sources]

@@ -108,14 +108,13 @@ def _batch_key(run_key: str, mode: str, index: np.ndarray, u: np.ndarray) -> str
     return h.hexdigest()[:16]
 
 
-def _run_batch(net, wires, mode: str, u: np.ndarray, timeout_s: float | None,
-               adc=None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
+def _run_batch(net, u: np.ndarray, timeout_s: float | None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]:
     """Worker entry point: one ngspice run of ``u`` (a batch of images) and its provenance."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from pyims.inference.spice import SpiceNetwork
 
     t0 = time.perf_counter()
-    res = SpiceNetwork(net, wires, mode=mode, timeout_s=timeout_s, batch_size=u.shape[0], adc=adc).run(u)
+    res = SpiceNetwork(net, timeout_s=timeout_s, batch_size=u.shape[0]).run(u)
     info = {"host": platform.node(), "pid": os.getpid(), "ngspice_version": res.ngspice_version,
             "wall_time_s": time.perf_counter() - t0, "finished_unix_s": time.time()}
     return list(res.pre_norm), res.power_w, res.logits, info
@@ -123,25 +122,23 @@ def _run_batch(net, wires, mode: str, u: np.ndarray, timeout_s: float | None,
 
 def run_spice_batches(
     net,
-    wires,
     u: np.ndarray,
     index: np.ndarray,
     *,
-    mode: str,
     cluster: SpiceCluster,
     run_key: str,
     timeout_s: float | None = 3600.0,
     progress: Callable[[int], None] | None = None,
-    adc=None,
 ) -> tuple[NetworkResult, list[dict[str, Any]]]:
-    """ngspice results for images ``u[index]`` (in ``index`` order) and each batch's provenance.
+    """ngspice results for images ``u[index]`` (in ``index`` order) of ``net`` on its hardware (its topology, wires and
+    ADC) and each batch's provenance.
 
-    ``adc``: the calibrated converter of the native run, simulated too (its ranges are part of the
-    batch key). Batches already in the store are read, the rest run as Dask tasks (one batch in all and no
+    The ADC (``net.adc``, calibrated by the native run) is simulated too (its ranges are part of the batch key). Batches already in the store are read, the rest run as Dask tasks (one batch in all and no
     scheduler: in this process, without starting a cluster). Raises the first failing batch's
     error after every other batch has finished and been stored.
     """
     t0 = time.perf_counter()
+    adc, mode = net.adc, net.topology.name
     index = np.asarray(index, dtype=np.int64)
     size = cluster.batch_size or DEFAULT_BATCH_IMAGES
     store = BatchStore(cluster.store_dir, run_key)
@@ -171,15 +168,15 @@ def run_spice_batches(
     failure: BaseException | None = None
     if todo and len(batches) == 1 and cluster.scheduler is None:
         b, key = todo[0]
-        finish(b, key, _run_batch(net, wires, mode, u[b], timeout_s, adc))
+        finish(b, key, _run_batch(net, u[b], timeout_s))
     elif todo:
         from dask.distributed import as_completed
 
         from pyims.dask_client import dask_client
 
         with dask_client(cluster.scheduler, cluster.n_workers) as client:
-            shared_net, shared_wires = client.scatter([net, wires], broadcast=True)
-            futures = {client.submit(_run_batch, shared_net, shared_wires, mode, u[b], timeout_s, adc, pure=False,
+            shared_net = client.scatter(net, broadcast=True)
+            futures = {client.submit(_run_batch, shared_net, u[b], timeout_s, pure=False,
                                      key=f"pyims-spice-{key}"): (b, key) for b, key in todo}
             for fut in as_completed(futures):
                 b, key = futures[fut]

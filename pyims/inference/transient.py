@@ -21,7 +21,7 @@ from pyims.netlist.network import build_network_transient_netlist
 from pyims.inference.spice import network_vector_names, read_network_vectors
 from pyims.runners.session import NgspiceSession
 from pyims.runners.transient import onto_grid
-from pyims.spec import Stimulus, TransientSpec, WireParasitics
+from pyims.spec import Stimulus, TransientSpec
 from pyims.spec.simulator import DEFAULT_TIMEOUT_S, NETWORK_TRANSIENT, SimOptions
 from pyims.waveforms import DEFAULT_BAND_RATIO, energy_j, settling_time_s
 
@@ -68,7 +68,6 @@ class NetworkTransientResult:
 
 def network_transient(
     net: MappedNetwork,
-    wires: WireParasitics,
     stimulus: Stimulus,
     spec: TransientSpec,
     *,
@@ -90,7 +89,7 @@ def network_transient(
     t0 = time.perf_counter()
     options = options.overridden(timeout_s=timeout_s, klu=klu)
     session = NgspiceSession(options, executable=executable, run_root=run_root, keep_run_dir=True)
-    nn = build_network_transient_netlist(net, wires, stimulus, spec, adc=net.adc)
+    nn = build_network_transient_netlist(net, stimulus, spec)
     sense, combiner = net.sense, net.combiner
     adc_in = [f"v({node})" for node in nn.adc_inputs]
     names = ["time", *network_vector_names(nn), *(f"v({node})" for node in probe_nodes), *adc_in]

@@ -96,8 +96,8 @@ def _verify_dc(net: MappedNetwork, u: np.ndarray, native: NetworkResult, index: 
     if cluster is not None:
         from pyims.inference.spice_batches import run_spice_batches
 
-        spice, batches = run_spice_batches(net, net.wires, u, index, mode=mode, cluster=cluster, run_key=run_key,
-                                           timeout_s=timeout_s, progress=progress, adc=net.adc)
+        spice, batches = run_spice_batches(net, u, index, cluster=cluster, run_key=run_key, timeout_s=timeout_s,
+                                           progress=progress)
     else:
         from pyims.inference.spice import SpiceNetwork
 

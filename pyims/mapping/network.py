@@ -23,7 +23,7 @@ from pyims.components.registry import combiner_for, sense_for
 from pyims.errors import SpecError
 from pyims.hardware import Hardware, Topology
 from pyims.spec._checks import real_array
-from pyims.mapping.conductance import weights_to_conductances
+from pyims.mapping.conductance import ConductanceMapping
 from pyims.model import MLP, NeuronSpec
 from pyims.model.graph import Model, as_model
 from pyims.model.layers import Dense, DenseLike, Layer, Node, dense_stack, forward
@@ -305,7 +305,7 @@ def map_network(
     layers = []
     for layer, split in zip(xbars, splits):
         w_aug = np.vstack([layer.weight, (layer.bias / u_bias)[None, :]])  # type: ignore[attr-defined]
-        g_pos, g_neg, w_max = weights_to_conductances(w_aug, device, rng)
+        g_pos, g_neg, w_max = ConductanceMapping.from_spec(device).program(w_aug, rng)  # targets -> the device
         for arr in (g_pos, g_neg):
             arr.flags.writeable = False
         layers.append(

@@ -50,7 +50,7 @@ from pyims.netlist.model import (
     VoltageSource,
 )
 from pyims.netlist.tile import CONTROL_NODE, CONTROL_SOURCE, TileNodes, crossbar_elements
-from pyims.spec import Stimulus, TransientSpec, WireParasitics
+from pyims.spec import Stimulus, TransientSpec
 
 __all__ = [
     "NetworkNetlist",
@@ -102,8 +102,9 @@ def _row_nodes(layer_index: int, layer: MappedLayer, p: int) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4)
-def _network_body(net: MappedNetwork, wires: WireParasitics):
+def _network_body(net: MappedNetwork):
     """Everything of the fully-analog netlist but the input sources (cached: it does not depend on the images)."""
+    wires = net.wires
     per, v_read = net.periphery, net.v_read_v
     sense, combiner = net.sense, net.combiner
     elements: list[Element] = []
@@ -159,25 +160,22 @@ class NetworkNetlist:
     adc_inputs: tuple[str, ...] = ()
 
 
-def build_network_netlist(net: MappedNetwork, wires: WireParasitics, u: object, *, klu: bool = False,
-                          adc=None) -> NetworkNetlist:
+def build_network_netlist(net: MappedNetwork, u: object, *, klu: bool = False) -> NetworkNetlist:
     """The whole network as one circuit, driven by hardware inputs ``u`` ``(n_images, n_in)`` (units of v_read);
     with ``adc`` (calibrated) the last layer's outputs go through ``circuits/adc.sub`` and are read there."""
     u = net.check_inputs(u)
     sources, input_names, batched = _sources(u * net.v_read_v, [f"a0_{i}" for i in range(u.shape[1])])
     n_images = u.shape[0]
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
-    return _network_netlist(net, wires, sources, input_names, analysis, n_images, f"{n_images} image(s)", klu, adc)
+    return _network_netlist(net, sources, input_names, analysis, n_images, f"{n_images} image(s)", klu)
 
 
 def build_network_transient_netlist(
     net: MappedNetwork,
-    wires: WireParasitics,
     stimulus: Stimulus,
     spec: TransientSpec,
     *,
     klu: bool = False,
-    adc=None,
 ) -> NetworkNetlist:
     """The whole network with its inputs following ``stimulus`` (volts, ``m = n_in`` rows) over ``spec``'s window;
     with ``adc`` (calibrated) the last layer's outputs go through ``circuits/adc.sub`` at every instant and are
@@ -190,11 +188,12 @@ def build_network_transient_netlist(
     ]
     names = tuple(e.name for e in sources)
     analysis = Transient(spec.t_step_s, spec.t_stop_s, spec.t_step_s)
-    return _network_netlist(net, wires, sources, names, analysis, 0, f"transient to {spec.t_stop_s!r} s", klu, adc)
+    return _network_netlist(net, sources, names, analysis, 0, f"transient to {spec.t_stop_s!r} s", klu)
 
 
-def _network_netlist(net, wires, sources, input_names, analysis, n_images, what, klu, adc=None) -> NetworkNetlist:
-    body, z_nodes, v_zs, bias_names, ammeters, libraries = _network_body(net, wires)
+def _network_netlist(net, sources, input_names, analysis, n_images, what, klu) -> NetworkNetlist:
+    adc, wires = net.adc, net.wires
+    body, z_nodes, v_zs, bias_names, ammeters, libraries = _network_body(net)
     adc_inputs: tuple[str, ...] = ()
     if adc is not None:  # the last layer's outputs are converted: read the converters' outputs instead
         last = len(net.layers) - 1
@@ -242,14 +241,14 @@ class TiledLayerNetlist:
     v_z: float = 0.0
 
 
-def build_layer_netlist(net: MappedNetwork, wires: WireParasitics, layer_index: int, a: object, *, klu: bool = False,
-                        adc=None) -> TiledLayerNetlist:
+def build_layer_netlist(net: MappedNetwork, layer_index: int, a: object, *, klu: bool = False) -> TiledLayerNetlist:
     """Layer ``layer_index``'s tiles driven by activations ``a`` ``(n_images, n_in)`` (units of v_read).
 
-    With ``adc`` (calibrated), each output of each tile also gets its converter: a current-controlled
+    With an ADC (``net.adc``, calibrated), each output of each tile also gets its converter: a current-controlled
     source turns the G+/G- column currents into the ideal sense output ``v = v_z (z_p)`` (transresistance
     ``rf * gain``) and ``circuits/adc.sub`` converts it; ``adc_nodes[(p, c)]`` are the converters' outputs.
     """
+    wires, adc = net.wires, net.adc
     layer = net.layers[layer_index]
     l = layer_index
     a = np.asarray(a, dtype=np.float64)

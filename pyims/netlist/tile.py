@@ -1,5 +1,10 @@
 """Build the netlist model of one crossbar tile (the circuit contract in ``docs/circuit.md``).
 
+The SPICE emitter of the tile's circuit description (``pyims.netlist.tile_circuit.TileCircuit``:
+nodes after merging, cells, wire segments, drivers, senses, capacitors); the native stamper
+(``pyims.runners.native.assemble_tile``) reads the same description. Names come from each
+node's and element's cell site, the order is cell by cell as below.
+
 Node names (generated):
     in{i}      row i's source node (only when r_driver_ohm > 0)
     r{i}_{j}   row i at cell (i, j)   (all j merge into r{i}_0 when r_row_ohm == 0; with
@@ -26,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from pyims.netlist.model import (
     GROUND,
     Capacitor,
@@ -37,6 +44,7 @@ from pyims.netlist.model import (
     Resistor,
     VoltageSource,
 )
+from pyims.netlist.tile_circuit import Branches, TileCircuit
 from pyims.spec import TileSpec, as_input_voltages
 
 __all__ = [
@@ -69,12 +77,14 @@ def sense_source_name(j: int) -> str:
 
 
 class TileNodes:
-    """Generated node names of a tile, with zero-ohm wires merged.
+    """Generated node names of a tile's circuit (``TileCircuit``: zero-ohm wires merged).
 
-    ``prefix`` namespaces the tile's internal nodes when several tiles share one netlist.
-    ``source_nodes`` / ``sense_nodes`` name the external nodes that drive row i / receive
-    column j (default: the tile's own ``in{i}`` / ``s{j}``); when the driver / sense
-    resistance is 0, the first row node / last column node *is* that external node.
+    A row-wire node is named after the first cell it touches (``r{i}_{j}``), a column-wire node
+    after the last (``c{i}_{j}``, nearest the sense end), a driver node ``in{i}``, a sense node
+    ``s{j}``. ``prefix`` namespaces the tile's internal nodes when several tiles share one netlist.
+    ``source_nodes`` / ``sense_nodes`` name the external nodes that drive row i / receive column j
+    (default: the tile's own); when the driver / sense resistance is 0, the first row node / last
+    column node *is* that external node. ``circuit``: the tile's circuit, if already built.
     """
 
     def __init__(
@@ -84,85 +94,111 @@ class TileNodes:
         prefix: str = "",
         source_nodes: tuple[str, ...] | None = None,
         sense_nodes: tuple[str, ...] | None = None,
+        circuit: TileCircuit | None = None,
     ) -> None:
-        w = tile.wires
-        self._m = tile.n_rows
-        self._prefix = prefix
-        self._row_split = w.r_row_ohm > 0.0
-        self._pair = w.row_node_per_pair
-        self._col_split = w.r_col_ohm > 0.0
-        self._driver = w.r_driver_ohm > 0.0
-        self._sense = w.r_sense_ohm > 0.0
-        self._sources = source_nodes
-        self._senses = sense_nodes
+        self.circuit = circuit if circuit is not None else TileCircuit.from_tile(tile)
+        self._names = _node_names(self.circuit, prefix, source_nodes, sense_nodes)
+
+    def name(self, node: int) -> str:
+        """The name of node ``node`` (an index into the circuit's nodes)."""
+        return self._names[node]
 
     def row(self, i: int, j: int) -> str:
-        jj = (j - j % 2 if self._pair else j) if self._row_split else 0
-        if jj == 0 and not self._driver and self._sources is not None:
-            return self._sources[i]
-        return f"{self._prefix}r{i}_{jj}"
+        return self._names[self.circuit.row_node[i, j]]
 
     def col(self, i: int, j: int) -> str:
-        ii = i if self._col_split else self._m - 1
-        if ii == self._m - 1 and not self._sense and self._senses is not None:
-            return self._senses[j]
-        return f"{self._prefix}c{ii}_{j}"
+        return self._names[self.circuit.col_node[i, j]]
 
     def source(self, i: int) -> str:
-        if self._sources is not None:
-            return self._sources[i]
-        return f"{self._prefix}in{i}" if self._driver else self.row(i, 0)
+        return self._names[self.circuit.source_node[i]]
 
     def sense(self, j: int) -> str:
-        if self._senses is not None:
-            return self._senses[j]
-        return f"{self._prefix}s{j}" if self._sense else self.col(self._m - 1, j)
+        return self._names[self.circuit.sense_node[j]]
+
+
+def _node_names(circuit: TileCircuit, prefix: str, sources: tuple[str, ...] | None,
+                senses: tuple[str, ...] | None) -> list[str]:
+    """One name per node of ``circuit`` (see ``TileNodes``)."""
+    names = [""] * circuit.n_nodes
+    n = circuit.n_cols
+    for grid, letter, last in ((circuit.row_node, "r", False), (circuit.col_node, "c", True)):
+        flat = grid.ravel()
+        if last:  # the last cell in row-major order: the highest row the node covers
+            nodes, where = np.unique(flat[::-1], return_index=True)
+            where = flat.size - 1 - where
+        else:
+            nodes, where = np.unique(flat, return_index=True)
+        for k, i, j in zip(nodes.tolist(), (where // n).tolist(), (where % n).tolist()):
+            names[k] = f"{prefix}{letter}{i}_{j}"
+    for ends, letter, external in ((circuit.source_node, "in", sources), (circuit.sense_node, "s", senses)):
+        for q, k in enumerate(ends.tolist()):
+            if external is not None:
+                names[k] = external[q]
+            elif not names[k]:  # a node of its own beyond a driver / sense resistor
+                names[k] = f"{prefix}{letter}{q}"
+    return names
+
+
+def _in_site_order(n_cols: int, sites: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[int, int]]:
+    """``(group, index in group)`` of the elements of several groups with sites ``(i, j)``: cell by cell
+    in row-major order and, at one cell, in the order of the groups (the netlist order)."""
+    i, j, group, index = (np.concatenate(x) for x in zip(*(
+        (si.ravel(), sj.ravel(), np.full(si.size, g), np.arange(si.size)) for g, (si, sj) in enumerate(sites))))
+    order = np.argsort((i * n_cols + j) * len(sites) + group, kind="stable")
+    return list(zip(group[order].tolist(), index[order].tolist()))
+
+
+def _resistors(groups: list[tuple[str, Branches]], nodes: TileNodes, tag: str) -> list[Element]:
+    """Resistors ``R{tag}{letter}{i}_{j}`` of several groups, in site order (``_in_site_order``)."""
+    cols = []
+    for letter, br in groups:
+        i, j = br.sites()
+        a, b, _ = br.flat()
+        cols.append((letter, i.ravel().tolist(), j.ravel().tolist(), [nodes.name(k) for k in a.tolist()],
+                     [nodes.name(k) for k in b.tolist()], br.resistance_ohm().ravel().tolist()))
+    out: list[Element] = []
+    for g, k in _in_site_order(nodes.circuit.n_cols, [br.sites() for _, br in groups]):
+        letter, i, j, a, b, r = cols[g]
+        out.append(Resistor(f"R{tag}{letter}{i[k]}_{j[k]}", a[k], b[k], r[k]))
+    return out
 
 
 def driver_resistor(tile: TileSpec, nodes: TileNodes, i: int, tag: str = "") -> Resistor | None:
     """Row i's driver resistance ``R{tag}D{i}``, or None when it is 0 ohm (merged)."""
-    if tile.wires.r_driver_ohm <= 0.0:
+    drivers = nodes.circuit.drivers
+    if not drivers.size:
         return None
-    return Resistor(f"R{tag}D{i}", nodes.source(i), nodes.row(i, 0), tile.wires.r_driver_ohm)
+    return Resistor(f"R{tag}D{i}", nodes.name(drivers.a[i]), nodes.name(drivers.b[i]), drivers.r_ohm)
 
 
 def array_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[Element]:
-    """Cells and row / column wire segments, row by row (``R{tag}X..``, ``R{tag}R..``, ``R{tag}C..``)."""
-    m, n = tile.n_rows, tile.n_cols
-    w = tile.wires
-    out: list[Element] = []
-    r_cell = (1.0 / tile.g_s).tolist()
-    step = 2 if w.row_node_per_pair else 1  # columns per row-wire node
-    for i in range(m):
-        for j in range(n):
-            if j > 0 and w.r_row_ohm > 0.0 and j % step == 0:
-                out.append(Resistor(f"R{tag}R{i}_{j}", nodes.row(i, j - 1), nodes.row(i, j), w.r_row_ohm))
-            out.append(Resistor(f"R{tag}X{i}_{j}", nodes.row(i, j), nodes.col(i, j), r_cell[i][j]))
-            if i > 0 and w.r_col_ohm > 0.0:
-                out.append(Resistor(f"R{tag}C{i}_{j}", nodes.col(i - 1, j), nodes.col(i, j), w.r_col_ohm))
-    return out
+    """Cells and row / column wire segments, cell by cell (``R{tag}R..`` into the cell's row node,
+    ``R{tag}X..`` the cell, ``R{tag}C..`` into its column node)."""
+    c = nodes.circuit
+    return _resistors([("R", c.row_wires), ("X", c.cells), ("C", c.col_wires)], nodes, tag)
 
 
 def sense_resistor(tile: TileSpec, nodes: TileNodes, j: int, tag: str = "") -> Resistor | None:
     """Column j's sense resistance ``R{tag}S{j}``, or None when it is 0 ohm (merged)."""
-    if tile.wires.r_sense_ohm <= 0.0:
+    senses = nodes.circuit.senses
+    if not senses.size:
         return None
-    return Resistor(f"R{tag}S{j}", nodes.col(tile.n_rows - 1, j), nodes.sense(j), tile.wires.r_sense_ohm)
+    return Resistor(f"R{tag}S{j}", nodes.name(senses.a[j]), nodes.name(senses.b[j]), senses.r_ohm)
 
 
 def capacitor_elements(tile: TileSpec, nodes: TileNodes, tag: str = "") -> list[Element]:
-    """Wire capacitance to ground at every row / column cell node (``C{tag}R..``, ``C{tag}C..``);
-    one row capacitor per row-wire node (per pair with ``row_node_per_pair``)."""
-    w = tile.wires
+    """Wire capacitance to ground at every row / column cell node (``C{tag}R..``, ``C{tag}C..``), cell
+    by cell; one row capacitor per row-wire node (per pair with ``row_node_per_pair``)."""
+    groups = (("R", nodes.circuit.row_caps), ("C", nodes.circuit.col_caps))
+    cols = []
+    for letter, caps in groups:
+        i, j = caps.sites()
+        cols.append((letter, i.ravel().tolist(), j.ravel().tolist(), [nodes.name(k) for k in caps.node.ravel().tolist()],
+                     caps.c_f))
     out: list[Element] = []
-    step = 2 if w.row_node_per_pair else 1
-    if w.c_row_f > 0.0 or w.c_col_f > 0.0:
-        for i in range(tile.n_rows):
-            for j in range(tile.n_cols):
-                if w.c_row_f > 0.0 and j % step == 0:
-                    out.append(Capacitor(f"C{tag}R{i}_{j}", nodes.row(i, j), GROUND, w.c_row_f))
-                if w.c_col_f > 0.0:
-                    out.append(Capacitor(f"C{tag}C{i}_{j}", nodes.col(i, j), GROUND, w.c_col_f))
+    for g, k in _in_site_order(nodes.circuit.n_cols, [caps.sites() for _, caps in groups]):
+        letter, i, j, node, c_f = cols[g]
+        out.append(Capacitor(f"C{tag}{letter}{i[k]}_{j[k]}", node[k], GROUND, c_f))
     return out
 
 

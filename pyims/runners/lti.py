@@ -39,9 +39,8 @@ import scipy.sparse as sp
 from pyims.components.sense import diff_matrix
 from pyims.errors import ConvergenceError
 from pyims.runners.factor import SpdFactor, resolve_backend
-from pyims.runners.native import SCHUR_MIN_UNKNOWNS
-from pyims.runners.native import _assemble as assemble_tile
-from pyims.runners.native import _grid_order as grid_order
+from pyims.runners.native import SCHUR_MIN_UNKNOWNS, assemble_tile
+from pyims.runners.ordering import grid_order
 
 if TYPE_CHECKING:
     from pyims.mapping import MappedNetwork

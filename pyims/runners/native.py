@@ -1,15 +1,17 @@
 """Exact native DC solver of a linear tile: sparse nodal analysis in float64.
 
-The tile's nodes split into known ones (row source nodes at V_i, sense nodes at 0 V) and
-unknown ones u. With the conductance (Laplacian) matrix L of all resistors and cells,
+The tile's circuit is ``pyims.netlist.tile_circuit.TileCircuit`` -- the description the SPICE
+netlister emits too -- and ``assemble_tile`` stamps it into ``TileMatrices``. Its nodes split into
+known ones (row source nodes at V_i, sense nodes at 0 V) and unknown ones u. With the
+conductance (Laplacian) matrix L of all resistors and cells,
 
     L_uu x_u = -L_us V          (s: source nodes, V: one input vector)
     i_col    = -(L_ku x_u + L_ks V)      (k: sense nodes; current into the virtual ground)
     i_src    =   L_su x_u + L_ss V       (current each source pushes into the tile)
 
 L_uu is symmetric positive definite; it is factored once (``pyims.runners.factor.SpdFactor``:
-CHOLMOD with a nested-dissection ordering, or SuperLU in symmetric mode), then any number of input
-vectors is solved. The tile's port matrices -- T (inputs -> column currents), S (the input
+CHOLMOD in the tile's nested-dissection order ``pyims.runners.ordering.grid_order``, or SuperLU
+in symmetric mode), then any number of input vectors is solved. The tile's port matrices -- T (inputs -> column currents), S (the input
 conductance the drivers see), Y (the sense-side admittance) -- come one of two ways:
 
 * ``"schur"``: one Cholesky factorization of the whole nodal matrix with the ports ordered last;
@@ -36,9 +38,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from pyims.errors import ConvergenceError, SpecError
+from pyims.netlist.tile_circuit import NodeLayout, TileCircuit
 from pyims.results import RunInfo, TileResult
 from pyims.runners.base import TileJob
 from pyims.runners.factor import SpdFactor, cholmod_available, resolve_backend, schur_onto_last
+from pyims.runners.ordering import grid_order
 from pyims.spec import TileSpec
 
 log = logging.getLogger(__name__)
@@ -46,7 +50,8 @@ log = logging.getLogger(__name__)
 #: Tiles with at least this many unknown nodes log their factorization (start, then time taken).
 BIG_TILE_UNKNOWNS = 250_000
 
-__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS", "PORT_METHODS", "resolve_port_method", "count_unknowns"]
+__all__ = ["NativeTileSolver", "NativeRunner", "NATIVE_METHODS", "PORT_METHODS", "resolve_port_method", "count_unknowns",
+           "TileMatrices", "assemble_tile"]
 
 NATIVE_METHODS = ("auto", "transfer", "solve")
 
@@ -84,9 +89,10 @@ def resolve_port_method(method: str, n_unknowns: int | None = None) -> str:
 RHS_BLOCK = 32
 
 
-@dataclass(frozen=True, slots=True)
-class _Blocks:
-    """The blocks of the tile's Laplacian, partitioned into unknown / source / sense nodes."""
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class TileMatrices:
+    """A tile's Laplacian (conductance matrix, S) split into unknown (u) / source (s) / sense (k)
+    nodes, and its capacitance to ground per node (F); stamped from its ``TileCircuit``."""
 
     l_uu: sp.csc_matrix  # (N_u, N_u)
     l_us: sp.csr_matrix  # (N_u, m)
@@ -101,70 +107,33 @@ class _Blocks:
     row_nodes: np.ndarray  # (m, n): index among the unknowns of row node (i, j), -1 if known
     col_nodes: np.ndarray  # (m, n): index among the unknowns of column node (i, j), -1 if known
 
+    @property
+    def n_unknowns(self) -> int:
+        """N_u, the number of internal (unknown-voltage) nodes."""
+        return int(self.l_uu.shape[0])
 
-def _assemble(tile: TileSpec) -> _Blocks:
-    """Vectorised assembly of the Laplacian blocks with zero-ohm wires merged (as the netlist does)."""
-    m, n = tile.n_rows, tile.n_cols
-    w = tile.wires
-    pair = 2 if w.row_node_per_pair else 1  # columns sharing one row-wire node
-    n_r = n // pair if w.r_row_ohm > 0.0 else 1  # row nodes per row
-    m_c = m if w.r_col_ohm > 0.0 else 1  # column nodes per column
-    row_idx = np.arange(m * n_r).reshape(m, n_r)
-    col_idx = m * n_r + np.arange(m_c * n).reshape(m_c, n)
-    n_nodes = m * n_r + m_c * n
-    if w.r_driver_ohm > 0.0:
-        src_idx = n_nodes + np.arange(m)
-        n_nodes += m
-    else:
-        src_idx = row_idx[:, 0]
-    if w.r_sense_ohm > 0.0:
-        sense_idx = n_nodes + np.arange(n)
-        n_nodes += n
-    else:
-        sense_idx = col_idx[-1, :]
 
-    a_parts, b_parts, g_parts = [], [], []
-
-    def add(a: np.ndarray, b: np.ndarray, g: np.ndarray | float) -> None:
-        a_parts.append(a.ravel())
-        b_parts.append(b.ravel())
-        g_parts.append(np.broadcast_to(np.asarray(g, dtype=np.float64), a.shape).ravel())
-
-    cell_rows = row_idx if n_r == n else np.repeat(row_idx, n // n_r, axis=1)
-    cell_cols = col_idx if m_c == m else np.repeat(col_idx, m, axis=0)
-    add(cell_rows, cell_cols, tile.g_s)
-    if w.r_row_ohm > 0.0 and n > 1:
-        add(row_idx[:, :-1], row_idx[:, 1:], 1.0 / w.r_row_ohm)
-    if w.r_col_ohm > 0.0 and m > 1:
-        add(col_idx[:-1, :], col_idx[1:, :], 1.0 / w.r_col_ohm)
-    if w.r_driver_ohm > 0.0:
-        add(src_idx, row_idx[:, 0], 1.0 / w.r_driver_ohm)
-    if w.r_sense_ohm > 0.0:
-        add(col_idx[-1, :], sense_idx, 1.0 / w.r_sense_ohm)
-
-    a = np.concatenate(a_parts)
-    b = np.concatenate(b_parts)
-    g = np.concatenate(g_parts)
+def assemble_tile(tile: TileSpec | TileCircuit) -> TileMatrices:
+    """Stamp ``tile``'s circuit (``TileCircuit``: zero-ohm wires merged, as in the netlist) into its
+    Laplacian blocks; vectorised, no Python loop per cell."""
+    circuit = tile if isinstance(tile, TileCircuit) else TileCircuit.from_tile(tile)
+    n_nodes = circuit.n_nodes
+    src_idx, sense_idx = circuit.source_node, circuit.sense_node
+    a, b, g = circuit.conductances()
     # Laplacian: +g on both diagonals, -g off the diagonal (duplicates are summed).
     rows = np.concatenate([a, b, a, b])
     cols = np.concatenate([a, b, b, a])
     vals = np.concatenate([g, g, -g, -g])
     lap = sp.csr_matrix((vals, (rows, cols)), shape=(n_nodes, n_nodes))
 
-    known = np.zeros(n_nodes, dtype=bool)
-    known[src_idx] = True
-    known[sense_idx] = True
-    unknown = np.flatnonzero(~known)
-    # Wire capacitance: one capacitor to ground per row / column cell node; merged nodes add up.
-    cap = np.zeros(n_nodes)
-    np.add.at(cap, cell_rows[:, ::pair].ravel(), w.c_row_f)
-    np.add.at(cap, cell_cols.ravel(), w.c_col_f)
+    unknown = np.flatnonzero(~circuit.known())
+    cap = circuit.node_c_f()
     position = np.full(n_nodes, -1)
     position[unknown] = np.arange(unknown.size)
     l_u = lap[unknown]
     l_s = lap[src_idx]
     l_k = lap[sense_idx]
-    return _Blocks(
+    return TileMatrices(
         l_uu=l_u[:, unknown].tocsc(),
         l_us=l_u[:, src_idx].tocsr(),
         l_ku=l_k[:, unknown].tocsr(),
@@ -175,104 +144,14 @@ def _assemble(tile: TileSpec) -> _Blocks:
         c_u=cap[unknown],
         c_s=cap[src_idx],
         c_k=cap[sense_idx],
-        row_nodes=position[cell_rows],
-        col_nodes=position[cell_cols],
+        row_nodes=position[circuit.row_node],
+        col_nodes=position[circuit.col_node],
     )
 
 
-#: Sets of at most this many unknowns end the nested dissection (ordered as they come).
-ND_LEAF = 256
-
-
-def _spans(b: _Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per unknown: is it a row-wire node, and the first / last site (i, j) it covers ``(N_u, 2)``."""
-    n_u = b.l_uu.shape[0]
-    is_row = np.zeros(n_u, dtype=bool)
-    lo = np.zeros((n_u, 2), dtype=np.int64)
-    hi = np.zeros((n_u, 2), dtype=np.int64)
-    for nodes, row_kind in ((b.row_nodes, True), (b.col_nodes, False)):
-        # a node covers one row segment (row wires) or one column segment (column wires); walk the
-        # sites in the order where those are contiguous (i major for rows, j major for columns)
-        walk = nodes if row_kind else nodes.T
-        where = np.indices(walk.shape).reshape(2, -1).T  # (i, j) for rows, (j, i) for columns
-        if not row_kind:
-            where = where[:, ::-1]
-        flat = walk.ravel()
-        ok = flat >= 0
-        u, w = flat[ok], where[ok]
-        is_row[u] = row_kind
-        first_u, first = np.unique(u, return_index=True)
-        last_u, last = np.unique(u[::-1], return_index=True)
-        lo[first_u] = w[first]
-        hi[last_u] = w[::-1][last]
-    return is_row, lo, hi
-
-
-def _grid_order(b: _Blocks) -> np.ndarray:
-    """A nested-dissection ordering of the tile's unknowns from its geometry (a permutation of ``N_u``).
-
-    Row-wire node (i, j) touches its row neighbours and, through cell (i, j), column-wire node
-    (i, j); column-wire nodes chain along i. Cutting a box of sites at column c, the row-wire nodes
-    covering c separate it (column-wire nodes at c touch only those); at row r the column-wire
-    nodes covering r do. Each box is cut across its longer side; halves come first, the separator
-    last -- George's nested dissection of a grid, as METIS finds it for this graph but without its
-    search, which costs more than the factorization it orders (``docs/performance.md``). Merged
-    nodes (zero-ohm wires, one row node per column pair) span several sites and are cut as spans.
-    The recursion runs level by level over all boxes at once (boxes numbered as a heap: root 1,
-    children 2k and 2k + 1); the order is the tree's post-order.
-    """
-    n_u = b.l_uu.shape[0]
-    box, depth = _nd_boxes(b)
-    # post-order: pad each box number with ones down to the deepest level; deeper boxes first on ties
-    deepest = int(depth.max()) if n_u else 0
-    key = (box << (deepest - depth)) | ((1 << (deepest - depth)) - 1)
-    return np.lexsort((np.arange(n_u), -depth, key))
-
-
-def _nd_boxes(b: _Blocks) -> tuple[np.ndarray, np.ndarray]:
-    """Per unknown, the dissection-tree box it is eliminated in (heap number) and that box's depth."""
-    n_u = b.l_uu.shape[0]
-    is_row, lo, hi = _spans(b)
-    m, n = b.row_nodes.shape
-    box = np.ones(n_u, dtype=np.int64)
-    depth = np.zeros(n_u, dtype=np.int64)
-    rects = np.array([[0, m - 1, 0, n - 1]])  # i0, i1, j0, j1 (inclusive) of boxes 2^level .. 2^(level+1) - 1
-    active = np.arange(n_u)
-    level = 0
-    while active.size:
-        slot = box[active] - (1 << level)  # the box's index within its level
-        counts = np.bincount(slot, minlength=1 << level)
-        i0, i1, j0, j1 = rects.T
-        along_j = (j1 - j0) >= (i1 - i0)  # cut across the longer side: at a column
-        leaf = (counts <= ND_LEAF) | ((i0 == i1) & (j0 == j1))
-        cut = np.where(along_j, (j0 + j1) // 2, (i0 + i1) // 2)
-        a, c = along_j[slot], cut[slot]
-        axis = a.astype(np.int64)  # 1: j, 0: i
-        nlo, nhi = lo[active, axis], hi[active, axis]
-        kind = np.where(a, is_row[active], ~is_row[active])  # the nodes that can separate this cut
-        sep = kind & (nlo <= c) & (nhi >= c)
-        first = ~sep & (nhi <= c) & (~kind | (nhi < c))
-        placed = leaf[slot] | sep
-        depth[active[placed]] = level
-        moving = active[~placed]
-        box[moving] = 2 * box[moving] + (~first[~placed]).astype(np.int64)
-        # children 2k (first half) and 2k + 1 (second half), interleaved as the next level's slots
-        left = np.stack([i0, np.where(along_j, i1, cut), j0, np.where(along_j, cut, j1)], axis=1)
-        right = np.stack([np.where(along_j, i0, cut + 1), i1, np.where(along_j, cut + 1, j0), j1], axis=1)
-        rects = np.stack([left, right], axis=1).reshape(-1, 4)
-        active = moving
-        level += 1
-    return box, depth
-
-
 def count_unknowns(tile: TileSpec) -> int:
-    """Internal nodes of ``tile``'s nodal system without assembling it (what ``_assemble`` makes)."""
-    m, n, w = tile.n_rows, tile.n_cols, tile.wires
-    pair = 2 if w.row_node_per_pair else 1
-    n_r = n // pair if w.r_row_ohm > 0.0 else 1
-    m_c = m if w.r_col_ohm > 0.0 else 1
-    known = (m if w.r_driver_ohm == 0.0 else 0) + (n if w.r_sense_ohm == 0.0 else 0)
-    return m * n_r + m_c * n - known
+    """Internal nodes of ``tile``'s nodal system, from its node layout (no arrays built)."""
+    return NodeLayout.of(tile).n_unknowns
 
 
 class NativeTileSolver:
@@ -288,7 +167,7 @@ class NativeTileSolver:
             raise SpecError(f"NativeTileSolver needs a TileSpec, got {type(tile).__name__}")
         self.method = resolve_port_method(method, count_unknowns(tile))  # a bad name fails before the assembly
         self.tile = tile
-        self._blocks = _assemble(tile)
+        self._blocks = assemble_tile(tile)
         self._factor_uu: SpdFactor | None = None
         self._ports: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._transfer: np.ndarray | None = None
@@ -297,7 +176,7 @@ class NativeTileSolver:
     @property
     def n_unknowns(self) -> int:
         """Number of internal (unknown-voltage) nodes."""
-        return int(self._blocks.l_uu.shape[0])
+        return self._blocks.n_unknowns
 
     @property
     def backend(self) -> str:
@@ -324,7 +203,7 @@ class NativeTileSolver:
         if self._factor_uu is None and self.n_unknowns > 0:
             self._check_entries()
             try:
-                order = _grid_order(self._blocks) if self.backend == "cholmod" else None
+                order = grid_order(self._blocks) if self.backend == "cholmod" else None
                 self._factor_uu = SpdFactor(self._blocks.l_uu, self.backend, order=order)
             except np.linalg.LinAlgError as exc:
                 raise self._singular(f"is singular or not positive definite ({exc})") from exc
@@ -355,7 +234,7 @@ class NativeTileSolver:
         ``P = L_pp - L_pu L_uu^-1 L_up`` of the nodal (Laplacian) matrix onto them; ``S = P[src, src]``,
         ``Y = P[sense, sense]``, ``T = -P[src, sense]``. Method "schur" reads ``P`` off one Cholesky
         factorization with the ports last (``pyims.runners.factor.schur_onto_last``, the interior in
-        the tile's geometric nested-dissection order ``_grid_order``; the shift that
+        the tile's geometric nested-dissection order ``pyims.runners.ordering.grid_order``; the shift that
         makes the floating tile definite is the largest total cell conductance at a port, which bounds
         ``P``'s diagonal). Method "solves" does m + n sparse solves.
         """
@@ -373,7 +252,7 @@ class NativeTileSolver:
                 cells = self.tile.g_s
                 shift = float(max(cells.sum(axis=1).max(), cells.sum(axis=0).max()))
                 try:
-                    p_full = schur_onto_last(b.l_uu, sp.hstack([b.l_us, b.l_ku.T]), ports, shift, _grid_order(b))
+                    p_full = schur_onto_last(b.l_uu, sp.hstack([b.l_us, b.l_ku.T]), ports, shift, grid_order(b))
                 except np.linalg.LinAlgError as exc:
                     raise self._singular(f"could not be factored ({exc})") from exc
                 p_full = self._finite(p_full)

@@ -29,7 +29,8 @@ from pyims.netlist.tile import TileNodes, sense_source_name
 from pyims.netlist.transient import build_tile_transient_netlist, probe_node_name
 from pyims.results import RunInfo, TransientResult
 from pyims.runners.factor import SpdFactor, resolve_backend
-from pyims.runners.native import _assemble, _grid_order
+from pyims.runners.native import assemble_tile
+from pyims.runners.ordering import grid_order
 from pyims.runners.session import NgspiceSession
 from pyims.spec import Stimulus, TileSpec, TransientSpec
 from pyims.spec.simulator import DEFAULT_TIMEOUT_S, TILE_TRANSIENT, SimOptions
@@ -88,7 +89,7 @@ def native_tile_transient(
     backend = resolve_backend(backend)  # a bad name fails before any work
     probes = _check(tile, stimulus, probes)
     t0 = time.perf_counter()
-    b = _assemble(tile)
+    b = assemble_tile(tile)
     t = spec.t_grid_s
     h = spec.t_step_s
     v = stimulus.at(t)  # (T, m)
@@ -101,7 +102,7 @@ def native_tile_transient(
     corner[np.clip(np.searchsorted(t, stimulus.t_s, side="left"), 0, n_t - 1)] = True
     use_be = corner if method == "trap" else np.ones(n_t, dtype=bool)
 
-    order = _grid_order(b) if backend == "cholmod" and b.l_uu.shape[0] else None
+    order = grid_order(b) if backend == "cholmod" and b.l_uu.shape[0] else None
 
     def factor(a) -> SpdFactor:
         try:

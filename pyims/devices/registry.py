@@ -1,0 +1,35 @@
+"""``[device] kind`` -> device class: the one registry of device kinds, and the device a spec names.
+
+A kind registers itself with ``@DEVICES.register`` in its own file; importing ``pyims.devices``
+imports every module of the package, so a new kind needs no other edit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pyims.errors import SpecError
+from pyims.registry import Registry
+
+if TYPE_CHECKING:
+    from pyims.devices.base import Device
+    from pyims.spec import DeviceSpec
+
+__all__ = ["DEVICES", "DEFAULT_KIND", "device_for"]
+
+DEVICES: Registry = Registry("device.kind")
+#: The kind of a spec that names none (today's ideal linear cell).
+DEFAULT_KIND = "linear"
+
+
+def device_for(spec: "DeviceSpec | Device") -> "Device":
+    """The device ``spec`` describes: a ``Device`` is returned as it is; a ``DeviceSpec`` builds its kind's
+    class (``spec.kind``, ``"linear"`` when the spec has no kind)."""
+    from pyims.devices.base import Device
+
+    if isinstance(spec, Device):
+        return spec
+    kind = getattr(spec, "kind", DEFAULT_KIND)
+    if not hasattr(spec, "g_on_s"):
+        raise SpecError(f"device is a {type(spec).__name__}; pass a pyims.DeviceSpec or a pyims.devices.Device")
+    return DEVICES.get(kind).from_spec(spec)
