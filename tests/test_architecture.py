@@ -23,7 +23,7 @@ def _recipes() -> dict[str, list[str]]:
 
 
 def test_the_four_recipes_are_there():
-    assert set(_recipes()) == {"Add a neuron", "Add a sense amplifier", "Add a layer type", "Add a simulator"}
+    assert set(_recipes()) == {"Add a neuron", "Add a sense amplifier", "Add a layer type", "Add a simulator", "Add a device model"}
 
 
 @pytest.mark.parametrize("title, files", list(_recipes().items()))

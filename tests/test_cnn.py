@@ -268,7 +268,7 @@ def test_cnn_config_preflight_refuses_fully_analog_and_missing_files(cnn_paths, 
     from pyims.experiment.preflight import preflight
 
     base = {"dataset": {"name": "digits"}, "model": {"file": str(cnn_paths["relu"])}, "simulation": {"verify_images": 0}}
-    with pytest.raises(ConfigError, match=r'simulation.mode="analog" builds one circuit .* set simulation.mode = "tiled"'):
+    with pytest.raises(ConfigError, match=r"simulation.mode='analog': the fully-analog topology .* builds one circuit .* \(simulation.mode = \"tiled\"\)"):
         preflight(parse_config({**base, "simulation": {"mode": "analog", "verify_images": 0}}, base_dir=tmp_path))
     with pytest.raises(pyims.ModelFileError, match=r"model.file='nowhere.onnx'.*does not exist"):
         preflight(parse_config({**base, "model": {"file": "nowhere.onnx"}}, base_dir=tmp_path))

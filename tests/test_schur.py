@@ -185,18 +185,19 @@ def test_a_process_forked_after_cholmod_ran_uses_superlu_and_does_not_hang(caplo
 def test_geometric_dissection_separates_and_agrees(m, n, leaf, r):
     """Every wire of the interior joins two nodes whose boxes are nested (no edge crosses between
     sibling boxes: the separators separate), the order is a permutation, and T still equals solves."""
-    import pyims.runners.native as native
+    import pyims.runners.ordering as ordering
+    from pyims.runners.native import assemble_tile
 
     tile = _tile(m, n, m * 100 + n, r)
-    old = native.ND_LEAF
-    native.ND_LEAF = leaf
+    old = ordering.ND_LEAF
+    ordering.ND_LEAF = leaf
     try:
-        b = native._assemble(tile)
-        box, depth = native._nd_boxes(b)
-        order = native._grid_order(b)
+        b = assemble_tile(tile)
+        box, depth = ordering.nd_boxes(b)
+        order = ordering.grid_order(b)
         t = NativeTileSolver(tile, method="schur").transfer_matrix()
     finally:
-        native.ND_LEAF = old
+        ordering.ND_LEAF = old
     assert np.array_equal(np.sort(order), np.arange(b.l_uu.shape[0]))
     u, v = sp.triu(b.l_uu, k=1).nonzero()
     # the shallower node's box must be an ancestor of (or equal to) the deeper one's

@@ -69,7 +69,7 @@ class Device:
     v_scale_v: ClassVar[float] = 0.1
 
     def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
+        super(Device, cls).__init_subclass__(**kwargs)  # the slots class, not the one the body defined
         if not cls.__dict__.get("kind"):
             return  # an intermediate base; a kind declares the rest
         name = cls.__name__

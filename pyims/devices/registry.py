@@ -6,14 +6,10 @@ imports every module of the package, so a new kind needs no other edit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from pyims.devices.base import Device
 from pyims.errors import SpecError
 from pyims.registry import Registry
-
-if TYPE_CHECKING:
-    from pyims.devices.base import Device
-    from pyims.spec import DeviceSpec
+from pyims.spec import DeviceSpec
 
 __all__ = ["DEVICES", "DEFAULT_KIND", "device_for"]
 
@@ -22,14 +18,11 @@ DEVICES: Registry = Registry("device.kind")
 DEFAULT_KIND = "linear"
 
 
-def device_for(spec: "DeviceSpec | Device") -> "Device":
+def device_for(spec: DeviceSpec | Device) -> Device:
     """The device ``spec`` describes: a ``Device`` is returned as it is; a ``DeviceSpec`` builds its kind's
     class (``spec.kind``, ``"linear"`` when the spec has no kind)."""
-    from pyims.devices.base import Device
-
     if isinstance(spec, Device):
         return spec
-    kind = getattr(spec, "kind", DEFAULT_KIND)
-    if not hasattr(spec, "g_on_s"):
+    if not isinstance(spec, DeviceSpec):
         raise SpecError(f"device is a {type(spec).__name__}; pass a pyims.DeviceSpec or a pyims.devices.Device")
-    return DEVICES.get(kind).from_spec(spec)
+    return DEVICES.get(getattr(spec, "kind", DEFAULT_KIND)).from_spec(spec)

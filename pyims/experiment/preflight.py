@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 
 from pyims.components.registry import neuron_for
+from pyims.hardware import as_topology
 from pyims.errors import ConfigError, DatasetError, ModelFileError, SpecError
 from pyims.experiment.config import ExperimentConfig
 
@@ -160,9 +161,10 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
     checks: list[str] = []
     _check_dataset(cfg, checks)
     sizes, shapes, dense_stack = _layer_shapes(cfg)
-    if not dense_stack and cfg.simulation.mode == "analog":
-        raise ConfigError('simulation.mode="analog" builds one circuit from a dense stack with one neuron between its layers; '
-                          'this model (convolutions, pooling or mixed activations) runs tile by tile: set simulation.mode = "tiled"')
+    topology = as_topology(cfg.simulation.mode)
+    problem = topology.problem_with(dense_stack, cfg.periphery)
+    if problem is not None:
+        raise ConfigError(f"simulation.mode={cfg.simulation.mode!r}: {problem}")
     splits = cfg.partitions.resolve_shapes(shapes)
     checks.append(f"network {'x'.join(map(str, sizes))}: partitions {cfg.partitions.describe(shapes)}")
     tiles = [(max(s.row_sizes), 2 * max(s.out_sizes)) for s in splits]
@@ -181,7 +183,7 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
     if cfg.simulation.verifies:
         from pyims.runners.ngspice_env import find_ngspice
 
-        if len(sizes) > 2 and cfg.simulation.mode == "analog" and cfg.model.file is None:
+        if len(sizes) > 2 and topology.neurons_in_circuit and cfg.model.file is None:
             library = neuron_for(cfg.neuron).library()  # a user's subcircuit file passes the SPICE allow-list here
             checks.append(f"neuron circuit: {library.name} ({', '.join(library.defines)})")
         info = find_ngspice()

@@ -249,8 +249,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
             mean_read_power_w=float(analog.power_w.mean()),
             t_read_s=cfg.periphery.t_energy_window_s,
             mean_energy_per_inference_j=float(analog.power_w.mean() * cfg.periphery.t_energy_window_s),
-            scope="power delivered by every row driver into the arrays (inputs, bias rows"
-            + (", neuron outputs" if sim.mode == "analog" else "") + "); periphery supplies not included",
+            scope=f"power delivered by every row driver into the arrays ({net.topology.power_scope}); periphery supplies "
+            "not included",
         ),
         spice_verification=verification,
         timing=timing,

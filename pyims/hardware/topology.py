@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from pyims.components.registry import sense_for
 from pyims.components.sense_ideal import IdealSense
 from pyims.errors import SpecError
 
@@ -37,6 +38,10 @@ class Topology:
     #: Whether the whole network is one circuit in time: an ngspice network transient (a read time checked
     #: in ngspice) and the drivers' energy over a read-time window exist only then.
     one_circuit_in_time: ClassVar[bool] = False
+    #: Whether the neurons between layers are circuits in the netlist (else activations run between tiles).
+    neurons_in_circuit: ClassVar[bool] = False
+    #: Which row drivers the read power counts.
+    power_scope: ClassVar[str] = ""
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self)
@@ -48,9 +53,14 @@ class Topology:
         return f"{type(self).__name__}()"
 
     # ------------------------------------------------------------ what it supports
+    def problem_with(self, dense_stack: bool, periphery: Any) -> str | None:
+        """Why a network cannot be built this way, or ``None``: ``dense_stack`` whether it is a dense stack with one
+        neuron between its layers, ``periphery`` its ``PeripherySpec`` (what a config says before any training)."""
+        raise NotImplementedError
+
     def problem(self, net: Any) -> str | None:
         """Why ``net`` (a ``MappedNetwork``) cannot be built this way, or ``None``."""
-        raise NotImplementedError
+        return self.problem_with(net.fully_analog_capable, net.periphery)
 
     def check(self, net: Any) -> None:
         """SpecError unless ``net`` can be built this way."""
@@ -100,9 +110,11 @@ class FullyAnalog(Topology):
 
     name = "analog"
     one_circuit_in_time = True
+    neurons_in_circuit = True
+    power_scope = "inputs, bias rows, neuron outputs"
 
-    def problem(self, net: Any) -> str | None:
-        if not net.fully_analog_capable:
+    def problem_with(self, dense_stack: bool, periphery: Any) -> str | None:
+        if not dense_stack:
             return ('the fully-analog topology (mode="analog") builds one circuit from a dense stack with one neuron between '
                     "its layers; this network (convolutions, pooling, mixed activations, or layers before the first dense "
                     "layer) runs tile by tile: use pyims.Tiled() (simulation.mode = \"tiled\"), or topology=\"auto\"")
@@ -125,11 +137,12 @@ class Tiled(Topology):
     """Every tile alone, partial sums read and combined digitally (see the module docstring)."""
 
     name = "tiled"
+    power_scope = "inputs, bias rows"
 
-    def problem(self, net: Any) -> str | None:
-        if not net.sense.current_mode:
+    def problem_with(self, dense_stack: bool, periphery: Any) -> str | None:
+        if not sense_for(periphery).current_mode:
             return (f'the tiled topology (mode="tiled") co-simulates current-mode tiles (0 V virtual grounds), but '
-                    f'periphery.sense="{net.periphery.sense}" is voltage mode: its tiles only exist as one circuit; use '
+                    f'periphery.sense="{periphery.sense}" is voltage mode: its tiles only exist as one circuit; use '
                     'pyims.FullyAnalog() (simulation.mode = "analog")')
         return None
 
@@ -151,11 +164,15 @@ class Auto(Topology):
 
     name = "auto"
 
-    def problem(self, net: Any) -> str | None:
-        return self.resolve(net).problem(net)
+    def choose(self, dense_stack: bool, periphery: Any) -> Topology:
+        """The topology a network with these properties gets."""
+        return FullyAnalog() if FullyAnalog().problem_with(dense_stack, periphery) is None else Tiled()
+
+    def problem_with(self, dense_stack: bool, periphery: Any) -> str | None:
+        return self.choose(dense_stack, periphery).problem_with(dense_stack, periphery)
 
     def resolve(self, net: Any) -> Topology:
-        choice: Topology = FullyAnalog() if FullyAnalog().problem(net) is None else Tiled()
+        choice = self.choose(net.fully_analog_capable, net.periphery)
         choice.check(net)
         return choice
 
