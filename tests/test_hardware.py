@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -217,3 +220,48 @@ def test_a_seeded_draw_reaches_ngspice_as_it_reaches_the_native_solver(run_root)
     scale = np.abs(native.logits).max()
     np.testing.assert_allclose(spice.logits, native.logits, rtol=1e-6, atol=1e-6 * scale)
     assert np.max(np.abs(native.logits[0] - native.logits[1])) > 1e-3 * scale
+
+
+# ---------------------------------------------------------------- devices in the hardware
+def test_the_device_kind_is_config_and_a_device_object_is_hardware():
+    from pyims.devices import LinearDevice
+
+    hw = pyims.Hardware(devices=LinearDevice())
+    assert hw.device == LinearDevice() and hw.device_spec == pyims.DeviceSpec()
+    mlp, x = _mlp(), _x()
+    np.testing.assert_array_equal(pyims.infer(mlp, x, hardware=hw), pyims.infer(mlp, x, hardware=pyims.Hardware()))
+    with pytest.raises(SpecError, match=r"device.kind='pcm' is unknown; use one of linear"):
+        pyims.Hardware(devices=pyims.DeviceSpec(kind="pcm"))
+    with pytest.raises(SpecError, match=r'device.kind=3 must be a device kind name, e.g. "linear"'):
+        pyims.DeviceSpec(kind=3)  # type: ignore[arg-type]
+
+
+def test_the_device_kind_leaves_earlier_config_keys_as_they_were():
+    from pyims.experiment.config import config_key, parse_config
+
+    assert config_key(parse_config({})) == config_key(parse_config({"device": {"kind": "linear"}})) == "083d6865ba5e35eb"
+
+
+def test_a_non_linear_cell_is_refused_by_the_solvers_before_any_solve():
+    from pyims.devices import Device
+    from pyims.inference import NativeNetwork
+    from pyims.netlist.model import Resistor
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class Cubic(Device):
+        """A toy non-linear cell (not registered): I = G V + a V^3."""
+
+        kind: ClassVar[str] = "cubic"
+        linear: ClassVar[bool] = False
+        a_a_per_v3: float = 1e-5
+
+        def current(self, g_prog_s, v_v, t_since_program_s=0.0, rng=None):
+            return np.asarray(g_prog_s) * np.asarray(v_v) + self.a_a_per_v3 * np.asarray(v_v) ** 3
+
+        def element(self, stem, node_a, node_b, g_prog_s):
+            return Resistor(f"R{stem}", node_a, node_b, 1.0 / float(g_prog_s))
+
+    net = map_network(_mlp(), pyims.Hardware(devices=Cubic()))
+    for run in (lambda: pyims.simulate(net, _x()), lambda: NativeNetwork(net)):
+        with pytest.raises(SpecError, match=r'device kind "cubic" is not linear .* solve linear cells only'):
+            run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pyims.errors import SpecError
 from pyims.netlist import build_tile_netlist
 from pyims.netlist.model import Capacitor, PwlVoltageSource, Resistor, VoltageSource
 from pyims.netlist.tile import TileNodes, crossbar_elements
@@ -170,3 +171,10 @@ def test_grid_order_is_a_permutation_of_the_unknowns():
     assert b.n_unknowns == count_unknowns(tile)
     np.testing.assert_array_equal(np.sort(order), np.arange(b.n_unknowns))
     np.testing.assert_array_equal(np.sort(grid_order(b, leaf=1)), np.arange(b.n_unknowns))
+
+
+def test_a_circuit_needs_a_tile_spec():
+    with pytest.raises(SpecError, match=r"built from a TileSpec, got ndarray; make one with TileSpec\(g_s="):
+        TileCircuit.from_tile(np.ones((2, 2)))
+    with pytest.raises(SpecError, match=r"got dict"):
+        count_unknowns({"g_s": np.ones((2, 2))})

@@ -14,15 +14,15 @@ from pyims.spec import DeviceSpec
 __all__ = ["DEVICES", "DEFAULT_KIND", "device_for"]
 
 DEVICES: Registry = Registry("device.kind")
-#: The kind of a spec that names none (today's ideal linear cell).
+#: The default kind (``DeviceSpec.kind``): today's ideal linear cell.
 DEFAULT_KIND = "linear"
 
 
 def device_for(spec: DeviceSpec | Device) -> Device:
     """The device ``spec`` describes: a ``Device`` is returned as it is; a ``DeviceSpec`` builds its kind's
-    class (``spec.kind``, ``"linear"`` when the spec has no kind)."""
+    class (``spec.kind``)."""
     if isinstance(spec, Device):
         return spec
     if not isinstance(spec, DeviceSpec):
         raise SpecError(f"device is a {type(spec).__name__}; pass a pyims.DeviceSpec or a pyims.devices.Device")
-    return DEVICES.get(getattr(spec, "kind", DEFAULT_KIND)).from_spec(spec)
+    return DEVICES.get(spec.kind).from_spec(spec)

@@ -287,6 +287,8 @@ def config_key(cfg: ExperimentConfig) -> str:
     # fields added with ONNX import: at their defaults they leave the keys of earlier configs as they were
     if data["model"].get("file") is None:
         data["model"].pop("file", None)
+    if data["device"].get("kind") == "linear":  # the device kind, added with device components: the default
+        data["device"].pop("kind", None)  # leaves earlier keys as they were
     for name, default in (("activations", "ideal"), ("t_read_s", None), ("t_rise_s", None), ("t_step_s", None),
                           ("read_times_s", [])):
         if data["simulation"].get(name, default) == default:  # read-time fields: unset, earlier keys hold

@@ -14,10 +14,11 @@ network alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from pyims.components.adc import Adc
+from pyims.devices import Device, device_for
 from pyims.errors import SpecError
 from pyims.hardware.topology import Topology, as_topology
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireParasitics
@@ -35,7 +36,9 @@ class Hardware:
     """The crossbar hardware (see the module docstring).
 
     Attributes:
-        devices: the cells and how weights become their conductances (g_on/g_off, levels, variation).
+        devices: the cells and how weights become their conductances: a ``DeviceSpec`` (the ``[device]`` config:
+            kind, g_on/g_off, levels, variation) or a device object of ``pyims.devices`` (then the mapping takes
+            ``DeviceSpec``'s defaults for the range).
         wires: per-segment wire R and C of every tile.
         plan: how each layer's array is split into tiles.
         encoding: the input DAC (read voltage, bits).
@@ -45,7 +48,7 @@ class Hardware:
             circuit); strings "analog" / "tiled" / "auto" are accepted.
     """
 
-    devices: DeviceSpec = field(default_factory=DeviceSpec)
+    devices: DeviceSpec | Device = field(default_factory=DeviceSpec)
     wires: WireParasitics = field(default_factory=WireParasitics)
     plan: PartitionPlan = field(default_factory=PartitionPlan)
     encoding: InputEncoding = field(default_factory=InputEncoding)
@@ -54,8 +57,11 @@ class Hardware:
     topology: Topology = field(default="auto")  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        for name, cls, what in (("devices", DeviceSpec, "g_on/g_off, levels, variation"),
-                                ("wires", WireParasitics, "per-segment R and C"),
+        if not isinstance(self.devices, (DeviceSpec, Device)):
+            raise SpecError(f"Hardware.devices is a {type(self.devices).__name__}; pass a pyims.DeviceSpec (g_on/g_off, levels, "
+                            "variation) or a device of pyims.devices")
+        device_for(self.devices)  # an unknown device.kind fails here, naming the kinds there are
+        for name, cls, what in (("wires", WireParasitics, "per-segment R and C"),
                                 ("plan", PartitionPlan, "partition counts or a maximum tile"),
                                 ("encoding", InputEncoding, "the input DAC"),
                                 ("periphery", PeripherySpec, "sense amplifiers")):
@@ -63,6 +69,27 @@ class Hardware:
         if self.adc is not None:
             _typed("adc", self.adc, Adc, "bits, full scale")
         object.__setattr__(self, "topology", as_topology(self.topology))
+
+    @property
+    def device(self) -> Device:
+        """The cell model (``pyims.devices``) every crosspoint is."""
+        return device_for(self.devices)
+
+    @property
+    def device_spec(self) -> DeviceSpec:
+        """The mapping's conductance range, levels and variation (``DeviceSpec`` defaults for a device object)."""
+        return self.devices if isinstance(self.devices, DeviceSpec) else DeviceSpec(kind=self.device.kind)
+
+    def redrawn(self, seed: int) -> "Hardware":
+        """This hardware with its randomness drawn again from ``seed``: device variation (and a device object's own
+        ``seed``, where it has one) and the converters' errors."""
+        devices: DeviceSpec | Device = self.devices
+        if isinstance(devices, DeviceSpec):
+            devices = replace(devices, variation_seed=int(seed))
+        elif "seed" in {f.name for f in fields(devices)}:  # type: ignore[arg-type]
+            devices = replace(devices, seed=int(seed))  # type: ignore[type-var]
+        adc = replace(self.adc, seed=int(seed)) if self.adc is not None else None
+        return replace(self, devices=devices, adc=adc)
 
     def replaced(self, **changes: Any) -> "Hardware":
         """This hardware with some parts replaced (``hw.replaced(wires=...)``)."""

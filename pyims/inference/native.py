@@ -128,7 +128,17 @@ def bind(net: MappedNetwork, wires: WireParasitics | None = None, mode: str | No
         if adc is not None and not isinstance(adc, Adc):
             raise SpecError(f"adc is a {type(adc).__name__}; pass a pyims.Adc or None")
         changes["adc"] = adc
-    return net.on(**changes) if changes else net
+    net = net.on(**changes) if changes else net
+    check_linear_cells(net)
+    return net
+
+
+def check_linear_cells(net: MappedNetwork) -> None:
+    """SpecError unless every cell is linear: the solvers reduce tiles to exact linear port matrices."""
+    device = net.hardware.device
+    if not device.linear:
+        raise SpecError(f'device kind "{device.kind}" is not linear (its current is not G V); the native and SPICE network '
+                        "solvers here solve linear cells only, so far: use a linear kind")
 
 
 class NativeNetwork:

@@ -68,6 +68,9 @@ def simulate(net: MappedNetwork, u: np.ndarray, analysis: Analysis | None = None
     if backend == "native":
         _native_options(options)
     u = net.check_inputs(u)
+    from pyims.inference.native import check_linear_cells
+
+    check_linear_cells(net)
     if isinstance(analysis, ReadAt):
         _check_read_time(net, analysis, backend)
     if isinstance(analysis, Repeat):

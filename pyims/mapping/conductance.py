@@ -58,10 +58,10 @@ class ConductanceMapping:
             raise SpecError(f"ConductanceMapping.device is a {type(self.device).__name__}; pass a pyims.devices.Device")
 
     @classmethod
-    def from_spec(cls, spec: DeviceSpec) -> "ConductanceMapping":
-        """The converter of a ``[device]`` spec, with the device it names."""
+    def from_spec(cls, spec: DeviceSpec, device: Device | None = None) -> "ConductanceMapping":
+        """The converter of a ``[device]`` spec, with the device it names (or ``device``)."""
         return cls(g_on_s=spec.g_on_s, g_off_s=spec.g_off_s, levels=spec.levels,
-                   variation_sigma_ratio=spec.variation_sigma_ratio, device=device_for(spec))
+                   variation_sigma_ratio=spec.variation_sigma_ratio, device=device if device is not None else device_for(spec))
 
     @property
     def dg_s(self) -> float:

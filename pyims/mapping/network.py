@@ -164,7 +164,8 @@ class MappedNetwork:
 
     @property
     def device(self) -> DeviceSpec:
-        return self.hardware.devices
+        """The mapping's device spec (conductance range, levels, variation)."""
+        return self.hardware.device_spec
 
     @property
     def plan(self) -> PartitionPlan:
@@ -189,11 +190,7 @@ class MappedNetwork:
         converters' errors seeded with ``seed`` (a ``Repeat`` draw)."""
         if self.model is None:
             raise SpecError("this MappedNetwork does not know the model it was mapped from; map it with map_network")
-        hw = self.hardware
-        changes: dict = {"devices": replace(hw.devices, variation_seed=int(seed))}
-        if hw.adc is not None:
-            changes["adc"] = replace(hw.adc, seed=int(seed))
-        return map_network(self.model, hw.replaced(topology=self.topology, **changes))
+        return map_network(self.model, self.hardware.redrawn(seed).replaced(topology=self.topology))
 
     @property
     def sequence(self) -> tuple[Layer | Node, ...]:
@@ -296,7 +293,7 @@ def map_network(
                if v is not None}
     if changes:
         hw = hw.replaced(**changes)
-    device, encoding, periphery, plan = hw.devices, hw.encoding, hw.periphery, hw.plan
+    device, encoding, periphery, plan = hw.device_spec, hw.encoding, hw.periphery, hw.plan
     m = as_model(model)
     xbars = m.crossbar_layers
     splits = plan.resolve_shapes(tuple((layer.n_in, layer.n_out) for layer in xbars))  # type: ignore[attr-defined]
@@ -305,7 +302,7 @@ def map_network(
     layers = []
     for layer, split in zip(xbars, splits):
         w_aug = np.vstack([layer.weight, (layer.bias / u_bias)[None, :]])  # type: ignore[attr-defined]
-        g_pos, g_neg, w_max = ConductanceMapping.from_spec(device).program(w_aug, rng)  # targets -> the device
+        g_pos, g_neg, w_max = ConductanceMapping.from_spec(device, hw.device).program(w_aug, rng)  # targets -> the device
         for arr in (g_pos, g_neg):
             arr.flags.writeable = False
         layers.append(

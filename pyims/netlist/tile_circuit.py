@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pyims.errors import SpecError
 from pyims.spec import TileSpec
 
 __all__ = ["NodeLayout", "Branches", "Shunts", "TileCircuit"]
@@ -52,6 +53,10 @@ class NodeLayout:
 
     @classmethod
     def of(cls, tile: TileSpec) -> NodeLayout:
+        """The layout of ``tile``; raises SpecError for anything but a ``TileSpec``."""
+        if not isinstance(tile, TileSpec):
+            raise SpecError(f"a tile circuit is built from a TileSpec, got {type(tile).__name__}; "
+                            "make one with TileSpec(g_s=..., wires=...)")
         m, n, w = tile.n_rows, tile.n_cols, tile.wires
         pair = 2 if w.row_node_per_pair else 1
         return cls(
@@ -116,10 +121,12 @@ class Branches:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """S, the group's shape."""
         return self.a.shape
 
     @property
     def size(self) -> int:
+        """Number of elements (0: the group is absent, e.g. zero-ohm wires)."""
         return int(self.a.size)
 
     def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -154,6 +161,7 @@ class Shunts:
 
     @property
     def size(self) -> int:
+        """Number of capacitors (0 when the capacitance is 0)."""
         return int(self.node.size)
 
     def sites(self) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +218,7 @@ class TileCircuit:
 
     @classmethod
     def from_tile(cls, tile: TileSpec) -> TileCircuit:
-        """The circuit of ``tile`` (vectorised: no Python loop per cell)."""
+        """The circuit of ``tile`` (vectorised: no Python loop per cell); SpecError for a non-TileSpec."""
         lay = NodeLayout.of(tile)
         m, n, w = tile.n_rows, tile.n_cols, tile.wires
         pair, n_r, m_c = lay.cols_per_row_node, lay.row_nodes_per_row, lay.col_nodes_per_col

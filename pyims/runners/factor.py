@@ -88,7 +88,8 @@ class SpdFactor:
     """``a`` (sparse SPD, ``(N, N)``) factored once; ``solve(rhs)`` for ``(N,)`` or ``(N, K)`` right-hand sides.
 
     ``order`` (a permutation of ``N``, optional): the fill-reducing elimination order CHOLMOD uses
-    instead of its own nested dissection (SuperLU keeps its minimum degree: it is the reference).
+    instead of its own nested dissection, e.g. a tile's ``pyims.runners.ordering.grid_order``
+    (SuperLU keeps its minimum degree: it is the reference).
     Raises ``np.linalg.LinAlgError`` when the matrix is not numerically positive definite
     (callers turn it into their own typed error with context).
     """

@@ -41,6 +41,7 @@ class DeviceSpec:
     """The resistive devices of the crossbars.
 
     Attributes:
+        kind: the cell model (``pyims.devices``: "linear", today's ideal resistor, is the default).
         g_on_s / g_off_s: highest / lowest programmable conductance, siemens (g_on > g_off > 0).
         levels: number of programmable conductance levels, evenly spaced in [g_off, g_on]
             (``None``: continuous, i.e. analog programming without quantisation).
@@ -49,6 +50,7 @@ class DeviceSpec:
         variation_seed: seeds the variation draw, so a mapping is reproducible.
     """
 
+    kind: str = "linear"
     g_on_s: float = 1e-4
     g_off_s: float = 1e-6
     levels: int | None = None
@@ -56,6 +58,8 @@ class DeviceSpec:
     variation_seed: int = 0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.kind, str) or not self.kind.isidentifier():
+            raise SpecError(f"device.kind={self.kind!r} must be a device kind name, e.g. \"linear\"")
         object.__setattr__(self, "g_on_s", positive("device", "g_on_s", self.g_on_s))
         object.__setattr__(self, "g_off_s", positive("device", "g_off_s", self.g_off_s))
         if self.g_on_s <= self.g_off_s:
