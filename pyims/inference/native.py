@@ -87,7 +87,8 @@ class _Ports:
     y: np.ndarray | None
 
 
-_KEEP = object()  # a keyword left out
+#: A keyword left out (``None`` is a value: "no ADC").
+UNSET = object()
 
 #: Tiles with at least this many unknown nodes have their solves split across worker processes.
 SPLIT_UNKNOWNS = 20_000
@@ -116,7 +117,7 @@ def _worker_env() -> dict[str, str]:
     return {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def bind(net: MappedNetwork, wires: WireParasitics | None = None, mode: str | None = None, adc=_KEEP) -> MappedNetwork:
+def bind(net: MappedNetwork, wires: WireParasitics | None = None, mode: str | None = None, adc=UNSET) -> MappedNetwork:
     """``net`` on other wires / topology / ADC: the keywords solvers accepted before the network carried its
     hardware (``docs/migration.md``). Nothing given: ``net`` itself."""
     changes: dict = {}
@@ -124,7 +125,7 @@ def bind(net: MappedNetwork, wires: WireParasitics | None = None, mode: str | No
         changes["wires"] = wires
     if mode is not None and mode != net.topology.name:
         changes["topology"] = as_topology(mode)
-    if adc is not _KEEP and adc is not net.adc:
+    if adc is not UNSET and adc is not net.adc:
         if adc is not None and not isinstance(adc, Adc):
             raise SpecError(f"adc is a {type(adc).__name__}; pass a pyims.Adc or None")
         changes["adc"] = adc
@@ -165,18 +166,18 @@ class NativeNetwork:
         options: NativeOptions | None = None,
         mode: str | None = None,
         energy: bool | None = None,
-        workers: int | None | object = _KEEP,
+        workers: int | None | object = UNSET,
         progress: Callable[[int], None] | None = None,
         port_method: str | None = None,
         status: Callable[[str], None] | None = None,
-        adc: Adc | None | object = _KEEP,
+        adc: Adc | None | object = UNSET,
     ) -> None:
         net = bind(net, wires, mode, adc)
         opts = options if options is not None else NativeOptions(energy=True)
         if not isinstance(opts, NativeOptions):
             raise SpecError(f"options is a {type(opts).__name__}; pass a pyims.NativeOptions")
         changes = {k: v for k, v in (("energy", energy), ("port_method", port_method)) if v is not None}
-        if workers is not _KEEP:
+        if workers is not UNSET:
             changes["workers"] = workers
         if changes:
             opts = replace(opts, **changes)

@@ -16,7 +16,7 @@ import numpy as np
 
 from pyims.errors import SpecError
 from pyims.components.registry import neuron_for
-from pyims.inference.native import _KEEP, bind
+from pyims.inference.native import UNSET, bind
 from pyims.inference.result import NetworkResult
 from pyims.mapping import MappedNetwork
 from pyims.model.layers import Layer, forward
@@ -88,7 +88,7 @@ class SpiceNetwork:
         batch_size: int | None = None,
         options: SimOptions | tuple[str, ...] | None = None,
         workers: int = 1,
-        adc=_KEEP,
+        adc=UNSET,
     ) -> None:
         net = bind(net, wires, mode, adc)
         adc = net.adc
