@@ -100,8 +100,9 @@ def load_config_model(cfg: ExperimentConfig):
     return load_npz_weights(path, cfg.neuron) if src.source == "npz" else load_csv_weights(path, cfg.neuron)
 
 
-def _layer_shapes(cfg: ExperimentConfig) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], bool]:
-    """``(layer sizes for reports, crossbar layer shapes (n_in, n_out), whether it is a dense stack)``."""
+def _layer_shapes(cfg: ExperimentConfig) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...], str | None]:
+    """``(layer sizes for reports, crossbar layer shapes (n_in, n_out), why it is not a dense stack with one neuron
+    -- None when it is)``."""
     from pyims.data.datasets import IMAGE_SHAPES, N_CLASSES
     from pyims.model import MLP
 
@@ -110,15 +111,15 @@ def _layer_shapes(cfg: ExperimentConfig) -> tuple[tuple[int, ...], tuple[tuple[i
     src = cfg.model
     if src.source == "train" and src.file is None:
         sizes = (shape[0] * shape[1], *cfg.train.hidden, n_classes)
-        return sizes, tuple(zip(sizes[:-1], sizes[1:])), True
+        return sizes, tuple(zip(sizes[:-1], sizes[1:])), None
     model = load_config_model(cfg)
     if isinstance(model, MLP):
         check_network_fits(model.layer_sizes, shape, n_classes)
         sizes = model.layer_sizes
-        return sizes, tuple(zip(sizes[:-1], sizes[1:])), True
+        return sizes, tuple(zip(sizes[:-1], sizes[1:])), None
     check_model_fits(model, shape, n_classes)
     shapes = tuple((layer.n_in, layer.n_out) for layer in model.crossbar_layers)
-    return (shapes[0][0],) + tuple(o for _, o in shapes), shapes, model.dense_stack() is not None
+    return (shapes[0][0],) + tuple(o for _, o in shapes), shapes, model.fully_analog_problem()
 
 
 def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
@@ -160,9 +161,9 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
 
     checks: list[str] = []
     _check_dataset(cfg, checks)
-    sizes, shapes, dense_stack = _layer_shapes(cfg)
+    sizes, shapes, why = _layer_shapes(cfg)
     topology = as_topology(cfg.simulation.mode)
-    problem = topology.problem_with(dense_stack, cfg.periphery)
+    problem = topology.problem_with(why is None, cfg.periphery, why)
     if problem is not None:
         raise ConfigError(f"simulation.mode={cfg.simulation.mode!r}: {problem}")
     splits = cfg.partitions.resolve_shapes(shapes)

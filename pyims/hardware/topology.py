@@ -53,14 +53,15 @@ class Topology:
         return f"{type(self).__name__}()"
 
     # ------------------------------------------------------------ what it supports
-    def problem_with(self, dense_stack: bool, periphery: Any) -> str | None:
+    def problem_with(self, dense_stack: bool, periphery: Any, why: str | None = None) -> str | None:
         """Why a network cannot be built this way, or ``None``: ``dense_stack`` whether it is a dense stack with one
-        neuron between its layers, ``periphery`` its ``PeripherySpec`` (what a config says before any training)."""
+        neuron between its layers (``why``: the model's ``fully_analog_problem()`` when it is not), ``periphery`` its
+        ``PeripherySpec`` (what a config says before any training)."""
         raise NotImplementedError
 
     def problem(self, net: Any) -> str | None:
         """Why ``net`` (a ``MappedNetwork``) cannot be built this way, or ``None``."""
-        return self.problem_with(net.fully_analog_capable, net.periphery)
+        return self.problem_with(net.fully_analog_capable, net.periphery, net.fully_analog_problem)
 
     def check(self, net: Any) -> None:
         """SpecError unless ``net`` can be built this way."""
@@ -113,11 +114,14 @@ class FullyAnalog(Topology):
     neurons_in_circuit = True
     power_scope = "inputs, bias rows, neuron outputs"
 
-    def problem_with(self, dense_stack: bool, periphery: Any) -> str | None:
+    def problem_with(self, dense_stack: bool, periphery: Any, why: str | None = None) -> str | None:
         if not dense_stack:
-            return ('the fully-analog topology (mode="analog") builds one circuit from a dense stack with one neuron between '
-                    "its layers; this network (convolutions, pooling, mixed activations, or layers before the first dense "
-                    "layer) runs tile by tile: use pyims.Tiled() (simulation.mode = \"tiled\"), or topology=\"auto\"")
+            cause = why or ("it has a convolution, pooling, a residual connection or different activations between its "
+                            "layers")
+            return ('the fully-analog topology (mode="analog") builds one circuit from a dense stack with one activation '
+                    "between its layers (a Flatten or Reshape before the first or after the last is fine); this network "
+                    f'is not one: {cause}; it runs tile by tile: use pyims.Hardware(topology="tiled") '
+                    '(simulation.mode = "tiled"), or topology="auto"')
         return None
 
     def tile_sense(self, net: Any) -> "Sense":
@@ -139,7 +143,7 @@ class Tiled(Topology):
     name = "tiled"
     power_scope = "inputs, bias rows"
 
-    def problem_with(self, dense_stack: bool, periphery: Any) -> str | None:
+    def problem_with(self, dense_stack: bool, periphery: Any, why: str | None = None) -> str | None:
         if not sense_for(periphery).current_mode:
             return (f'the tiled topology (mode="tiled") co-simulates current-mode tiles (0 V virtual grounds), but '
                     f'periphery.sense="{periphery.sense}" is voltage mode: its tiles only exist as one circuit; use '
@@ -168,8 +172,8 @@ class Auto(Topology):
         """The topology a network with these properties gets."""
         return FullyAnalog() if FullyAnalog().problem_with(dense_stack, periphery) is None else Tiled()
 
-    def problem_with(self, dense_stack: bool, periphery: Any) -> str | None:
-        return self.choose(dense_stack, periphery).problem_with(dense_stack, periphery)
+    def problem_with(self, dense_stack: bool, periphery: Any, why: str | None = None) -> str | None:
+        return self.choose(dense_stack, periphery).problem_with(dense_stack, periphery, why)
 
     def resolve(self, net: Any) -> Topology:
         choice = self.choose(net.fully_analog_capable, net.periphery)

@@ -177,7 +177,7 @@ def infer(model, x, *, hardware: Hardware | None = None, analysis=None, backend:
     if mode == "digital":
         return forward_chunked(m.steps, hw.encoding.digital(xs), keep_pre=False)[1]
     net = map_model(m, hw)
-    u = hw.encoding.quantized(xs)
+    u = net.check_inputs(hw.encoding.quantized(xs))  # the network's input shape (a dense stack's: flattened)
     if mode == "mapped":
         return forward_chunked(net.sequence, u, net.mapped_ideal_evaluate, keep_pre=False)[1]
     from pyims.inference.simulate import simulate

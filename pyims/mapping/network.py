@@ -198,6 +198,14 @@ class MappedNetwork:
         return self._sequence
 
     @property
+    def fully_analog_problem(self) -> str | None:
+        """Why this network is not one dense stack with one neuron (``None`` when it is): its model's first cause."""
+        if self.neuron is not None:
+            return None
+        model = self.model
+        return model.fully_analog_problem() if isinstance(model, Model) else None
+
+    @property
     def fully_analog_capable(self) -> bool:
         """A dense stack with one neuron: it can run as one circuit (``mode="analog"``)."""
         return self.neuron is not None
@@ -312,7 +320,8 @@ def map_network(
     if isinstance(model, MLP):
         return MappedNetwork(layers=tuple(layers), neuron=model.neuron, hardware=hw, model=model)
     stack = m.dense_stack()
+    if stack is not None:  # the dense stack alone, on the flattened input: leading / trailing reshapes only rearrange
+        return MappedNetwork(layers=tuple(layers), neuron=stack[1], hardware=hw, input_shape=(m.n_features,), model=m)
     index = {id(layer): k for k, layer in enumerate(xbars)}
     steps = m.replaced(lambda s, layer: layers[index[id(layer)]] if layer.crossbar else layer)
-    return MappedNetwork(layers=tuple(layers), neuron=stack[1] if stack else None, hardware=hw, steps=steps,
-                         input_shape=m.input_shape, model=m)
+    return MappedNetwork(layers=tuple(layers), neuron=None, hardware=hw, steps=steps, input_shape=m.input_shape, model=m)

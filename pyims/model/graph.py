@@ -4,7 +4,8 @@
 steps name their inputs, e.g. a residual ``Add``), ``input_shape`` the per-image input shape
 (``(features,)`` for a dense network, ``(C, H, W)`` for a CNN). Dense stacks built from the
 same neuron between every pair of dense layers (``dense_stack``) can also run as one
-fully-analog circuit; every model runs tile by tile.
+fully-analog circuit -- a ``Flatten`` / ``Reshape`` before the first dense layer or after the last
+only rearranges values, so the circuit takes the flattened input; every model runs tile by tile.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from pyims.errors import SpecError
 from pyims.model.layers import Activation, Dense, Layer, Node, Trace, crossbar_layers, forward, layer_of
 from pyims.model.neurons import NeuronSpec
+from pyims.model.shape import Flatten, Reshape
 from pyims.spec._checks import real_array
 
 __all__ = ["Model", "as_model"]
@@ -90,19 +92,58 @@ class Model:
 
     def dense_stack(self) -> tuple[tuple[Dense, ...], NeuronSpec] | None:
         """``(dense layers, neuron)`` when the model is Dense, Activation(n), Dense, ..., Dense with one
-        neuron ``n`` (what the fully-analog circuit builds); ``None`` otherwise."""
-        layers = self.layers
-        if any(isinstance(s, Node) and s.inputs != (i - 1,) for i, s in enumerate(self.steps)):
+        neuron ``n`` (what the fully-analog circuit builds), optionally after a leading ``Flatten`` /
+        ``Reshape`` and before trailing ones (they only rearrange values: the circuit takes the flattened
+        input); ``None`` otherwise (``fully_analog_problem`` says why)."""
+        if self.fully_analog_problem() is not None:
             return None
-        dense = layers[0::2]
-        acts = layers[1::2]
-        if len(layers) % 2 == 0 or not all(isinstance(d, Dense) for d in dense) or not all(isinstance(a, Activation) for a in acts):
-            return None
-        neurons = {a.neuron for a in acts}  # type: ignore[attr-defined]
-        if len(neurons) > 1:
-            return None
+        lo, hi = self._stack_bounds()
+        core = self.layers[lo:hi]
+        acts = core[1::2]
         neuron = acts[0].neuron if acts else NeuronSpec(kind="linear")  # type: ignore[attr-defined]
-        return tuple(dense), neuron  # type: ignore[return-value]
+        return tuple(core[0::2]), neuron  # type: ignore[return-value]
+
+    def _stack_bounds(self) -> tuple[int, int]:
+        """``(lo, hi)``: the steps ``lo..hi-1`` between the leading and the trailing shape-only steps."""
+        layers = self.layers
+        lo, hi = 0, len(layers)
+        while lo < hi and isinstance(layers[lo], (Flatten, Reshape)):
+            lo += 1
+        while hi > lo and isinstance(layers[hi - 1], (Flatten, Reshape)):
+            hi -= 1
+        return lo, hi
+
+    def fully_analog_problem(self) -> str | None:
+        """Why the model is not one dense stack the fully-analog circuit can build (the first cause, naming the
+        step), or ``None`` when it is."""
+        for i, step in enumerate(self.steps):
+            if isinstance(step, Node) and step.inputs != (i - 1,):
+                return f"step {i} ({step.layer.describe()}) reads steps {list(step.inputs)} (a branch or a residual connection)"
+        layers = self.layers
+        for k, layer in enumerate(self._crossbar):
+            if not isinstance(layer, Dense):
+                return f"crossbar layer {k} is a convolution ({layer.describe()})"
+        lo, hi = self._stack_bounds()
+        if not isinstance(layers[lo], Dense):
+            return f"step {lo} ({layers[lo].describe()}) comes before the first dense layer"
+        if not isinstance(layers[hi - 1], Dense):
+            return f"step {hi - 1} ({layers[hi - 1].describe()}) follows the last dense layer"
+        dense_at = [i for i in range(lo, hi) if isinstance(layers[i], Dense)]
+        seen: dict[NeuronSpec, int] = {}
+        for k, (a, b) in enumerate(zip(dense_at, dense_at[1:])):
+            between = layers[a + 1 : b]
+            other = next((layer for layer in between if not isinstance(layer, Activation)), None)
+            if other is not None:
+                return f"a {other.describe()} between dense layers {k} and {k + 1}"
+            if len(between) != 1:
+                what = "no activation" if not between else f"{len(between)} activations"
+                return f"{what} between dense layers {k} and {k + 1} (steps {a} and {b})"
+            seen.setdefault(between[0].neuron, k)  # type: ignore[attr-defined]
+        if len(seen) > 1:
+            kinds = ", ".join(f"{n.kind}{'' if n.gain_norm == 1.0 else f' gain {n.gain_norm:g}'} after dense layer {k}"
+                              for n, k in seen.items())
+            return f"different activations between its dense layers ({kinds}); the circuit has one neuron"
+        return None
 
     def replaced(self, swap: Callable[[int, Layer], Layer]) -> tuple[Layer | Node, ...]:
         """The steps with every layer ``L`` replaced by ``swap(k, L)`` (``k``: the step index)."""

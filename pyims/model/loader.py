@@ -36,4 +36,6 @@ def load_model(path: str | os.PathLike[str], *, neuron: NeuronSpec = NeuronSpec(
         return load_onnx(p)
     if suffix == ".npz":
         return Model.from_mlp(load_npz_weights(p, neuron))
+    if p.name.lower().endswith(".onnx.data"):  # what torch.onnx.export(..., dynamo=True) writes beside the model
+        raise ModelFileError(f"{p} is the external data of an ONNX model; pass the model file beside it ({p.name[:-5]})")
     raise ModelFileError(f"{p}: pyims reads {', '.join(MODEL_SUFFIXES)}; got a {suffix or 'suffix-less'} file")

@@ -13,7 +13,21 @@ become layer steps (``pyims.model.layers``):
   ``hardsigmoid`` with gain 4 alpha);
 * ``MaxPool``, ``AveragePool``, ``GlobalAveragePool``, ``Flatten`` (axis 1), ``Reshape`` (constant
   shape, batch kept), ``Add`` of two computed tensors (residual), ``Softmax`` / ``LogSoftmax``
-  (last axis), ``Identity`` and ``Dropout`` (inference: identity).
+  (last axis), ``Identity`` and ``Dropout`` (inference: identity);
+* shape arithmetic on constants is folded at import (``FOLDED_OPS``, evaluated by onnx's reference
+  evaluator): ``Shape`` of a computed tensor is known (every dimension but the batch is static), so
+  the ``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` chain PyTorch exports for
+  ``x.view(x.size(0), -1)`` becomes a constant ``Reshape``; the batch size stays a placeholder that
+  may only end up as a target shape's first entry.
+
+Both of PyTorch's exporters are read: the TorchScript one (``dynamo=False``, weights inside) and
+the default one (``dynamo=True``, weights as external data in a ``.onnx.data`` file beside the
+model). External data is read from the model's own folder only: every tensor anywhere in the model
+(initializers, ``Constant`` values and other attributes, subgraphs, functions) that keeps its data
+outside must name a relative file that resolves inside that folder (no absolute path, no ``..``, no
+symbolic link out), with its offset and length inside the file and as many bytes as its shape and
+type need; otherwise a ``ModelFileError`` names the tensor, the location and the rule. Nothing is
+read before every reference has passed, and nothing relative to the working directory.
 
 Anything else is an ``UnsupportedOpError`` naming the op, the node and this list. The input
 must have a static shape except its first (batch) dimension.
@@ -22,7 +36,9 @@ must have a static shape except its first (batch) dimension.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import re
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
@@ -34,26 +50,45 @@ from pyims.model.neurons import NeuronSpec
 from pyims.model.pooling import AvgPool2d, GlobalAvgPool, MaxPool2d
 from pyims.model.shape import Add, Flatten, Reshape, Softmax
 
-__all__ = ["SUPPORTED_OPS", "load_onnx"]
+__all__ = ["SUPPORTED_OPS", "FOLDED_OPS", "load_onnx"]
 
 SUPPORTED_OPS = ("Conv", "Gemm", "MatMul", "Add", "BatchNormalization", "Relu", "Sigmoid", "Tanh", "HardSigmoid",
                  "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Softmax", "LogSoftmax",
-                 "Identity", "Dropout", "Constant")
+                 "Identity", "Dropout", "Constant", "Shape")
+
+#: Ops evaluated at import when every input is a constant (shape arithmetic, weight rearrangement). None of them
+#: makes a tensor larger than its inputs together.
+FOLDED_OPS = ("Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Mul", "Div", "Sub", "Add", "Identity",
+              "Reshape", "Transpose", "Flatten")
+
+#: The batch size in folded shape arithmetic: a power of two, so it survives a cast to float and back; anything
+#: computed from it (a product, a quotient) is refused where a shape is read.
+_BATCH = -(2**40)
+
+#: Bytes per element of the tensor types whose external data size is checked against the tensor's shape.
+_ITEM_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
+
+_EXTERNAL_RULE = ("pyims reads external data only from a relative path to a regular file inside the model's own "
+                  "folder")
 
 
 class _Importer:
-    def __init__(self, graph, path: Path) -> None:
+    def __init__(self, graph, path: Path, opset: int) -> None:
         from onnx import numpy_helper
 
         self.path = path
-        self.consts: dict[str, np.ndarray] = {
-            init.name: numpy_helper.to_array(init).astype(np.float64) for init in graph.initializer
-        }
+        self.opset = opset
+        self.consts: dict[str, np.ndarray] = {}  # float64, as weights are used
+        self.exact: dict[str, np.ndarray] = {}  # integer and boolean constants in their own type (shape arithmetic)
+        for init in graph.initializer:
+            self.set_const(init.name, numpy_helper.to_array(init))
         self.steps: list[Layer | Node] = []
         self.where: dict[str, int] = {}  # tensor name -> step index (-1: the graph input)
         self.shapes: dict[int, tuple[int, ...]] = {}  # step -> per-image output shape
         self.consumers: dict[str, int] = {}
         for node in graph.node:
+            if node.op_type == "Shape":  # reads only the (static) shape: never stops a layer being folded
+                continue
             for name in node.input:
                 if name:
                     self.consumers[name] = self.consumers.get(name, 0) + 1
@@ -61,9 +96,25 @@ class _Importer:
             self.consumers[out.name] = self.consumers.get(out.name, 0) + 1
 
     # ------------------------------------------------------------ helpers
+    def set_const(self, name: str, value: np.ndarray) -> None:
+        value = np.asarray(value)
+        if value.dtype.kind in "iub":
+            self.exact[name] = value
+        if value.dtype.kind in "iubf":
+            self.consts[name] = value.astype(np.float64)
+        else:
+            self.exact[name] = value
+
+    def is_const(self, name: str) -> bool:
+        return name in self.consts or name in self.exact
+
+    def exact_value(self, name: str) -> np.ndarray:
+        return self.exact[name] if name in self.exact else self.consts[name]
+
     def fail(self, node, why: str) -> UnsupportedOpError:
         return UnsupportedOpError(f"{self.path}: node {node.name or '(unnamed)'!r} ({node.op_type}): {why}; pyims maps "
-                                  f"{', '.join(SUPPORTED_OPS)}", op=node.op_type, node=node.name)
+                                  f"{', '.join(SUPPORTED_OPS)} (and evaluates {', '.join(FOLDED_OPS)} on constants at "
+                                  "import)", op=node.op_type, node=node.name)
 
     @staticmethod
     def attrs(node) -> dict:
@@ -139,11 +190,13 @@ class _Importer:
         if node.domain not in ("", "ai.onnx"):
             raise self.fail(node, f"domain {node.domain!r} is not the standard ONNX domain")
         if op == "Constant":
-            from onnx import numpy_helper
-
-            if "value" not in at:
-                raise self.fail(node, "only Constant with a tensor 'value' is supported")
-            self.consts[node.output[0]] = numpy_helper.to_array(at["value"]).astype(np.float64)
+            self.constant(node, at)
+        elif op == "Shape" and not (node.input and self.is_const(node.input[0])):
+            self.shape(node, at)
+        elif op == "Shape":  # of a constant
+            self.fold(node)
+        elif op in FOLDED_OPS and all(not n or self.is_const(n) for n in node.input):
+            self.fold(node)
         elif op in ("Identity", "Dropout"):
             if op == "Dropout" and len(node.input) > 2 and node.input[2] and self.consts.get(node.input[2], 0):
                 raise self.fail(node, "training_mode = true; export the model in eval mode")
@@ -184,6 +237,49 @@ class _Importer:
             raise self.fail(node, "this operator is not supported")
         if op not in ("Constant",) and len([o for o in node.output if o]) > 1 and op != "Dropout":
             raise self.fail(node, "a second output (e.g. MaxPool indices) is not supported")
+
+    def constant(self, node, at: dict) -> None:
+        from onnx import numpy_helper
+
+        if "value" in at:
+            value = numpy_helper.to_array(at["value"])
+        elif "value_int" in at or "value_ints" in at:
+            value = np.asarray(at.get("value_int", at.get("value_ints")), dtype=np.int64)
+        elif "value_float" in at or "value_floats" in at:
+            value = np.asarray(at.get("value_float", at.get("value_floats")), dtype=np.float32)
+        else:
+            raise self.fail(node, "only Constant with a tensor 'value' or value_int(s) / value_float(s) is supported")
+        self.set_const(node.output[0], value)
+
+    def shape(self, node, at: dict) -> None:
+        """``Shape`` of a computed tensor: its static per-image shape after the batch placeholder (start / end as ONNX)."""
+        s = self.src(node, node.input[0])
+        dims = [_BATCH, *self.shapes[s]]
+        rank = len(dims)
+        start, end = int(at.get("start", 0)), int(at.get("end", rank))
+        start, end = (min(max(v + rank if v < 0 else v, 0), rank) for v in (start, end))
+        self.set_const(node.output[0], np.asarray(dims[start:end], dtype=np.int64))
+
+    def fold(self, node) -> None:
+        """A node whose inputs are all constants, evaluated once with onnx's reference evaluator."""
+        import onnx
+        from onnx import helper
+        from onnx.reference import ReferenceEvaluator
+
+        names = [n for n in node.input if n]
+        values = [self.exact_value(n) for n in names]
+        try:
+            graph = helper.make_graph(
+                [node], "fold",
+                [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), None) for n, v in zip(names, values)],
+                [helper.make_value_info(o, onnx.TypeProto()) for o in node.output if o])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
+            outs = ReferenceEvaluator(model).run(None, dict(zip(names, values)))
+        except Exception as exc:  # the reference evaluator raises many kinds for a node it cannot evaluate
+            raise ModelFileError(f"{self.path}: node {node.name!r} ({node.op_type}) on its constant inputs cannot be "
+                                 f"evaluated: {type(exc).__name__}: {exc}") from exc
+        for name, value in zip([o for o in node.output if o], outs):
+            self.set_const(name, np.asarray(value))
 
     def conv(self, node, at: dict) -> None:
         s = self.src(node, node.input[0])
@@ -298,9 +394,19 @@ class _Importer:
 
     def reshape(self, node, at: dict) -> None:
         s = self.src(node, node.input[0])
-        target = [int(v) for v in self.const(node, node.input[1], "target shape").reshape(-1)]
+        if not self.is_const(node.input[1]):
+            self.const(node, node.input[1], "target shape")  # raises: computed at run time
+        value = self.exact_value(node.input[1])
+        if value.dtype.kind not in "iu":
+            raise self.fail(node, f"its target shape is a {value.dtype} tensor; ONNX shapes are int64")
+        target = [int(v) for v in value.reshape(-1)]
         if not target:
             raise self.fail(node, "an empty target shape")
+        if any(d < -1 for d in target[1:]) or target[0] < -1 and target[0] != _BATCH:
+            raise self.fail(node, "its target shape is computed from the batch size beyond copying it into the first "
+                                  "dimension; export with a fixed shape per image (e.g. x.flatten(1) or x.view(-1, n))")
+        if target[0] == _BATCH:
+            target[0] = 0  # copies the batch
         per_in = self.shapes[s]
         rest = []
         for k, d in enumerate(target[1:], start=1):
@@ -322,6 +428,126 @@ class _Importer:
         self.add_step(node, Reshape(tuple(rest)), (s,))
 
 
+def _graph_tensors(graph, where: str) -> Iterator[tuple[str, object]]:
+    for init in graph.initializer:
+        yield f"{where}initializer", init
+    for sparse in graph.sparse_initializer:
+        yield f"{where}sparse initializer", sparse.values
+        yield f"{where}sparse initializer (indices)", sparse.indices
+    yield from _node_tensors(graph.node, where)
+
+
+def _node_tensors(nodes, where: str) -> Iterator[tuple[str, object]]:
+    for node in nodes:
+        for attr in node.attribute:
+            here = f"{where}node {node.name or '(unnamed)'!r} ({node.op_type}) attribute {attr.name!r}"
+            if attr.HasField("t"):
+                yield here, attr.t
+            for t in attr.tensors:
+                yield here, t
+            sparse = ([attr.sparse_tensor] if attr.HasField("sparse_tensor") else []) + list(attr.sparse_tensors)
+            for sp in sparse:
+                yield here, sp.values
+                yield f"{here} (indices)", sp.indices
+            graphs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
+            for g in graphs:
+                yield from _graph_tensors(g, f"{here} > ")
+
+
+def _all_tensors(proto) -> Iterator[tuple[str, object]]:
+    """``(where, TensorProto)`` for every tensor a model holds: initializers (sparse too), node attributes
+    (``Constant`` values among them), subgraphs, local functions and training graphs."""
+    yield from _graph_tensors(proto.graph, "")
+    for f in proto.functions:
+        yield from _node_tensors(f.node, f"function {f.name!r} > ")
+    for k, info in enumerate(proto.training_info):
+        yield from _graph_tensors(info.initialization, f"training_info[{k}].initialization > ")
+        yield from _graph_tensors(info.algorithm, f"training_info[{k}].algorithm > ")
+
+
+def _is_external(tensor) -> bool:
+    from onnx import TensorProto
+
+    return tensor.HasField("data_location") and tensor.data_location == TensorProto.EXTERNAL
+
+
+def _check_external(path: Path, base: Path, where: str, tensor) -> None:
+    """ModelFileError unless ``tensor``'s external data is a byte range of a regular file inside ``base``
+    (the model's folder, resolved), of the size its shape and type need."""
+    entries: dict[str, str] = {}
+    for entry in tensor.external_data:
+        if entry.key in entries:
+            raise ModelFileError(f"{path}: tensor {tensor.name!r} ({where}) declares its external data key {entry.key!r} "
+                                 "twice; save the model again")
+        entries[entry.key] = entry.value
+    loc = entries.get("location", "")
+
+    def refuse(problem: str) -> ModelFileError:
+        return ModelFileError(f"{path}: tensor {tensor.name!r} ({where}) keeps its data in external file {loc!r}, "
+                              f"{problem}; {_EXTERNAL_RULE} ({base})")
+
+    if not loc:
+        raise refuse("which names no file")
+    if "\x00" in loc:
+        raise refuse("which holds a NUL character")
+    if PurePosixPath(loc).is_absolute() or PureWindowsPath(loc).is_absolute() or PureWindowsPath(loc).drive or loc[0] in "/\\":
+        raise refuse("an absolute path")
+    if ".." in re.split(r"[\\/]", loc):
+        raise refuse("which climbs out of the folder with '..'")
+    try:
+        target = (base / loc).resolve()  # follows symbolic links: where the bytes really are
+        if not target.is_relative_to(base):
+            raise refuse(f"which resolves to {target}, outside the model's folder (a symbolic link)")
+        if not target.exists():
+            raise refuse(f"which does not exist (looked for {target})")
+        if not target.is_file():
+            raise refuse("which is not a regular file")
+        size = target.stat().st_size
+    except (OSError, RuntimeError) as exc:  # a name too long, a symbolic link loop
+        raise refuse(f"which cannot be resolved ({type(exc).__name__}: {exc})") from exc
+    fields = {}
+    for key in ("offset", "length"):
+        if key in entries:
+            if not re.fullmatch(r"[0-9]{1,20}", entries[key]):
+                raise refuse(f"at {key} {entries[key]!r}, which is not a non-negative whole number")
+            fields[key] = int(entries[key])
+    offset = fields.get("offset", 0)
+    length = fields.get("length", size - offset)
+    if offset > size or offset + length > size:
+        raise refuse(f"at bytes {offset}..{offset + length}, beyond the file's {size} bytes")
+    item = _ITEM_BYTES.get(tensor.data_type)
+    if item is not None:
+        need = int(np.prod([int(d) for d in tensor.dims], dtype=object)) * item
+        if length != need:
+            raise refuse(f"with {length} bytes at offset {offset}, but its shape {list(tensor.dims)} needs {need}")
+
+
+def _read_external_data(proto, path: Path) -> None:
+    """Check every external reference of ``proto`` (``_check_external``), then read them with onnx's loader from the
+    model's folder; a tensor held externally where onnx's model loader does not look is read the same way."""
+    from onnx import external_data_helper
+
+    base = path.parent.resolve()
+    external = [(where, t) for where, t in _all_tensors(proto) if _is_external(t)]
+    for where, tensor in external:
+        _check_external(path, base, where, tensor)
+    if not external:
+        return
+    try:
+        external_data_helper.load_external_data_for_model(proto, str(base))
+    except Exception as exc:  # onnx's own checks (e.g. a symbolic link inside the folder) and OSError
+        raise ModelFileError(f"{path}: its external data cannot be read: {type(exc).__name__}: {exc}; "
+                             f"{_EXTERNAL_RULE} ({base})") from exc
+    for where, tensor in external:  # sparse tensors, training graphs: not in onnx's model walk
+        if _is_external(tensor):
+            loc = next((e.value for e in tensor.external_data if e.key == "location"), "")
+            try:
+                external_data_helper.load_external_data_for_tensor(tensor, str(base))
+            except Exception as exc:
+                raise ModelFileError(f"{path}: tensor {tensor.name!r} ({where}) in external file {loc!r} cannot be "
+                                     f"read: {type(exc).__name__}: {exc}") from exc
+
+
 def load_onnx(path: str | os.PathLike[str]) -> Model:
     """The ``Model`` of the ONNX file ``path`` (see the module docstring); ModelFileError when it cannot be."""
     try:
@@ -335,12 +561,14 @@ def load_onnx(path: str | os.PathLike[str]) -> Model:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # the protobuf decoder raises several kinds
         raise ModelFileError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {exc})") from exc
-    if any(init.data_location == onnx.TensorProto.EXTERNAL for init in proto.graph.initializer):
-        raise ModelFileError(f"{path} keeps its weights in external data files; save the model with the weights inside")
+    _read_external_data(proto, path)
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:
         raise ModelFileError(f"{path} is not a valid ONNX model: {str(exc).splitlines()[0]}") from exc
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise ModelFileError(f"{path} imports no version of the standard ONNX operator set")
     graph = proto.graph
     inits = {init.name for init in graph.initializer}
     inputs = [i for i in graph.input if i.name not in inits]
@@ -357,7 +585,7 @@ def load_onnx(path: str | os.PathLike[str]) -> Model:
         shape.append(int(d.dim_value))
     if not shape:
         raise ModelFileError(f"{path}: input {inputs[0].name!r} has no shape; export it with one")
-    imp = _Importer(graph, path)
+    imp = _Importer(graph, path, int(opset))
     imp.where[inputs[0].name] = -1
     imp.shapes[-1] = tuple(shape)
     for node in graph.node:
