@@ -92,7 +92,7 @@ def test_mnist_from_directory(tmp_path):
     ds = load_dataset("mnist", path=tmp_path / "m", resize=(20, 20))
     assert ds.train.y.size == 30 and ds.test.y.size == 20 and ds.n_features == 400
     raw = read_idx(tmp_path / "m" / "t10k-images-idx3-ubyte")
-    np.testing.assert_allclose(ds.test.x_norm.reshape(-1, 20, 20), resize_images(raw / 255.0, (20, 20)))
+    np.testing.assert_allclose(ds.test.x_norm.reshape(-1, 20, 20), resize_images(raw / 255.0, (20, 20)), rtol=1e-7, atol=1e-12)
 
 
 def test_mnist_missing_file_names_it(tmp_path):

@@ -181,7 +181,8 @@ def test_simulate_returns_typed_results_and_calibrates_the_adc_once():
     res = pyims.simulate(net, _x())
     assert res.adc is not None and res.adc.calibrated and not net.adc.calibrated
     again = pyims.simulate(net.on(adc=res.adc), _x()[:1])  # the same converter on one image alone
-    np.testing.assert_array_equal(again.logits, res.logits[:1])
+    # a batch of 1 takes other BLAS kernels than a batch of 5: equal to round-off, not bit for bit
+    np.testing.assert_allclose(again.logits, res.logits[:1], rtol=1e-12, atol=1e-12 * np.abs(res.logits).max())
 
 
 def test_repeat_draws_are_seeded_and_differ_with_variation():

@@ -54,7 +54,8 @@ def test_a_new_layer_type_needs_no_change_to_forward():
     layers = (mlp.layers[0], Activation(mlp.neuron), Halve(), mlp.layers[2])
     x = np.random.default_rng(2).uniform(size=(3, 6))
     out = forward(layers, x).output
-    np.testing.assert_allclose(out, 0.5 * mlp.neuron(x @ mlp.weights[0] + mlp.biases[0]) @ mlp.weights[1] + mlp.biases[1])
+    want = 0.5 * mlp.neuron(x @ mlp.weights[0] + mlp.biases[0]) @ mlp.weights[1] + mlp.biases[1]
+    np.testing.assert_allclose(out, want, rtol=1e-7, atol=1e-12 * np.abs(want).max())
 
 
 def test_every_strategy_walks_the_same_sequence():

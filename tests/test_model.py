@@ -41,7 +41,7 @@ def test_neuron_formulas():
     inv = NeuronSpec(kind="sigmoid", inverting=True)
     assert inv(np.array(3.0)) < inv(np.array(-3.0))
     hs = NeuronSpec(kind="hardsigmoid", gain_norm=1.0, out_lo_norm=0.0, out_hi_norm=0.8)
-    np.testing.assert_allclose(hs(np.array([-100.0, 0.0, 1.0, 100.0])), [0.0, 0.4, 0.6, 0.8])
+    np.testing.assert_allclose(hs(np.array([-100.0, 0.0, 1.0, 100.0])), [0.0, 0.4, 0.6, 0.8], rtol=1e-7, atol=1e-12)
     assert np.all(np.isfinite(s(np.array([-1e5, 1e5]))))  # tanh form: no overflow
 
 
@@ -84,7 +84,8 @@ def test_trainer_uses_the_neuron(digits):
     inv = train_mlp(digits.train.x_norm, digits.train.y, n_classes=10, neuron=NeuronSpec(kind="hardsigmoid", inverting=True), spec=spec)
     assert np.mean(inv.logits(digits.test.x_norm).argmax(1) == digits.test.y) > 0.85
     pre = inv.forward(digits.test.x_norm[:5])
-    np.testing.assert_allclose(pre[1], inv.neuron(pre[0]) @ inv.weights[1] + inv.biases[1])
+    want = inv.neuron(pre[0]) @ inv.weights[1] + inv.biases[1]
+    np.testing.assert_allclose(pre[1], want, rtol=1e-7, atol=1e-12 * np.abs(want).max())
 
 
 def _mlp(seed=0, sizes=(6, 4, 3)):

@@ -176,7 +176,7 @@ def test_worker_processes_give_identical_results(monkeypatch):
     assert parallel.n_tasks > serial.n_tasks
     a, b = serial.run(u), parallel.run(u)
     for x, y in zip(a.pre_norm, b.pre_norm):
-        np.testing.assert_array_equal(x, y)
-    np.testing.assert_array_equal(a.power_w, b.power_w)
+        np.testing.assert_allclose(y, x, rtol=1e-12, atol=1e-12 * np.abs(x).max())  # other block widths, 1-thread BLAS
+    np.testing.assert_allclose(b.power_w, a.power_w, rtol=1e-12, atol=0)  # power > 0: read power of every image
     with pytest.raises(SpecError, match="workers=0"):
         NativeNetwork(net, WIRES, workers=0)

@@ -105,7 +105,7 @@ def test_worker_processes_share_the_tiles_with_identical_results():
     two = NativeNetwork(net, wires, workers=2, port_method="schur")
     assert one.n_tasks == two.n_tasks == 3  # one factorization per tile
     for a, b in zip(one.run(u).pre_norm, two.run(u).pre_norm):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * np.abs(a).max())  # workers run 1-thread BLAS
 
 
 def test_default_is_the_one_factorization_path_for_tiles_big_enough():

@@ -114,7 +114,7 @@ class NativeOptions:
             tiles big enough to gain from it, where scikit-sparse is installed), "schur" or "solves"
             (``pyims.runners.native``; results agree to ~1e-12).
         workers: processes sharing the solves (``None``: the machine's cores for large networks, 1 for
-            small ones). Results do not depend on it.
+            small ones). Results do not depend on it (beyond round-off: workers run single-threaded BLAS).
         energy: also compute the drivers' power / energy (DC: ``m`` more solves per tile; read time: the
             source-current kernels).
     """
