@@ -149,7 +149,7 @@ class NativeNetwork:
     ``options`` (``NativeOptions``): ``energy=False`` skips the source-conductance part ``S`` (m solves
     per tile, instead of min(m, n)); ``workers`` processes share the solves (large tiles are split
     between them; ``None`` picks the machine's cores when the network is large enough to pay for
-    starting them; results do not depend on it); ``port_method`` forms each tile's port matrices
+    starting them; results agree to round-off); ``port_method`` forms each tile's port matrices
     from one Cholesky factorization ("schur", needs scikit-sparse) or by solves ("solves"); "auto"
     takes "schur" for every tile big enough to gain from it where it can run
     (``pyims.runners.native.resolve_port_method``); ``self.tile_methods`` says what each tile got.
