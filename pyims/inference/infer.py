@@ -182,5 +182,5 @@ def infer(model, x, *, hardware: Hardware | None = None, analysis=None, backend:
         return forward_chunked(net.sequence, u, net.mapped_ideal_evaluate, keep_pre=False)[1]
     from pyims.inference.simulate import simulate
 
-    res = simulate(net, u, analysis, backend=backend, options=options)
+    res = simulate(net, u, analysis, backend=backend, options=options, keep_pre=False)
     return res.mean_logits if isinstance(res, RepeatResult) else res.logits

@@ -51,11 +51,12 @@ def calibrate(net: MappedNetwork, u: np.ndarray, options: NativeOptions | None =
 
 def simulate(net: MappedNetwork, u: np.ndarray, analysis: Analysis | None = None, *, backend: str = "native",
              options: NativeOptions | SimOptions | None = None, progress: Callable[[int], None] | None = None,
-             status: Callable[[str], None] | None = None):
+             status: Callable[[str], None] | None = None, keep_pre: bool = True):
     """Run ``analysis`` (default ``Dc()``) of ``net`` on inputs ``u`` with ``backend`` (see the module docstring).
 
     ``progress(n)``: called as work finishes (native DC: solver tasks; ngspice: images); ``status(text)``: what a
-    long native step is doing."""
+    long native step is doing. ``keep_pre=False``: a native DC run keeps only the outputs, not every layer's
+    pre-activations (whole CNN test sets)."""
     analysis = Dc() if analysis is None else analysis
     if not isinstance(net, MappedNetwork):
         raise SpecError(f"net is a {type(net).__name__}; pass a MappedNetwork (pyims.mapping.map_network(model, hardware))")
@@ -77,13 +78,14 @@ def simulate(net: MappedNetwork, u: np.ndarray, analysis: Analysis | None = None
         draws = []
         for seed in analysis.seeds:
             draws.append(simulate(net.redrawn(seed), u, analysis.inner, backend=backend, options=options, progress=progress,
-                                  status=status))
+                                  status=status, keep_pre=keep_pre))
         return RepeatResult(draws=tuple(draws), seeds=analysis.seeds, analysis=analysis)
     native_opts = options if isinstance(options, NativeOptions) else None
     if isinstance(analysis, Dc) and backend == "native":  # calibrates its ADC itself, on its own port matrices
         from pyims.inference.native import NativeNetwork
 
-        return NativeNetwork(net, options=_native_options(options), progress=progress, status=status).run(u)
+        return NativeNetwork(net, options=_native_options(options), progress=progress, status=status).run(
+            u, keep_pre=keep_pre)
     net = calibrate(net, u, native_opts)
     if isinstance(analysis, Dc):
         if backend == "ngspice":
