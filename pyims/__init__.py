@@ -34,7 +34,7 @@ from pyims.results import RunInfo, TileResult
 from pyims.runners import BACKENDS, TileJob, find_ngspice, get_runner
 from pyims.model import MLP, Model, NeuronSpec, TrainSpec, load_model
 from pyims.spec.simulator import NativeOptions, SimOptions
-from pyims.spec.analysis import Dc, ReadAt, Repeat
+from pyims.spec.analysis import Dc, ReadAt, Repeat, Tran
 from pyims.hardware import FullyAnalog, Hardware, Tiled
 from pyims.spec import (
     DeviceSpec,
@@ -74,6 +74,7 @@ __all__ = [
     "Dc",
     "ReadAt",
     "Repeat",
+    "Tran",
     "NativeOptions",
     "Model",
     "Adc",

@@ -13,7 +13,7 @@ from pyims.errors import SpecError
 from pyims.hardware import Auto, FullyAnalog, Tiled
 from pyims.mapping import map_network
 from pyims.model import MLP, NeuronSpec
-from pyims.spec.analysis import DEFAULT_STEPS, MAX_STEPS, Dc, ReadAt, Repeat
+from pyims.spec.analysis import DEFAULT_STEPS, MAX_STEPS, Dc, ReadAt, Repeat, Tran
 
 WIRES = pyims.WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, r_driver_ohm=100.0, r_sense_ohm=10.0)
 PLAN = pyims.PartitionPlan(horizontal=(2, 1), vertical=(2, 1))
@@ -154,7 +154,7 @@ def test_analyses_are_frozen_values():
     assert len(set(Repeat(Dc(), 5, seed=4).seeds)) == 5
     with pytest.raises(SpecError, match=r"Repeat.n=0 must be an integer >= 1"):
         Repeat(Dc(), 0)
-    with pytest.raises(SpecError, match=r"Repeat.inner is a Repeat; repeat a Dc\(\) or a ReadAt"):
+    with pytest.raises(SpecError, match=r"Repeat.inner is a Repeat; repeat a Dc\(\), a ReadAt\(\.\.\.\) or a Tran"):
         Repeat(Repeat(Dc(), 2), 2)
 
 
@@ -266,3 +266,37 @@ def test_a_non_linear_cell_is_refused_by_the_solvers_before_any_solve():
     for run in (lambda: pyims.simulate(net, _x()), lambda: NativeNetwork(net)):
         with pytest.raises(SpecError, match=r'device kind "cubic" is not linear .* solve linear cells only'):
             run()
+
+
+# ---------------------------------------------------------------- transients
+C_WIRES = pyims.WireParasitics(r_row_ohm=5.0, r_col_ohm=5.0, r_driver_ohm=100.0, r_sense_ohm=10.0, c_row_f=5e-15, c_col_f=5e-15)
+
+
+def test_a_transient_is_the_read_at_its_end_with_every_sample():
+    tran = Tran(1.2e-10, t_rise_s=1e-11, t_delay_s=1e-11)
+    assert tran.as_read == ReadAt(1.1e-10, t_rise_s=1e-11, t_delay_s=1e-11)
+    assert tran.t_grid_s[-1] == pytest.approx(1.2e-10, rel=1e-12)
+    net = map_network(_mlp(), pyims.Hardware(wires=C_WIRES, plan=PLAN))
+    x = _x(2)
+    wave = pyims.simulate(net, x, tran)
+    read = pyims.simulate(net, x, tran.as_read)
+    np.testing.assert_array_equal(wave.output_t, read.output_t)
+    assert wave.output_t.shape == (2, tran.as_read.n_steps + 1, 3)
+    with pytest.raises(SpecError, match=r"transient.t_stop_s=1e-11 must exceed t_delay_s=2e-11"):
+        Tran(1e-11, t_delay_s=2e-11)
+    with pytest.raises(SpecError, match=r"a transient follows one circuit in time: the fully-analog topology"):
+        pyims.simulate(map_network(_mlp(), pyims.Hardware(wires=C_WIRES, topology="tiled")), x, tran)
+
+
+@pytest.mark.ngspice
+def test_a_transient_natively_and_in_ngspice(run_root):
+    from pyims.inference.read_time import READ_TIME_TOLERANCE_REL
+
+    net = map_network(_mlp(), pyims.Hardware(wires=C_WIRES, plan=PLAN))
+    x = _x(1)
+    tran = Tran(1.2e-10, t_rise_s=1e-11, t_delay_s=1e-11, t_step_s=2e-13)
+    native = pyims.simulate(net, x, tran)
+    spice = pyims.simulate(net, x, tran, backend="ngspice")
+    scale = np.abs(spice.output_t).max()
+    np.testing.assert_allclose(native.output_t, spice.output_t, rtol=0, atol=READ_TIME_TOLERANCE_REL * scale)
+    assert np.abs(native.output_t[:, 60] - native.output_t[:, -1]).max() > 0.05 * scale  # it moves: a transient

@@ -3,6 +3,7 @@
     res = simulate(net, u)                                   # Dc(), native: NetworkResult
     res = simulate(net, u, ReadAt(1e-9))                     # native read time: ReadTimeResult
     res = simulate(net, u, Dc(), backend="ngspice")          # the same circuit in ngspice
+    res = simulate(net, u, Tran(1e-9))                       # waveforms to 1 ns: ReadTimeResult.output_t
     res = simulate(net, u, Repeat(Dc(), n=8, seed=1))        # 8 seeded draws: RepeatResult
 
 ``net`` is a ``MappedNetwork`` (it carries its hardware: wires, topology, ADC); ``u`` its hardware
@@ -21,7 +22,7 @@ import numpy as np
 from pyims.errors import SpecError
 from pyims.inference.result import RepeatResult
 from pyims.mapping import MappedNetwork
-from pyims.spec.analysis import Analysis, Dc, ReadAt, Repeat
+from pyims.spec.analysis import Analysis, Dc, ReadAt, Repeat, Tran
 from pyims.spec.simulator import NativeOptions, SimOptions
 
 __all__ = ["simulate", "calibrate", "check_read_time_wires", "SIM_BACKENDS"]
@@ -61,7 +62,8 @@ def simulate(net: MappedNetwork, u: np.ndarray, analysis: Analysis | None = None
     if not isinstance(net, MappedNetwork):
         raise SpecError(f"net is a {type(net).__name__}; pass a MappedNetwork (pyims.mapping.map_network(model, hardware))")
     if not isinstance(analysis, Analysis):
-        raise SpecError(f"analysis is a {type(analysis).__name__}; pass pyims.Dc(), pyims.ReadAt(t_read_s) or pyims.Repeat(...)")
+        raise SpecError(f"analysis is a {type(analysis).__name__}; pass pyims.Dc(), pyims.ReadAt(t_read_s), pyims.Tran(t_stop_s) "
+                        "or pyims.Repeat(...)")
     if backend not in SIM_BACKENDS:
         raise SpecError(f"backend={backend!r} is unknown; use one of {', '.join(SIM_BACKENDS)}")
     if backend == "ngspice" and options is not None and not isinstance(options, SimOptions):
@@ -72,6 +74,11 @@ def simulate(net: MappedNetwork, u: np.ndarray, analysis: Analysis | None = None
     from pyims.inference.native import check_linear_cells
 
     check_linear_cells(net)
+    if isinstance(analysis, Tran):  # the same circuit in time, every sample reported
+        if not net.topology.one_circuit_in_time:
+            raise SpecError("a transient follows one circuit in time: the fully-analog topology (pyims.FullyAnalog()); "
+                            "a tiled network reads each layer alone (analysis=pyims.ReadAt(t_read_s))")
+        analysis = analysis.as_read
     if isinstance(analysis, ReadAt):
         _check_read_time(net, analysis, backend)
     if isinstance(analysis, Repeat):

@@ -2,6 +2,7 @@
 
     Dc()                         the settled outputs (the default)
     ReadAt(t_read_s)             the outputs at a read time under the wires' capacitance
+    Tran(t_stop_s)               the outputs' waveforms from t = 0 to t_stop_s (inputs step at t_delay_s)
     Repeat(inner, n, seed)       ``inner`` on ``n`` seeded draws of the hardware (device variation,
                                  converter errors), each draw's seed derived from ``seed``
 
@@ -20,7 +21,7 @@ import numpy as np
 from pyims.errors import SpecError
 from pyims.spec._checks import nonnegative, positive
 
-__all__ = ["Analysis", "Dc", "ReadAt", "Repeat", "DEFAULT_STEPS", "MAX_STEPS", "draw_seeds"]
+__all__ = ["Analysis", "Dc", "ReadAt", "Tran", "Repeat", "DEFAULT_STEPS", "MAX_STEPS", "draw_seeds"]
 
 #: Grid steps up to the read time when ``t_step_s`` is not given (at least this many).
 DEFAULT_STEPS = 200
@@ -162,6 +163,47 @@ class ReadAt(Analysis):
         return f"read at {self.t_read_s:.3g} s"
 
 
+@dataclass(frozen=True, slots=True)
+class Tran(Analysis):
+    """The network's outputs over a window: every input ramps from 0 to its value (in ``t_rise_s``, from
+    ``t_delay_s``), the circuit starting at DC, and the outputs are reported on a uniform grid from 0 to
+    ``t_stop_s`` (``ReadTimeResult.output_t``). The same circuit in time as a read time -- the one read at the
+    window's end -- so it runs on the same solvers; the grid is chosen as ``ReadAt``'s.
+
+    Attributes:
+        t_stop_s: the window's end, seconds after t = 0 (> ``t_delay_s``).
+        t_step_s / t_rise_s: as ``ReadAt``'s (``None``: chosen / one grid step).
+        t_delay_s: when the inputs start to rise.
+    """
+
+    t_stop_s: float
+    t_step_s: float | None = None
+    t_rise_s: float | None = None
+    t_delay_s: float = 0.0
+    _read: ReadAt = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        stop = positive("transient", "t_stop_s", self.t_stop_s)
+        delay = nonnegative("transient", "t_delay_s", self.t_delay_s)
+        if stop <= delay:
+            raise SpecError(f"transient.t_stop_s={stop!r} must exceed t_delay_s={delay!r}: the window ends after the inputs start")
+        object.__setattr__(self, "_read", ReadAt(t_read_s=stop - delay, t_rise_s=self.t_rise_s, t_delay_s=delay,
+                                                 t_step_s=self.t_step_s))
+
+    @property
+    def as_read(self) -> ReadAt:
+        """The read at the window's end: the same circuit, grid and stimulus."""
+        return self._read
+
+    @property
+    def t_grid_s(self) -> np.ndarray:
+        """``(K+1,)`` seconds, 0 .. ``t_stop_s``."""
+        return self._read.t_grid_s
+
+    def describe(self) -> str:
+        return f"transient to {self.t_stop_s:.3g} s"
+
+
 def draw_seeds(seed: int, n: int) -> tuple[int, ...]:
     """``n`` independent 63-bit seeds derived from ``seed`` (numpy's SeedSequence): draw k of a ``Repeat``."""
     states = np.random.SeedSequence(seed).generate_state(n, dtype=np.uint64)
@@ -185,8 +227,8 @@ class Repeat(Analysis):
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.inner, (Dc, ReadAt)):
-            raise SpecError(f"Repeat.inner is a {type(self.inner).__name__}; repeat a Dc() or a ReadAt(...)")
+        if not isinstance(self.inner, (Dc, ReadAt, Tran)):
+            raise SpecError(f"Repeat.inner is a {type(self.inner).__name__}; repeat a Dc(), a ReadAt(...) or a Tran(...)")
         for name, lo in (("n", 1), ("seed", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
