@@ -50,6 +50,7 @@ __version__ = "0.1.0"
 
 #: Loaded on first use (they pull in scipy and the simulators): ``pyims.infer``, ``pyims.Adc``.
 _LAZY = {"infer": ("pyims.inference.infer", "infer"), "simulate": ("pyims.inference.simulate", "simulate"),
+         "calibrate": ("pyims.inference.simulate", "calibrate"),
          "Adc": ("pyims.components.adc", "Adc")}
 
 
@@ -68,6 +69,7 @@ __all__ = [
     "load_model",
     "infer",
     "simulate",
+    "calibrate",
     "Hardware",
     "FullyAnalog",
     "Tiled",

@@ -300,3 +300,21 @@ def test_a_transient_natively_and_in_ngspice(run_root):
     scale = np.abs(spice.output_t).max()
     np.testing.assert_allclose(native.output_t, spice.output_t, rtol=0, atol=READ_TIME_TOLERANCE_REL * scale)
     assert np.abs(native.output_t[:, 60] - native.output_t[:, -1]).max() > 0.05 * scale  # it moves: a transient
+
+
+# ---------------------------------------------------------------- calibrate once
+def test_calibrated_hardware_gives_an_image_the_same_outputs_alone_and_in_any_batch():
+    mlp, x = _mlp(neuron="relu"), _x(8)
+    hw = pyims.Hardware(wires=WIRES, plan=PLAN, topology="tiled", adc=pyims.Adc(bits=4))
+    fixed = pyims.calibrate(mlp, x[:4], hw)
+    assert fixed.adc.calibrated and not hw.adc.calibrated and fixed.replaced(adc=hw.adc) == hw
+    assert pyims.calibrate(mlp, x, fixed) is fixed  # fixed ranges stay as they are
+    batch = pyims.infer(mlp, x, hardware=fixed)
+    for k in range(x.shape[0]):
+        alone = pyims.infer(mlp, x[k : k + 1], hardware=fixed)
+        np.testing.assert_allclose(alone, batch[k : k + 1], rtol=1e-12, atol=1e-12 * np.abs(batch).max())
+    # without calibrating once, each call calibrates on its own images: one image alone reads otherwise
+    drift = [np.abs(pyims.infer(mlp, x[k : k + 1], hardware=hw) - batch[k : k + 1]).max() for k in range(x.shape[0])]
+    assert max(drift) > 1e-3 * np.abs(batch).max()
+    with pytest.raises(SpecError, match=r"hardware is a dict; pass a pyims.Hardware"):
+        pyims.calibrate(mlp, x, {})

@@ -13,7 +13,7 @@ from pyims.errors import SpecError
 from pyims.hardware import Hardware
 from pyims.inference import NativeNetwork
 from pyims.inference.read_time import READ_TIME_TOLERANCE_REL, NativeReadTime, ngspice_read_time
-from pyims.inference.simulate import calibrate
+from pyims.inference.simulate import calibrated
 from pyims.mapping import map_network
 from pyims.model import MLP, NeuronSpec
 from pyims.spec import PartitionPlan, WireParasitics
@@ -34,7 +34,7 @@ def _mlp(seed: int = 12) -> MLP:
 def _net(u: np.ndarray, *, bits: int = 4, topology: str = "analog", plan: PartitionPlan = PLAN):
     """The network with a calibrated ADC (ranges from the settled outputs of ``u``)."""
     net = map_network(_mlp(), Hardware(plan=plan, wires=WIRES, topology=topology, adc=Adc(bits=bits)))
-    return calibrate(net, u)
+    return calibrated(net, u)
 
 
 def test_every_sample_of_the_waveform_is_converted():
@@ -114,7 +114,7 @@ def test_tiled_read_time_converts_each_partitions_partial_sums():
 def test_read_time_errors_with_an_adc():
     u = np.random.default_rng(3).uniform(size=(2, 12))
     raw = map_network(_mlp(), Hardware(plan=PLAN, wires=WIRES, topology="analog", adc=Adc(bits=4)))
-    with pytest.raises(SpecError, match=r"needs a calibrated ADC .*simulate.calibrate\(net, u\)"):
+    with pytest.raises(SpecError, match=r"needs a calibrated ADC .*simulate.calibrated\(net, u\)"):
         NativeReadTime(raw, READ)
     res = NativeReadTime(_net(u), READ).run(u)
     with pytest.raises(SpecError, match=r"read time 5e-11 s was not reported; this result has \[3e-11, 6e-11, 1.2e-10\]"):

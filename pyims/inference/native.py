@@ -377,6 +377,8 @@ class NativeNetwork:
         forward(net.sequence, a, evaluate, keep_inputs=False, keep_pre=False)
         self.adc = adc.with_full_scale(tuple(fs))
         self.net = net.on(adc=self.adc)
+        log.info("ADC ranges calibrated on the settled outputs of %d image(s): %s; to keep them fixed across calls, "
+                 "pass hardware=pyims.calibrate(model, x_cal, hardware)", a.shape[0], self.adc.describe())
         return self.adc
 
     def run(self, u: np.ndarray, *, keep_pre: bool = True) -> NetworkResult:

@@ -99,7 +99,7 @@ class NativeReadTime:
     ``energy=True`` also builds the source-current kernels for the drivers' energy (fully-analog only).
     ``dc``: a ``NativeNetwork`` of the same circuit whose settled outputs the settling times may reuse (when
     it converts nothing); otherwise the kernels' DC maps give them. The network's ADC, if any, must be
-    calibrated (``pyims.inference.simulate.calibrate``). Building costs ``K`` sparse solves per layer with
+    calibrated (``pyims.inference.simulate.calibrated``). Building costs ``K`` sparse solves per layer with
     ``min(m, n)`` right-hand sides; ``run`` is dense products and FFTs.
     """
 
@@ -121,7 +121,7 @@ class NativeReadTime:
                             "use NativeOptions(energy=False)")
         if net.adc is not None and not net.adc.calibrated:
             raise SpecError("NativeReadTime needs a calibrated ADC (fixed full_scale_norm); calibrate it at DC first: "
-                            "net = pyims.inference.simulate.calibrate(net, u)")
+                            "net = pyims.inference.simulate.calibrated(net, u)")
         self.net, self.analysis, self.options, self.energy = net, analysis, opts, opts.energy
         self._dc = dc if dc is not None and getattr(dc, "adc", None) is None and getattr(dc, "net", None) is not None \
             and dc.net.layers == net.layers and dc.net.wires == net.wires and dc.net.topology == topo else None
@@ -315,7 +315,7 @@ def ngspice_read_time(net: MappedNetwork, analysis: ReadAt, u: np.ndarray, *, ti
                         "topology is read natively only (pyims.FullyAnalog(), or the native backend)")
     if net.adc is not None and not net.adc.calibrated:
         raise SpecError("ngspice_read_time needs a calibrated ADC (fixed full_scale_norm); calibrate it at DC first: "
-                        "net = pyims.inference.simulate.calibrate(net, u)")
+                        "net = pyims.inference.simulate.calibrated(net, u)")
     if not isinstance(workers, int) or workers < 1:
         raise SpecError(f"workers={workers!r} must be an integer >= 1")
     t0 = time.perf_counter()

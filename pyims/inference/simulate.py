@@ -20,12 +20,13 @@ from collections.abc import Callable
 import numpy as np
 
 from pyims.errors import SpecError
+from pyims.hardware import Hardware
 from pyims.inference.result import RepeatResult
 from pyims.mapping import MappedNetwork
 from pyims.spec.analysis import Analysis, Dc, ReadAt, Repeat, Tran
 from pyims.spec.simulator import NativeOptions, SimOptions
 
-__all__ = ["simulate", "calibrate", "check_read_time_wires", "SIM_BACKENDS"]
+__all__ = ["simulate", "calibrate", "calibrated", "check_read_time_wires", "SIM_BACKENDS"]
 
 #: The backends ``simulate`` runs.
 SIM_BACKENDS = ("native", "ngspice")
@@ -39,7 +40,7 @@ def _native_options(options: object) -> NativeOptions:
     return options
 
 
-def calibrate(net: MappedNetwork, u: np.ndarray, options: NativeOptions | None = None) -> MappedNetwork:
+def calibrated(net: MappedNetwork, u: np.ndarray, options: NativeOptions | None = None) -> MappedNetwork:
     """``net`` with its ADC's ranges fixed from the settled outputs of ``u`` (itself when it has no ADC or a fixed one)."""
     if net.adc is None or net.adc.calibrated:
         return net
@@ -48,6 +49,24 @@ def calibrate(net: MappedNetwork, u: np.ndarray, options: NativeOptions | None =
     opts = _native_options(options)
     native = NativeNetwork(net, options=NativeOptions(port_method=opts.port_method, workers=opts.workers, energy=False))
     return net.on(adc=native.calibrate_adc(u))
+
+
+def calibrate(model, x_cal, hardware: Hardware, *, options: NativeOptions | None = None) -> Hardware:
+    """``hardware`` with its converters' ranges fixed from calibration inputs ``x_cal`` (``(N, features)`` or
+    ``(N, C, H, W)``, as for ``pyims.infer``): the settled outputs of the first ``adc.calibration_images`` of them on
+    this hardware set each layer's range. Inference with the returned hardware gives every image the same outputs
+    whatever batch it is in. Hardware without an ADC, or with fixed ranges, comes back as it is."""
+    from pyims.mapping import map_network
+    from pyims.model.graph import as_model
+
+    if not isinstance(hardware, Hardware):
+        raise SpecError(f"hardware is a {type(hardware).__name__}; pass a pyims.Hardware")
+    if hardware.adc is None or hardware.adc.calibrated:
+        return hardware
+    m = as_model(model)
+    net = map_network(m, hardware)
+    u = net.check_inputs(hardware.encoding.quantized(m.check_input(x_cal)))
+    return hardware.replaced(adc=calibrated(net, u, options).adc)
 
 
 def simulate(net: MappedNetwork, u: np.ndarray, analysis: Analysis | None = None, *, backend: str = "native",
@@ -93,7 +112,7 @@ def simulate(net: MappedNetwork, u: np.ndarray, analysis: Analysis | None = None
 
         return NativeNetwork(net, options=_native_options(options), progress=progress, status=status).run(
             u, keep_pre=keep_pre)
-    net = calibrate(net, u, native_opts)
+    net = calibrated(net, u, native_opts)
     if isinstance(analysis, Dc):
         if backend == "ngspice":
             from pyims.inference.spice import SpiceNetwork
