@@ -90,3 +90,21 @@ def test_bad_cluster_settings_are_refused(tmp_path):
         SpiceCluster(store_dir=tmp_path, batch_size=0)
     with pytest.raises(SystemExit):
         main(["run", "x.toml", "--verify-images", "some"])
+
+
+def test_a_damaged_or_non_finite_stored_batch_runs_again(tmp_path, caplog):
+    """A truncated archive, a file that is no archive, and a stored NaN: each read as missing (it runs again), never
+    an internal error, never a PASS from a NaN."""
+    store = BatchStore(tmp_path, "k")
+    pre, power, out = [np.ones((2, 3))], np.ones(2), np.ones((2, 3))
+    store.put("good", pre, power, out, {"host": "h"})
+    assert store.get("good", 1) is not None
+    npz, _ = store._paths("good")
+    whole = npz.read_bytes()
+    npz.write_bytes(whole[: len(whole) // 2])  # truncated
+    assert store.get("good", 1) is None
+    npz.write_bytes(b"not an archive")
+    assert store.get("good", 1) is None
+    store.put("nan", [np.array([[np.nan, 1.0, 2.0]])], np.ones(1), np.ones((1, 3)), {"host": "h"})
+    assert store.get("nan", 1) is None
+    assert "damaged" in caplog.text and "NaN or inf" in caplog.text

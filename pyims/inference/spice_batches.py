@@ -20,6 +20,7 @@ import logging
 import os
 import platform
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,9 @@ class BatchStore:
         return self.dir / f"{key}.npz", self.dir / f"{key}.json"
 
     def get(self, key: str, n_layers: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]] | None:
-        """A stored batch ``(pre per layer, power, outputs, provenance)``, or None when missing or unreadable."""
+        """A stored batch ``(pre per layer, power, outputs, provenance)``, or None when missing, unreadable (truncated,
+        not an archive, fields missing) or holding a non-finite value: such a batch runs again, so NaN from a
+        store never passes verification."""
         npz, meta = self._paths(key)
         if not (npz.is_file() and meta.is_file()):
             return None
@@ -85,8 +88,11 @@ class BatchStore:
                 power = np.array(data["power"])
                 output = np.array(data["output"])
             info = json.loads(meta.read_text())
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             log.warning("verification batch %s is damaged (%s); it runs again", npz, exc)
+            return None
+        if not all(np.all(np.isfinite(a)) for a in (*pre, power, output)):
+            log.warning("verification batch %s holds NaN or inf; it runs again", npz)
             return None
         return pre, power, output, info
 
