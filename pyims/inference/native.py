@@ -207,7 +207,7 @@ class NativeNetwork:
 
     @property
     def n_tiles(self) -> int:
-        return sum(layer.n_h * layer.n_v for layer in self.net.layers)
+        return self.net.n_tiles
 
     @property
     def sense(self) -> Sense:

@@ -97,8 +97,7 @@ class NativeReadTime:
 
     ``analysis``: the ``ReadAt`` (grid, ramp, read times, settling band). ``options``: ``NativeOptions``;
     ``energy=True`` also builds the source-current kernels for the drivers' energy (fully-analog only).
-    ``dc``: a ``NativeNetwork`` of the same circuit whose settled outputs the settling times may reuse (when
-    it converts nothing); otherwise the kernels' DC maps give them. The network's ADC, if any, must be
+    Settling times come from the kernels' own DC maps (no DC network is built). The network's ADC, if any, must be
     calibrated (``pyims.inference.simulate.calibrated``). Building costs ``K`` sparse solves per layer with
     ``min(m, n)`` right-hand sides; ``run`` is dense products and FFTs.
     """
@@ -106,7 +105,7 @@ class NativeReadTime:
     #: images per chunk of the per-image products (bounds memory at ~K x n x 8 B per image and layer)
     CHUNK = 256
 
-    def __init__(self, net: MappedNetwork, analysis: ReadAt, *, options: NativeOptions | None = None, dc=None) -> None:
+    def __init__(self, net: MappedNetwork, analysis: ReadAt, *, options: NativeOptions | None = None) -> None:
         if not isinstance(net, MappedNetwork):
             raise SpecError(f"net is a {type(net).__name__}; pass a MappedNetwork (pyims.mapping.map_network)")
         if not isinstance(analysis, ReadAt):
@@ -123,8 +122,6 @@ class NativeReadTime:
             raise SpecError("NativeReadTime needs a calibrated ADC (fixed full_scale_norm); calibrate it at DC first: "
                             "net = pyims.inference.simulate.calibrated(net, u)")
         self.net, self.analysis, self.options, self.energy = net, analysis, opts, opts.energy
-        self._dc = dc if dc is not None and getattr(dc, "adc", None) is None and getattr(dc, "net", None) is not None \
-            and dc.net.layers == net.layers and dc.net.wires == net.wires and dc.net.topology == topo else None
         t0 = time.perf_counter()
         h, k_max = analysis.step_s, analysis.n_steps
         self.kernels: list[StepKernels] = []
@@ -283,10 +280,7 @@ class NativeReadTime:
         """Per image: the time after the inputs start from which every output stays within ``band_ratio`` of
         the image's largest output swing around its DC value (``inf``: not by the read time); ``z_t`` the last
         layer's analog outputs ``(N, K+1, n_out)``."""
-        if self._dc is not None:
-            final = self._dc.run(u, keep_pre=False).logits
-        else:
-            final = forward(self.net.sequence, u, self.settled_evaluate, keep_inputs=False, keep_pre=False).output
+        final = forward(self.net.sequence, u, self.settled_evaluate, keep_inputs=False, keep_pre=False).output
         final = final.reshape(u.shape[0], -1)  # type: ignore[union-attr]
         swing = np.max(np.abs(final - z_t[:, 0]), axis=1)  # (N,)
         band = self.analysis.band_ratio * np.maximum(swing, np.finfo(float).tiny)

@@ -307,10 +307,11 @@ def map_network(
     splits = plan.resolve_shapes(tuple((layer.n_in, layer.n_out) for layer in xbars))  # type: ignore[attr-defined]
     u_bias = periphery.v_bias_v / encoding.v_read_v
     rng = np.random.default_rng(device.variation_seed)
+    conversion = ConductanceMapping.from_spec(device, hw.device)  # weights -> targets -> the device
     layers = []
     for layer, split in zip(xbars, splits):
         w_aug = np.vstack([layer.weight, (layer.bias / u_bias)[None, :]])  # type: ignore[attr-defined]
-        g_pos, g_neg, w_max = ConductanceMapping.from_spec(device, hw.device).program(w_aug, rng)  # targets -> the device
+        g_pos, g_neg, w_max = conversion.program(w_aug, rng)
         for arr in (g_pos, g_neg):
             arr.flags.writeable = False
         layers.append(
