@@ -318,3 +318,11 @@ def test_calibrated_hardware_gives_an_image_the_same_outputs_alone_and_in_any_ba
     assert max(drift) > 1e-3 * np.abs(batch).max()
     with pytest.raises(SpecError, match=r"hardware is a dict; pass a pyims.Hardware"):
         pyims.calibrate(mlp, x, {})
+
+
+def test_a_config_naming_an_unknown_device_kind_is_refused_when_read():
+    from pyims.errors import ConfigError
+    from pyims.experiment.config import parse_config
+
+    with pytest.raises(ConfigError, match=r"config: device.kind='pcm' is unknown; use one of linear"):
+        parse_config({"device": {"kind": "pcm"}})

@@ -411,7 +411,12 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: 
             raise ConfigError(f"{source}: {exc}") from exc
         except TypeError as exc:
             raise ConfigError(f"{source}: [{section}] {exc}") from exc
-    return ExperimentConfig(**kwargs)
+    cfg = ExperimentConfig(**kwargs)
+    try:
+        cfg.hardware  # the sections together: the device kind is known, the topology one the periphery supports
+    except SpecError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    return cfg
 
 
 def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
