@@ -123,7 +123,7 @@ def test_mnist_download_config_against_local_server(tmp_path, http_server):
 @pytest.mark.parametrize(
     "data, error, match",
     [
-        ({"device": {"g_onn": 1e-4}}, ConfigError, "unknown field device.g_onn; allowed: kind, g_on_s, g_off_s"),
+        ({"device": {"g_onn": 1e-4}}, ConfigError, "device.g_onn is unknown for device.kind='linear'; use g_on_s, g_off_s"),
         ({"neuron": {"kind": "swish"}}, ConfigError, "neuron.kind='swish' is unknown; use one of sigmoid, hardsigmoid, linear"),
         ({"simulation": {"mode": "hybrid"}}, ConfigError, "simulation.mode='hybrid' is unknown; use one of analog, tiled"),
         ({"periphery": {"combine": "max"}}, ConfigError, "periphery.combine='max' is unknown; use one of sum, average"),

@@ -70,7 +70,7 @@ def test_spec_points_and_keys(tmp_path):
         ({"axes": {"wires.r_row_ohm": []}}, "needs a non-empty list"),
         ({"axes": {"wires.": [1.0]}}, "must name 'section.field'"),
         ({"axes": {"partitions": [[4, 1]]}}, "each value must be a table"),
-        ({"axes": {"device.g_onn": [1e-4]}}, "unknown field device.g_onn"),
+        ({"axes": {"device.g_onn": [1e-4]}}, "device.g_onn is unknown for device.kind"),
         ({"axes": {"partitions.horizontal": [[1, 1], [500, 1]]}}, None),  # valid config, fails at run time
         ({"axes": {"neuron.kind": ["sigmoid", "swish"]}}, r"point \{'neuron.kind': 'swish'\} is invalid.*neuron.kind='swish' is unknown"),
         ({"axes": {"wires.r_row_ohm": [1.0]}, "colour": "red"}, "unknown field 'colour'"),

@@ -219,8 +219,13 @@ class ExperimentConfig:
             out[section] = {
                 f.name: _plain(getattr(getattr(self, section), f.name))
                 for f in dataclasses.fields(getattr(self, section))
-                if not f.name.startswith("_")
+                if not f.name.startswith("_") and not (section == "device" and f.name == "params")
             }
+        out["device"].update({k: _plain(v) for k, v in self.device.params})  # a kind's own fields, as in the TOML
+        if self.device.kind != "linear":  # another kind's range is its own fields
+            for name in ("g_on_s", "g_off_s"):
+                if out["device"][name] == getattr(DeviceSpec(), name):
+                    del out["device"][name]
         return out
 
 
@@ -285,6 +290,10 @@ def config_key(cfg: ExperimentConfig) -> str:
         data["model"].pop("file", None)
     if data["device"].get("kind") == "linear":  # the device kind, added with device components: the default
         data["device"].pop("kind", None)  # leaves earlier keys as they were
+    for name, default in (("t_since_program_s", 0.0), ("drift_compensation", "none"), ("stuck_off_ratio", 0.0),
+                          ("stuck_on_ratio", 0.0), ("seed", 0)):
+        if data["device"].get(name, default) == default:  # the device fields of real devices: at their defaults,
+            data["device"].pop(name, None)  # earlier keys hold
     for name, default in (("activations", "ideal"), ("t_read_s", None), ("t_rise_s", None), ("t_step_s", None),
                           ("read_times_s", [])):
         if data["simulation"].get(name, default) == default:  # read-time fields: unset, earlier keys hold
@@ -331,7 +340,7 @@ def check_value_type(where: str, tp: Any, value: Any) -> None:
 def _check_table_types(section: str, cls: type, table: dict[str, Any], source: str) -> None:
     hints = typing.get_type_hints(cls)
     for key, value in table.items():
-        if key in hints:
+        if key in hints and not (section == "device" and key == "params"):  # a kind's own fields: its class checks
             check_value_type(f"{source}: {section}.{key}", hints[key], value)
 
 
@@ -399,6 +408,14 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: 
         cls = _SECTIONS[section]
         table = _renamed(section, table, source)
         allowed = _allowed(cls) + (["row_geometry", "col_geometry"] if section == "wires" else [])
+        if section == "device":  # fields beyond DeviceSpec's are the kind's own: its class checks them
+            allowed.remove("params")
+            own = {k: v for k, v in table.items() if k not in allowed}
+            for k, v in own.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                    raise ConfigError(f"{source}: device.{k}={v!r} must be a number or a string")
+            table = {k: v for k, v in table.items() if k in allowed} | ({"params": own} if own else {})
+            allowed.append("params")
         unknown = [k for k in table if k not in allowed]
         if unknown:
             raise ConfigError(f"{source}: unknown field {section}.{unknown[0]}; allowed: {', '.join(allowed)}")

@@ -163,6 +163,8 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
     _check_dataset(cfg, checks)
     sizes, shapes, why = _layer_shapes(cfg)
     topology = as_topology(cfg.simulation.mode)
+    if why is None:
+        why = cfg.hardware.fully_analog_problem
     problem = topology.problem_with(why is None, cfg.periphery, why)
     if problem is not None:
         raise ConfigError(f"simulation.mode={cfg.simulation.mode!r}: {problem}")

@@ -14,11 +14,14 @@ network alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from pyims.components.adc import Adc
 from pyims.devices import Device, device_for
+from pyims.devices.base import COMMON_FIELDS
 from pyims.errors import SpecError
 from pyims.hardware.topology import Topology, as_topology
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireParasitics
@@ -77,19 +80,40 @@ class Hardware:
 
     @property
     def device_spec(self) -> DeviceSpec:
-        """The mapping's conductance range, levels and variation (``DeviceSpec`` defaults for a device object)."""
-        return self.devices if isinstance(self.devices, DeviceSpec) else DeviceSpec(kind=self.device.kind)
+        """The ``[device]`` table of this hardware: kind, the device's range (``g_off_s`` / ``g_on_s``), levels,
+        variation, the common device fields and the kind's own (``params``)."""
+        device = self.device
+        g_off, g_on = device.g_range_s
+        own = {k: v for k, v in device.own_params().items() if k not in ("g_on_s", "g_off_s")}
+        base = self.devices if isinstance(self.devices, DeviceSpec) else DeviceSpec(kind=device.kind)
+        return replace(base, kind=device.kind, g_on_s=g_on, g_off_s=g_off, params=tuple(sorted(own.items())),
+                       **{name: getattr(device, name) for name in COMMON_FIELDS})
 
     def redrawn(self, seed: int) -> "Hardware":
-        """This hardware with its randomness drawn again from ``seed``: device variation (and a device object's own
-        ``seed``, where it has one) and the converters' errors."""
+        """This hardware with its randomness drawn again from ``seed``: device variation and the device's own draws
+        (programming, stuck cells, drift, read noise) and the converters' errors."""
         devices: DeviceSpec | Device = self.devices
         if isinstance(devices, DeviceSpec):
-            devices = replace(devices, variation_seed=int(seed))
-        elif "seed" in {f.name for f in fields(devices)}:  # type: ignore[arg-type]
-            devices = replace(devices, seed=int(seed))  # type: ignore[type-var]
+            devices = replace(devices, variation_seed=int(seed), seed=int(seed))
+        else:
+            devices = replace(devices, seed=int(seed))
         adc = replace(self.adc, seed=int(seed)) if self.adc is not None else None
         return replace(self, devices=devices, adc=adc)
+
+    @property
+    def fully_analog_problem(self) -> str | None:
+        """Why this hardware needs a digital step between layers (so no fully-analog circuit), or ``None``."""
+        device = self.device
+        comp = device.drift_compensation
+        if comp != "none":
+            return (f"device.drift_compensation={comp!r} scales every layer's outputs digitally after its ADC, between "
+                    "layers; the fully-analog circuit has no digital step")
+        if device.t_since_program_s > 0.0 and device.read_sigma_s(np.ones(1) * device.g_range_s[1], np.ones(1) * device.g_range_s[1],
+                                                                   device.t_since_program_s).any():
+            return (f"device.kind={device.kind!r} read {device.t_since_program_s:g} s after programming draws fresh read noise "
+                    "on every cell for every input vector; the tiled topology solves each tile per vector, the "
+                    "fully-analog circuit does not yet")
+        return None
 
     def replaced(self, **changes: Any) -> "Hardware":
         """This hardware with some parts replaced (``hw.replaced(wires=...)``)."""

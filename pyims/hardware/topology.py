@@ -61,7 +61,8 @@ class Topology:
 
     def problem(self, net: Any) -> str | None:
         """Why ``net`` (a ``MappedNetwork``) cannot be built this way, or ``None``."""
-        return self.problem_with(net.fully_analog_capable, net.periphery, net.fully_analog_problem)
+        dense_stack, why = _analog_capable(net)
+        return self.problem_with(dense_stack, net.periphery, why)
 
     def check(self, net: Any) -> None:
         """SpecError unless ``net`` can be built this way."""
@@ -90,11 +91,13 @@ class Topology:
 
     def read_out(self, net: Any, adc: "Adc | None", k: int, parts: list[np.ndarray]) -> np.ndarray:
         """Layer ``k``'s outputs from what its tiles deliver: ``parts`` one array ``(..., n_out)`` per partial result
-        (``partial_outputs``), any leading shape (images, time samples); converted where the ADC sits, then combined."""
+        (``partial_outputs``), any leading shape (images, time samples); converted where the ADC sits, then combined, then
+        scaled by the layer's drift compensation (a digital step: the tiled topology only)."""
         n_layers = len(net.layers)
         if adc is not None and self.converts(k, n_layers):
             parts = [adc.convert(z, layer=k, n_layers=n_layers, part=p, n_parts=len(parts)) for p, z in enumerate(parts)]
-        return parts[0] if len(parts) == 1 else net.combiner.combine(parts)
+        z = parts[0] if len(parts) == 1 else net.combiner.combine(parts)
+        return net.digital_out(k, z)
 
     def calibration_data(self, parts: list[np.ndarray]) -> np.ndarray:
         """What an ADC's range is calibrated on: every converter's inputs."""
@@ -176,9 +179,17 @@ class Auto(Topology):
         return self.choose(dense_stack, periphery).problem_with(dense_stack, periphery, why)
 
     def resolve(self, net: Any) -> Topology:
-        choice = self.choose(net.fully_analog_capable, net.periphery)
+        choice = self.choose(_analog_capable(net)[0], net.periphery)
         choice.check(net)
         return choice
+
+
+def _analog_capable(net: Any) -> tuple[bool, str | None]:
+    """Whether ``net`` can be one circuit, and why not: the network's shape, then its hardware's digital steps."""
+    if not net.fully_analog_capable:
+        return False, net.fully_analog_problem
+    why = net.hardware.fully_analog_problem
+    return why is None, why
 
 
 #: Config names (``simulation.mode``; ``pyims.Hardware(topology=...)``) to topology classes.

@@ -409,7 +409,7 @@ class NativeNetwork:
                 if self.energy:
                     power[sl] += self._power(layer, lmap, rows_aug * net.v_read_v).reshape(n_img, -1).sum(axis=1)  # type: ignore[arg-type]
                 if adc is None or not topo.converts(k, n_layers):
-                    return rows_aug @ lmap.w
+                    return net.digital_out(k, rows_aug @ lmap.w) if not topo.neurons_in_circuit else rows_aug @ lmap.w
                 return topo.read_out(net, adc, k, self._parts(k, layer, rows_aug))  # type: ignore[arg-type]
 
             trace = forward(net.sequence, a, evaluate, keep_inputs=False, keep_pre=keep_pre)

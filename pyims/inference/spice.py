@@ -163,7 +163,7 @@ class SpiceNetwork:
                 # Python's combination: currents summed at one virtual ground, or the partitions'
                 # outputs (each with gain h) averaged; equal for ideal arithmetic.
                 z[:, outs] = net.combiner.combine(parts)
-            return z
+            return net.digital_out(l, z)  # the digital steps after the read-out (drift compensation)
 
         trace = forward(net.sequence, u, evaluate, keep_inputs=False)
         return trace.pre, power, trace.output.reshape(u.shape[0], -1)  # type: ignore[union-attr]

@@ -8,8 +8,9 @@ For a layer's augmented weights ``w`` (inputs plus the bias row), with ``w_max =
 so ``G+ - G- = dg * w / w_max`` (before quantisation ``q`` and variation). ``q`` rounds to
 ``levels`` evenly spaced values in [0, 1] (identity when continuous). Variation multiplies
 each programmed G by ``exp(sigma * N(0, 1))``, independently per device (G+ drawn first, then G-).
-The cells are then programmed to those targets by the device (``Device.program``; the linear
-device lands exactly on them).
+The cells are then programmed to those targets by the device and read ``t_since_program_s``
+later (``Device.state``: programming noise, stuck cells, drift, read-noise spread; the linear
+device lands exactly on them and stays).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pyims.devices import Device, LinearDevice, device_for
+from pyims.devices.base import CellState
 from pyims.errors import SpecError
 from pyims.spec import DeviceSpec
 from pyims.spec._checks import nonnegative, positive
@@ -31,7 +33,8 @@ class ConductanceMapping:
     """The weights-to-conductances converter of one set of devices.
 
     Attributes:
-        g_on_s / g_off_s: the conductances the largest weight / a zero weight map to, siemens (g_on > g_off > 0).
+        g_on_s / g_off_s: the conductances the largest weight / a zero weight map to, siemens (g_on > g_off >= 0):
+            the device's range (``Device.g_range_s``).
         levels: programmable levels evenly spaced in [g_off, g_on] (``None``: continuous).
         variation_sigma_ratio: the standard deviation of ln(G) of the device-to-device variation (0: none).
         device: the cells the targets are programmed into (``pyims.devices``).
@@ -45,7 +48,7 @@ class ConductanceMapping:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "g_on_s", positive("ConductanceMapping", "g_on_s", self.g_on_s))
-        object.__setattr__(self, "g_off_s", positive("ConductanceMapping", "g_off_s", self.g_off_s))
+        object.__setattr__(self, "g_off_s", nonnegative("ConductanceMapping", "g_off_s", self.g_off_s))
         if self.g_on_s <= self.g_off_s:
             raise SpecError(f"ConductanceMapping.g_on_s={self.g_on_s!r} must exceed g_off_s={self.g_off_s!r}")
         if self.levels is not None:
@@ -59,9 +62,11 @@ class ConductanceMapping:
 
     @classmethod
     def from_spec(cls, spec: DeviceSpec, device: Device | None = None) -> "ConductanceMapping":
-        """The converter of a ``[device]`` spec, with the device it names (or ``device``)."""
-        return cls(g_on_s=spec.g_on_s, g_off_s=spec.g_off_s, levels=spec.levels,
-                   variation_sigma_ratio=spec.variation_sigma_ratio, device=device if device is not None else device_for(spec))
+        """The converter of a ``[device]`` spec, with the device it names (or ``device``), over the device's range."""
+        device = device if device is not None else device_for(spec)
+        g_off, g_on = device.g_range_s
+        return cls(g_on_s=g_on, g_off_s=g_off, levels=spec.levels, variation_sigma_ratio=spec.variation_sigma_ratio,
+                   device=device)
 
     @property
     def dg_s(self) -> float:
@@ -89,9 +94,8 @@ class ConductanceMapping:
             out.append(self.g_off_s + dg * part)
         return out[0], out[1], w_max
 
-    def program(self, w: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-        """``(G+, G-, w_max)`` programmed for weights ``w`` ``(rows, n_out)``: the targets with variation, written
-        into the device (float64, siemens, same shape). ``rng`` draws the variation and the device's programming."""
+    def varied_targets(self, w: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(G+, G-, w_max)``: the targets with the device-to-device variation drawn from ``rng`` (G+ first)."""
         g_pos, g_neg, w_max = self.targets(w)
         if self.variation_sigma_ratio > 0.0:
             if rng is None:
@@ -100,7 +104,22 @@ class ConductanceMapping:
             sigma = self.variation_sigma_ratio
             g_pos = g_pos * np.exp(sigma * rng.standard_normal(g_pos.shape))
             g_neg = g_neg * np.exp(sigma * rng.standard_normal(g_neg.shape))
-        return self.device.program(g_pos, rng), self.device.program(g_neg, rng), w_max
+        return g_pos, g_neg, w_max
+
+    def cells(self, w: np.ndarray, rng: np.random.Generator | None = None,
+              device_rng: np.random.Generator | None = None) -> tuple[CellState, CellState, float]:
+        """``(G+ cells, G- cells, w_max)`` for weights ``w`` ``(rows, n_out)``: the varied targets (``rng``) written
+        into the device and read at its ``t_since_program_s`` (``Device.state``; its draws from ``device_rng``,
+        default ``rng``: G+ cells first)."""
+        g_pos, g_neg, w_max = self.varied_targets(w, rng)
+        dev_rng = rng if device_rng is None else device_rng
+        return self.device.state(g_pos, dev_rng), self.device.state(g_neg, dev_rng), w_max
+
+    def program(self, w: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(G+, G-, w_max)`` for weights ``w`` ``(rows, n_out)``: the mean conductances the cells hold when read
+        (float64, siemens, same shape; ``cells``). ``rng`` draws the variation and the device's draws."""
+        pos, neg, w_max = self.cells(w, rng)
+        return pos.g_s, neg.g_s, w_max
 
 
 def weights_to_conductances(

@@ -23,6 +23,7 @@ from pyims.components.registry import combiner_for, sense_for
 from pyims.errors import SpecError
 from pyims.hardware import Hardware, Topology
 from pyims.spec._checks import real_array
+from pyims.mapping.compensation import drift_scale
 from pyims.mapping.conductance import ConductanceMapping
 from pyims.model import MLP, NeuronSpec
 from pyims.model.graph import Model, as_model
@@ -43,6 +44,10 @@ class MappedLayer(DenseLike):
         split: the layer's tiles (row sizes include the bias row).
         source: the float layer it was mapped from (its ``unroll`` / ``fold``: a convolution reads
             one row vector per output position), or ``None`` for a plain dense layer.
+        out_scale: float64 ``(n_out,)``: the drift compensation's digital factor on each output
+            (``pyims.mapping.compensation``), or ``None`` (none).
+        read_sigma_pos_s / read_sigma_neg_s: float64 ``(n_in + 1, n_out)``, siemens: the standard deviation of
+            each cell's read noise (a fresh draw every read), or ``None`` when reads are noiseless.
     """
 
     g_pos_s: np.ndarray
@@ -51,6 +56,9 @@ class MappedLayer(DenseLike):
     dg_s: float
     split: LayerSplit
     source: DenseLike | None = None
+    out_scale: np.ndarray | None = None
+    read_sigma_pos_s: np.ndarray | None = None
+    read_sigma_neg_s: np.ndarray | None = None
 
     def unroll(self, a: np.ndarray) -> np.ndarray:
         return DenseLike.unroll(self, a) if self.source is None else self.source.unroll(a)
@@ -104,8 +112,30 @@ class MappedLayer(DenseLike):
         return TileSpec(g_s=self.tile_g(p, c), wires=wires)
 
     def effective_weights(self) -> np.ndarray:
-        """The weights the programmed devices realise, ``(n_in + 1, n_out)`` (mapped-ideal)."""
-        return (self.g_pos_s - self.g_neg_s) * (self.w_max / self.dg_s)
+        """The weights the programmed devices realise, ``(n_in + 1, n_out)`` (mapped-ideal, drift compensation
+        included)."""
+        w = (self.g_pos_s - self.g_neg_s) * (self.w_max / self.dg_s)
+        return w if self.out_scale is None else w * self.out_scale
+
+    def compensate(self, z: np.ndarray) -> np.ndarray:
+        """Outputs ``z`` ``(..., n_out)`` after the drift compensation's digital scale (``z`` itself when none)."""
+        return z if self.out_scale is None else z * self.out_scale
+
+    @property
+    def read_noise(self) -> bool:
+        """Whether every read of this layer draws fresh cell noise."""
+        return self.read_sigma_pos_s is not None
+
+    def tile_read_sigma(self, p: int, c: int) -> np.ndarray | None:
+        """Read-noise standard deviations of tile (p, c), interleaved like ``tile_g``, or ``None``."""
+        if self.read_sigma_pos_s is None or self.read_sigma_neg_s is None:
+            return None
+        rows, outs = self.rows_of(p), self.outs_of(c)
+        sp, sn = self.read_sigma_pos_s[rows, outs], self.read_sigma_neg_s[rows, outs]
+        out = np.empty((sp.shape[0], 2 * sp.shape[1]))
+        out[:, 0::2] = sp
+        out[:, 1::2] = sn
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -274,6 +304,12 @@ class MappedNetwork:
         """Inputs ``(N, n_in)`` -> ``(N, n_in + 1)`` with the bias row's input appended."""
         return np.concatenate([u, np.full((u.shape[0], 1), self.u_bias)], axis=1)
 
+    def digital_out(self, k: int, z: np.ndarray) -> np.ndarray:
+        """Crossbar layer ``k``'s outputs ``z`` ``(..., n_out)`` (pre-activation units, after the ADC and the partial
+        sums' combination) through the digital steps after them: the drift compensation's scale
+        (``MappedLayer.compensate``). Every solver's tiled read-out ends here."""
+        return self.layers[k].compensate(z)
+
     def mapped_ideal_evaluate(self, k: int, layer: "MappedLayer", rows: np.ndarray) -> np.ndarray:
         """The forward routine's strategy for the programmed devices without wires."""
         return self.augment(rows) @ layer.effective_weights()
@@ -308,15 +344,22 @@ def map_network(
     u_bias = periphery.v_bias_v / encoding.v_read_v
     rng = np.random.default_rng(device.variation_seed)
     conversion = ConductanceMapping.from_spec(device, hw.device)  # weights -> targets -> the device
+    cells = hw.device
     layers = []
-    for layer, split in zip(xbars, splits):
+    for k, (layer, split) in enumerate(zip(xbars, splits)):
         w_aug = np.vstack([layer.weight, (layer.bias / u_bias)[None, :]])  # type: ignore[attr-defined]
-        g_pos, g_neg, w_max = conversion.program(w_aug, rng)
-        for arr in (g_pos, g_neg):
+        # the device's draws: one stream per crossbar layer, from device.seed (G+ cells, then G-)
+        pos, neg, w_max = conversion.cells(w_aug, rng, np.random.default_rng([cells.seed, k]))
+        scale = drift_scale(cells.drift_compensation, (pos.g_reference_s, neg.g_reference_s), (pos.g_s, neg.g_s))
+        noisy = pos.read_noise or neg.read_noise
+        arrays = [pos.g_s, neg.g_s] + ([pos.read_sigma_s, neg.read_sigma_s] if noisy else []) + ([scale] if scale is not None else [])
+        for arr in arrays:
             arr.flags.writeable = False
         layers.append(
-            MappedLayer(g_pos_s=g_pos, g_neg_s=g_neg, w_max=w_max, dg_s=device.g_on_s - device.g_off_s, split=split,
-                        source=None if isinstance(layer, Dense) else layer)  # type: ignore[arg-type]
+            MappedLayer(g_pos_s=pos.g_s, g_neg_s=neg.g_s, w_max=w_max, dg_s=conversion.dg_s, split=split,
+                        source=None if isinstance(layer, Dense) else layer,  # type: ignore[arg-type]
+                        out_scale=scale, read_sigma_pos_s=pos.read_sigma_s if noisy else None,
+                        read_sigma_neg_s=neg.read_sigma_s if noisy else None)
         )
     if isinstance(model, MLP):
         return MappedNetwork(layers=tuple(layers), neuron=model.neuron, hardware=hw, model=model)

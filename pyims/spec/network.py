@@ -38,16 +38,26 @@ def _int_field(owner: str, name: str, value: object, lo: int) -> int:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceSpec:
-    """The resistive devices of the crossbars.
+    """The resistive devices of the crossbars: the ``[device]`` table.
 
     Attributes:
-        kind: the cell model (``pyims.devices``: "linear", today's ideal resistor, is the default).
-        g_on_s / g_off_s: highest / lowest programmable conductance, siemens (g_on > g_off > 0).
+        kind: the cell model (``pyims.devices``: "linear", today's ideal resistor, is the default;
+            "pcm", "rram", "measured").
+        g_on_s / g_off_s: highest / lowest programmable conductance of the linear kind, siemens
+            (g_on > g_off >= 0); other kinds have their own range (``Device.g_range_s``).
         levels: number of programmable conductance levels, evenly spaced in [g_off, g_on]
             (``None``: continuous, i.e. analog programming without quantisation).
         variation_sigma_ratio: device-to-device variation, the standard deviation of ln(G):
             every programmed G becomes ``G * exp(sigma * N(0, 1))`` (0: none). Lognormal keeps G > 0.
         variation_seed: seeds the variation draw, so a mapping is reproducible.
+        t_since_program_s: when the arrays are read, seconds after programming (0: right after:
+            no drift, no read noise).
+        drift_compensation: "none", "global" (one scale per crossbar layer) or "per_column"
+            (``pyims.mapping.compensation``).
+        stuck_off_ratio / stuck_on_ratio: fractions of cells stuck at g_off / g_on (seeded, per cell).
+        seed: seeds the device's draws: programming noise, stuck cells, drift exponents, read noise.
+        params: the kind's own fields, ``((name, value), ...)`` sorted by name (a mapping is accepted);
+            the kind checks them (``Device.from_config``).
     """
 
     kind: str = "linear"
@@ -56,12 +66,18 @@ class DeviceSpec:
     levels: int | None = None
     variation_sigma_ratio: float = 0.0
     variation_seed: int = 0
+    t_since_program_s: float = 0.0
+    drift_compensation: str = "none"
+    stuck_off_ratio: float = 0.0
+    stuck_on_ratio: float = 0.0
+    seed: int = 0
+    params: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, str) or not self.kind.isidentifier():
             raise SpecError(f"device.kind={self.kind!r} must be a device kind name, e.g. \"linear\"")
         object.__setattr__(self, "g_on_s", positive("device", "g_on_s", self.g_on_s))
-        object.__setattr__(self, "g_off_s", positive("device", "g_off_s", self.g_off_s))
+        object.__setattr__(self, "g_off_s", nonnegative("device", "g_off_s", self.g_off_s))
         if self.g_on_s <= self.g_off_s:
             raise SpecError(f"device.g_on_s={self.g_on_s!r} must exceed device.g_off_s={self.g_off_s!r}")
         if self.levels is not None:
@@ -70,6 +86,23 @@ class DeviceSpec:
             self, "variation_sigma_ratio", nonnegative("device", "variation_sigma_ratio", self.variation_sigma_ratio)
         )
         object.__setattr__(self, "variation_seed", _int_field("device", "variation_seed", self.variation_seed, 0))
+        params = self.params
+        if isinstance(params, dict):
+            params = tuple(params.items())
+        try:
+            params = tuple(sorted((str(k), v) for k, v in params))
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"device.params={self.params!r} must be (name, value) pairs or a mapping") from exc
+        for k, v in params:
+            if isinstance(v, list):
+                raise SpecError(f"device.{k}={v!r}: a kind's field is a number or a string")
+        object.__setattr__(self, "params", params)
+
+    @property
+    def common(self) -> dict[str, object]:
+        """The fields every kind has (``pyims.devices.base.COMMON_FIELDS``)."""
+        return {"t_since_program_s": self.t_since_program_s, "drift_compensation": self.drift_compensation,
+                "stuck_off_ratio": self.stuck_off_ratio, "stuck_on_ratio": self.stuck_on_ratio, "seed": self.seed}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
