@@ -387,6 +387,24 @@ def _renamed(section: str, table: dict[str, Any], source: str) -> dict[str, Any]
     return table
 
 
+def _files_resolved(table: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """``table`` with every string field named ``*_file`` (a device's or converter's measured data; in a device's
+    ``params`` too) made absolute against ``base_dir``, the config file's folder (``~`` expanded)."""
+
+    def fix(values: dict[str, Any]) -> dict[str, Any]:
+        out = dict(values)
+        for key, value in values.items():
+            if key.endswith("_file") and isinstance(value, str) and value:
+                p = Path(os.path.expanduser(value))
+                out[key] = str(p if p.is_absolute() else (base_dir / p))
+        return out
+
+    table = fix(table)
+    if isinstance(table.get("params"), dict):
+        table["params"] = fix(table["params"])
+    return table
+
+
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: str = "config") -> ExperimentConfig:
     """An ``ExperimentConfig`` from parsed TOML ``data``; ConfigError names the bad field."""
     top = dict(data)
@@ -420,6 +438,8 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: 
         if unknown:
             raise ConfigError(f"{source}: unknown field {section}.{unknown[0]}; allowed: {', '.join(allowed)}")
         _check_table_types(section, cls, table, source)
+        if section in ("device", "adc"):  # a measured curve's file (``*_file``): relative to the config's folder
+            table = _files_resolved(table, kwargs["base_dir"])
         try:
             kwargs[section] = _wires(table) if section == "wires" else cls(**table)
         except ConfigError:
