@@ -231,7 +231,7 @@ def test_the_device_kind_is_config_and_a_device_object_is_hardware():
     assert hw.device == LinearDevice() and hw.device_spec == pyims.DeviceSpec()
     mlp, x = _mlp(), _x()
     np.testing.assert_array_equal(pyims.infer(mlp, x, hardware=hw), pyims.infer(mlp, x, hardware=pyims.Hardware()))
-    with pytest.raises(SpecError, match=r"device.kind='pcmm' is unknown; use one of linear, pcm"):
+    with pytest.raises(SpecError, match=r"device.kind='pcmm' is unknown; use one of linear, measured, pcm, rram"):
         pyims.Hardware(devices=pyims.DeviceSpec(kind="pcmm"))
     with pytest.raises(SpecError, match=r'device.kind=3 must be a device kind name, e.g. "linear"'):
         pyims.DeviceSpec(kind=3)  # type: ignore[arg-type]
@@ -324,5 +324,5 @@ def test_a_config_naming_an_unknown_device_kind_is_refused_when_read():
     from pyims.errors import ConfigError
     from pyims.experiment.config import parse_config
 
-    with pytest.raises(ConfigError, match=r"config: device.kind='pcmm' is unknown; use one of linear, pcm"):
+    with pytest.raises(ConfigError, match=r"config: device.kind='pcmm' is unknown; use one of linear, measured, pcm, rram"):
         parse_config({"device": {"kind": "pcmm"}})

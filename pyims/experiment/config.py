@@ -117,6 +117,12 @@ class SimulationSpec:
         t_step_s: the transient's step (``None``: chosen -- the fewest steps, at least 200 to the read time, whose
             grid hits the rise time and every read time).
         read_times_s: more read times (<= ``t_read_s``) at which accuracy is also reported (the grid hits them).
+        repeats: Monte Carlo draws of the hardware (``pyims.Repeat``): the test set runs on this many seeded draws of
+            the devices (programming noise, stuck cells, drift exponents, read noise, variation) and the
+            converters' errors. 1: one run on the config's own seeds (``device.seed``, ``device.variation_seed``,
+            ``adc.seed``); N > 1: draw k takes seed ``pyims.Repeat(inner, n=N, seed=repeat_seed).seeds[k]`` for
+            all of them (as ``pyims.simulate`` does), and ngspice checks draw 0.
+        repeat_seed: the seed the draws' seeds come from (with ``repeats`` > 1).
     """
 
     mode: str = "analog"
@@ -134,6 +140,8 @@ class SimulationSpec:
     t_rise_s: float | None = None
     t_step_s: float | None = None
     read_times_s: tuple[float, ...] = ()
+    repeats: int = 1
+    repeat_seed: int = 0
 
     def n_verify(self, n_test: int) -> int:
         """How many of ``n_test`` test images run through ngspice."""
@@ -176,6 +184,27 @@ class SimulationSpec:
         for name in ("energy", "keep_run_dirs"):
             if not isinstance(getattr(self, name), bool):
                 raise SpecError(f"simulation.{name}={getattr(self, name)!r} must be true or false")
+        for name, lo, what in (("repeats", 1, "the number of hardware draws; 1: one run on the config's own seeds"),
+                               ("repeat_seed", 0, "the seed the draws' seeds come from")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise SpecError(f"simulation.{name}={value!r} must be an integer >= {lo} ({what})")
+        if self.repeats == 1 and self.repeat_seed != 0:
+            raise SpecError(f"simulation.repeat_seed={self.repeat_seed!r} has no effect with simulation.repeats = 1 (the one "
+                            "run uses device.seed, device.variation_seed and adc.seed); set simulation.repeats = 2 or more, "
+                            "or remove repeat_seed")
+
+    @property
+    def repeat(self):
+        """The ``pyims.Repeat`` these draws are (of ``Dc()``, or of the read time; ``None`` with ``repeats`` = 1: one run
+        on the config's own seeds)."""
+        if self.repeats == 1:
+            return None
+        from pyims.spec.analysis import Dc, ReadAt, Repeat
+
+        inner = Dc() if self.t_read_s is None else ReadAt(t_read_s=self.t_read_s, t_rise_s=self.t_rise_s,
+                                                          t_step_s=self.t_step_s, read_times_s=self.read_times_s)
+        return Repeat(inner, n=self.repeats, seed=self.repeat_seed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -295,8 +324,8 @@ def config_key(cfg: ExperimentConfig) -> str:
         if data["device"].get(name, default) == default:  # the device fields of real devices: at their defaults,
             data["device"].pop(name, None)  # earlier keys hold
     for name, default in (("activations", "ideal"), ("t_read_s", None), ("t_rise_s", None), ("t_step_s", None),
-                          ("read_times_s", [])):
-        if data["simulation"].get(name, default) == default:  # read-time fields: unset, earlier keys hold
+                          ("read_times_s", []), ("repeats", 1), ("repeat_seed", 0)):
+        if data["simulation"].get(name, default) == default:  # read-time / repeat fields at defaults: earlier keys hold
             data["simulation"].pop(name, None)
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
 

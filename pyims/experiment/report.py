@@ -73,7 +73,19 @@ def _plots(result, out: Path) -> list[str]:
     written = []
     fig, ax = plt.subplots(figsize=(5, 3.2))
     accs = [100 * a.accuracy for a in (s.accuracy.digital, s.accuracy.mapped_ideal, s.accuracy.analog)]
-    bars = ax.bar(["digital", "mapped-ideal", MODE_LABELS[s.network.mode]], accs, color=["#555", "#4a7", "#c53"])
+    names = ["digital", "mapped-ideal", MODE_LABELS[s.network.mode]]
+    colors = ["#555", "#4a7", "#c53"]
+    mc = s.monte_carlo
+    if mc is not None:  # draw 0 is the analog bar; the mean over draws beside it, with its interval
+        names[2] += f"\n(draw {mc.reported_draw})"
+        names.append(f"mean of {mc.n_draws} draws")
+        accs.append(100 * mc.mean)
+        colors.append("#e96")
+    bars = ax.bar(names, accs, color=colors)
+    if mc is not None:
+        ax.errorbar([len(names) - 1], [100 * mc.mean], yerr=[[100 * (mc.mean - mc.mean_interval.low)],
+                                                            [100 * (mc.mean_interval.high - mc.mean)]],
+                    color="k", capsize=3, lw=1)
     for b, a in zip(bars, accs):
         ax.text(b.get_x() + b.get_width() / 2, a, f"{a:.2f} %", ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("test accuracy (%)")
@@ -151,12 +163,14 @@ def format_table(summary: ExperimentSummary) -> str:
     for e in summary.layer_errors.analog_vs_digital:
         lines.append(f"  {e.layer:<6} {e.rmse_norm:>10.4f} {e.max_abs_error_norm:>10.4f} {e.relative_rmse_ratio:>10.4f}")
     v = summary.spice_verification
+    mc = summary.monte_carlo
     lines.append("")
     if v is None:
         lines.append("  ngspice verification: off (simulation.verify_images = 0)")
     else:
         lines.append(
-            f"  ngspice-{v.ngspice_version} verification ({v.mode}, {v.n_images} images, "
+            f"  ngspice-{v.ngspice_version} verification ({v.mode}, {v.n_images} images"
+            + (f", draw {mc.reported_draw}" if mc is not None else "") + ", "
             f"{v.seconds_per_image:.2f} s/image): max rel diff {v.max_rel_diff:.1e} vs tolerance {v.tolerance_rel:.0e} "
             f"-> {'PASS' if v.passed else 'FAIL'}"
         )
@@ -174,4 +188,36 @@ def format_table(summary: ExperimentSummary) -> str:
                          f"{100 * rt.fraction_settled:.1f} % of images settled by the read time"
                          + (f"; transient energy {rt.energy_per_inference_j:.3e} J per inference"
                             if rt.energy_per_inference_j is not None else ""))
+    lines += _device_lines(summary)
     return "\n".join(lines)
+
+
+def _pct(interval) -> str:
+    return f"[{100 * interval.low:.2f}, {100 * interval.high:.2f}] %"
+
+
+def _device_lines(summary: ExperimentSummary) -> list[str]:
+    """The device, its draws' seeds and, with repeats, the accuracy across draws, in words."""
+    d, mc = summary.device, summary.monte_carlo
+    if d is None:
+        return []
+    lines = [f"  device: {d.description}; device.variation_seed {d.variation_seed}"]
+    if mc is None:
+        seeds = d.draws[0]
+        lines.append(f"  one draw on the config's own seeds (device.seed {seeds.device_seed}, variation_seed "
+                     f"{seeds.variation_seed}" + (f", adc.seed {seeds.adc_seed}" if seeds.adc_seed is not None else "")
+                     + "); simulation.repeats > 1 gives the spread across draws")
+        return lines
+    per_draw = ", ".join(f"{100 * a:.2f}" for a in mc.accuracy_per_draw)
+    lines += [
+        f"  Monte Carlo over {mc.n_draws} draws of the hardware ({mc.analysis}; seeds from {d.seeds_from}):",
+        f"    analog accuracy per draw (%): {per_draw}",
+        f"    mean {100 * mc.mean:.2f} %, standard deviation {100 * mc.std:.2f} % (points) across draws",
+        f"    across draws: {mc.mean_interval.method} {_pct(mc.mean_interval)}; {mc.draw_interval.method} "
+        f"{_pct(mc.draw_interval)}",
+        f"    over images: {mc.images_interval_draw0.method} {_pct(mc.images_interval_draw0)}; "
+        f"{mc.images_interval_pooled.method} {_pct(mc.images_interval_pooled)}",
+        f"    the accuracy table, layer errors, energy, per_image.csv and the ngspice check above are draw "
+        f"{mc.reported_draw}'s (seed {d.draws[mc.reported_draw].seed})",
+    ]
+    return lines

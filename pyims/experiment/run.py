@@ -21,13 +21,17 @@ from pyims.experiment.summary import (
     Agreements,
     ConfusionMatrices,
     DatasetInfo,
+    DeviceInfo,
+    DrawSeeds,
     EnergyInfo,
     ExperimentSummary,
     LayerErrors,
+    MonteCarloInfo,
     NetworkInfo,
     Provenance,
     TileInfo,
 )
+from pyims.hardware import Hardware
 from pyims.inference import NetworkResult
 from pyims.inference.simulate import simulate
 from pyims.spec.analysis import Dc
@@ -44,7 +48,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class ExperimentResult:
-    """Everything an experiment produced; ``summary`` is what ``summary.json`` holds (``summary.to_dict()``)."""
+    """Everything an experiment produced; ``summary`` is what ``summary.json`` holds (``summary.to_dict()``).
+
+    With ``simulation.repeats`` > 1, ``net``, ``analog``, ``mapped_*`` and ``spice`` are draw 0's;
+    ``draw_logits`` holds every draw's outputs ``(n_draws, N, n_outputs)`` and ``draw_seeds`` their seeds
+    (``None`` for the one run on the config's own seeds)."""
 
     config: ExperimentConfig
     dataset: Dataset
@@ -58,6 +66,8 @@ class ExperimentResult:
     spice: NetworkResult | None
     spice_index: np.ndarray
     summary: ExperimentSummary
+    draw_logits: np.ndarray | None = None
+    draw_seeds: tuple[int | None, ...] = (None,)
 
 
 def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP | Model:
@@ -91,10 +101,11 @@ def _read_spec(cfg: ExperimentConfig):
     return ReadAt(t_read_s=sim.t_read_s, t_rise_s=sim.t_rise_s, t_step_s=sim.t_step_s, read_times_s=sim.read_times_s)
 
 
-def _read_time(cfg: ExperimentConfig, net: MappedNetwork, dc_logits: np.ndarray, u: np.ndarray, y: np.ndarray):
+def _read_time(cfg: ExperimentConfig, net: MappedNetwork, dc_logits: np.ndarray, u: np.ndarray, y: np.ndarray,
+               *, energy: bool = True):
     """The outputs at ``simulation.t_read_s`` (native read time of ``net`` on its hardware: wires, topology and the
     ADC its DC run calibrated, converting every sample) and what the summary says of them; ``dc_logits``: the
-    settled outputs the DC run gave."""
+    settled outputs the DC run gave. ``energy=False``: no transient energy (a further Monte Carlo draw)."""
     from pyims.experiment.summary import ReadTimeInfo, ReadTimePoint
     from pyims.inference.read_time import NativeReadTime
     from pyims.inference.simulate import check_read_time_wires
@@ -105,7 +116,7 @@ def _read_time(cfg: ExperimentConfig, net: MappedNetwork, dc_logits: np.ndarray,
     in_time = net.topology.one_circuit_in_time  # settling and energy follow the waveforms of one circuit
     dc_accuracy = accuracy_stats(dc_logits, y, sim.tie_atol).accuracy
     t0 = time.perf_counter()
-    rt = NativeReadTime(net, analysis, options=NativeOptions(energy=sim.energy and in_time))
+    rt = NativeReadTime(net, analysis, options=NativeOptions(energy=energy and sim.energy and in_time))
     build_s = time.perf_counter() - t0
     res = rt.run(u, settling=in_time, energy=False)
     energy = rt.run(u[:ENERGY_IMAGES], energy=True).energy_j if rt.energy else None
@@ -132,6 +143,50 @@ def _read_time(cfg: ExperimentConfig, net: MappedNetwork, dc_logits: np.ndarray,
 
 def _steps(model: MLP | Model):
     return model.layers if isinstance(model, MLP) else model.steps
+
+
+def _draw_seeds(index: int, seed: int | None, hw: Hardware) -> DrawSeeds:
+    """The seeds draw ``index`` ran with (``hw``: its hardware)."""
+    return DrawSeeds(index=index, seed=seed, device_seed=hw.device.seed, variation_seed=hw.device_spec.variation_seed,
+                     adc_seed=hw.adc.seed if hw.adc is not None else None)
+
+
+def _device_info(cfg: ExperimentConfig, seeds: tuple[int | None, ...]) -> DeviceInfo:
+    """The summary's ``device`` section: the config's device, its fields and every draw's seeds."""
+    hw = cfg.hardware
+    spec = hw.device_spec
+    fields = {name: getattr(spec, name) for name in spec.__dataclass_fields__ if name != "params"}
+    fields.update(dict(spec.params))
+    repeat = cfg.simulation.repeat
+    if repeat is None:
+        draws = [_draw_seeds(0, None, hw)]
+        source = "the config's own: device.seed, device.variation_seed and adc.seed (simulation.repeats = 1)"
+    else:
+        draws = [_draw_seeds(k, seed, hw.redrawn(seed)) for k, seed in enumerate(seeds)]
+        source = (f"pyims.Repeat(n={repeat.n}, seed={repeat.seed}).seeds (simulation.repeat_seed): draw k sets device.seed, "
+                  "device.variation_seed and adc.seed to its seed, as pyims.simulate does")
+    return DeviceInfo(kind=spec.kind, description=hw.device.describe(), fields=fields, seed=spec.seed,
+                      variation_seed=spec.variation_seed, draws=draws, seeds_from=source)
+
+
+def _native_run(cfg: ExperimentConfig, net: MappedNetwork, u: np.ndarray, y: np.ndarray, *, first: bool,
+                show_progress: bool | None):
+    """One draw's native inference: DC (its ADC calibrated on its own outputs), then the read time when set.
+    Returns ``(result, DC result, net with the calibrated ADC, ReadTimeInfo or None)``. A further draw
+    (``first=False``) keeps only the outputs: no pre-activations, no energy."""
+    sim = cfg.simulation
+    options = NativeOptions(energy=sim.energy and first, workers=sim.native_workers, port_method=sim.port_method)
+    if first:
+        with progress_bar(None, "native solves (tasks)", show_progress) as bar:
+            analog = simulate(net, u, Dc(), options=options, progress=bar.update, status=bar.set_postfix_str)
+    else:
+        analog = simulate(net, u, Dc(), options=options, keep_pre=False)
+    dc = analog
+    net = net.on(adc=analog.adc)  # the converter calibrated once: every later run reads with it
+    read_time = None
+    if sim.t_read_s is not None:
+        analog, read_time = _read_time(cfg, net, analog.logits, u, y, energy=first)
+    return analog, dc, net, read_time
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None,
@@ -167,25 +222,34 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         mlp = with_circuit_activations(as_model(mlp))
     timing["model_s"] = time.perf_counter() - t0
 
-    net = map_network(mlp, cfg.hardware)
+    sim = cfg.simulation
+    repeat = sim.repeat  # None: one run on the config's own seeds
+    seeds: tuple[int | None, ...] = (None,) if repeat is None else repeat.seeds
+    net = base = map_network(mlp, cfg.hardware)
+    if repeat is not None:  # draw 0 as pyims.simulate(net, u, Repeat(...)) draws it
+        net = base.redrawn(seeds[0])
     x_test, y = ds.test.x_norm, ds.test.y
     x_in = net.check_inputs(x_test)  # (N, *input_shape): a CNN's images as (N, C, H, W)
     digital_pre, digital_out = forward_chunked(_steps(reference), cfg.encoding.digital(x_in))
     u = cfg.encoding.quantized(x_in)
     mapped_pre, mapped_out = forward_chunked(net.sequence, u, net.mapped_ideal_evaluate)
 
-    sim = cfg.simulation
-    with progress_bar(None, "native solves (tasks)", show_progress) as bar:
-        analog = simulate(net, u, Dc(), options=NativeOptions(energy=sim.energy, workers=sim.native_workers,
-                                                              port_method=sim.port_method),
-                          progress=bar.update, status=bar.set_postfix_str)
-    net = net.on(adc=analog.adc)  # the converter calibrated once: every later run reads with it
-    timing["native_build_s"] = analog.build_time_s
-    timing["native_inference_s"] = analog.wall_time_s
-    read_time = None
-    if cfg.simulation.t_read_s is not None:
-        analog, read_time = _read_time(cfg, net, analog.logits, u, y)
+    dc_first = time.perf_counter()
+    analog, dc, net, read_time = _native_run(cfg, net, u, y, first=True, show_progress=show_progress)
+    timing["native_build_s"] = dc.build_time_s
+    timing["native_inference_s"] = dc.wall_time_s
+    if read_time is not None:
         timing["read_time_build_s"], timing["read_time_run_s"] = read_time.build_s, read_time.run_s
+    draw_logits = [analog.logits]
+    if repeat is not None:  # the further draws: each maps the model again on its own draw of the hardware
+        timing["draw0_s"] = time.perf_counter() - dc_first
+        t0 = time.perf_counter()
+        with progress_bar(len(seeds) - 1, "Monte Carlo draws", show_progress) as bar:
+            for seed in seeds[1:]:
+                draw, _, _, _ = _native_run(cfg, base.redrawn(seed), u, y, first=False, show_progress=False)
+                draw_logits.append(draw.logits)
+                bar.update(1)
+        timing["more_draws_s"] = time.perf_counter() - t0
 
     sim = cfg.simulation
     spice, spice_index, verification = None, np.zeros(0, dtype=np.int64), None
@@ -212,6 +276,9 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         timing["ngspice_s"] = spice.wall_time_s
 
     tie = sim.tie_atol
+    monte_carlo = None
+    if repeat is not None:
+        monte_carlo = MonteCarloInfo.from_draws([accuracy_stats(z, y, tie) for z in draw_logits], repeat.describe())
     summary = ExperimentSummary(
         pyims_version=__version__,
         name=cfg.name,
@@ -256,12 +323,15 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         timing=timing,
         provenance=Provenance.here(verification.ngspice_version if verification else None),
         read_time=read_time,
+        device=_device_info(cfg, seeds),
+        monte_carlo=monte_carlo,
     )
     timing["total_s"] = time.perf_counter() - t_start
     result = ExperimentResult(
         config=cfg, dataset=ds, mlp=mlp, net=net, digital_pre=digital_pre, mapped_pre=mapped_pre,
         digital_out=digital_out, mapped_out=mapped_out,
         analog=analog, spice=spice, spice_index=spice_index, summary=summary,
+        draw_logits=np.stack(draw_logits), draw_seeds=seeds,
     )
     if out_dir is not None:
         from pyims.experiment.report import write_report

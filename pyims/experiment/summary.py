@@ -3,6 +3,9 @@
 ``ExperimentSummary.to_dict()`` is the JSON (``docs/outputs.md``), with ``schema_version``;
 ``ExperimentSummary.from_dict()`` reads it back. The CLI, the report and the sweeps read
 attributes (``summary.accuracy.analog.accuracy``), never string keys.
+
+Layout version 1 grows compatibly: a section added later (``device``, ``monte_carlo``) is optional, so
+a reader of version 1 may ignore it and a file written before it reads back with ``None`` there.
 """
 
 from __future__ import annotations
@@ -26,12 +29,18 @@ __all__ = [
     "ConfusionMatrices",
     "EnergyInfo",
     "Provenance",
+    "DrawSeeds",
+    "DeviceInfo",
+    "Interval",
+    "MonteCarloInfo",
     "ExperimentSummary",
     "build_typed",
 ]
 
-#: Version of the ``summary.json`` layout; bumped on any incompatible change.
+#: Version of the ``summary.json`` layout; bumped on any incompatible change (new optional sections are not one).
 SCHEMA_VERSION = 1
+#: The confidence level of every interval the summary reports.
+CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +196,134 @@ class Provenance:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DrawSeeds:
+    """The seeds one draw of the hardware ran with.
+
+    Attributes:
+        index: the draw (0 is the one the rest of the summary describes).
+        seed: the seed ``pyims.Repeat`` gave this draw, which set the three below (``Hardware.redrawn``); ``None``
+            with ``simulation.repeats = 1``: the config's own seeds.
+        device_seed: ``device.seed``: programming noise, stuck cells, drift exponents, read noise.
+        variation_seed: ``device.variation_seed``: the lognormal variation of the ``[device]`` table.
+        adc_seed: ``adc.seed``: the converters' offset and gain errors (``None``: no ADC).
+    """
+
+    index: int
+    seed: int | None
+    device_seed: int
+    variation_seed: int
+    adc_seed: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceInfo:
+    """The cells the arrays are made of, and the seeds of every draw.
+
+    Attributes:
+        kind: ``device.kind`` ("linear", "pcm", ...).
+        description: ``Device.describe()`` of the config's device, in words.
+        fields: the ``[device]`` table as the hardware maps it (``Hardware.device_spec``): the range
+            (``g_off_s`` / ``g_on_s``, siemens), levels, variation, the common fields and the kind's own.
+        seed, variation_seed: the config's ``device.seed`` and ``device.variation_seed``.
+        draws: the seeds of every draw, ``simulation.repeats`` of them, in order.
+        seeds_from: how the draws' seeds were chosen, in words.
+    """
+
+    kind: str
+    description: str
+    fields: dict[str, Any]
+    seed: int
+    variation_seed: int
+    draws: list[DrawSeeds]
+    seeds_from: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interval:
+    """A ``CONFIDENCE`` interval ``[low, high]`` of an accuracy (a fraction), and how it was computed."""
+
+    low: float
+    high: float
+    method: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonteCarloInfo:
+    """Analog accuracy across seeded draws of the hardware (``simulation.repeats`` > 1).
+
+    Two sources of spread, reported apart: the hardware's draws (programming noise, drift exponents, read
+    noise, stuck cells, variation, converter errors), and the finite test set (the images).
+
+    Attributes:
+        analysis: the ``pyims.Repeat`` that ran, in words.
+        n_draws, n_images: draws, and test images per draw.
+        confidence: the level of every interval below (0.95).
+        accuracy_per_draw / n_correct_per_draw: each draw's analog accuracy (ties count as wrong) and correct
+            images, in the order of ``DeviceInfo.draws``.
+        mean / std: the mean and the sample standard deviation (ddof = 1) of the draws' accuracies.
+        mean_interval: Student-t interval of the mean over draws, ``mean +- t(0.975, n-1) std / sqrt(n)``.
+        draw_interval: the 2.5th and 97.5th percentiles of the draws' accuracies (linear interpolation between
+            draws): where one draw -- one programmed chip -- lands.
+        images_interval_draw0: Wilson score interval of draw 0's accuracy over its ``n_images`` images.
+        images_interval_pooled: Wilson score interval of the pooled accuracy, every draw's correct images over
+            ``n_draws * n_images`` trials (the same images in every draw: narrower than a new test set would give).
+        reported_draw: the draw the rest of the summary describes (analog accuracy, agreement, layer errors,
+            confusion matrix, energy, read time, ``per_image.csv``) and ngspice checks: 0.
+    """
+
+    analysis: str
+    n_draws: int
+    n_images: int
+    confidence: float
+    accuracy_per_draw: list[float]
+    n_correct_per_draw: list[int]
+    mean: float
+    std: float
+    mean_interval: Interval
+    draw_interval: Interval
+    images_interval_draw0: Interval
+    images_interval_pooled: Interval
+    reported_draw: int = 0
+
+    @classmethod
+    def from_draws(cls, stats: list[AccuracyStats], analysis: str, confidence: float = CONFIDENCE) -> "MonteCarloInfo":
+        """The spread of the draws' accuracies ``stats`` (one ``AccuracyStats`` per draw, at least two)."""
+        import numpy as np
+        from scipy import stats as sps
+
+        from pyims.figures import wilson_interval
+
+        n = len(stats)
+        if n < 2:
+            raise ValueError(f"MonteCarloInfo needs at least two draws, got {n}")
+        acc = np.array([s.accuracy for s in stats], dtype=np.float64)
+        correct = np.array([s.n_correct for s in stats], dtype=np.float64)
+        n_images = stats[0].n_images
+        mean, std = float(acc.mean()), float(acc.std(ddof=1))
+        half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * std / np.sqrt(n)
+        z = float(sps.norm.ppf(0.5 + confidence / 2))
+        lo_p, hi_p = (50 * (1 - confidence), 50 * (1 + confidence))
+        pct = np.percentile(acc, [lo_p, hi_p])
+        w0 = wilson_interval(correct[0], n_images, z)
+        wp = wilson_interval(correct.sum(), n * n_images, z)
+        level = f"{100 * confidence:g} %"
+        return cls(
+            analysis=analysis, n_draws=n, n_images=int(n_images), confidence=confidence,
+            accuracy_per_draw=[float(a) for a in acc], n_correct_per_draw=[int(c) for c in correct],
+            mean=mean, std=std,
+            mean_interval=Interval(low=mean - half, high=mean + half,
+                                   method=f"{level} Student-t interval of the mean over {n} draws"),
+            draw_interval=Interval(low=float(pct[0]), high=float(pct[1]),
+                                   method=f"{lo_p:g}th-{hi_p:g}th percentiles of the {n} draws' accuracies"),
+            images_interval_draw0=Interval(low=float(w0[0]), high=float(w0[1]),
+                                           method=f"{level} Wilson score interval of draw 0 over {n_images} images"),
+            images_interval_pooled=Interval(low=float(wp[0]), high=float(wp[1]),
+                                            method=f"{level} Wilson score interval of the pooled accuracy over "
+                                            f"{n} x {n_images} image reads"),
+        )
+
+
 @dataclass(slots=True, kw_only=True)
 class ExperimentSummary:
     """Everything ``summary.json`` says about one experiment.
@@ -201,6 +338,9 @@ class ExperimentSummary:
         timing: seconds per stage (``data_s``, ``model_s``, ``native_build_s``, ...).
         files: the report's files, once written.
         provenance: versions, machine and time of the run.
+        device: the device kind, its fields and the seeds of every draw (``None`` in files written before it).
+        monte_carlo: accuracy across the hardware's draws (``simulation.repeats`` > 1), else ``None``; the
+            other sections then describe draw 0.
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -219,6 +359,8 @@ class ExperimentSummary:
     files: list[str] = field(default_factory=list)
     provenance: Provenance | None = None
     read_time: ReadTimeInfo | None = None
+    device: DeviceInfo | None = None
+    monte_carlo: MonteCarloInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (the layout of ``summary.json``)."""
