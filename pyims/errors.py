@@ -11,6 +11,7 @@ from pathlib import Path
 __all__ = [
     "PyimsError",
     "SpecError",
+    "NonFiniteError",
     "NetlistError",
     "SimulatorNotFound",
     "SimulatorUsageError",
@@ -33,6 +34,10 @@ class PyimsError(Exception):
 
 class SpecError(PyimsError, ValueError):
     """A user-supplied specification (shapes, values, names) is invalid."""
+
+
+class NonFiniteError(PyimsError, FloatingPointError):
+    """A forward pass produced NaN or inf (the message names the step and the images); no result is reported."""
 
 
 class ConfigError(SpecError):

@@ -199,10 +199,23 @@ def forward(steps: Sequence["Layer | Node"], x: np.ndarray, evaluate: Evaluate =
             k += 1
         else:
             a = layer(*args)
+        _check_finite(a, s, layer)
         if s in last_use:
             kept[s] = a
     trace.output = a
     return trace
+
+
+def _check_finite(a: np.ndarray, s: int, layer: Layer) -> None:
+    """NonFiniteError naming step ``s`` and the first images whose outputs hold NaN or inf."""
+    if np.isfinite(a).all():
+        return
+    from pyims.errors import NonFiniteError
+
+    bad = np.flatnonzero(~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1))
+    raise NonFiniteError(f"step {s} ({layer.describe()}) produced NaN or inf for {bad.size} of {a.shape[0]} image(s) "
+                         f"(first: {', '.join(map(str, bad[:5]))}); no outputs are reported. The model's weights or "
+                         "its inputs overflow: check the model file, or the inputs' range")
 
 
 def crossbar_layers(steps: Sequence["Layer | Node"]) -> list[Layer]:

@@ -134,7 +134,20 @@ class _Importer:
             raise ModelFileError(f"{self.path}: node {node.name!r} reads {name!r}, which no earlier node produces")
         return self.where[name]
 
+    def check_weights(self, node, layer: Layer) -> None:
+        """ModelFileError naming the node when a crossbar layer's weights or bias hold NaN or inf (a float16
+        overflow, a NaN in the file, a BatchNormalization whose variance + epsilon is <= 0)."""
+        for what in ("weight", "bias"):
+            value = getattr(layer, what, None)
+            if value is not None and not np.all(np.isfinite(value)):
+                n = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+                raise ModelFileError(f"{self.path}: node {node.name or '(unnamed)'!r} ({node.op_type}): its {what} holds "
+                                     f"{n} NaN or inf value(s) (after folding its scales and biases); the model cannot "
+                                     "be mapped to conductances: export it again from a model with finite weights")
+
     def add_step(self, node, layer: Layer, inputs: tuple[int, ...]) -> None:
+        if layer.crossbar:
+            self.check_weights(node, layer)
         chain = len(inputs) == 1 and inputs[0] == len(self.steps) - 1
         probe = [np.zeros((1,) + self.shapes[i]) for i in inputs]
         try:
@@ -159,8 +172,9 @@ class _Importer:
         layer = step.layer if isinstance(step, Node) else step
         return s if isinstance(layer, (Dense, Conv2d)) else None
 
-    def refold(self, s: int, scale: np.ndarray, shift: np.ndarray) -> None:
-        """Step ``s``'s layer with outputs ``y * scale + shift`` (per output channel)."""
+    def refold(self, s: int, scale: np.ndarray, shift: np.ndarray, node=None) -> None:
+        """Step ``s``'s layer with outputs ``y * scale + shift`` (per output channel); ``node`` (the folded one) is
+        named when the result is not finite."""
         step = self.steps[s]
         layer = step.layer if isinstance(step, Node) else step
         w = layer.weight * scale[None, :]
@@ -168,6 +182,8 @@ class _Importer:
         new = Dense(w, b) if isinstance(layer, Dense) else Conv2d(weight=w, bias=b, in_channels=layer.in_channels,
                                                                    kernel=layer.kernel, stride=layer.stride, pads=layer.pads)
         self.steps[s] = Node(new, step.inputs) if isinstance(step, Node) else new
+        if node is not None:
+            self.check_weights(node, new)
 
     def channel_vector(self, node, value: np.ndarray, s: int) -> np.ndarray | None:
         """``value`` as one number per output channel of step ``s`` (broadcast like ONNX), or None."""
@@ -344,7 +360,7 @@ class _Importer:
             if vec is None:
                 raise self.fail(node, "adding a constant is supported only as the bias of the conv / dense layer right "
                                       "before it (one value per output channel)")
-            self.refold(s, np.ones_like(vec), vec)  # type: ignore[arg-type]
+            self.refold(s, np.ones_like(vec), vec, node)  # type: ignore[arg-type]
             self.where[node.output[0]] = s  # type: ignore[assignment]
             return
         self.add_step(node, Add(), (self.src(node, x), self.src(node, y)))
@@ -357,8 +373,13 @@ class _Importer:
             raise self.fail(node, "BatchNormalization is folded into the conv or dense layer right before it, and "
                                   "this one follows something else (or its input is read twice)")
         scale, shift, mean, var = (self.const(node, n, w) for n, w in zip(node.input[1:5], ("scale", "B", "mean", "var")))
-        g = scale / np.sqrt(var + float(at.get("epsilon", 1e-5)))
-        self.refold(s, g, shift - mean * g)
+        eps = float(at.get("epsilon", 1e-5))
+        if not np.all(var + eps > 0.0):
+            raise ModelFileError(f"{self.path}: node {node.name or '(unnamed)'!r} (BatchNormalization): variance + epsilon "
+                                 f"is <= 0 or NaN for {int(np.count_nonzero(~(var + eps > 0.0)))} channel(s); a "
+                                 "normalisation by the square root of a non-positive number is undefined")
+        g = scale / np.sqrt(var + eps)
+        self.refold(s, g, shift - mean * g, node)
         self.where[node.output[0]] = s
 
     def neuron(self, node, at: dict) -> NeuronSpec:
@@ -370,7 +391,7 @@ class _Importer:
         if op == "Tanh":  # -1 + 2 * logistic(2 z) = tanh(z)
             return NeuronSpec(kind="sigmoid", gain_norm=2.0, out_lo_norm=-1.0, out_hi_norm=1.0)
         alpha, beta = float(at.get("alpha", 0.2)), float(at.get("beta", 0.5))
-        if beta != 0.5 or alpha <= 0.0:
+        if beta != 0.5 or not alpha > 0.0 or not np.isfinite(alpha):
             raise self.fail(node, f"alpha={alpha!r}, beta={beta!r}; pyims' hard sigmoid is centred (beta = 0.5) with alpha > 0")
         return NeuronSpec(kind="hardsigmoid", gain_norm=4.0 * alpha)
 
@@ -385,11 +406,14 @@ class _Importer:
             raise self.fail(node, f"kernel_shape={list(kernel)}; pyims pools 2-D")
         stride = tuple(int(v) for v in at.get("strides", [1, 1]))
         pads = self.pads(node, at, kernel, stride, s)
-        if node.op_type == "MaxPool":
-            layer: Layer = MaxPool2d(kernel=kernel, stride=stride, pads=pads)  # type: ignore[arg-type]
-        else:
-            layer = AvgPool2d(kernel=kernel, stride=stride, pads=pads,  # type: ignore[arg-type]
-                              count_include_pad=bool(at.get("count_include_pad", 0)))
+        try:
+            if node.op_type == "MaxPool":
+                layer: Layer = MaxPool2d(kernel=kernel, stride=stride, pads=pads)  # type: ignore[arg-type]
+            else:
+                layer = AvgPool2d(kernel=kernel, stride=stride, pads=pads,  # type: ignore[arg-type]
+                                  count_include_pad=bool(at.get("count_include_pad", 0)))
+        except SpecError as exc:
+            raise self.fail(node, str(exc)) from exc
         self.add_step(node, layer, (s,))
 
     def reshape(self, node, at: dict) -> None:

@@ -25,6 +25,17 @@ def _windows(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], pa
     return np.lib.stride_tricks.sliding_window_view(a, kernel, axis=(2, 3))[:, :, :: stride[0], :: stride[1]]
 
 
+def _check_pads(name: str, kernel: tuple[int, int], pads: tuple[int, int, int, int]) -> None:
+    """SpecError when a side's padding reaches the kernel: some window would lie entirely in padding."""
+    top, left, bottom, right = pads
+    if min(pads) < 0:
+        raise SpecError(f"{name} pads={pads} must be >= 0")
+    if max(top, bottom) >= kernel[0] or max(left, right) >= kernel[1]:
+        raise SpecError(f"{name} kernel {kernel} with pads {pads} (top, left, bottom, right): a pad as large as the "
+                        "kernel puts whole windows in the padding, whose outputs are undefined (-inf for a max, 0/0 "
+                        "for an average); pads must be smaller than the kernel on each side")
+
+
 def _tiled_blocks(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], pads: tuple[int, int, int, int]):
     """Non-overlapping windows (kernel == stride, no padding) as ``(N, C, H', kh, W', kw)`` -- a view, and
     ~5x faster to reduce than sliding windows; ``None`` for any other pooling."""
@@ -41,6 +52,9 @@ class MaxPool2d(Layer):
     kernel: tuple[int, int]
     stride: tuple[int, int]
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def __post_init__(self) -> None:
+        _check_pads("MaxPool2d", self.kernel, self.pads)
 
     def __call__(self, a: np.ndarray) -> np.ndarray:
         blocks = _tiled_blocks(a, self.kernel, self.stride, self.pads)
@@ -60,6 +74,9 @@ class AvgPool2d(Layer):
     stride: tuple[int, int]
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)
     count_include_pad: bool = False
+
+    def __post_init__(self) -> None:
+        _check_pads("AvgPool2d", self.kernel, self.pads)
 
     def __call__(self, a: np.ndarray) -> np.ndarray:
         blocks = _tiled_blocks(a, self.kernel, self.stride, self.pads)
