@@ -436,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true", help="only check every point's config and files")
     sweep.set_defaults(func=_cmd_sweep)
 
-    plot = sub.add_parser("plot", help="plot a sweep's result store (accuracy vs wire R, partition heatmap, ...)")
+    plot = sub.add_parser("plot", help="plot a sweep's result store (accuracy vs wire R, vs time since programming on a "
+                                       "log axis, partition heatmap, ...)")
     plot.add_argument("store", help="result store folder")
     plot.add_argument("--out", default=None, help="output folder (default STORE/plots)")
     plot.set_defaults(func=_cmd_plot)

@@ -4,6 +4,8 @@
   any swept field, a line per combination of the other swept or differing fields.
 * ``accuracy_heatmap``: mean-free heatmap of accuracy over any two swept fields (drawn only when
   nothing else differs, so every cell is one record).
+* ``accuracy_vs_time``: analog accuracy against the time since programming (``device.t_since_program_s``) on a
+  log axis, a line per combination of the other fields that vary (e.g. per ``device.drift_compensation``).
 * ``accuracy_vs_wire_r``: analog accuracy against wire resistance, one line per partition plan.
 * ``partition_heatmap``: analog accuracy over layer-1 (horizontal, vertical) partition counts.
 * ``error_vs_array_size``: layer-1 pre-activation error against the layer-1 tile size (cells).
@@ -15,6 +17,10 @@ writes all that apply to a result store (``pyims plot STORE``) and says which it
 Figures take data; nothing here runs an experiment or a solver.
 Points whose configs differ in a field are never averaged together: lines and cells are split
 by every differing config field (``ResultStore.table``'s ``config.*`` columns).
+
+Error bars are 95 % intervals: with Monte Carlo draws (``simulation.repeats`` > 1) the mean accuracy over
+the draws and its Student-t interval across draws; with one draw the accuracy and its Wilson interval
+over the test images.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from pyims.sweeps.store import axis_covers
 if TYPE_CHECKING:
     from pyims.experiment.ir_drop import IrDropMap
 
-__all__ = ["accuracy_vs_axis", "accuracy_heatmap", "accuracy_vs_wire_r", "partition_heatmap", "error_vs_array_size",
+__all__ = ["accuracy_vs_axis", "accuracy_heatmap", "accuracy_vs_time", "accuracy_vs_time_figure", "accuracy_vs_wire_r", "partition_heatmap", "error_vs_array_size",
            "ir_drop_heatmap", "plot_store", "PlotReport", "axis_label"]
 
 _UNITS = (("_ohm", "Ω"), ("_f", "F"), ("_s", "s"), ("_v", "V"), ("_a", "A"), ("_j", "J"), ("_w", "W"),
@@ -103,11 +109,46 @@ def _wire_column(df) -> str | None:
     return None
 
 
-def _with_interval(ax, x, group, label, **kw) -> None:
-    """Accuracy in % at ``x`` with its 95 % Wilson interval (over the test images) as error bars."""
+#: The time-since-programming axis ``accuracy_vs_time`` draws (log scale).
+TIME_AXIS = "device.t_since_program_s"
+#: Named times since programming: ticks of ``accuracy_vs_time`` (seconds, label).
+NAMED_TIMES_S = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (86400.0, "1 d"), (86400.0 * 365.25 / 12, "1 month"),
+                 (86400.0 * 365.25, "1 year"), (86400.0 * 365.25 * 10, "10 years"))
+
+
+def _accuracy_interval(group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per record: the analog accuracy and its 95 % interval (fractions). Records with Monte Carlo draws
+    (``n_draws`` > 1): the mean over draws and its Student-t interval; others: the accuracy and its Wilson
+    interval over the test images."""
     acc = group["accuracy_analog"].to_numpy(dtype=float)
     n = group["n_test"].to_numpy(dtype=float)
     low, high = wilson_interval(np.round(acc * n), n)
+    if "accuracy_analog_mean" in group:
+        draws = group["n_draws"].to_numpy(dtype=float) > 1  # NaN (no draws recorded) compares False
+        acc = np.where(draws, group["accuracy_analog_mean"].to_numpy(dtype=float), acc)
+        low = np.where(draws, group["accuracy_analog_mean_low"].to_numpy(dtype=float), low)
+        high = np.where(draws, group["accuracy_analog_mean_high"].to_numpy(dtype=float), high)
+    return acc, low, high
+
+
+def _has_draws(df) -> bool:
+    """Whether any record of ``df`` ran Monte Carlo draws (``simulation.repeats`` > 1)."""
+    return "n_draws" in df and bool((df["n_draws"].to_numpy(dtype=float) > 1).any())
+
+
+def _interval_note(df) -> str:
+    """What the error bars of ``df``'s records are, in words."""
+    draws = df["n_draws"].dropna().astype(int) if "n_draws" in df else None
+    if draws is None or not len(draws):
+        return "error bars: 95 % Wilson interval over the test images"
+    counts = sorted(set(draws))
+    text = ("mean over " + "/".join(map(str, counts)) + " hardware draws; error bars: 95 % Student-t interval of the mean")
+    return text + ("" if len(draws) == len(df) else " (one-draw points: Wilson interval over images)")
+
+
+def _with_interval(ax, x, group, label, **kw) -> None:
+    """Accuracy in % at ``x`` with its 95 % interval as error bars (``_accuracy_interval``)."""
+    acc, low, high = _accuracy_interval(group)
     ax.errorbar(x, 100 * acc, yerr=[100 * (acc - low), 100 * (high - acc)], marker="o", capsize=2, label=label, **kw)
 
 
@@ -134,10 +175,60 @@ def accuracy_vs_axis(df, axis: str, path: Path) -> Path:
         ax.set_xticks(range(len(categories)), categories, rotation=20, ha="right")
     ax.set_xlabel(axis_label(axis))
     ax.set_ylabel("analog accuracy (%), 95 % CI")
-    ax.set_title("dotted: digital accuracy", fontsize=7)
+    ax.set_title(f"{_interval_note(ok)}\ndotted: digital accuracy", fontsize=6)
     if split:
         ax.legend(fontsize=6)
     save_figure(fig, path)
+    return path
+
+
+def accuracy_vs_time_figure(df, axis: str = TIME_AXIS):
+    """The figure of ``accuracy_vs_time`` (returned, not saved): analog accuracy (%) against the time since
+    programming ``axis`` (s) on a log x axis with 95 % error bars (``_accuracy_interval``), a line per combination of
+    the other fields that vary; records read right after programming (t = 0, not on a log axis) as a dashed
+    horizontal line of their line's colour; digital accuracy dotted."""
+    ok = df[df["status"] == "ok"]
+    if axis not in ok:
+        raise SpecError(f"accuracy_vs_time: the records have no column {axis!r}; sweep device.t_since_program_s")
+    t = ok[axis].astype(float)
+    if not (t > 0).any():
+        raise SpecError(f"accuracy_vs_time: no record has {axis} > 0 (a log axis); sweep times after programming, "
+                        "e.g. [1.0, 3600.0, 86400.0]")
+    split = _others(ok, [axis])
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    for keys, group in _groups(ok.assign(_t=t), split):
+        if group["_t"].duplicated().any():
+            raise SpecError(f"accuracy_vs_time: records repeat a time within one line; they differ in a field the store "
+                            "does not tell apart")
+        group = group.sort_values("_t")
+        later = group[group["_t"] > 0]
+        _with_interval(ax, later["_t"].to_numpy(), later, _label(keys, split) or None)
+        color = ax.lines[-1].get_color()
+        at_zero = group[group["_t"] == 0]
+        if len(at_zero):
+            acc0, _, _ = _accuracy_interval(at_zero)
+            ax.axhline(100 * acc0[0], color=color, ls="--", lw=1)
+        ax.plot(later["_t"], 100 * later["accuracy_digital"], ls=":", lw=1, color=color)
+    ax.set_xscale("log")
+    lo, hi = t[t > 0].min(), t.max()
+    named = [(v, name) for v, name in NAMED_TIMES_S if lo / 1.5 <= v <= hi * 1.5]
+    if len(named) >= 2:
+        ax.set_xticks([v for v, _ in named], [name for _, name in named], rotation=20, ha="right")
+        ax.minorticks_off()
+    ax.set_xlabel("time since programming (s, log scale)")
+    ax.set_ylabel("analog accuracy (%), 95 % CI")
+    note = _interval_note(ok)
+    ax.set_title(f"{note}\ndotted: digital; dashed: read right after programming (t = 0)"
+                 if (t == 0).any() else f"{note}\ndotted: digital accuracy", fontsize=6)
+    if split:
+        ax.legend(fontsize=6)
+    return fig
+
+
+def accuracy_vs_time(df, path: Path, axis: str = TIME_AXIS) -> Path:
+    """``accuracy_vs_time_figure`` written to ``path`` (PNG and PDF)."""
+    save_figure(accuracy_vs_time_figure(df, axis), path)
     return path
 
 
@@ -153,8 +244,9 @@ def accuracy_heatmap(df, x_axis: str, y_axis: str, path: Path) -> Path:
     if _numeric(ok[y_axis]):
         ys = sorted(ys, key=float)
     grid = np.full((len(ys), len(xs)), np.nan)
-    for _, row in ok.iterrows():
-        grid[ys.index(str(row[y_axis])), xs.index(str(row[x_axis]))] = 100 * row["accuracy_analog"]
+    acc, _, _ = _accuracy_interval(ok)  # the mean over draws where there are draws
+    for a, (_, row) in zip(acc, ok.iterrows()):
+        grid[ys.index(str(row[y_axis])), xs.index(str(row[x_axis]))] = 100 * a
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.0, 3.8))
     im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
@@ -163,7 +255,7 @@ def accuracy_heatmap(df, x_axis: str, y_axis: str, path: Path) -> Path:
     for (i, j), value in np.ndenumerate(grid):
         if np.isfinite(value):
             ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=6, color="w")
-    fig.colorbar(im, ax=ax, label="analog accuracy (%)")
+    fig.colorbar(im, ax=ax, label="analog accuracy (%)" + (", mean over draws" if _has_draws(ok) else ""))
     ax.set_xlabel(axis_label(x_axis))
     ax.set_ylabel(axis_label(y_axis))
     save_figure(fig, path)
@@ -213,7 +305,7 @@ def partition_heatmap(df, path: Path) -> Path:
         if len(group) > 1:
             raise SpecError(f"partition_heatmap: {len(group)} records at {h} x {v} partitions (plans that differ "
                             "beyond layer 1); a cell would mix them")
-        grid[hs.index(h), vs.index(v)] = 100 * group["accuracy_analog"].iloc[0]
+        grid[hs.index(h), vs.index(v)] = 100 * _accuracy_interval(group)[0][0]  # the mean over draws, if any
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
     im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
@@ -224,7 +316,7 @@ def partition_heatmap(df, path: Path) -> Path:
     for (i, j), value in np.ndenumerate(grid):
         if np.isfinite(value):
             ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7, color="w")
-    fig.colorbar(im, ax=ax, label="analog accuracy (%)")
+    fig.colorbar(im, ax=ax, label="analog accuracy (%)" + (", mean over draws" if _has_draws(ok) else ""))
     ax.set_title("accuracy by partition plan" + title)
     save_figure(fig, path)
     return path
@@ -316,6 +408,9 @@ def plot_store(store, out_dir: str | os.PathLike[str], *, ir_drop: "IrDropMap | 
 
     for axis in axes:
         slug = axis.replace("+", "_and_").replace(".", "_")
+        if axis == TIME_AXIS:  # time since programming: on a log axis
+            attempt("accuracy_vs_time_since_programming", lambda p: accuracy_vs_time(ok, p))
+            continue
         attempt(f"accuracy_vs_{slug}", lambda p, a=axis: accuracy_vs_axis(ok, a, p))
     for x_axis, y_axis in itertools.combinations(axes, 2):
         slug = f"{x_axis}__{y_axis}".replace("+", "_and_").replace(".", "_")

@@ -86,6 +86,21 @@ def test_outputs_are_consistent(tmp_path):
     )
 
 
+def test_summaries_name_the_device_and_read_back_without_it(tmp_path):
+    data = _small(tomllib.loads((EXAMPLES / "digits_basic.toml").read_text()), verify=0)
+    data["device"] = {**data.get("device", {}), "seed": 5, "variation_seed": 6}
+    result = run_experiment(parse_config(data, base_dir=EXAMPLES), tmp_path / "out")
+    d = result.summary.device
+    assert d.kind == "linear" and (d.seed, d.variation_seed) == (5, 6) and result.summary.monte_carlo is None
+    assert [(w.index, w.seed, w.device_seed, w.variation_seed, w.adc_seed) for w in d.draws] == [(0, None, 5, 6, None)]
+    assert d.fields["g_on_s"] == result.config.device.g_on_s and d.description.startswith("linear device (")
+    # a summary.json written before the device and Monte Carlo sections reads back with None there
+    older = json.loads((tmp_path / "out" / "summary.json").read_text())
+    del older["device"], older["monte_carlo"]
+    back = ExperimentSummary.from_dict(older)
+    assert back.device is None and back.monte_carlo is None and back.accuracy == result.summary.accuracy
+
+
 def test_weights_files_load_and_match(tmp_path):
     a = run_experiment(parse_config(_small(tomllib.loads((EXAMPLES / "weights_npz.toml").read_text()), 0), base_dir=EXAMPLES))
     b = run_experiment(parse_config(_small(tomllib.loads((EXAMPLES / "weights_csv.toml").read_text()), 0), base_dir=EXAMPLES))

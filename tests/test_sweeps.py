@@ -12,6 +12,7 @@ from pathlib import Path
 from pyims.cli import main
 from pyims.errors import ConfigError, SpecError
 from pyims.sweeps import ResultStore, config_key, parse_sweep
+from pyims.spec.analysis import Dc, Repeat
 from pyims.sweeps.run import evaluate_point, run_sweep
 
 BASE = {
@@ -336,3 +337,97 @@ def test_plot_groups_come_in_natural_order():
     assert [k[0] for k, _ in _groups(df, ["p"])] == ['{"max_rows": 128}', '{"max_rows": 512}', '{"max_rows": 1024}']
     plans = pd.DataFrame({"plan": ["16/8 x 8/1", "1/1 x 1/1", "4/1 x 2/1"]})
     assert [k[0] for k, _ in _groups(plans, ["plan"])] == ["1/1 x 1/1", "4/1 x 2/1", "16/8 x 8/1"]
+
+
+#: A PCM device read at a time since programming (no read noise: built elsewhere), three draws per point.
+PCM_BASE = {
+    "dataset": {"name": "digits", "max_test": 60},
+    "train": {"hidden": [8], "epochs": 8},
+    "device": {"kind": "pcm", "seed": 2, "read_noise_scale_ratio": 0.0},
+    "simulation": {"verify_images": 0, "mode": "tiled", "repeats": 3},
+}
+
+
+def test_device_fields_and_seeds_are_sweep_axes(tmp_path):
+    spec = _spec(tmp_path, experiment={**PCM_BASE, "simulation": {"verify_images": 0, "mode": "tiled"}}, axes={
+        "device.g_max_s": [20e-6, 25e-6], "device.t_since_program_s": [0.0, 3600.0],
+        "device.drift_compensation": ["none", "per_column"], "device.stuck_off_ratio": [0.0, 0.05], "device.seed": [0, 1]})
+    assert spec.n_points == 32 and len({config_key(spec.config(p)) for p in spec.points()}) == 32
+    point = spec.points()[-1]
+    device = spec.config(point).hardware.device  # the kind's own field and the common ones reach the PCM object
+    assert (device.g_max_s, device.t_since_program_s, device.drift_compensation, device.stuck_off_ratio, device.seed) == \
+        (25e-6, 3600.0, "per_column", 0.05, 1)
+    with pytest.raises(ConfigError, match=r"device.g_maxx_s is unknown for device.kind"):
+        _spec(tmp_path, experiment=PCM_BASE, axes={"device.g_maxx_s": [1e-5]})
+    # with draws, the draws' seeds replace device.seed: sweeping it would change nothing
+    with pytest.raises(ConfigError, match=r"axis 'device.seed' sweeps device.seed, but point .* runs simulation.repeats = 3 "
+                                          r"draws.*sweep \"simulation.repeat_seed\" instead"):
+        _spec(tmp_path, experiment=PCM_BASE, axes={"device.seed": [0, 1]})
+    # the suggested axis works, and each value is its own draw plan
+    seeds = _spec(tmp_path, experiment=PCM_BASE, axes={"simulation.repeat_seed": [0, 1]})
+    assert [spec_cfg.simulation.repeat.seeds for spec_cfg in map(seeds.config, seeds.points())] == \
+        [Repeat(Dc(), n=3, seed=0).seeds, Repeat(Dc(), n=3, seed=1).seeds]
+
+
+def test_accuracy_against_time_since_programming(tmp_path, monkeypatch):
+    import numpy as np
+
+    import pyims.plots as plots_module
+
+    times = [0.0, 1.0, 3600.0, 3.15e7]
+    spec = _spec(tmp_path, experiment=PCM_BASE, name="drift",
+                 axes={"device.t_since_program_s": times, "device.drift_compensation": ["none", "global"]})
+    store = ResultStore(tmp_path / "s")
+    assert run_sweep(spec, store, serial=True).n_failed == 0
+    df = store.table()
+    assert (df["n_draws"] == 3).all()
+    from scipy import stats as sps
+
+    half = sps.t.ppf(0.975, 2) * df["accuracy_analog_std"] / np.sqrt(3)  # the records' interval: Student-t, 3 draws
+    np.testing.assert_allclose(df["accuracy_analog_mean_high"] - df["accuracy_analog_mean"], half, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(df["accuracy_analog_mean"] - df["accuracy_analog_mean_low"], half, rtol=1e-9, atol=1e-12)
+    assert (df["accuracy_analog_draws_low"] <= df["accuracy_analog_draws_high"]).all() and (df["accuracy_analog_std"] > 0).any()
+    ok = df.assign(status="ok")
+    ok.attrs["axes"] = ("device.t_since_program_s", "device.drift_compensation")
+    fig = plots_module.accuracy_vs_time_figure(ok)
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "time since programming (s, log scale)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["device.drift_compensation=global",
+                                                                    "device.drift_compensation=none"]
+    for container, comp in zip(ax.containers, ["global", "none"]):  # one error-bar line per compensation
+        rows = df[df["device.drift_compensation"] == comp].sort_values("device.t_since_program_s")
+        later = rows[rows["device.t_since_program_s"] > 0]
+        x, y = container.lines[0].get_data()
+        np.testing.assert_allclose(x, times[1:], rtol=1e-12, atol=0.0)
+        np.testing.assert_allclose(y, 100 * later["accuracy_analog_mean"], rtol=1e-12, atol=1e-12)
+        (bars,) = container.lines[2]  # vertical error bars: the 95 % Student-t interval across draws
+        segments = np.array(bars.get_segments())
+        np.testing.assert_allclose(segments[:, 0, 1], 100 * later["accuracy_analog_mean_low"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(segments[:, 1, 1], 100 * later["accuracy_analog_mean_high"], rtol=1e-12, atol=1e-12)
+        at_zero = rows[rows["device.t_since_program_s"] == 0]["accuracy_analog_mean"].iloc[0]
+        dashed = [line for line in ax.lines if line.get_linestyle() == "--" and line.get_color() == container.lines[0].get_color()]
+        assert [line.get_ydata()[0] for line in dashed] == pytest.approx([100 * at_zero], rel=1e-12, abs=1e-12)
+    # right after programming there is no drift: compensation changes nothing there
+    zero = df[df["device.t_since_program_s"] == 0].sort_values("device.drift_compensation")
+    assert zero["accuracy_analog_mean"].nunique() == 1
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    # pyims plot draws it in place of the linear-axis plot of that axis; the heatmap shows the mean over draws
+    heat = {}
+    real = plots_module.save_figure
+
+    def keep(fig, path):
+        if fig.axes[0].images:
+            heat[Path(path).stem] = np.asarray(fig.axes[0].images[0].get_array())
+        return real(fig, path)
+
+    monkeypatch.setattr(plots_module, "save_figure", keep)
+    assert main(["plot", str(tmp_path / "s")]) == 0
+    names = {p.name for p in (tmp_path / "s" / "plots").glob("*.png")}
+    assert "accuracy_vs_time_since_programming.png" in names and "accuracy_vs_device_t_since_program_s.png" not in names
+    grid = heat["heatmap_device_drift_compensation__device_t_since_program_s"]  # rows: t ascending; columns: global, none
+    means = df.pivot(index="device.t_since_program_s", columns="device.drift_compensation", values="accuracy_analog_mean")
+    np.testing.assert_allclose(grid, 100 * means.sort_index()[["global", "none"]].to_numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(SpecError, match=r"no record has device.t_since_program_s > 0 \(a log axis\)"):
+        plots_module.accuracy_vs_time_figure(ok[ok["device.t_since_program_s"] == 0])

@@ -240,7 +240,7 @@ class Device:
               t_since_program_s: float | None = None) -> CellState:
         """The cells written to ``g_target_s`` (S, any shape) and read ``t_since_program_s`` later (default: this
         device's ``t_since_program_s``). Draws from ``rng`` in this order: programming (``program``), the stuck
-        cells (two uniform draws per cell, only when a stuck fraction is set), drift (``drift``)."""
+        cells (one uniform draw per cell, only when a stuck fraction is set), drift (``drift``)."""
         t = self.t_since_program_s if t_since_program_s is None else float(t_since_program_s)
         if not np.isfinite(t) or t < 0.0:
             raise SpecError(f"{type(self).__name__}: t_since_program_s={t_since_program_s!r} must be finite and >= 0 "

@@ -78,7 +78,7 @@ def _plots(result, out: Path) -> list[str]:
     mc = s.monte_carlo
     if mc is not None:  # draw 0 is the analog bar; the mean over draws beside it, with its interval
         names[2] += f"\n(draw {mc.reported_draw})"
-        names.append(f"mean of {mc.n_draws} draws")
+        names.append(f"mean of {mc.n_draws} draws\n(95 % CI)")
         accs.append(100 * mc.mean)
         colors.append("#e96")
     bars = ax.bar(names, accs, color=colors)
@@ -86,8 +86,9 @@ def _plots(result, out: Path) -> list[str]:
         ax.errorbar([len(names) - 1], [100 * mc.mean], yerr=[[100 * (mc.mean - mc.mean_interval.low)],
                                                             [100 * (mc.mean_interval.high - mc.mean)]],
                     color="k", capsize=3, lw=1)
-    for b, a in zip(bars, accs):
-        ax.text(b.get_x() + b.get_width() / 2, a, f"{a:.2f} %", ha="center", va="bottom", fontsize=8)
+    tops = accs[:3] + ([100 * mc.mean_interval.high] if mc is not None else [])
+    for b, a, top in zip(bars, accs, tops):
+        ax.text(b.get_x() + b.get_width() / 2, top, f"{a:.2f} %", ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
     ax.set_title(f"{s.dataset.name} {'x'.join(map(str, s.network.layer_sizes))}, partitions {s.network.partitions}", fontsize=9)

@@ -1,5 +1,9 @@
 """Run one experiment: data -> model -> mapping -> native inference (all test images) ->
-ngspice verification (a sample) -> comparison -> output directory."""
+ngspice verification (a sample) -> comparison -> output directory.
+
+With ``simulation.repeats`` > 1 the model is mapped and run on that many seeded draws of the hardware
+(``pyims.Repeat``'s seeds, as ``pyims.simulate`` draws them); draw 0 is the one reported in full and checked
+by ngspice, the summary's ``monte_carlo`` section gives the spread across draws."""
 
 from __future__ import annotations
 

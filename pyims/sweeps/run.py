@@ -57,7 +57,19 @@ def _metrics(summary: ExperimentSummary) -> dict[str, Any]:
         "ngspice_max_rel_diff": v.max_rel_diff if v else None,
         "ngspice_passed": v.passed if v else None,
         **_read_time_metrics(summary),
+        **_monte_carlo_metrics(summary),
     }
+
+
+def _monte_carlo_metrics(summary: ExperimentSummary) -> dict[str, Any]:
+    """With ``simulation.repeats`` > 1: the analog accuracy across the draws (``accuracy_analog`` is draw 0's):
+    mean, standard deviation, the 95 % Student-t interval of the mean and the 2.5-97.5 percentiles of the draws."""
+    mc = summary.monte_carlo
+    if mc is None:
+        return {}
+    return {"n_draws": mc.n_draws, "accuracy_analog_mean": mc.mean, "accuracy_analog_std": mc.std,
+            "accuracy_analog_mean_low": mc.mean_interval.low, "accuracy_analog_mean_high": mc.mean_interval.high,
+            "accuracy_analog_draws_low": mc.draw_interval.low, "accuracy_analog_draws_high": mc.draw_interval.high}
 
 
 def _read_time_metrics(summary: ExperimentSummary) -> dict[str, Any]:

@@ -118,10 +118,28 @@ def parse_sweep(data: dict[str, Any], *, base_dir: Path, source: str = "sweep") 
     spec = SweepSpec(name=name, base=base, axes=tuple(axes), base_dir=base_dir)
     for point in spec.points():
         try:
-            spec.config(point)
+            cfg = spec.config(point)
         except ConfigError as exc:
             raise ConfigError(f"{source}: point {point} is invalid: {exc}") from exc
+        _check_seed_axes(spec, cfg, point, source)
     return spec
+
+
+#: Seeds that Monte Carlo draws replace (``Hardware.redrawn``): an axis over one of them changes nothing then.
+REDRAWN_SEEDS = ("device.seed", "device.variation_seed", "adc.seed")
+
+
+def _check_seed_axes(spec: SweepSpec, cfg: ExperimentConfig, point: dict[str, Any], source: str) -> None:
+    """ConfigError when an axis sweeps a seed that ``simulation.repeats`` > 1 replaces by the draws' own seeds."""
+    if cfg.simulation.repeats == 1:
+        return
+    for axis, _ in spec.axes:
+        swept = [p for p in axis.split("+") if p in REDRAWN_SEEDS]
+        if swept:
+            raise ConfigError(
+                f"{source}: axis {axis!r} sweeps {swept[0]}, but point {point} runs simulation.repeats = "
+                f"{cfg.simulation.repeats} draws, whose seeds replace it (they come from simulation.repeat_seed); "
+                "sweep \"simulation.repeat_seed\" instead, or set simulation.repeats = 1")
 
 
 def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
