@@ -417,9 +417,9 @@ def test_no_compensation_leaves_the_outputs_drifted():
 
 def test_drift_compensation_needs_the_tiled_topology():
     dev = PCM(drift_compensation="global", t_since_program_s=3600.0, read_noise_scale_ratio=0.0)
-    with pytest.raises(SpecError, match=r"device.drift_compensation='global' scales every layer's outputs digitally "
-                                        r"after its ADC.*use pyims.Hardware\(topology=\"tiled\"\)"):
-        map_network(_mlp(), pyims.Hardware(devices=dev, topology="analog"))
+    with pytest.raises(SpecError, match=r"topology=\"analog\" .* builds one circuit, but device.drift_compensation='global' "
+                                        r"scales every layer's outputs digitally after its ADC.*use topology=\"tiled\" \(simulation.mode = \"tiled\"\)"):
+        pyims.Hardware(devices=dev, topology="analog")  # refused when the hardware is described (and a config read)
     assert map_network(_mlp(), pyims.Hardware(devices=dev)).topology == Tiled()  # "auto" picks tiled
     assert map_network(_mlp(), pyims.Hardware(devices=replace(dev, drift_compensation="none"),
                                               topology="analog")).topology.name == "analog"
@@ -460,7 +460,7 @@ def test_the_config_builds_every_kind_with_its_own_fields():
         ({"kind": "pcm"}, PCM()),
     ]
     for table, want in cases:
-        cfg = parse_config({"device": table}, base_dir=DATA)
+        cfg = parse_config({"device": table, "simulation": {"mode": "tiled"}}, base_dir=DATA)
         assert cfg.hardware.device == want, table
         assert device_for(cfg.hardware.device_spec) == want  # and back through the spec
 

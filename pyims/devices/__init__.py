@@ -18,4 +18,8 @@ for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     importlib.import_module(f"{__name__}.{_module}")
 del _module
 
-__all__ = ["Device", "LinearDevice", "DEVICES", "device_for"]
+from pyims.devices.measured import MeasuredDevice  # noqa: E402  (the kinds users name: pyims.devices.PCM, ...)
+from pyims.devices.pcm import PCM  # noqa: E402
+from pyims.devices.rram import RRAM  # noqa: E402
+
+__all__ = ["Device", "LinearDevice", "PCM", "RRAM", "MeasuredDevice", "DEVICES", "device_for"]

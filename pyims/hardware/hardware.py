@@ -23,7 +23,7 @@ from pyims.components.adc import Adc
 from pyims.devices import Device, device_for
 from pyims.devices.base import COMMON_FIELDS
 from pyims.errors import SpecError
-from pyims.hardware.topology import Topology, as_topology
+from pyims.hardware.topology import FullyAnalog, Topology, as_topology
 from pyims.spec import DeviceSpec, InputEncoding, PartitionPlan, PeripherySpec, WireParasitics
 
 __all__ = ["Hardware"]
@@ -72,6 +72,10 @@ class Hardware:
         if self.adc is not None:
             _typed("adc", self.adc, Adc, "bits, full scale")
         object.__setattr__(self, "topology", as_topology(self.topology))
+        why = self.fully_analog_problem
+        if why is not None and isinstance(self.topology, FullyAnalog):
+            raise SpecError(f'topology="analog" (simulation.mode = "analog", the config\'s default) builds one circuit, '
+                            f'but {why}; use topology="tiled" (simulation.mode = "tiled") or "auto"')
 
     @property
     def device(self) -> Device:
