@@ -86,6 +86,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         cfg = dataclasses.replace(cfg, simulation=sim)
     out = Path(args.out) if args.out else Path("pyims-runs") / cfg.name
+    if args.scheduler:  # before any long work (and in a dry run too): a bounded handshake
+        from pyims.dask_client import check_scheduler
+
+        check_scheduler(args.scheduler)
     if args.dry_run:
         return _print_preflight(cfg, out)
     print(f"pyims {__version__} run {args.config}")
@@ -215,6 +219,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from pyims.sweeps.run import run_sweep
 
     spec = load_sweep(args.sweep)
+    if args.scheduler and not args.serial:  # before any point runs (and in a dry run too): a bounded handshake
+        from pyims.dask_client import check_scheduler
+
+        check_scheduler(args.scheduler)
     if args.dry_run:
         from pyims.sweeps.run import check_sweep
 

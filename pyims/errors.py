@@ -12,6 +12,7 @@ __all__ = [
     "PyimsError",
     "SpecError",
     "NonFiniteError",
+    "ClusterError",
     "NetlistError",
     "SimulatorNotFound",
     "SimulatorUsageError",
@@ -38,6 +39,10 @@ class SpecError(PyimsError, ValueError):
 
 class NonFiniteError(PyimsError, FloatingPointError):
     """A forward pass produced NaN or inf (the message names the step and the images); no result is reported."""
+
+
+class ClusterError(PyimsError, ConnectionError):
+    """A Dask scheduler address does not answer as a Dask scheduler within the handshake's limit."""
 
 
 class ConfigError(SpecError):
