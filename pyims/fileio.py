@@ -20,7 +20,8 @@ from typing import TypeVar
 
 from pyims.errors import SpecError
 
-__all__ = ["umask_mode", "atomic_write_bytes", "writable_ancestor", "check_replaceable", "publish_dir", "OutputDirError"]
+__all__ = ["umask_mode", "atomic_write_bytes", "writable_ancestor", "check_replaceable", "publish_dir", "OutputDirError",
+           "content_digest"]
 
 T = TypeVar("T")
 
@@ -107,3 +108,47 @@ def publish_dir(target: str | os.PathLike[str], build: Callable[[Path], T], allo
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return built
+
+
+#: Files a folder digest reads at most (a dataset folder of IDX files has four).
+_MAX_DIGEST_FILES = 10_000
+_DIGESTS: dict[tuple, str] = {}
+
+
+def content_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of what ``path`` holds: a file's bytes; a folder's regular files (names relative to it, then
+    each file's digest, sorted; symbolic links are named with their target, never followed); ``"missing"`` when
+    nothing is there. Cached per process by each file's size and modification time, so a key over a large dataset
+    costs one read."""
+    import hashlib
+    import stat as stat_mod
+
+    p = Path(path)
+    try:
+        st = os.lstat(p)
+    except OSError:
+        return "missing"
+    if stat_mod.S_ISLNK(st.st_mode):
+        return "link:" + hashlib.sha256(os.readlink(p).encode()).hexdigest()
+    if stat_mod.S_ISREG(st.st_mode):
+        key = (str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+        if key not in _DIGESTS:
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            _DIGESTS[key] = h.hexdigest()
+        return _DIGESTS[key]
+    if stat_mod.S_ISDIR(st.st_mode):
+        h = hashlib.sha256()
+        n = 0
+        for root, dirs, files in os.walk(p, followlinks=False):
+            dirs.sort()
+            for name in sorted(files) + sorted(d for d in dirs if os.path.islink(os.path.join(root, d))):
+                n += 1
+                if n > _MAX_DIGEST_FILES:
+                    raise SpecError(f"{p} holds more than {_MAX_DIGEST_FILES} files; point the config at the data itself")
+                full = os.path.join(root, name)
+                h.update(os.path.relpath(full, p).encode() + b"\0" + content_digest(full).encode() + b"\n")
+        return "dir:" + h.hexdigest()
+    return "special"  # a FIFO, socket or device: never read

@@ -327,7 +327,64 @@ def config_key(cfg: ExperimentConfig) -> str:
                           ("read_times_s", []), ("repeats", 1), ("repeat_seed", 0)):
         if data["simulation"].get(name, default) == default:  # read-time / repeat fields at defaults: earlier keys hold
             data["simulation"].pop(name, None)
+    files = file_digests(cfg)
+    if files:  # what the named files hold, not only their paths: a model replaced in place is a new point
+        data["files"] = files
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+
+
+def named_files(cfg: ExperimentConfig) -> dict[str, Path]:
+    """Every file or folder ``cfg`` names, by its field (``model.file``, ``model.weights``, ``dataset.path``, a
+    ``*_file`` of ``[device]`` or ``[adc]``), resolved against the config's folder. An ONNX model's external data
+    files are named too (``model.file:<location>``)."""
+    out: dict[str, Path] = {}
+    for field_name in ("file", "weights"):
+        value = getattr(cfg.model, field_name)
+        if value:
+            out[f"model.{field_name}"] = cfg.resolve_path(value)
+    if cfg.dataset.path:
+        out["dataset.path"] = cfg.resolve_path(cfg.dataset.path)
+    for k, v in cfg.device.params:
+        if k.endswith("_file") and isinstance(v, str) and v:
+            out[f"device.{k}"] = cfg.resolve_path(v)
+    if cfg.adc is not None:
+        for f in dataclasses.fields(cfg.adc):
+            v = getattr(cfg.adc, f.name)
+            if f.name.endswith("_file") and isinstance(v, str) and v:
+                out[f"adc.{f.name}"] = cfg.resolve_path(v)
+    model = out.get("model.file")
+    if model is not None and model.suffix.lower() == ".onnx":
+        folder = model.parent.resolve()
+        for loc in _onnx_external_locations(model):
+            target = (model.parent / loc).resolve()
+            if target.parent == folder and not Path(loc).is_absolute():  # only inside the model's folder (the loader
+                out[f"model.file:{loc}"] = target  # refuses any other location, so nothing else is read for a key)
+    return out
+
+
+def _onnx_external_locations(path: Path) -> list[str]:
+    """The external-data file names an ONNX model declares (none when it cannot be read: the run will say why)."""
+    try:
+        import onnx
+        from onnx.external_data_helper import _get_all_tensors
+
+        model = onnx.load(str(path), load_external_data=False)
+        locs = set()
+        for tensor in _get_all_tensors(model):
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                for entry in tensor.external_data:
+                    if entry.key == "location":
+                        locs.add(entry.value)
+        return sorted(locs)
+    except Exception:  # an unreadable model: the key keeps its bytes' digest; the loader refuses it with the reason
+        return []
+
+
+def file_digests(cfg: ExperimentConfig) -> dict[str, str]:
+    """``{field: content digest}`` of every file ``cfg`` names (``named_files``; ``pyims.fileio.content_digest``)."""
+    from pyims.fileio import content_digest
+
+    return {name: content_digest(path) for name, path in sorted(named_files(cfg).items())}
 
 
 def check_value_type(where: str, tp: Any, value: Any) -> None:

@@ -161,12 +161,18 @@ def run_sweep(
     if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
         raise SpecError(f"n_workers={n_workers!r} must be an integer >= 1 (or None: the machine's cores)")
     t0 = time.perf_counter()
+    points = [(point, spec.config(point)) for point in spec.points()]
+    keys = [config_key(cfg) for _, cfg in points]
+    return _run_claimed(spec, store, points, keys, t0, scheduler=scheduler, n_workers=n_workers, serial=serial,
+                        fail_fast=fail_fast, progress=progress, evaluate=evaluate, append=append)
+
+
+def _run_claimed(spec, store, points, keys, t0, *, scheduler, n_workers, serial, fail_fast, progress, evaluate,
+                 append) -> SweepSummary:
     todo = []
     configs: dict[str, dict[str, Any]] = {}
     index: dict[str, int] = {}
     n_skipped = 0
-    points = [(point, spec.config(point)) for point in spec.points()]
-    keys = [config_key(cfg) for _, cfg in points]
     claimed = store.claim(spec.name, keys, {axis: list(values) for axis, values in spec.axes}, append=append)
     for k, ((point, cfg), key) in enumerate(zip(points, keys)):
         index[key] = k

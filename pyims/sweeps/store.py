@@ -15,6 +15,8 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import numpy as np
 
 from pyims.errors import SpecError
 from pyims.experiment.config import NEUTRAL_FIELDS, canonical_json, config_key
-from pyims.fileio import atomic_write_bytes
+from pyims.fileio import atomic_write_bytes, umask_mode
 
 __all__ = ["ResultStore", "config_key", "spec_hash", "differing_fields", "axis_covers", "RECORD_SCHEMA", "NEUTRAL_FIELDS", "MANIFEST_SCHEMA"]
 
@@ -101,12 +103,45 @@ class ResultStore:
                             "from the next sweep run") from exc
         return data
 
+    @contextmanager
+    def locked(self, timeout_s: float = 30.0) -> Iterator[None]:
+        """An exclusive OS lock (``fcntl.flock``) on ``<root>/.lock`` for the block (released when it ends or the
+        process dies): the manifest is read, checked and rewritten under it, so two sweeps started together never
+        both claim one store. Waits up to ``timeout_s`` for another claim to finish, then SpecError."""
+        import fcntl
+        import time
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, umask_mode(0o666))
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                        raise SpecError(f"result store {self.root} is held by another process ({holder}) for more than "
+                                        f"{timeout_s:g} s; is a sweep stuck claiming it? try again, or use another "
+                                        "--store") from None
+                    time.sleep(0.05)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def claim(self, name: str, point_keys: list[str], axes: dict[str, Any], *, append: bool = False) -> str:
         """Record that sweep ``name`` (with these point config keys) writes here; returns its spec hash.
 
         Raises SpecError when the store belongs to a sweep with other points and ``append`` is False
         (a store made before manifests existed is adopted when its records are all points of this sweep).
         """
+        with self.locked():  # read, check and rewrite the manifest as one step
+            return self._claim(name, point_keys, axes, append=append)
+
+    def _claim(self, name: str, point_keys: list[str], axes: dict[str, Any], *, append: bool) -> str:
         h = spec_hash(point_keys)
         manifest = self.manifest()
         known = {entry.get("hash") for entry in manifest["specs"]}
