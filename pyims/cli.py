@@ -498,7 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv_tail = argv[argv.index(args.command) + 1 :] if args.command in argv else []
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # -v shows pyims's own log; third-party loggers (fontTools, matplotlib, distributed, ...) stay at WARNING
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pyims").setLevel(logging.INFO if args.verbose else logging.NOTSET)
     from pyims.experiment.progress import set_quiet
 
     set_quiet(args.quiet)  # every call decides afresh (main() also runs in-process, e.g. in tests)

@@ -153,6 +153,18 @@ class Model:
             out.append(Node(layer, step.inputs) if isinstance(step, Node) else layer)
         return tuple(out)
 
+    @property
+    def n_parameters(self) -> int:
+        """Weights and biases of its crossbar layers."""
+        return int(sum(np.size(layer.weight) + np.size(layer.bias) for layer in self._crossbar))  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        """A short description (``summary()`` lists every step); never the weights."""
+        return (f"<pyims Model {self.name!r}: input {self.input_shape}, {len(self.steps)} steps, "
+                f"{len(self._crossbar)} crossbar layers, {self.n_parameters:,} parameters>")
+
+    __str__ = __repr__
+
     def summary(self) -> str:
         """One line per step."""
         lines = [f"model {self.name}: input {self.input_shape}"]

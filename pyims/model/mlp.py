@@ -34,6 +34,14 @@ class MLP:
     neuron: NeuronSpec = NeuronSpec()
     _layers: tuple[Layer, ...] = field(default=(), init=False, repr=False)
 
+    def __repr__(self) -> str:
+        """A short description; never the weights."""
+        sizes = "x".join(str(n) for n in (self.weights[0].shape[0], *(w.shape[1] for w in self.weights)))
+        n = sum(w.size + b.size for w, b in zip(self.weights, self.biases))
+        return f"<pyims MLP {sizes}, {self.neuron.kind} neurons, {n:,} parameters>"
+
+    __str__ = __repr__
+
     def __post_init__(self) -> None:
         if len(self.weights) == 0 or len(self.weights) != len(self.biases):
             raise ModelFileError(
