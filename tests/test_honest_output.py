@@ -49,3 +49,22 @@ def test_a_model_prints_as_one_short_line():
     assert len(m.summary().splitlines()) == 13  # the long form: one line per step
     mlp = MLP(weights=(np.ones((400, 120)), np.ones((120, 10))), biases=(np.zeros(120), np.zeros(10)))
     assert repr(mlp) == "<pyims MLP 400x120x10, sigmoid neurons, 49,330 parameters>"
+
+
+def test_an_onnx_runs_summary_records_the_file_not_training():
+    import hashlib
+
+    from pyims.experiment.config import parse_config
+    from pyims.experiment.summary import ModelInfo, recorded_config
+
+    cfg = parse_config({"dataset": {"name": "fashion-mnist"}, "model": {"file": LENET.name},
+                        "simulation": {"mode": "tiled"}}, base_dir=LENET.parent)
+    data = recorded_config(cfg)
+    assert "train" not in data and "neuron" not in data and "source" not in data["model"]
+    assert data["model"]["file"] == LENET.name
+    info = ModelInfo.of(cfg, pyims.load_model(LENET))
+    assert info.source == "file" and info.path == str(LENET)
+    assert info.sha256 == hashlib.sha256(LENET.read_bytes()).hexdigest()
+    assert info.activations == ["relu"] and len(info.steps) == 12 and info.steps[0].startswith("Conv2d 1->6 5x5")
+    trained = parse_config({"train": {"hidden": [8]}})
+    assert "train" in recorded_config(trained) and "neuron" in recorded_config(trained)  # a trained run keeps them

@@ -327,6 +327,12 @@ def config_key(cfg: ExperimentConfig) -> str:
                           ("read_times_s", []), ("repeats", 1), ("repeat_seed", 0)):
         if data["simulation"].get(name, default) == default:  # read-time / repeat fields at defaults: earlier keys hold
             data["simulation"].pop(name, None)
+    if "adc" in data:  # converter fields added with INL and the near-memory correction: at their defaults, earlier
+        from pyims.components.adc import Adc  # keys hold
+
+        for f in dataclasses.fields(Adc):
+            if f.name.startswith(("inl_", "correction")) and data["adc"].get(f.name, f.default) == _plain(f.default):
+                data["adc"].pop(f.name, None)
     files = file_digests(cfg)
     if files:  # what the named files hold, not only their paths: a model replaced in place is a new point
         data["files"] = files

@@ -21,6 +21,8 @@ from pyims.experiment.config import ExperimentConfig
 from pyims.experiment.preflight import check_model_fits, check_network_fits, load_config_model, preflight
 from pyims.experiment.progress import progress_bar
 from pyims.experiment.summary import (
+    ModelInfo,
+    recorded_config,
     Accuracies,
     Agreements,
     ConfusionMatrices,
@@ -286,7 +288,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     summary = ExperimentSummary(
         pyims_version=__version__,
         name=cfg.name,
-        config=cfg.as_dict(),
+        config=recorded_config(cfg),
+        model=ModelInfo.of(cfg, reference),
         dataset=DatasetInfo(name=ds.name, n_train=int(ds.train.y.size), n_test=int(y.size),
                             image_shape=list(ds.image_shape), n_classes=ds.n_classes),
         network=NetworkInfo(

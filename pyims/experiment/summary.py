@@ -324,6 +324,50 @@ class MonteCarloInfo:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelInfo:
+    """Where the network came from: ``source`` ("file": a model file, "npz" / "csv": weight files, "train":
+    trained in this run); ``path`` and ``sha256`` of the file (or folder digest) when there is one; ``steps``:
+    every step of the network (``Layer.describe``); ``activations``: the distinct activations between them."""
+
+    source: str
+    path: str | None = None
+    sha256: str | None = None
+    steps: list[str] = field(default_factory=list)
+    activations: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, cfg: Any, model: Any) -> "ModelInfo":
+        """The provenance of ``model`` (a ``Model`` or ``MLP``) made from config ``cfg``."""
+        from pyims.fileio import content_digest
+        from pyims.model.graph import as_model
+        from pyims.model.layers import Activation, layer_of
+
+        m = as_model(model)
+        steps = [layer_of(s).describe() for s in m.steps]
+        acts = sorted({layer_of(s).neuron.kind for s in m.steps if isinstance(layer_of(s), Activation)})
+        named = cfg.model.file or cfg.model.weights
+        source = "file" if cfg.model.file else cfg.model.source
+        path = str(cfg.resolve_path(named)) if named else None
+        digest = content_digest(path) if path else None
+        return cls(source=source, path=path, sha256=digest.removeprefix("dir:") if digest else None, steps=steps,
+                   activations=acts)
+
+
+def recorded_config(cfg: Any) -> dict[str, Any]:
+    """``cfg.as_dict()`` without the sections that did not make the network: a model file's run records no
+    ``[train]``, no ``[neuron]`` and no ``model.source`` (its activations are the file's: ``ModelInfo``); weights
+    loaded from files record no ``[train]``."""
+    data = cfg.as_dict()
+    if cfg.model.file:
+        data.pop("train", None)
+        data.pop("neuron", None)
+        data["model"].pop("source", None)
+    elif cfg.model.source != "train":
+        data.pop("train", None)
+    return data
+
+
 @dataclass(slots=True, kw_only=True)
 class ExperimentSummary:
     """Everything ``summary.json`` says about one experiment.
@@ -341,6 +385,8 @@ class ExperimentSummary:
         device: the device kind, its fields and the seeds of every draw (``None`` in files written before it).
         monte_carlo: accuracy across the hardware's draws (``simulation.repeats`` > 1), else ``None``; the
             other sections then describe draw 0.
+        model: where the network came from (file and SHA-256, its steps and activations; ``None`` in files
+            written before it). ``config`` then leaves out what did not make it (``recorded_config``).
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -361,6 +407,7 @@ class ExperimentSummary:
     read_time: ReadTimeInfo | None = None
     device: DeviceInfo | None = None
     monte_carlo: MonteCarloInfo | None = None
+    model: ModelInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (the layout of ``summary.json``)."""
