@@ -38,10 +38,24 @@ def umask_mode(base: int = 0o666) -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | Callable[[str], None]) -> Path:
-    """Write ``data`` (bytes, or a function that writes the temporary path) to ``path`` atomically."""
+    """Write ``data`` (bytes, or a function that writes the temporary path) to ``path`` atomically. An OSError
+    names ``path`` (never the temporary file beside it)."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"{exc.strerror or exc} (writing {path})", str(path)) from exc
+    try:
+        _write_and_replace(fd, tmp, path, data)
+    except OSError as exc:
+        if exc.filename is not None and str(exc.filename) != str(path):  # the temporary name means nothing to a user
+            raise type(exc)(exc.errno, f"{exc.strerror or exc} (writing {path})", str(path)) from exc
+        raise
+    return path
+
+
+def _write_and_replace(fd: int, tmp: str, path: Path, data: bytes | Callable[[str], None]) -> None:
     try:
         if callable(data):
             os.close(fd)
@@ -56,7 +70,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | Callable[[str
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return path
 
 
 def writable_ancestor(path: str | os.PathLike[str]) -> Path | None:

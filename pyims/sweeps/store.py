@@ -74,6 +74,31 @@ def _checksum(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
+#: A record's fields and their types (what a hand-made record with a valid checksum must still have).
+_RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "key": (str,), "status": (str,), "point": (dict,), "config": (dict,), "metrics": (dict, type(None)),
+    "provenance": (dict,), "error": (str, type(None)), "sweep": (str, type(None)), "point_index": (int, type(None)),
+}
+
+
+def _record_problem(record: dict[str, Any]) -> str | None:
+    """Why ``record`` is not a record this store writes (a field missing or of the wrong type), or ``None``."""
+    for name, types in _RECORD_FIELDS.items():
+        if name not in record and type(None) in types:
+            continue
+        if name not in record:
+            return f"no {name!r}"
+        value = record[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            return f"{name!r} is a {type(value).__name__}"
+    if record["status"] not in ("ok", "failed", "error"):
+        return f"status {record['status']!r}"
+    for name, value in (record.get("metrics") or {}).items():
+        if not isinstance(name, str) or not (value is None or isinstance(value, (int, float, str, list))):
+            return f"metric {name!r} is a {type(value).__name__}"
+    return None
+
+
 class ResultStore:
     """The records of one or more sweeps under ``root`` (created on first write)."""
 
@@ -98,7 +123,10 @@ class ResultStore:
             data = json.loads(self.manifest_path.read_text())
             if not isinstance(data, dict) or not isinstance(data.get("specs"), list):
                 raise ValueError("no list of specs")
-        except (ValueError, OSError) as exc:
+            for k, entry in enumerate(data["specs"]):
+                if not (isinstance(entry, dict) and isinstance(entry.get("hash"), str) and isinstance(entry.get("name"), str)):
+                    raise ValueError(f"specs[{k}] is not a sweep entry with a hash and a name")
+        except (ValueError, OSError, RecursionError) as exc:  # RecursionError: JSON nested too deep to read
             raise SpecError(f"result store {self.root}: manifest.json is damaged ({exc}); move it aside to re-create it "
                             "from the next sweep run") from exc
         return data
@@ -171,11 +199,15 @@ class ResultStore:
             return None
         try:
             record = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-            log.warning("record %s is damaged (%s); its point will run again", path, exc)
+        except (ValueError, OSError, RecursionError) as exc:  # not JSON, not text, nested too deep
+            log.warning("record %s is damaged (%s); its point will run again", path, type(exc).__name__)
             return None
         if not isinstance(record, dict) or record.get("checksum") != _checksum(record) or record.get("key") != key:
             log.warning("record %s fails its checksum; its point will run again", path)
+            return None
+        problem = _record_problem(record)
+        if problem is not None:
+            log.warning("record %s is damaged (%s); its point will run again", path, problem)
             return None
         return record
 
