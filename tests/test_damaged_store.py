@@ -86,3 +86,18 @@ def test_a_failed_replace_names_the_target(tmp_path):
         atomic_write_bytes(target, b"x")
     assert err.value.filename == str(target) and ".tmp" not in str(err.value)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_a_raw_file_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path, kind):
+    from pyims.errors import RawFileError
+    from pyims.runners.rawfile import read_raw
+
+    raw = tmp_path / "out.raw"
+    if kind == "fifo":
+        os.mkfifo(raw)  # opening it for reading would wait for a writer for ever
+    else:
+        (tmp_path / "elsewhere.raw").write_bytes(b"Title: x\n")
+        raw.symlink_to(tmp_path / "elsewhere.raw")
+    with pytest.raises(RawFileError, match=r"out.raw is not a regular file"):
+        read_raw(raw)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +116,17 @@ def parse_raw(buf: bytes, source: str = "<bytes>") -> list[RawPlot]:
 
 
 def read_raw(path: Path) -> list[RawPlot]:
-    """Read and parse the raw file at ``path``."""
+    """Read and parse the raw file at ``path``: a regular file (a FIFO, socket or device there -- never written by
+    ngspice -- is refused without opening it, so a read can never block)."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise RawFileError(f"raw file {path} was not written") from None
+    if not stat.S_ISREG(mode):
+        raise RawFileError(f"raw file {path} is not a regular file (a link, FIFO, socket or device); ngspice writes a "
+                           "file there: something else put this in the run directory")
     try:
         buf = Path(path).read_bytes()
     except FileNotFoundError:
