@@ -37,6 +37,13 @@ class LayerModel(Protocol):
 log = logging.getLogger(__name__)
 
 
+#: Bounds of what a config can ask the trainer for (docs/security.md, "Sizes"): checked before any allocation.
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 1_000_000
+MAX_HIDDEN = 65_536
+MAX_HIDDEN_LAYERS = 64
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainSpec:
     """Training settings.
@@ -78,13 +85,15 @@ class TrainSpec:
         if not (isinstance(self.surrogate_width_ratio, (int, float)) and self.surrogate_width_ratio >= 1.0):
             raise SpecError(f"train.surrogate_width_ratio={self.surrogate_width_ratio!r} must be a number >= 1 (1: exact slope)")
         hidden = tuple(self.hidden)
-        if any(not isinstance(h, int) or h < 1 for h in hidden):
-            raise SpecError(f"train.hidden={list(hidden)} must be positive integers, e.g. [120, 84]")
+        if any(isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= MAX_HIDDEN for h in hidden):
+            raise SpecError(f"train.hidden={list(hidden)} must be integers in 1..{MAX_HIDDEN}, e.g. [120, 84]")
+        if len(hidden) > MAX_HIDDEN_LAYERS:
+            raise SpecError(f"train.hidden has {len(hidden)} layers; at most {MAX_HIDDEN_LAYERS}")
         object.__setattr__(self, "hidden", hidden)
-        for name in ("epochs", "batch_size"):
+        for name, top in (("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH_SIZE)):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise SpecError(f"train.{name}={value!r} must be an integer >= 1")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise SpecError(f"train.{name}={value!r} must be an integer in 1..{top}")
         if not self.learning_rate > 0.0:
             raise SpecError(f"train.learning_rate={self.learning_rate!r} must be > 0, e.g. 0.003")
         if not self.weight_decay >= 0.0:

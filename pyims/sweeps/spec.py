@@ -28,7 +28,10 @@ from pyims.errors import ConfigError, SpecError
 from pyims.spec._checks import safe_name
 from pyims.experiment.config import ExperimentConfig, parse_config, read_toml
 
-__all__ = ["SweepSpec", "load_sweep", "parse_sweep"]
+__all__ = ["SweepSpec", "load_sweep", "parse_sweep", "MAX_SWEEP_POINTS"]
+
+#: The most points one sweep spec may have (checked from the axes' lengths, before any point is built).
+MAX_SWEEP_POINTS = 20_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +119,10 @@ def parse_sweep(data: dict[str, Any], *, base_dir: Path, source: str = "sweep") 
                 raise ConfigError(f"{source}: axis {axis!r} names a whole section; each value must be a table, e.g. {{ max_rows = 16 }}")
         axes.append((axis, tuple(values)))
     spec = SweepSpec(name=name, base=base, axes=tuple(axes), base_dir=base_dir)
+    if spec.n_points > MAX_SWEEP_POINTS:
+        raise ConfigError(f"{source}: the axes make {spec.n_points:,} points ({' x '.join(str(len(v)) for _, v in axes)}); "
+                          f"a sweep holds at most {MAX_SWEEP_POINTS:,}: split it into several sweeps (--append them to "
+                          "one store)")
     for point in spec.points():
         try:
             cfg = spec.config(point)
