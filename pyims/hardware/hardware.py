@@ -101,7 +101,11 @@ class Hardware:
             devices = replace(devices, variation_seed=int(seed), seed=int(seed))
         else:
             devices = replace(devices, seed=int(seed))
-        adc = replace(self.adc, seed=int(seed)) if self.adc is not None else None
+        adc = None
+        if self.adc is not None:  # a new draw's converters: their errors drawn again, the correction fitted again
+            adc = replace(self.adc, seed=int(seed))
+            if adc.correction != "none":
+                adc = replace(adc, correction_scale_ratio=None, correction_offset_norm=None)
         return replace(self, devices=devices, adc=adc)
 
     @property

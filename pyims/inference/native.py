@@ -32,6 +32,12 @@ Any network of the layer model runs here: a convolution hands its im2col patches
 ``W`` (every output position is one more input vector of the same tiles). With an ADC
 (``pyims.components.adc``) the tiled mode converts every tile's partial sums before adding them
 (``z = sum_p Q(V_p W_p)``) and the fully-analog mode converts the last layer's outputs.
+
+Read noise (a device read after ``t_since_program_s > 0``; tiled topology only): every input vector
+reads its own conductance draw, keyed by (device seed, crossbar layer, global image index), and
+its tiles' partial outputs (and read power) get the change that draw makes under the wires
+(``pyims.inference.read_noise``: second order in the conductance changes from the noiseless
+factorization, ~1e-5 of the noise-induced deviation; or exact per-vector solves).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from pyims.components.adc import Adc
 from pyims.components.sense import Sense
 from pyims.errors import SpecError
 from pyims.hardware import Topology, as_topology
+from pyims.inference.read_noise import ReadNoise, ReadNoiseOptions, has_read_noise
 from pyims.inference.result import NetworkResult
 from pyims.mapping import MappedLayer, MappedNetwork
 from pyims.model.layers import Layer, forward
@@ -155,7 +162,10 @@ class NativeNetwork:
     (``pyims.runners.native.resolve_port_method``); ``self.tile_methods`` says what each tile got.
     ``progress(n)`` is called as tasks finish (``n_tasks`` in all); ``status(text)`` names each
     big tile as its work starts. ``wires`` / ``mode`` / ``adc`` / ``energy`` / ``workers`` /
-    ``port_method`` are the earlier keywords (``docs/migration.md``).
+    ``port_method`` are the earlier keywords (``docs/migration.md``). ``read_noise``
+    (``ReadNoiseOptions``): how a device's read noise is evaluated, per input vector (default: second
+    order; ``pyims.inference.read_noise``); the draws depend on each image's global index
+    (``image_offset`` of ``run``), not on how the images are chunked.
     """
 
     def __init__(
@@ -171,8 +181,12 @@ class NativeNetwork:
         port_method: str | None = None,
         status: Callable[[str], None] | None = None,
         adc: Adc | None | object = UNSET,
+        read_noise: ReadNoiseOptions | None = None,
     ) -> None:
         net = bind(net, wires, mode, adc)
+        if read_noise is not None and not isinstance(read_noise, ReadNoiseOptions):
+            raise SpecError(f"read_noise is a {type(read_noise).__name__}; pass a "
+                            "pyims.inference.read_noise.ReadNoiseOptions (or None: its defaults)")
         opts = options if options is not None else NativeOptions(energy=True)
         if not isinstance(opts, NativeOptions):
             raise SpecError(f"options is a {type(opts).__name__}; pass a pyims.NativeOptions")
@@ -190,6 +204,8 @@ class NativeNetwork:
         self._status = status
         ports = self._ports(opts.workers, progress)
         self.layer_maps = tuple(self._layer_map(l, layer, ports[l]) for l, layer in enumerate(net.layers))
+        #: read noise per crossbar layer (``None``: every read sees the mean conductances)
+        self.read_noise = ReadNoise(net, read_noise) if has_read_noise(net) else None
         self.build_time_s = time.perf_counter() - t0
 
     @property
@@ -350,45 +366,116 @@ class NativeNetwork:
     #: position); bounds the memory of the im2col patches at ~100 MB per layer.
     CHUNK_ROWS = 400_000
 
-    def _parts(self, k: int, layer: MappedLayer, rows_aug: np.ndarray) -> list[np.ndarray]:
+    def _noise(self, k: int, rows_aug: np.ndarray, images: np.ndarray,
+               energy: bool = False) -> tuple[list[np.ndarray], np.ndarray | None] | None:
+        """What layer ``k``'s read noise adds (``LayerReadNoise.deltas``) for the vectors ``rows_aug`` of ``images``
+        (global indices), or ``None`` when its reads are noiseless."""
+        if self.read_noise is None or k not in self.read_noise:
+            return None
+        return self.read_noise[k].deltas(rows_aug, images, w=self.layer_maps[k].w, energy=energy)
+
+    def _parts(self, k: int, layer: MappedLayer, rows_aug: np.ndarray,
+               noise: tuple[list[np.ndarray], np.ndarray | None] | None = None) -> list[np.ndarray]:
         """What the topology reads separately of layer ``k``: the whole output, or each horizontal partition's
-        partial sums ``(M, n_out)`` (each output read by that tile's ADC)."""
+        partial sums ``(M, n_out)`` (each output read by that tile's ADC); ``noise``: what read noise adds to each
+        partition's partial sums (``_noise``)."""
         w = self.layer_maps[k].w
         if self.net.topology.partial_outputs(layer) == 1:
-            return [rows_aug @ w]
-        return [rows_aug[:, layer.rows_of(p)] @ w[layer.rows_of(p), :] for p in range(layer.n_h)]
+            parts = [rows_aug @ w]
+            if noise is not None:
+                parts[0] += sum(noise[0])
+            return parts
+        parts = [rows_aug[:, layer.rows_of(p)] @ w[layer.rows_of(p), :] for p in range(layer.n_h)]
+        if noise is not None:
+            for part, extra in zip(parts, noise[0]):
+                part += extra
+        return parts
 
-    def calibrate_adc(self, u: np.ndarray) -> Adc:
+    def calibrate_adc(self, u: np.ndarray, *, image_offset: int = 0) -> Adc:
         """Fix the ADC ranges from inputs ``u`` (layer by layer, each on the previous layers' converted
-        outputs); returns (and keeps: ``self.adc``, ``self.net.adc``) the calibrated ADC."""
+        outputs), and with a digital correction (``adc.correction``) its per-output scale and offset: a least-squares
+        fit, per output of every converted layer, of the converted outputs (after the drift compensation, the previous
+        layers corrected) against the float model's pre-activations on the same inputs. Ranges or corrections already
+        given stay. Returns (and keeps: ``self.adc``, ``self.net.adc``) the calibrated ADC. ``image_offset``: the
+        global index of ``u[0]`` (read-noise draws are keyed by it)."""
         adc, net = self.adc, self.net
         if adc is None:
             raise SpecError("calibrate_adc needs an adc")
         a = net.check_inputs(u)[: adc.calibration_images]
+        images = _image_offset(image_offset) + np.arange(a.shape[0])  # read noise: the images' global indices
         topo, n_layers = net.topology, len(net.layers)
+        fit_ranges, fit_correction = adc.full_scale_norm is None, not adc.correction_calibrated
         fs: list[float] = []
+        scales: list[tuple[float, ...]] = []
+        offsets: list[tuple[float, ...]] = []
+        reference: list[np.ndarray] = []
+        if fit_correction:  # the digital reference: the float model's outputs per crossbar layer, row by row
+            if net.model is None:
+                raise SpecError(f"adc.correction={adc.correction!r} is calibrated against the float model's pre-activations; "
+                                "this MappedNetwork does not know its model: map it with pyims.mapping.map_network(model, "
+                                "hardware), or give adc.correction_scale_ratio and correction_offset_norm")
+            from pyims.model.graph import as_model
+
+            def keep(k: int, layer: Layer, rows: np.ndarray) -> np.ndarray:
+                reference.append(layer.float_forward(rows))  # type: ignore[attr-defined]
+                return reference[-1]
+
+            model = as_model(net.model)
+            forward(model.steps, a.reshape((a.shape[0],) + tuple(model.input_shape)), keep, keep_inputs=False,
+                    keep_pre=False)
 
         def evaluate(k: int, layer: Layer, rows: np.ndarray) -> np.ndarray:
-            parts = self._parts(k, layer, net.augment(rows))  # type: ignore[arg-type]
-            fs.append(adc.calibrate(topo.calibration_data(parts)))
-            so_far = adc.with_full_scale(tuple(fs) + (1.0,) * (n_layers - len(fs)))
-            return topo.read_out(net, so_far, k, parts)
+            rows_aug = net.augment(rows)
+            parts = self._parts(k, layer, rows_aug, self._noise(k, rows_aug, images))  # type: ignore[arg-type]
+            so_far = adc
+            if fit_ranges:
+                fs.append(adc.calibrate(topo.calibration_data(parts)))
+                so_far = adc.with_full_scale(tuple(fs) + (1.0,) * (n_layers - len(fs)))
+            if not fit_correction:
+                return topo.read_out(net if adc.correction == "none" else net.on(adc=so_far), so_far, k, parts)
+            # what the digital unit receives: converted, combined, drift-compensated, not yet corrected
+            bare = replace(so_far, correction="none", correction_scale_ratio=None, correction_offset_norm=None)
+            z_in = topo.read_out(net.on(adc=bare), bare, k, parts)
+            n_out = z_in.shape[-1]
+            alpha, beta = (adc.fit_correction(z_in, reference[k]) if topo.converts(k, n_layers)
+                           else (np.ones(n_out), np.zeros(n_out)))  # a layer no ADC converts has no digital unit
+            scales.append(tuple(alpha.tolist()))
+            offsets.append(tuple(beta.tolist()))
+            rest = [net.layers[j].n_out for j in range(k + 1, n_layers)]
+            fitted = so_far.with_correction(scales + [(1.0,) * n for n in rest], offsets + [(0.0,) * n for n in rest])
+            if fitted.correction == "fixed":
+                clipped = fitted.fixed_coefficients(k, n_layers, n_out)[2]
+                if clipped:
+                    log.warning("ADC correction of layer %d: %d scale / offset value(s) lie outside their fixed-point "
+                                "formats and were clipped; widen adc.correction_scale_bits / correction_offset_bits",
+                                k, clipped)
+            return topo.read_out(net.on(adc=fitted), fitted, k, parts)
 
         forward(net.sequence, a, evaluate, keep_inputs=False, keep_pre=False)
-        self.adc = adc.with_full_scale(tuple(fs))
+        calibrated = adc
+        if fit_ranges:
+            calibrated = calibrated.with_full_scale(tuple(fs))
+        if fit_correction:
+            calibrated = calibrated.with_correction(scales, offsets)
+        self.adc = calibrated
         self.net = net.on(adc=self.adc)
-        log.info("ADC ranges calibrated on the settled outputs of %d image(s): %s; to keep them fixed across calls, "
-                 "pass hardware=pyims.calibrate(model, x_cal, hardware)", a.shape[0], self.adc.describe())
+        log.info("ADC %s calibrated on the settled outputs of %d image(s): %s; to keep them fixed across calls, pass "
+                 "hardware=pyims.calibrate(model, x_cal, hardware)",
+                 " and ".join(w for w, on in (("ranges", fit_ranges), ("correction", fit_correction)) if on),
+                 a.shape[0], self.adc.describe())
         return self.adc
 
-    def run(self, u: np.ndarray, *, keep_pre: bool = True) -> NetworkResult:
+    def run(self, u: np.ndarray, *, keep_pre: bool = True, image_offset: int = 0) -> NetworkResult:
         """Inference on hardware inputs ``u`` ``(N, *input_shape)`` (units of ``v_read_v``, see
-        ``InputEncoding.quantized``); ``keep_pre=False`` keeps only the outputs (large CNN test sets)."""
+        ``InputEncoding.quantized``); ``keep_pre=False`` keeps only the outputs (large CNN test sets).
+        ``image_offset``: the global index of ``u[0]`` in its test set (read-noise draws are keyed by it, so a
+        test set run in pieces reads as it would whole)."""
         t0 = time.perf_counter()
         net = self.net
+        image_offset = _image_offset(image_offset)
         a_all = net.check_inputs(u)
         if self.adc is not None and not self.adc.calibrated:
-            self.calibrate_adc(a_all)
+            self.calibrate_adc(a_all, image_offset=image_offset)
             net = self.net
         adc, topo, n_layers = self.adc, net.topology, len(net.layers)
         power = np.zeros(a_all.shape[0])
@@ -402,15 +489,23 @@ class NativeNetwork:
             a = a_all[start : start + chunk]
             n_img = a.shape[0]
             sl = slice(start, start + n_img)
+            images = image_offset + start + np.arange(n_img)
 
             def evaluate(k: int, layer: Layer, rows: np.ndarray) -> np.ndarray:
                 rows_aug = net.augment(rows)
                 lmap = self.layer_maps[k]
+                noise = self._noise(k, rows_aug, images, energy=self.energy)
                 if self.energy:
-                    power[sl] += self._power(layer, lmap, rows_aug * net.v_read_v).reshape(n_img, -1).sum(axis=1)  # type: ignore[arg-type]
+                    p_read = self._power(layer, lmap, rows_aug * net.v_read_v)  # type: ignore[arg-type]
+                    if noise is not None and noise[1] is not None:
+                        p_read += noise[1] * net.v_read_v**2
+                    power[sl] += p_read.reshape(n_img, -1).sum(axis=1)
                 if adc is None or not topo.converts(k, n_layers):
-                    return net.digital_out(k, rows_aug @ lmap.w) if not topo.neurons_in_circuit else rows_aug @ lmap.w
-                return topo.read_out(net, adc, k, self._parts(k, layer, rows_aug))  # type: ignore[arg-type]
+                    z = rows_aug @ lmap.w
+                    if noise is not None:
+                        z += sum(noise[0])
+                    return net.digital_out(k, z) if not topo.neurons_in_circuit else z
+                return topo.read_out(net, adc, k, self._parts(k, layer, rows_aug, noise))  # type: ignore[arg-type]
 
             trace = forward(net.sequence, a, evaluate, keep_inputs=False, keep_pre=keep_pre)
             for l, z in enumerate(trace.pre):
@@ -421,3 +516,10 @@ class NativeNetwork:
             output=np.concatenate(outs), power_w=power if self.energy else None, backend="native", mode=self.mode,
             wall_time_s=time.perf_counter() - t0, adc=self.adc, build_time_s=self.build_time_s,
         )
+
+
+def _image_offset(value: object) -> int:
+    """``image_offset`` checked: an integer >= 0 (the global index of the first image)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise SpecError(f"image_offset={value!r} must be an integer >= 0 (the global index of the first image)")
+    return int(value)

@@ -54,8 +54,12 @@ def calibrated(net: MappedNetwork, u: np.ndarray, options: NativeOptions | None 
 def calibrate(model, x_cal, hardware: Hardware, *, options: NativeOptions | None = None) -> Hardware:
     """``hardware`` with its converters' ranges fixed from calibration inputs ``x_cal`` (``(N, features)`` or
     ``(N, C, H, W)``, as for ``pyims.infer``): the settled outputs of the first ``adc.calibration_images`` of them on
-    this hardware set each layer's range. Inference with the returned hardware gives every image the same outputs
-    whatever batch it is in. Hardware without an ADC, or with fixed ranges, comes back as it is."""
+    this hardware set each layer's range; with a near-memory digital correction (``adc.correction`` "float" or
+    "fixed") its per-output scale and offset are fitted too (least squares of the converted outputs against the float
+    model's pre-activations on the same inputs, layer by layer: ``NativeNetwork.calibrate_adc``), and kept in the
+    returned ``Adc`` (``correction_scale_ratio``, ``correction_offset_norm``). Inference with the returned hardware
+    gives every image the same outputs whatever batch it is in. Hardware without an ADC, or with fixed ranges (and
+    correction), comes back as it is."""
     from pyims.mapping import map_network
     from pyims.model.graph import as_model
 

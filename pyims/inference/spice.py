@@ -3,6 +3,10 @@
 Images are batched into one ``.dc`` sweep per netlist (``batch_size`` images at a time), so
 ngspice orders the matrix once and refactors per image. Results are read from the binary raw
 file; a failed run keeps its directory and names it in the error.
+
+A layer whose device has read noise is read with every vector through its own copy of its tiles,
+each with the conductances of that vector's seeded draw (``pyims.inference.read_noise``: the same
+draws as the native solver's, keyed by each image's global index, ``run(..., images=...)``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 from pyims.errors import SpecError
 from pyims.components.registry import neuron_for
 from pyims.inference.native import UNSET, bind
+from pyims.inference.read_noise import build_noisy_layer_netlist, check_read_noise_network, has_read_noise
 from pyims.inference.result import NetworkResult
 from pyims.mapping import MappedNetwork
 from pyims.model.layers import Layer, forward
@@ -96,6 +101,7 @@ class SpiceNetwork:
             raise SpecError("SpiceNetwork needs a calibrated ADC (fixed full_scale_norm); calibrate it natively first: "
                             "NativeNetwork(..., adc=adc).calibrate_adc(u)")
         self.adc = adc
+        check_read_noise_network(net)
         if batch_size is not None and batch_size < 1:
             raise SpecError(f"batch_size={batch_size!r} must be >= 1")
         if not isinstance(workers, int) or workers < 1:
@@ -131,12 +137,17 @@ class SpiceNetwork:
         trace = forward(self.net.sequence, u, lambda k, layer, a: read[k], keep_inputs=False)
         return trace.pre, power, trace.output.reshape(u.shape[0], -1)  # type: ignore[union-attr]
 
-    def run_layer_by_layer(self, u: np.ndarray, kept: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-        """Every layer's tiles alone, partial sums combined in Python (what ``Tiled.spice_run`` asks for)."""
+    def run_layer_by_layer(self, u: np.ndarray, kept: list[str],
+                           images: np.ndarray | None = None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Every layer's tiles alone, partial sums combined in Python (what ``Tiled.spice_run`` asks for). ``images``:
+        the global indices of ``u``'s images, which key the draws of a layer with read noise (default 0, 1, ...)."""
         net = self.net
         power = np.zeros(u.shape[0])
+        images = np.arange(u.shape[0]) if images is None else np.asarray(images, dtype=np.int64)
 
         def evaluate(l: int, layer: Layer, a: np.ndarray) -> np.ndarray:
+            if layer.read_noise:  # type: ignore[attr-defined]
+                return self._noisy_layer(l, layer, a, images, power, kept)  # type: ignore[arg-type]
             ln = build_layer_netlist(net, l, a)
             sense_names = {key: [f"i({s})" for s in srcs] for key, srcs in ln.sense_sources.items()}
             adc_names = {key: [f"v({n})" for n in nodes] for key, nodes in (ln.adc_nodes or {}).items()}
@@ -168,15 +179,58 @@ class SpiceNetwork:
         trace = forward(net.sequence, u, evaluate, keep_inputs=False)
         return trace.pre, power, trace.output.reshape(u.shape[0], -1)  # type: ignore[union-attr]
 
-    def run(self, u: np.ndarray, progress: Callable[[int], None] | None = None) -> NetworkResult:
-        """Inference on hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``)."""
+    def _noisy_layer(self, l: int, layer, a: np.ndarray, images: np.ndarray, power: np.ndarray,
+                     kept: list[str]) -> np.ndarray:
+        """Layer ``l`` with read noise: every vector through its own tiles, each with its seeded draw
+        (``build_noisy_layer_netlist``); adds the rows' power per image to ``power``; returns the outputs."""
+        net = self.net
+        nl = build_noisy_layer_netlist(net, l, a, images)
+        n_vec, n_cols = nl.n_vectors, [2 * layer.split.out_sizes[c] for c in range(layer.n_v)]
+        inputs = [f"i({s})" for srcs in nl.input_sources for s in srcs]
+        senses = [f"i({s})" for key in sorted(nl.sense_sources) for s in nl.sense_sources[key]]
+        out = self.session.run(nl.netlist, expect=inputs + senses, n_points=1, prefix=f"net-noisy-l{l + 1}-")
+        if out.rundir is not None:
+            kept.append(str(out.rundir))
+        v_rows = net.augment(a) * net.v_read_v
+        i_in = out.columns(inputs)[0].reshape(n_vec, layer.n_rows)
+        power[:] -= np.einsum("ij,ij->i", i_in, v_rows).reshape(images.size, -1).sum(axis=1)
+        currents = dict(zip(sorted(nl.sense_sources), np.split(out.columns(senses)[0], np.cumsum(
+            [n_cols[c] for (_, _, c) in sorted(nl.sense_sources)])[:-1])))
+        scale = layer.w_max / (layer.dg_s * net.v_read_v)
+        parts = [np.zeros((n_vec, layer.n_out)) for _ in range(layer.n_h)]  # each horizontal partition's partial sums
+        for c in range(layer.n_v):
+            for p in range(layer.n_h):
+                i_col = np.stack([currents[(q, p, c)] for q in range(n_vec)])
+                parts[p][:, layer.outs_of(c)] = (i_col[:, 0::2] - i_col[:, 1::2]) * scale
+        # the read-out as the native solver's: each partial sum converted by its tile's ADC (the converter's function,
+        # applied to the currents ngspice computed; its behavioural netlist form is held to it in tests/test_adc_*),
+        # combined, then the digital steps (drift compensation, correction)
+        return net.topology.read_out(net, self.adc, l, parts)
+
+    def run(self, u: np.ndarray, progress: Callable[[int], None] | None = None, *,
+            images: np.ndarray | None = None) -> NetworkResult:
+        """Inference on hardware inputs ``u`` ``(N, n_in)`` (units of ``v_read_v``). ``images``: the global indices of
+        ``u``'s images in their test set, ``(N,)`` (default 0 .. N-1): a device's read-noise draws are keyed by them,
+        so a sample of images reads in ngspice as it read natively (``verify_against_ngspice`` passes its index)."""
         t0 = time.perf_counter()
         u = self.net.check_inputs(u)
+        if images is None:
+            index = np.arange(u.shape[0])
+        else:
+            index = np.asarray(images)
+            if index.shape != (u.shape[0],) or not np.issubdtype(index.dtype, np.integer) or (index < 0).any():
+                raise SpecError(f"images has shape {index.shape} (dtype {index.dtype}); pass one global index >= 0 per "
+                                f"image: an integer array of shape ({u.shape[0]},)")
+        noisy = has_read_noise(self.net)
         step = self.batch_size or min(MAX_AUTO_BATCH, -(-u.shape[0] // self.workers))
-        chunks = [u[start : start + step] for start in range(0, u.shape[0], step)]
-        def one(chunk: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list[str]]:
+        chunks = [(u[start : start + step], index[start : start + step]) for start in range(0, u.shape[0], step)]
+        def one(job: tuple[np.ndarray, np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, list[str]]:
+            chunk, idx = job
             kept: list[str] = []
-            pre, power, output = self.net.topology.spice_run(self, chunk, kept)
+            if noisy:  # read noise implies the tiled topology; its draws need the images' global indices
+                pre, power, output = self.run_layer_by_layer(chunk, kept, images=idx)
+            else:
+                pre, power, output = self.net.topology.spice_run(self, chunk, kept)
             if progress is not None:
                 progress(chunk.shape[0])
             return pre, power, output, kept

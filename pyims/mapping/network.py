@@ -307,8 +307,16 @@ class MappedNetwork:
     def digital_out(self, k: int, z: np.ndarray) -> np.ndarray:
         """Crossbar layer ``k``'s outputs ``z`` ``(..., n_out)`` (pre-activation units, after the ADC and the partial
         sums' combination) through the digital steps after them: the drift compensation's scale
-        (``MappedLayer.compensate``). Every solver's tiled read-out ends here."""
-        return self.layers[k].compensate(z)
+        (``MappedLayer.compensate``), then the ADC's near-memory correction (``Adc.correct``: per-output scale and
+        offset, the next ReLU fused) where the topology converts the layer. Every solver's tiled read-out ends here."""
+        layer = self.layers[k]
+        z = layer.compensate(z)
+        adc, n_layers = self.adc, len(self.layers)
+        if adc is None or adc.correction == "none" or not self.topology.converts(k, n_layers):
+            return z
+        # without drift compensation z is a whole number of the converter's LSB: the fixed-point unit snaps to it
+        return adc.correct(z, layer=k, n_layers=n_layers, relu=adc.fuses_relu(self.sequence, k),
+                           on_grid=layer.out_scale is None)
 
     def mapped_ideal_evaluate(self, k: int, layer: "MappedLayer", rows: np.ndarray) -> np.ndarray:
         """The forward routine's strategy for the programmed devices without wires."""

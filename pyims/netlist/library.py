@@ -26,6 +26,12 @@ LIBRARY_FILES = {
     "pyims_neuron_relu": "neuron_relu.sub",
     "pyims_neuron_relu_rectifier": "neuron_relu_rectifier.sub",
     "pyims_adc": "adc.sub",
+    # the converter with a threshold table (INL/DNL) and the digital correction: one file, several subcircuits
+    "pyims_adc_steps": "adc_table.sub",
+    "pyims_adc_front": "adc_table.sub",
+    "pyims_adc_code": "adc_table.sub",
+    "pyims_adc_fixed": "adc_table.sub",
+    "pyims_adc_affine": "adc_table.sub",
 }
 
 

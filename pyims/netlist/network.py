@@ -197,13 +197,22 @@ def _network_netlist(net, sources, input_names, analysis, n_images, what, klu) -
     adc_inputs: tuple[str, ...] = ()
     if adc is not None:  # the last layer's outputs are converted: read the converters' outputs instead
         last = len(net.layers) - 1
-        gain, off = adc.errors(last, 1, net.layers[last].n_out)
-        fs_v = adc.full_scale(last, len(net.layers)) * v_zs[last]
-        body = body + tuple(adc.instance(f"XQ{last}_{j}", node, f"q{last}_{j}", full_scale_v=fs_v, gain_error=gain[0, j],
-                                         offset_lsb=off[0, j]) for j, node in enumerate(z_nodes[last]))
+        n_out, n_layers = net.layers[last].n_out, len(net.layers)
+        gain, off = adc.errors(last, 1, n_out)
+        inl = adc.thresholds(last, 1, n_out)
+        fs_v = adc.full_scale(last, n_layers) * v_zs[last]
+        body = body + tuple(e for j, node in enumerate(z_nodes[last]) for e in adc.instances(
+            f"XQ{last}_{j}", node, f"q{last}_{j}", full_scale_v=fs_v, gain_error=gain[0, j], offset_lsb=off[0, j],
+            thresholds=None if inl is None else inl[0, j]))
         adc_inputs = z_nodes[last]
         z_nodes = z_nodes[:last] + (tuple(f"q{last}_{j}" for j in range(len(z_nodes[last]))),)
-        libraries = libraries + (adc.library(),)
+        if adc.correction != "none":  # the digital unit after the converters: what MappedNetwork.digital_out computes
+            relu = adc.fuses_relu(net.sequence, last)
+            body = body + tuple(adc.correction_instance(f"XK{last}_{j}", node, f"k{last}_{j}", full_scale_v=fs_v, layer=last,
+                                                        n_layers=n_layers, out=j, n_out=n_out, relu=relu)
+                                for j, node in enumerate(z_nodes[last]))
+            z_nodes = z_nodes[:last] + (tuple(f"k{last}_{j}" for j in range(n_out)),)
+        libraries = libraries + adc.libraries(correction=True)
     netlist = Netlist(
         title=f"* pyims fully-analog network {'x'.join(map(str, net.layer_sizes))}",
         elements=tuple(sources) + body,
@@ -266,6 +275,7 @@ def build_layer_netlist(net: MappedNetwork, layer_index: int, a: object, *, klu:
         v_z = r_t * net.v_read_v * layer.dg_s / layer.w_max
         fs_v = adc.full_scale(l, len(net.layers)) * v_z
         adc_gain, adc_off = adc.errors(l, layer.n_h, layer.n_out)
+        adc_inl = adc.thresholds(l, layer.n_h, layer.n_out)
     for c in range(layer.n_v):
         for p in range(layer.n_h):
             tile = layer.tile(p, c, wires)
@@ -284,8 +294,9 @@ def build_layer_netlist(net: MappedNetwork, layer_index: int, a: object, *, klu:
                     elements.append(Ccvs(f"H{tag}P{jj}", mid, GROUND, srcs[2 * jj], r_t))
                     elements.append(Ccvs(f"H{tag}N{jj}", z, mid, srcs[2 * jj + 1], -r_t))
                     q_nodes.append(f"l{l}p{p}c{c}_q{jj}")
-                    elements.append(adc.instance(f"XQ{tag}_{jj}", z, q_nodes[-1], full_scale_v=fs_v,
-                                                 gain_error=adc_gain[p, j], offset_lsb=adc_off[p, j]))
+                    elements.extend(adc.instances(f"XQ{tag}_{jj}", z, q_nodes[-1], full_scale_v=fs_v,
+                                                  gain_error=adc_gain[p, j], offset_lsb=adc_off[p, j],
+                                                  thresholds=None if adc_inl is None else adc_inl[p, j]))
                 adc_nodes[(p, c)] = tuple(q_nodes)
     analysis = DcSweep(CONTROL_SOURCE, 0.0, float(n_images - 1), 1.0) if batched else OperatingPoint()
     netlist = Netlist(
@@ -293,7 +304,7 @@ def build_layer_netlist(net: MappedNetwork, layer_index: int, a: object, *, klu:
         elements=tuple(elements),
         analysis=analysis,
         options=("klu",) if klu else (),
-        libraries=(adc.library(),) if adc is not None else (),
+        libraries=adc.libraries() if adc is not None else (),
         comments=(
             f"layer {l + 1}: {layer.n_rows - 1} inputs + bias row, {layer.n_out} outputs (G+/G- column pairs), {n_images} image(s)"
             + (f"; {adc.describe()} per tile output, v_z = {v_z!r} V per unit" if adc is not None else ""),
