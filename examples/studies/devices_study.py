@@ -19,11 +19,14 @@ Sections (``--sections``):
   2 and 5 ohm per segment, the same draws at every resistance (paired), the output error the wires cause
   and the accuracy.
 
-    .venv/bin/python examples/studies/devices_study.py --out docs/devices       # the full study
+    .venv/bin/python examples/studies/devices_study.py --out docs/devices --jobs 2      # the full study
     .venv/bin/python examples/studies/devices_study.py --out /tmp/q --images 500 --draws 2   # a quick look
 
-Every point is stored as it finishes (``OUT/points/*.json``): an interrupted run resumes. The tables
-are printed and written to ``OUT/results.md`` with the figures (PNG + PDF).
+Every point is stored as it finishes (``OUT/points/*.json``): an interrupted run resumes, and
+``--jobs N`` computes N points at once (spawned processes, single-threaded BLAS each).
+``--deadline-s`` stops taking new points after that long; ``--pack FILE`` / ``--unpack FILE`` move
+the stored points as one JSON file (to spread the points over machines). The tables are printed
+and written to ``OUT/results.md`` with the figures (PNG + PDF).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ import argparse
 import json
 import os
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import replace
+from multiprocessing import get_context
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -62,42 +67,31 @@ def _hardware(r_ohm: float = 2.0, devices=None, adc: pyims.Adc | None = None) ->
                           adc=adc if adc is not None else pyims.Adc(bits=8), topology="tiled")
 
 
-class Study:
-    def __init__(self, out: Path, images: int, draws: int) -> None:
-        self.out, self.draws = out, draws
-        (out / "points").mkdir(parents=True, exist_ok=True)
-        fashion = load_dataset("fashion-mnist", max_test=images)
-        small = load_dataset("fashion-mnist", resize=(20, 20), max_test=images)
+def _train_mlp(out: Path, ds) -> pyims.MLP:
+    path = out / "mlp_400x120x84x10.npz"
+    neuron = NeuronSpec(kind="relu")
+    if path.exists():
+        return load_npz_weights(path, neuron)
+    t0 = time.perf_counter()
+    mlp = train_mlp(ds.train.x_norm, ds.train.y, n_classes=10, neuron=neuron,
+                    spec=TrainSpec(hidden=(120, 84), epochs=10, batch_size=128, seed=0))
+    save_npz_weights(mlp, path)
+    print(f"trained 400x120x84x10 on {ds.train.x_norm.shape[0]} images in {time.perf_counter() - t0:.0f} s", flush=True)
+    return mlp
+
+
+class Networks:
+    """The two networks and their test images (one per process)."""
+
+    def __init__(self, out: Path, images: int, data_path: str | None = None) -> None:
+        kw = {"path": data_path} if data_path else {}
+        fashion = load_dataset("fashion-mnist", max_test=images, **kw)
+        small = load_dataset("fashion-mnist", resize=(20, 20), max_test=images, **kw)
         self.y = fashion.test.y
         self.models = {"lenet": (pyims.load_model(LENET), fashion.test.x_norm),
-                       "mlp": (self._mlp(small), small.test.x_norm)}
-        self.seeds = pyims.Repeat(pyims.Dc(), n=draws, seed=0).seeds
-        self.n_images = int(self.y.shape[0])
+                       "mlp": (_train_mlp(out, small), small.test.x_norm)}
 
-    def _mlp(self, ds) -> pyims.MLP:
-        path = self.out / "mlp_400x120x84x10.npz"
-        neuron = NeuronSpec(kind="relu")
-        if path.exists():
-            return load_npz_weights(path, neuron)
-        t0 = time.perf_counter()
-        mlp = train_mlp(ds.train.x_norm, ds.train.y, n_classes=10, neuron=neuron,
-                        spec=TrainSpec(hidden=(120, 84), epochs=10, batch_size=128, seed=0))
-        save_npz_weights(mlp, path)
-        print(f"trained 400x120x84x10 on {ds.train.x_norm.shape[0]} images in {time.perf_counter() - t0:.0f} s")
-        return mlp
-
-    # ------------------------------------------------------------ one stored point
-    def point(self, name: str, compute) -> dict:
-        path = self.out / "points" / f"{name}.json"
-        if path.exists():
-            return json.loads(path.read_text())
-        t0 = time.perf_counter()
-        result = compute()
-        result["seconds"] = time.perf_counter() - t0
-        atomic_write_bytes(path, json.dumps(result, sort_keys=True).encode())
-        return result
-
-    def accuracy(self, net: str, hw: pyims.Hardware, *, keep: bool = False) -> dict:
+    def accuracy(self, net: str, hw: pyims.Hardware, keep: bool = False) -> dict:
         model, x = self.models[net]
         out = pyims.infer(model, x, hardware=hw)
         res = {"accuracy": float(np.mean(out.argmax(1) == self.y))}
@@ -111,73 +105,138 @@ class Study:
         t0 = replace(hw.device, t_since_program_s=0.0, drift_compensation="none")
         return hw.replaced(adc=pyims.calibrate(model, x[:256], hw.replaced(devices=t0)).adc)
 
-    # ------------------------------------------------------------ sections
-    def time_section(self) -> dict:
-        out = {}
-        for net in self.models:
-            for t_name, t in TIMES_S.items():
-                for comp in COMPENSATIONS:
-                    accs = []
-                    for seed in self.seeds:
-                        hw = _hardware(devices=PCM(t_since_program_s=t, drift_compensation=comp, seed=seed))
-                        accs.append(self.point(f"time-{net}-{t:g}-{comp}-{seed}",
-                                               lambda hw=hw: self.accuracy(net, self.calibrated(net, hw)))["accuracy"])
-                    out[(net, t_name, comp)] = accs
-                    print(f"time {net:5s} {t_name:>8s} {comp:10s} {_fmt(accs)}", flush=True)
-        return out
 
-    def stuck_section(self) -> dict:
-        out = {}
-        for net in self.models:
-            for which in ("off", "on"):
-                for f in STUCK:
-                    accs = []
-                    for seed in self.seeds[: max(1, self.draws // 2)]:
-                        dev = LinearDevice(**{f"stuck_{which}_ratio": f}, seed=seed)
-                        accs.append(self.point(f"stuck-{net}-{which}-{f:g}-{seed}",
-                                               lambda dev=dev: self.accuracy(net, _hardware(devices=dev)))["accuracy"])
-                    out[(net, which, f)] = accs
-                    print(f"stuck {net:5s} {which:3s} {f:6.3f} {_fmt(accs)}", flush=True)
-        return out
+_NETWORKS: Networks | None = None
 
-    def inl_section(self) -> dict:
-        out = {}
-        for net in self.models:
-            for inl in INL_LSB:
-                accs = []
-                for seed in self.seeds[: max(1, self.draws // 2)]:
-                    adc = pyims.Adc(bits=8, inl_sigma_lsb=inl, seed=seed)
-                    accs.append(self.point(f"inl-{net}-{inl:g}-{seed}",
-                                           lambda adc=adc: self.accuracy(net, _hardware(adc=adc)))["accuracy"])
-                out[(net, inl)] = accs
-                print(f"inl {net:5s} {inl:4.2f} LSB {_fmt(accs)}", flush=True)
-        return out
 
-    def wires_section(self) -> dict:
-        out = {}
-        for net in self.models:
-            for t_name in ("1 s", "1 year"):
-                for seed in self.seeds[: max(1, self.draws // 2)]:
-                    logits = {}
+def _init(out: str, images: int, data_path: str | None) -> None:
+    global _NETWORKS
+    _NETWORKS = Networks(Path(out), images, data_path)
+
+
+def compute(task: tuple) -> tuple[str, dict]:
+    """One point: ``(name, section, net, params)`` -> ``(name, result)``."""
+    name, section, net, p = task
+    nets = _NETWORKS
+    assert nets is not None
+    t0 = time.perf_counter()
+    if section == "time":
+        hw = _hardware(devices=PCM(t_since_program_s=p["t"], drift_compensation=p["comp"], seed=p["seed"]))
+        res = nets.accuracy(net, nets.calibrated(net, hw))
+    elif section == "stuck":
+        res = nets.accuracy(net, _hardware(devices=LinearDevice(**{f"stuck_{p['which']}_ratio": p["f"]}, seed=p["seed"])))
+    elif section == "inl":
+        res = nets.accuracy(net, _hardware(adc=pyims.Adc(bits=8, inl_sigma_lsb=p["inl"], seed=p["seed"])))
+    elif section == "digital":
+        model, x = nets.models[net]
+        res = {"accuracy": float(np.mean(pyims.infer(model, x).argmax(1) == nets.y))}
+    elif section == "wires":  # the wires' effect alone: no per-read noise to blur it, no converter
+        dev = PCM(t_since_program_s=p["t"], drift_compensation="per_column", seed=p["seed"], read_noise_scale_ratio=0.0)
+        res = nets.accuracy(net, _hardware(p["r"], dev).replaced(adc=None), keep=True)
+    else:
+        raise ValueError(section)
+    res["seconds"] = time.perf_counter() - t0
+    return name, res
+
+
+class Study:
+    def __init__(self, out: Path, images: int, draws: int) -> None:
+        self.out, self.draws, self.images = out, draws, images
+        (out / "points").mkdir(parents=True, exist_ok=True)
+        self.seeds = pyims.Repeat(pyims.Dc(), n=draws, seed=0).seeds
+        self.few = self.seeds[: max(1, draws // 2)]
+        self.nets = ("lenet", "mlp")
+
+    # ------------------------------------------------------------ the points of each section
+    def tasks(self, section: str) -> list[tuple]:
+        out = []
+        for net in self.nets:
+            if section == "digital":
+                out.append((f"digital-{net}", section, net, {}))
+            elif section == "time":
+                for t in TIMES_S.values():
+                    for comp in COMPENSATIONS:
+                        out += [(f"time-{net}-{t:g}-{comp}-{s}", section, net, {"t": t, "comp": comp, "seed": s})
+                                for s in self.seeds]
+            elif section == "stuck":
+                for which in ("off", "on"):
+                    for f in STUCK:
+                        out += [(f"stuck-{net}-{which}-{f:g}-{s}", section, net, {"which": which, "f": f, "seed": s})
+                                for s in self.few]
+            elif section == "inl":
+                for inl in INL_LSB:
+                    out += [(f"inl-{net}-{inl:g}-{s}", section, net, {"inl": inl, "seed": s}) for s in self.few]
+            elif section == "wires":
+                for t_name in ("1 s", "1 year"):
                     for r in WIRES_OHM:
-                        dev = PCM(t_since_program_s=TIMES_S[t_name], drift_compensation="per_column", seed=seed,
-                                  read_noise_scale_ratio=0.0)  # the wires' effect alone: no per-read noise to blur it
-                        hw = _hardware(r, dev).replaced(adc=None)  # no converter: the wires' error alone
-                        res = self.point(f"wires-{net}-{t_name.replace(' ', '')}-{r:g}-{seed}",
-                                         lambda hw=hw: self.accuracy(net, hw, keep=True))
-                        logits[r] = np.asarray(res["logits"])
-                        out.setdefault((net, t_name, r), []).append(res["accuracy"])
-                    ref = logits[0.0]
-                    scale = float(np.sqrt(np.mean(ref**2)))
-                    for r in WIRES_OHM[1:]:
-                        out.setdefault((net, t_name, r, "err"), []).append(float(np.sqrt(np.mean((logits[r] - ref) ** 2))) / scale)
-                for r in WIRES_OHM:
-                    extra = f"   rms logit error from the wires {_fmt(out[(net, t_name, r, 'err')], pct=True)}" if r else ""
-                    print(f"wires {net:5s} {t_name:>6s} {r:3.0f} ohm {_fmt(out[(net, t_name, r)])}{extra}", flush=True)
+                        out += [(f"wires-{net}-{t_name.replace(' ', '')}-{r:g}-{s}", section, net,
+                                 {"t": TIMES_S[t_name], "r": r, "seed": s}) for s in self.few]
+            else:
+                raise SystemExit(f"unknown section {section!r}; use time, stuck, inl, wires")
         return out
 
+    def stored(self, name: str) -> dict | None:
+        path = self.out / "points" / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else None
 
-def _fmt(values, pct: bool = True) -> str:
+    def run(self, tasks: list[tuple], jobs: int, deadline_s: float | None, data_path: str | None) -> int:
+        """Compute the tasks not stored yet; returns how many are left."""
+        todo = [t for t in tasks if self.stored(t[0]) is None]
+        print(f"{len(tasks) - len(todo)} of {len(tasks)} points stored; {len(todo)} to compute on {jobs} process(es)",
+              flush=True)
+        t_end = None if deadline_s is None else time.monotonic() + deadline_s
+        todo.sort(key=lambda t: t[2] != "lenet")  # the long ones first
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init,
+                                 initargs=(str(self.out), self.images, data_path)) as pool:
+            queue = list(todo)
+            running = {pool.submit(compute, queue.pop(0)) for _ in range(min(len(queue), 2 * jobs))}
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    name, res = fut.result()
+                    atomic_write_bytes(self.out / "points" / f"{name}.json", json.dumps(res, sort_keys=True).encode())
+                if queue and (t_end is None or time.monotonic() < t_end):
+                    running |= {pool.submit(compute, queue.pop(0)) for _ in range(min(len(queue), len(done)))}
+        left = sum(self.stored(t[0]) is None for t in tasks)
+        print(f"{len(tasks) - left} of {len(tasks)} points stored", flush=True)
+        return left
+
+    # ------------------------------------------------------------ results
+    def values(self, names: list[str], key: str = "accuracy") -> list:
+        return [self.stored(n)[key] for n in names]  # type: ignore[index]
+
+    def results(self, section: str) -> dict:
+        res: dict = {}
+        for name, _, net, p in self.tasks(section):
+            point = self.stored(name)
+            if point is None:
+                continue
+            if section == "time":
+                key = (net, next(k for k, v in TIMES_S.items() if v == p["t"]), p["comp"])
+            elif section == "stuck":
+                key = (net, p["which"], p["f"])
+            elif section == "inl":
+                key = (net, p["inl"])
+            else:
+                key = (net, next(k for k, v in TIMES_S.items() if v == p["t"]), p["r"])
+            res.setdefault(key, []).append(point["accuracy"])
+        if section == "wires":  # the rms change of the logits the wires make, per draw (paired: same seeds)
+            for net in self.nets:
+                for t_name in ("1 s", "1 year"):
+                    for s in self.few:
+                        tag = f"wires-{net}-{t_name.replace(' ', '')}"
+                        ref, *rest = (self.stored(f"{tag}-{r:g}-{s}") for r in WIRES_OHM)
+                        if ref is None or any(x is None for x in rest):
+                            continue
+                        z0 = np.asarray(ref["logits"])
+                        scale = float(np.sqrt(np.mean(z0**2)))
+                        for r, point in zip(WIRES_OHM[1:], rest):
+                            err = float(np.sqrt(np.mean((np.asarray(point["logits"]) - z0) ** 2))) / scale
+                            res.setdefault((net, t_name, r, "err"), []).append(err)
+        return res
+
+
+def _fmt(values) -> str:
     v = 100 * np.asarray(values, dtype=float)
     lo, hi = _interval(v)
     return f"{v.mean():6.2f} % (95 % interval of the mean {lo:.2f}-{hi:.2f}; n={v.size})"
@@ -199,27 +258,51 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=10_000)
     ap.add_argument("--draws", type=int, default=10)
     ap.add_argument("--sections", default="time,stuck,inl,wires")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--deadline-s", type=float, default=None)
+    ap.add_argument("--data-path", default=None, help="the Fashion-MNIST IDX folder (default: Debian's)")
+    ap.add_argument("--pack", type=Path, default=None, help="write every stored point into this one JSON file and stop")
+    ap.add_argument("--unpack", type=Path, default=None, help="store the points of a --pack file first")
+    ap.add_argument("--no-report", action="store_true")
     args = ap.parse_args()
     study = Study(args.out, args.images, args.draws)
-    results = {}
-    for name in args.sections.split(","):
-        t0 = time.perf_counter()
-        results[name] = getattr(study, f"{name}_section")()
-        print(f"[{name}: {time.perf_counter() - t0:.0f} s]", flush=True)
-    write_report(study, results, args.out)
+    if args.unpack:
+        for name, res in json.loads(args.unpack.read_text()).items():
+            if study.stored(name) is None:
+                atomic_write_bytes(args.out / "points" / f"{name}.json", json.dumps(res, sort_keys=True).encode())
+    sections = args.sections.split(",")
+    if args.pack:
+        points = {p.stem: json.loads(p.read_text()) for p in sorted((args.out / "points").glob("*.json"))}
+        atomic_write_bytes(args.pack, json.dumps(points).encode())
+        print(f"packed {len(points)} points into {args.pack}")
+        return
+    _init(str(args.out), args.images, args.data_path)  # the MLP is trained (once) before the workers start
+    tasks = [t for name in ["digital"] + sections for t in study.tasks(name)]
+    t0 = time.perf_counter()
+    left = study.run(tasks, args.jobs, args.deadline_s, args.data_path)
+    print(f"[{time.perf_counter() - t0:.0f} s]", flush=True)
+    if left or args.no_report:
+        return
+    write_report(study, {name: study.results(name) for name in sections}, args.out)
+    for name in sections:
+        for key, values in study.results(name).items():
+            print(name, *key, _fmt(values))
 
 
 def write_report(study: Study, results: dict, out: Path) -> None:
     from pyims.figures import pyplot, save_figure
 
-    lines = [f"Fashion-MNIST test set: {study.n_images} images; {study.draws} draws per time point "
-             f"(seeds {', '.join(map(str, study.seeds))}). Mean accuracy with the Student-t 95 % interval of the mean "
-             "across draws.", ""]
+    nets = study.nets
+    lines = [f"Fashion-MNIST test set: {study.images if study.images < 10_000 else 10_000} images; {study.draws} draws "
+             f"per time point (seeds {', '.join(map(str, study.seeds))}). Mean accuracy with the Student-t 95 % interval "
+             "of the mean across draws.", "",
+             "Digital (float64) accuracy: " + ", ".join(f"{net} {100 * study.stored(f'digital-{net}')['accuracy']:.2f} %"
+                                                        for net in nets) + ".", ""]
     if "time" in results:
         res = results["time"]
         plt = pyplot()
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
-        for ax, net in zip(axes, study.models):
+        for ax, net in zip(axes, nets):
             lines += [f"**{net}**: PCM accuracy vs time since programming", "",
                       "| time | " + " | ".join(COMPENSATIONS) + " |", "|---|" + "---|" * len(COMPENSATIONS)]
             for t_name in TIMES_S:
@@ -247,7 +330,7 @@ def write_report(study: Study, results: dict, out: Path) -> None:
         res = results["stuck"]
         lines += ["Stuck cells (linear cells, 2 ohm, 128-cell tiles, 8-bit ADC):", "",
                   "| network | stuck at | " + " | ".join(f"{f:g}" for f in STUCK) + " |", "|---|---|" + "---|" * len(STUCK)]
-        for net in study.models:
+        for net in nets:
             for which in ("off", "on"):
                 lines.append(f"| {net} | {which} | " + " | ".join(f"{100 * np.mean(res[(net, which, f)]):.2f} %" for f in STUCK) + " |")
         lines.append("")
@@ -255,7 +338,7 @@ def write_report(study: Study, results: dict, out: Path) -> None:
         res = results["inl"]
         lines += ["ADC integral non-linearity (8 bits, linear cells, 2 ohm):", "",
                   "| network | " + " | ".join(f"{v:g} LSB" for v in INL_LSB) + " |", "|---|" + "---|" * len(INL_LSB)]
-        for net in study.models:
+        for net in nets:
             lines.append(f"| {net} | " + " | ".join(f"{100 * np.mean(res[(net, v)]):.2f} %" for v in INL_LSB) + " |")
         lines.append("")
     if "wires" in results:
@@ -263,7 +346,7 @@ def write_report(study: Study, results: dict, out: Path) -> None:
         lines += ["Wires x drift (PCM, per-column compensation, no read noise, no ADC; the same draws at every "
                   "resistance):", "", "| network | time | " + " | ".join(f"{r:g} ohm" for r in WIRES_OHM)
                   + " | rms logit error from 2 ohm | from 5 ohm |", "|---|---|" + "---|" * (len(WIRES_OHM) + 2)]
-        for net in study.models:
+        for net in nets:
             for t_name in ("1 s", "1 year"):
                 accs = " | ".join(f"{100 * np.mean(res[(net, t_name, r)]):.2f} %" for r in WIRES_OHM)
                 errs = " | ".join(f"{100 * np.mean(res[(net, t_name, r, 'err')]):.3f} %" for r in WIRES_OHM[1:])
