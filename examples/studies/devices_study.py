@@ -58,6 +58,7 @@ COMPENSATIONS = ("none", "global", "per_column")
 STUCK = (0.0, 0.001, 0.005, 0.01, 0.02, 0.05)
 INL_LSB = (0.0, 0.25, 0.5, 1.0, 2.0)
 WIRES_OHM = (0.0, 2.0, 5.0)
+ONE = pyims.NativeOptions(workers=1, energy=False)  # one process per point: --jobs spreads the points
 
 
 def _hardware(r_ohm: float = 2.0, devices=None, adc: pyims.Adc | None = None) -> pyims.Hardware:
@@ -93,7 +94,7 @@ class Networks:
 
     def accuracy(self, net: str, hw: pyims.Hardware, keep: bool = False) -> dict:
         model, x = self.models[net]
-        out = pyims.infer(model, x, hardware=hw)
+        out = pyims.infer(model, x, hardware=hw, options=ONE)
         res = {"accuracy": float(np.mean(out.argmax(1) == self.y))}
         if keep:
             res["logits"] = out.tolist()
@@ -103,7 +104,7 @@ class Networks:
         """``hw`` with the converters' ranges calibrated right after programming (t = 0), then kept."""
         model, x = self.models[net]
         t0 = replace(hw.device, t_since_program_s=0.0, drift_compensation="none")
-        return hw.replaced(adc=pyims.calibrate(model, x[:256], hw.replaced(devices=t0)).adc)
+        return hw.replaced(adc=pyims.calibrate(model, x[:256], hw.replaced(devices=t0), options=ONE).adc)
 
 
 _NETWORKS: Networks | None = None
