@@ -220,7 +220,7 @@ def main() -> int:
     result: dict = {}
     if args.only != "backends":
         if not cholmod_available():
-            print("port table skipped: scikit-sparse (CHOLMOD) is not installed (pip install 'pyims[fast]')")
+            print("port table skipped: scikit-sparse (CHOLMOD) is not installed (pip install 'pyims-spice[fast]')")
         else:
             print("\nTable 1: port matrices, new (one CHOLMOD factorization, ports last) vs old (SuperLU + solves)")
             result["ports"] = port_table([(200, 120), (400, 120)] if args.quick else PORT_SIZES)

@@ -264,6 +264,17 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_examples(args: argparse.Namespace) -> int:
+    from pyims.shipped import copy_examples, examples_dir
+
+    files = copy_examples(args.dir, force=args.force)
+    configs = [f for f in files if f.suffix == ".toml"]
+    print(f"copied {len(files)} example files ({len(configs)} configs) from {examples_dir()} into {args.dir}")
+    print(f"  e.g. pyims check {Path(args.dir) / 'digits_basic.toml'}; pyims run {Path(args.dir) / 'digits_basic.toml'}; "
+          f"README.md there lists them")
+    return 0
+
+
 def _cmd_golden(args: argparse.Namespace) -> int:
     from pyims.golden import CASES, GoldenMismatch, check_golden, default_golden_dir, update_golden
 
@@ -450,10 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default=None, help="output folder (default STORE/plots)")
     plot.set_defaults(func=_cmd_plot)
 
+    examples = sub.add_parser("examples", help="copy the example configs and models that ship with pyims into DIR")
+    examples.add_argument("dir", help="folder to copy them into (created)")
+    examples.add_argument("--force", action="store_true", help="overwrite example files that exist there")
+    examples.set_defaults(func=_cmd_examples)
+
     golden = sub.add_parser("golden", help="check or update the golden waveforms (tests/golden)")
     golden.add_argument("action", choices=("check", "update"))
     golden.add_argument("names", nargs="*", help="cases (default: all)")
-    golden.add_argument("--dir", default=None, help="golden directory (default: tests/golden of the checkout)")
+    golden.add_argument("--dir", default=None, help="golden directory (default: tests/golden of the checkout, else the "
+                        "goldens shipped with the package, which update never writes)")
     golden.add_argument("--plots", default="golden-diffs", help="where diff plots of failures go (default ./golden-diffs)")
     golden.set_defaults(func=_cmd_golden)
 

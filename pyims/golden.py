@@ -67,9 +67,12 @@ class GoldenCase:
 
 
 def default_golden_dir() -> Path:
-    """``$PYIMS_GOLDEN_DIR``, else ``tests/golden`` of the pyims checkout."""
+    """``$PYIMS_GOLDEN_DIR``, else ``tests/golden`` of the pyims checkout, else the goldens the package ships
+    (``pyims.shipped.golden_dir``: read only)."""
+    from pyims.shipped import golden_dir
+
     env = os.environ.get("PYIMS_GOLDEN_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "tests" / "golden"
+    return Path(env) if env else golden_dir()
 
 
 # ---------------------------------------------------------------- the reference circuits
@@ -373,6 +376,12 @@ def update_golden(name: str, directory: str | os.PathLike[str] | None = None) ->
 
     case = _case(name)
     directory = Path(directory) if directory is not None else default_golden_dir()
+    from pyims.shipped import is_installed_copy
+
+    if is_installed_copy(directory):
+        raise GoldenError(f"{directory} is the installed package's copy of the goldens, which pyims never writes (it "
+                          "would compare the installed code with itself); give a folder of yours: "
+                          "pyims golden update --dir DIR")
     directory.mkdir(parents=True, exist_ok=True)
     arrays = case.run()
     info = find_ngspice()

