@@ -121,8 +121,9 @@ def compute(task: tuple) -> tuple[str, dict]:
     nets = _NETWORKS
     assert nets is not None
     t0 = time.perf_counter()
-    if section == "time":
-        hw = _hardware(devices=PCM(t_since_program_s=p["t"], drift_compensation=p["comp"], seed=p["seed"]))
+    if section in ("time", "drift"):  # drift: the same without per-read noise (programming noise and drift only)
+        hw = _hardware(devices=PCM(t_since_program_s=p["t"], drift_compensation=p["comp"], seed=p["seed"],
+                                   read_noise_scale_ratio=1.0 if section == "time" else 0.0))
         res = nets.accuracy(net, nets.calibrated(net, hw))
     elif section == "stuck":
         res = nets.accuracy(net, _hardware(devices=LinearDevice(**{f"stuck_{p['which']}_ratio": p["f"]}, seed=p["seed"])))
@@ -141,8 +142,10 @@ def compute(task: tuple) -> tuple[str, dict]:
 
 
 class Study:
-    def __init__(self, out: Path, images: int, draws: int) -> None:
+    def __init__(self, out: Path, images: int, draws: int, noisy_draws: int | None = None) -> None:
         self.out, self.draws, self.images = out, draws, images
+        #: the LeNet's draws with per-read noise (its cost: docs/read-noise.md); every other point has ``draws``
+        self.noisy_draws = draws if noisy_draws is None else min(draws, noisy_draws)
         (out / "points").mkdir(parents=True, exist_ok=True)
         self.seeds = pyims.Repeat(pyims.Dc(), n=draws, seed=0).seeds
         self.few = self.seeds[: max(1, draws // 2)]
@@ -154,11 +157,12 @@ class Study:
         for net in self.nets:
             if section == "digital":
                 out.append((f"digital-{net}", section, net, {}))
-            elif section == "time":
+            elif section in ("time", "drift"):
+                seeds = self.seeds if section == "drift" or net == "mlp" else self.seeds[: self.noisy_draws]
                 for t in TIMES_S.values():
                     for comp in COMPENSATIONS:
-                        out += [(f"time-{net}-{t:g}-{comp}-{s}", section, net, {"t": t, "comp": comp, "seed": s})
-                                for s in self.seeds]
+                        out += [(f"{section}-{net}-{t:g}-{comp}-{s}", section, net, {"t": t, "comp": comp, "seed": s})
+                                for s in seeds]
             elif section == "stuck":
                 for which in ("off", "on"):
                     for f in STUCK:
@@ -212,7 +216,7 @@ class Study:
             point = self.stored(name)
             if point is None:
                 continue
-            if section == "time":
+            if section in ("time", "drift"):
                 key = (net, next(k for k, v in TIMES_S.items() if v == p["t"]), p["comp"])
             elif section == "stuck":
                 key = (net, p["which"], p["f"])
@@ -258,7 +262,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--images", type=int, default=10_000)
     ap.add_argument("--draws", type=int, default=10)
-    ap.add_argument("--sections", default="time,stuck,inl,wires")
+    ap.add_argument("--sections", default="time,drift,stuck,inl,wires")
+    ap.add_argument("--noisy-draws", type=int, default=None,
+                    help="draws of the LeNet's points with per-read noise (default: --draws)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--deadline-s", type=float, default=None)
     ap.add_argument("--data-path", default=None, help="the Fashion-MNIST IDX folder (default: Debian's)")
@@ -266,7 +272,7 @@ def main() -> None:
     ap.add_argument("--unpack", type=Path, default=None, help="store the points of a --pack file first")
     ap.add_argument("--no-report", action="store_true")
     args = ap.parse_args()
-    study = Study(args.out, args.images, args.draws)
+    study = Study(args.out, args.images, args.draws, args.noisy_draws)
     if args.unpack:
         for name, res in json.loads(args.unpack.read_text()).items():
             if study.stored(name) is None:
@@ -299,12 +305,16 @@ def write_report(study: Study, results: dict, out: Path) -> None:
              "of the mean across draws.", "",
              "Digital (float64) accuracy: " + ", ".join(f"{net} {100 * study.stored(f'digital-{net}')['accuracy']:.2f} %"
                                                         for net in nets) + ".", ""]
-    if "time" in results:
-        res = results["time"]
+    for section, what, fig_name in (("time", "the full PCM model (programming noise, drift, per-read noise)", "accuracy_vs_time"),
+                                    ("drift", "programming noise and drift, no per-read noise", "accuracy_vs_time_no_read_noise")):
+        if section not in results:
+            continue
+        res = results[section]
         plt = pyplot()
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
         for ax, net in zip(axes, nets):
-            lines += [f"**{net}**: PCM accuracy vs time since programming", "",
+            n = len(res.get((net, "1 s", "none"), []))
+            lines += [f"**{net}**: accuracy vs time since programming, {what}; {n} draws a point", "",
                       "| time | " + " | ".join(COMPENSATIONS) + " |", "|---|" + "---|" * len(COMPENSATIONS)]
             for t_name in TIMES_S:
                 cells = []
@@ -323,10 +333,11 @@ def write_report(study: Study, results: dict, out: Path) -> None:
             ax.set_xscale("log")
             ax.set_xlabel("time since programming (s)")
             ax.set_ylabel("accuracy (%)")
-            ax.set_title(f"{net}: PCM, 2 ohm, 128-cell tiles, 8-bit ADC")
-            ax.legend(title="drift compensation")
-        save_figure(fig, out / "accuracy_vs_time.png")
-        lines += ["![accuracy vs time](devices/accuracy_vs_time.png)", ""]
+            ax.set_title(f"{net}: PCM, 2 ohm, 128-cell tiles, 8-bit ADC", fontsize=9)
+            ax.legend(title="drift compensation", fontsize=8)
+        fig.tight_layout()
+        save_figure(fig, out / f"{fig_name}.png")
+        lines += [f"![accuracy vs time]({out.name}/{fig_name}.png)", ""]
     if "stuck" in results:
         res = results["stuck"]
         lines += ["Stuck cells (linear cells, 2 ohm, 128-cell tiles, 8-bit ADC):", "",
