@@ -51,6 +51,8 @@ __version__ = "0.1.0"
 #: Loaded on first use (they pull in scipy and the simulators): ``pyims.infer``, ``pyims.Adc``.
 _LAZY = {"infer": ("pyims.inference.infer", "infer"), "simulate": ("pyims.inference.simulate", "simulate"),
          "calibrate": ("pyims.inference.simulate", "calibrate"),
+         "compile": ("pyims.inference.compiled", "compile_model"),
+         "AnalogModel": ("pyims.inference.compiled", "AnalogModel"),
          "Adc": ("pyims.components.adc", "Adc")}
 
 
@@ -70,6 +72,8 @@ __all__ = [
     "infer",
     "simulate",
     "calibrate",
+    "compile",
+    "AnalogModel",
     "Hardware",
     "FullyAnalog",
     "Tiled",
