@@ -30,6 +30,7 @@ from pyims.errors import ConfigError, SpecError
 from pyims.experiment.config import load_config, parse_config
 from pyims.hardware import Tiled
 from pyims.mapping import ConductanceMapping, map_network
+from pyims.mapping.network import DEVICE_STREAM
 from pyims.model import MLP, NeuronSpec
 
 DATA = Path(__file__).parent / "data"
@@ -361,7 +362,7 @@ def test_the_mapped_network_holds_each_layers_seeded_state(kind):
     mapping = ConductanceMapping.from_spec(hw.device_spec, dev)
     for k, (layer, w, b) in enumerate(zip(net.layers, mlp.weights, mlp.biases)):
         g_pos, g_neg, _ = mapping.targets(np.vstack([w, (b / net.u_bias)[None, :]]))
-        rng = np.random.default_rng([21, k])  # one stream per crossbar layer: G+ cells, then G-
+        rng = np.random.default_rng([21, k, DEVICE_STREAM])  # one stream per crossbar layer: G+ cells, then G-
         pos, neg = dev.state(g_pos, rng), dev.state(g_neg, rng)
         np.testing.assert_array_equal(layer.g_pos_s, pos.g_s)
         np.testing.assert_array_equal(layer.g_neg_s, neg.g_s)
@@ -386,7 +387,7 @@ def test_drift_compensation_against_a_hand_computation(mode):
     layer = net.layers[0]
     w_aug = [[0.8, -0.5], [0.2 / net.u_bias, 0.3 / net.u_bias]]
     w_max = max(abs(v) for row in w_aug for v in row)
-    normals = np.random.default_rng([seed, 0]).standard_normal(8)  # G+ cells (row-major), then G-
+    normals = np.random.default_rng([seed, 0, DEVICE_STREAM]).standard_normal(8)  # G+ cells (row-major), then G-
     now, ref = {}, {}
     for s, sign in enumerate((+1.0, -1.0)):
         for i in range(2):
@@ -636,3 +637,29 @@ def test_a_tiled_network_of_every_kind_gives_ngspice_the_native_solvers_outputs(
     np.testing.assert_allclose(spice.logits, native.logits, rtol=1e-6, atol=1e-6 * scale)
     other = pyims.simulate(map_network(mlp, hw.redrawn(99)), x).logits  # another draw reads otherwise
     assert np.abs(other - native.logits).max() > 1e-3 * scale
+
+
+# --------------------------------------------------------------------------- review follow-ups
+def test_read_conductance_defaults_to_the_devices_own_time_and_seed_and_checks_them():
+    g = np.full((4, 3), 1e-5)
+    dev = PCM(t_since_program_s=3600.0, seed=3)
+    np.testing.assert_array_equal(dev.read_conductance(g), dev.read_conductance(g, 3600.0, 3))
+    assert not np.array_equal(dev.read_conductance(g), dev.read_conductance(g, 3600.0, 4))
+    for bad, match in ((dict(seed=-1), r"seed=-1 must be an integer >= 0"), (dict(seed="a"), r"seed='a' must be an integer"),
+                       (dict(seed=1.5), r"seed=1.5 must be an integer"), (dict(seed=True), r"seed=True must be an integer"),
+                       (dict(t_since_program_s=True), r"t_since_program_s=True must be finite and >= 0")):
+        with pytest.raises(SpecError, match=match):
+            dev.read_conductance(g, **bad)
+
+
+def test_a_read_time_under_read_noise_is_refused_by_check_before_any_work(tmp_path):
+    from pyims.errors import ConfigError
+    from pyims.experiment.preflight import preflight
+
+    base = {"device": {"kind": "pcm", "t_since_program_s": 3600.0}, "wires": {"c_row_f": 1e-16, "c_col_f": 1e-16},
+            "simulation": {"mode": "tiled", "t_read_s": 2e-9, "verify_images": 0}}
+    with pytest.raises(ConfigError, match=r"simulation.t_read_s=2e-09: a read time under per-read noise .* remove "
+                                          r"simulation.t_read_s .* or set device.read_noise_scale_ratio = 0.0"):
+        preflight(parse_config(base), tmp_path / "out")
+    quiet = {**base, "device": {**base["device"], "read_noise_scale_ratio": 0.0}}
+    preflight(parse_config(quiet), tmp_path / "out")  # drift without per-read noise reads at a time

@@ -82,9 +82,12 @@ INL_FILE_MAX_BYTES = 8 * 2**20
 INL_BLOCK = 64
 #: The header line an ``inl_file`` starts with.
 INL_HEADER = "code,threshold_lsb"
-#: Seed-sequence tag of the INL draws: ``default_rng([seed, layer, _INL_STREAM])`` (apart from the
-#: offset and gain draws, ``[seed, layer]``, which stay as they were).
+#: Seed-sequence tags (a third word, never 0: numpy reads ``[s, 0]`` as ``s``, so two-word keys would meet the
+#: device variation's ``default_rng(variation_seed)`` and each other when the seeds are equal, as every
+#: ``Repeat`` draw makes them): the INL draws ``[seed, layer, _INL_STREAM]``, the offset and gain draws
+#: ``[seed, layer, _ERROR_STREAM]``.
 _INL_STREAM = 1
+_ERROR_STREAM = 0x41444345  # "ADCE"
 #: float64 holds integers exactly up to 2**53: the fixed-point unit's arithmetic stays below.
 _EXACT = 2.0**53
 
@@ -304,7 +307,7 @@ class Adc:
 
     def errors(self, layer: int, n_parts: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
         """Per converter of crossbar layer ``layer``: gain errors and offsets (LSB), each ``(n_parts, n_out)``."""
-        rng = np.random.default_rng([self.seed, layer])
+        rng = np.random.default_rng([self.seed, layer, _ERROR_STREAM])
         gain = rng.standard_normal((n_parts, n_out)) * self.gain_error_sigma_ratio
         offset = rng.standard_normal((n_parts, n_out)) * self.offset_lsb_sigma
         return gain, offset

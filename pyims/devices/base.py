@@ -272,14 +272,24 @@ class Device:
         return CellState(g_s=np.maximum(g_t, G_FLOOR_S), g_reference_s=g_ref, read_sigma_s=sigma, stuck=stuck)
 
     def read_conductance(
-        self, g_target_s: object, t_since_program_s: float = 0.0, seed: object = 0, *, v_v: float = V_READ_V
+        self, g_target_s: object, t_since_program_s: float | None = None, seed: int | None = None, *,
+        v_v: float = V_READ_V
     ) -> np.ndarray:
         """The conductances one read sees, float64 shaped like ``g_target_s``, siemens: cells programmed to
         ``g_target_s`` and read ``t_since_program_s`` later at ``v_v`` (a non-linear cell's chord conductance):
         programming noise, stuck cells, drift and one read-noise draw. The draws come from
         ``numpy.random.default_rng(seed)`` (``state``'s, then the read's): the same seed, the same draw.
-        At ``t_since_program_s = 0`` there is no drift and no read noise."""
-        t = float(t_since_program_s) if isinstance(t_since_program_s, (int, float, np.floating, np.integer)) else np.nan
+        At ``t_since_program_s = 0`` there is no drift and no read noise. ``None`` (the defaults): this device's own
+        ``t_since_program_s`` and ``seed``."""
+        if t_since_program_s is None:
+            t_since_program_s = self.t_since_program_s
+        if seed is None:
+            seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SpecError(f"{type(self).__name__}.read_conductance: seed={seed!r} must be an integer >= 0 (the same seed "
+                            "gives the same draw)")
+        ok = isinstance(t_since_program_s, (int, float, np.floating, np.integer)) and not isinstance(t_since_program_s, bool)
+        t = float(t_since_program_s) if ok else np.nan  # type: ignore[arg-type]
         if not np.isfinite(t) or t < 0.0:
             raise SpecError(f"{type(self).__name__}.read_conductance: t_since_program_s={t_since_program_s!r} "
                             "must be finite and >= 0 (0 = right after programming)")

@@ -153,6 +153,16 @@ def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
         checks.append(f"dataset: {d.name}")
 
 
+def _reads_noisily(cfg: ExperimentConfig) -> bool:
+    """Whether the config's device draws fresh noise on every read (``Device.read_sigma_s`` > 0 at g_on)."""
+    import numpy as np
+
+    device = cfg.hardware.device
+    t = device.t_since_program_s
+    g_on = np.array([device.g_range_s[1]])
+    return t > 0.0 and bool(np.any(device.read_sigma_s(g_on, g_on, t) > 0.0))
+
+
 def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = None) -> PreflightReport:
     """Check ``cfg`` (and ``out_dir``) before any work; see the module docstring."""
     from pyims.experiment.report import is_report_entry
@@ -163,6 +173,11 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
     _check_dataset(cfg, checks)
     sizes, shapes, why = _layer_shapes(cfg)
     topology = as_topology(cfg.simulation.mode)
+    if cfg.simulation.t_read_s is not None and _reads_noisily(cfg):
+        raise ConfigError(f"simulation.t_read_s={cfg.simulation.t_read_s!r}: a read time under per-read noise "
+                          f"(device.kind={cfg.device.kind!r} read {cfg.device.t_since_program_s:g} s after programming) "
+                          "is not simulated yet; remove simulation.t_read_s (a DC read), or set "
+                          "device.read_noise_scale_ratio = 0.0 / device.read_noise_sigma_s = 0.0")
     if why is None:
         why = cfg.hardware.fully_analog_problem
     problem = topology.problem_with(why is None, cfg.periphery, why)

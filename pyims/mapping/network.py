@@ -30,7 +30,10 @@ from pyims.model.graph import Model, as_model
 from pyims.model.layers import Dense, DenseLike, Layer, Node, dense_stack, forward
 from pyims.spec import DeviceSpec, InputEncoding, LayerSplit, PartitionPlan, PeripherySpec, TileSpec, WireParasitics
 
-__all__ = ["MappedLayer", "MappedNetwork", "map_network"]
+__all__ = ["MappedLayer", "MappedNetwork", "map_network", "DEVICE_STREAM"]
+
+#: The device draws' seed-sequence tag: crossbar layer k draws from ``default_rng([device.seed, k, DEVICE_STREAM])``.
+DEVICE_STREAM = 0x44455643  # "DEVC"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -356,8 +359,9 @@ def map_network(
     layers = []
     for k, (layer, split) in enumerate(zip(xbars, splits)):
         w_aug = np.vstack([layer.weight, (layer.bias / u_bias)[None, :]])  # type: ignore[attr-defined]
-        # the device's draws: one stream per crossbar layer, from device.seed (G+ cells, then G-)
-        pos, neg, w_max = conversion.cells(w_aug, rng, np.random.default_rng([cells.seed, k]))
+        # the device's draws: one stream per crossbar layer, from device.seed (G+ cells, then G-); the third word keeps
+        # it apart from the variation's and the converters' streams (numpy reads [s, 0] as s)
+        pos, neg, w_max = conversion.cells(w_aug, rng, np.random.default_rng([cells.seed, k, DEVICE_STREAM]))
         scale = drift_scale(cells.drift_compensation, (pos.g_reference_s, neg.g_reference_s), (pos.g_s, neg.g_s))
         noisy = pos.read_noise or neg.read_noise
         arrays = [pos.g_s, neg.g_s] + ([pos.read_sigma_s, neg.read_sigma_s] if noisy else []) + ([scale] if scale is not None else [])
