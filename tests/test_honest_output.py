@@ -68,3 +68,19 @@ def test_an_onnx_runs_summary_records_the_file_not_training():
     assert info.activations == ["relu"] and len(info.steps) == 12 and info.steps[0].startswith("Conv2d 1->6 5x5")
     trained = parse_config({"train": {"hidden": [8]}})
     assert "train" in recorded_config(trained) and "neuron" in recorded_config(trained)  # a trained run keeps them
+
+
+def test_info_lists_every_optional_backend_and_what_its_absence_costs(capsys, monkeypatch):
+    import importlib.util
+
+    from pyims.cli import OPTIONAL_BACKENDS, main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sksparse.cholmod" else real(name, *a))
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for module, *_ in OPTIONAL_BACKENDS:
+        assert f"  {module}" in out
+    cholmod = next(line for line in out.splitlines() if "sksparse.cholmod" in line)
+    assert " no " in cholmod and "3.8-9x slower" in cholmod and 'pyims-spice[fast]' in cholmod
+    assert {m for m, *_ in OPTIONAL_BACKENDS} >= {"sksparse.cholmod", "PySpice", "dask.distributed", "onnx"}
