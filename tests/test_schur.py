@@ -151,7 +151,7 @@ def test_factor_errors_are_typed(monkeypatch):
     with pytest.raises(np.linalg.LinAlgError, match="CHOLMOD"):
         SpdFactor(not_definite, "cholmod")
     monkeypatch.setattr(factor_module, "cholmod_available", lambda: False)
-    with pytest.raises(SpecError, match=r'needs scikit-sparse: pip install "pyims\[fast\]"'):
+    with pytest.raises(SpecError, match=r'needs scikit-sparse: pip install "pyims-spice\[fast\]"'):
         SpdFactor(sp.identity(2), "cholmod")
     assert SpdFactor(sp.identity(2), "auto").backend == "superlu"  # auto without CHOLMOD: SuperLU, no error
 
