@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from pyims.netlist.model import Element
     from pyims.spec import DeviceSpec
 
-__all__ = ["Device", "CellState", "V_READ_V", "G_FLOOR_S", "COMMON_FIELDS", "DRIFT_COMPENSATIONS", "cell_arrays"]
+__all__ = ["Device", "ResistiveCell", "CellState", "V_READ_V", "G_FLOOR_S", "COMMON_FIELDS", "DRIFT_COMPENSATIONS", "cell_arrays"]
 
 #: The read voltage ``read_conductance`` evaluates a non-linear cell at (``InputEncoding``'s default).
 V_READ_V = 0.2
@@ -340,3 +340,23 @@ class Device:
                                 f"use {', '.join(own) if own else 'no fields of its own'} (and every kind's: "
                                 f"{', '.join(every)})")
         return cls(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResistiveCell(Device):
+    """An intermediate base for linear cells (I = G V): what a read sees is the conductance itself (the base draws
+    its noise), and the SPICE element is the resistor 1 / G. ``LinearDevice``, ``PCM``, ``RRAM`` and
+    ``MeasuredDevice`` differ only in how they program, drift and read; they share this."""
+
+    linear: ClassVar[bool] = True
+
+    def conductance(
+        self, g_prog_s: object, v_v: object, t_since_program_s: float = 0.0, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        g, _ = cell_arrays(g_prog_s, v_v)
+        return g.copy()  # the programmed floats, unchanged
+
+    def element(self, stem: str, node_a: str, node_b: str, g_prog_s: float) -> "Element":
+        from pyims.netlist.model import Resistor
+
+        return Resistor(f"R{stem}", node_a, node_b, 1.0 / float(g_prog_s))

@@ -10,15 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-
-from pyims.devices.base import COMMON_FIELDS, Device, cell_arrays
+from pyims.devices.base import COMMON_FIELDS, Device, ResistiveCell
 from pyims.devices.registry import DEVICES
 from pyims.errors import SpecError
 from pyims.spec._checks import positive
 
 if TYPE_CHECKING:
-    from pyims.netlist.model import Resistor
     from pyims.spec import DeviceSpec
 
 __all__ = ["LinearDevice"]
@@ -26,7 +23,7 @@ __all__ = ["LinearDevice"]
 
 @DEVICES.register
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LinearDevice(Device):
+class LinearDevice(ResistiveCell):
     """Today's cell: an ideal resistor at its programmed conductance.
 
     Attributes:
@@ -38,7 +35,6 @@ class LinearDevice(Device):
     g_off_s: float = 1e-6
 
     kind: ClassVar[str] = "linear"
-    linear: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         Device.__post_init__(self)
@@ -51,16 +47,6 @@ class LinearDevice(Device):
     def g_range_s(self) -> tuple[float, float]:
         return (self.g_off_s, self.g_on_s)
 
-    def conductance(
-        self, g_prog_s: object, v_v: object, t_since_program_s: float = 0.0, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        g, _ = cell_arrays(g_prog_s, v_v)
-        return g.copy()  # the programmed floats, unchanged
-
-    def element(self, stem: str, node_a: str, node_b: str, g_prog_s: float) -> "Resistor":
-        from pyims.netlist.model import Resistor
-
-        return Resistor(f"R{stem}", node_a, node_b, 1.0 / float(g_prog_s))
 
     @classmethod
     def from_spec(cls, spec: "DeviceSpec") -> "LinearDevice":

@@ -38,16 +38,14 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from pyims.devices.base import Device, cell_arrays
+from pyims.devices.base import Device, ResistiveCell
 from pyims.devices.registry import DEVICES
 from pyims.errors import SpecError
 
-if TYPE_CHECKING:
-    from pyims.netlist.model import Resistor
 
 __all__ = ["MeasuredDevice", "MeasuredLevels", "read_levels_file", "MAX_LEVELS_FILE_BYTES", "LEVELS_HEADER"]
 
@@ -170,7 +168,7 @@ def read_levels_file(path: str | os.PathLike[str]) -> MeasuredLevels:
 
 @DEVICES.register
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MeasuredDevice(Device):
+class MeasuredDevice(ResistiveCell):
     """Cells programmed to conductances measured on a chip (see the module docstring).
 
     Attributes:
@@ -181,7 +179,6 @@ class MeasuredDevice(Device):
     levels_file: str = ""
 
     kind: ClassVar[str] = "measured"
-    linear: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         Device.__post_init__(self)
@@ -211,13 +208,3 @@ class MeasuredDevice(Device):
         pick = rng.integers(0, lv.counts[k]) if g.size else np.zeros(g.shape, dtype=np.int64)
         return lv.values_s[lv.offsets[k] + pick].reshape(g.shape)
 
-    def conductance(
-        self, g_prog_s: object, v_v: object, t_since_program_s: float = 0.0, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        g, _ = cell_arrays(g_prog_s, v_v)
-        return g.copy()
-
-    def element(self, stem: str, node_a: str, node_b: str, g_prog_s: float) -> "Resistor":
-        from pyims.netlist.model import Resistor
-
-        return Resistor(f"R{stem}", node_a, node_b, 1.0 / float(g_prog_s))

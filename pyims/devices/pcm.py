@@ -28,17 +28,15 @@ The cell is linear (I = G V): its SPICE element is the resistor 1 / G at the con
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from pyims.devices.base import Device, cell_arrays
+from pyims.devices.base import Device, ResistiveCell
 from pyims.devices.registry import DEVICES
 from pyims.errors import SpecError
 from pyims.spec._checks import nonnegative, positive
 
-if TYPE_CHECKING:
-    from pyims.netlist.model import Resistor
 
 __all__ = ["PCM"]
 
@@ -50,7 +48,7 @@ PROG_G_MAX_REFERENCE_S = 25e-6
 
 @DEVICES.register
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PCM(Device):
+class PCM(ResistiveCell):
     """A phase-change cell (see the module docstring); ``PCM()`` is the published model.
 
     Attributes:
@@ -71,7 +69,6 @@ class PCM(Device):
     t_read_s: float = 250e-9
 
     kind: ClassVar[str] = "pcm"
-    linear: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         Device.__post_init__(self)
@@ -136,13 +133,3 @@ class PCM(Device):
             return np.zeros(np.shape(g_t_s))
         return np.abs(np.asarray(g_t_s, dtype=np.float64)) * self.read_sigma_ratio(g_prog_s, t_since_program_s)
 
-    def conductance(
-        self, g_prog_s: object, v_v: object, t_since_program_s: float = 0.0, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        g, _ = cell_arrays(g_prog_s, v_v)
-        return g.copy()  # linear: the conductance the read sees (the base draws its noise)
-
-    def element(self, stem: str, node_a: str, node_b: str, g_prog_s: float) -> "Resistor":
-        from pyims.netlist.model import Resistor
-
-        return Resistor(f"R{stem}", node_a, node_b, 1.0 / float(g_prog_s))

@@ -34,13 +34,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from pyims.devices.base import COMMON_FIELDS, Device, cell_arrays
+from pyims.devices.base import COMMON_FIELDS, Device, ResistiveCell
 from pyims.devices.registry import DEVICES
 from pyims.errors import SpecError
 from pyims.spec._checks import nonnegative, positive
 
 if TYPE_CHECKING:
-    from pyims.netlist.model import Resistor
     from pyims.spec import DeviceSpec
 
 __all__ = ["RRAM"]
@@ -48,7 +47,7 @@ __all__ = ["RRAM"]
 
 @DEVICES.register
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RRAM(Device):
+class RRAM(ResistiveCell):
     """A resistive-RAM cell (see the module docstring for the model and where its defaults come from).
 
     Attributes:
@@ -65,7 +64,6 @@ class RRAM(Device):
     read_noise_sigma_s: float = 1e-6
 
     kind: ClassVar[str] = "rram"
-    linear: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         Device.__post_init__(self)
@@ -94,16 +92,6 @@ class RRAM(Device):
             return np.zeros(np.shape(g_t_s))
         return np.full(np.shape(g_t_s), self.read_noise_sigma_s)
 
-    def conductance(
-        self, g_prog_s: object, v_v: object, t_since_program_s: float = 0.0, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        g, _ = cell_arrays(g_prog_s, v_v)
-        return g.copy()  # linear: the conductance the read sees (the base draws its noise)
-
-    def element(self, stem: str, node_a: str, node_b: str, g_prog_s: float) -> "Resistor":
-        from pyims.netlist.model import Resistor
-
-        return Resistor(f"R{stem}", node_a, node_b, 1.0 / float(g_prog_s))
 
     @classmethod
     def from_spec(cls, spec: "DeviceSpec") -> "RRAM":
