@@ -304,18 +304,23 @@ def test_relu_fusion_follows_the_network():
 
 
 def test_digital_out_compensates_drift_then_corrects():
-    """Drift compensation first (the unit's input is the compensated value, off the code grid), then the correction,
-    with the ReLU fused on the hidden layer of a ReLU network."""
+    """Drift compensation first, on each array's partial sums before they are combined (the unit's input is the
+    compensated value, off the code grid), then the correction, with the ReLU fused on the hidden layer of a ReLU
+    network."""
     adc = _unit()
     alpha = tuple(1.0 + 0.1 * j for j in range(6))
     adc = replace(adc, correction_scale_ratio=(alpha, (1.3,) * 3), correction_offset_norm=((-0.6,) * 6, (0.2,) * 3))
     net = map_network(_mlp(), pyims.Hardware(plan=PLAN, topology="tiled", adc=adc))
-    scale = np.linspace(1.1, 1.6, 6)
-    layers = (replace(net.layers[0], out_scale=scale), net.layers[1])
-    drifted = replace(net, layers=layers)
-    z = np.arange(-6.0, 6.0).reshape(2, 6)
+    n_h = net.layers[0].n_h
+    assert n_h >= 2
+    scale = np.linspace(1.1, 1.6, 6 * n_h).reshape(n_h, 6)
+    drifted = net.with_layers((replace(net.layers[0], out_scale=scale), net.layers[1]))
+    parts = [np.arange(-6.0, 6.0).reshape(2, 6) + p for p in range(n_h)]
+    z = drifted.combine(0, parts)
+    np.testing.assert_allclose(z, net.combiner.combine([q * f for q, f in zip(parts, scale)]), rtol=1e-15, atol=0.0)
     np.testing.assert_array_equal(drifted.digital_out(0, z),
-                                  adc.correct(z * scale, layer=0, n_layers=2, relu=True, on_grid=False))
+                                  adc.correct(z, layer=0, n_layers=2, relu=True, on_grid=False))
+    z = np.arange(-6.0, 6.0).reshape(2, 6)
     np.testing.assert_array_equal(net.digital_out(0, z), adc.correct(z, layer=0, n_layers=2, relu=True))
     assert np.all(net.digital_out(0, z) >= 0.0) and np.any(net.digital_out(1, z[:, :3]) < 0.0)
 

@@ -403,7 +403,7 @@ def test_drift_compensation_against_a_hand_computation(mode):
     col_now = [sum(now[s, i, j] for s in range(2) for i in range(2)) for j in range(2)]
     want = [sum(col_ref) / sum(col_now)] * 2 if mode == "global" else [r / c for r, c in zip(col_ref, col_now)]
     assert min(want) > 1.1  # a day of drift: at least 10 % to make up
-    np.testing.assert_allclose(layer.out_scale, want, rtol=1e-12, atol=0.0)
+    np.testing.assert_allclose(layer.out_scale, [want], rtol=1e-12, atol=0.0)  # one array: one row of factors
     # the tiled read-out multiplies each output by it (no wires: the read is the compensated G w)
     x = np.array([[0.3], [1.0]])
     got = pyims.simulate(net, x).logits

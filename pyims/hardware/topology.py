@@ -91,13 +91,13 @@ class Topology:
 
     def read_out(self, net: Any, adc: "Adc | None", k: int, parts: list[np.ndarray]) -> np.ndarray:
         """Layer ``k``'s outputs from what its tiles deliver: ``parts`` one array ``(..., n_out)`` per partial result
-        (``partial_outputs``), any leading shape (images, time samples); converted where the ADC sits, then combined, then
-        scaled by the layer's drift compensation (a digital step: the tiled topology only)."""
+        (``partial_outputs``), any leading shape (images, time samples); converted where the ADC sits, each scaled by
+        its arrays' drift compensation (a digital step: the tiled topology only), combined, then corrected
+        (``MappedNetwork.combine``, ``digital_out``)."""
         n_layers = len(net.layers)
         if adc is not None and self.converts(k, n_layers):
             parts = [adc.convert(z, layer=k, n_layers=n_layers, part=p, n_parts=len(parts)) for p, z in enumerate(parts)]
-        z = parts[0] if len(parts) == 1 else net.combiner.combine(parts)
-        return net.digital_out(k, z)
+        return net.digital_out(k, net.combine(k, parts))
 
     def calibration_data(self, parts: list[np.ndarray]) -> np.ndarray:
         """What an ADC's range is calibrated on: every converter's inputs."""

@@ -56,6 +56,7 @@ from pyims.components.adc import Adc
 from pyims.components.sense import Sense
 from pyims.errors import SpecError
 from pyims.hardware import Topology, as_topology
+from pyims.inference.drift_calibration import calibrated
 from pyims.inference.read_noise import ReadNoise, ReadNoiseOptions, has_read_noise
 from pyims.inference.result import NetworkResult
 from pyims.mapping import MappedLayer, MappedNetwork
@@ -125,8 +126,9 @@ def _worker_env() -> dict[str, str]:
 
 
 def bind(net: MappedNetwork, wires: WireParasitics | None = None, mode: str | None = None, adc=UNSET) -> MappedNetwork:
-    """``net`` on other wires / topology / ADC: the keywords solvers accepted before the network carried its
-    hardware (``docs/migration.md``). Nothing given: ``net`` itself."""
+    """``net`` on other wires / topology / ADC (the keywords solvers accepted before the network carried its
+    hardware, ``docs/migration.md``), its drift compensation calibrated through its wires
+    (``pyims.inference.drift_calibration``): what every solver solves."""
     changes: dict = {}
     if wires is not None and wires != net.wires:
         changes["wires"] = wires
@@ -138,7 +140,7 @@ def bind(net: MappedNetwork, wires: WireParasitics | None = None, mode: str | No
         changes["adc"] = adc
     net = net.on(**changes) if changes else net
     check_linear_cells(net)
-    return net
+    return calibrated(net)  # drift compensation: the calibration reads through these wires
 
 
 def check_linear_cells(net: MappedNetwork) -> None:
@@ -500,7 +502,7 @@ class NativeNetwork:
                     if noise is not None and noise[1] is not None:
                         p_read += noise[1] * net.v_read_v**2
                     power[sl] += p_read.reshape(n_img, -1).sum(axis=1)
-                if adc is None or not topo.converts(k, n_layers):
+                if (adc is None or not topo.converts(k, n_layers)) and layer.out_scale is None:  # type: ignore[attr-defined]
                     z = rows_aug @ lmap.w
                     if noise is not None:
                         z += sum(noise[0])

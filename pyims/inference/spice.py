@@ -161,20 +161,18 @@ class SpiceNetwork:
             # a convolution reads its tiles once per output position: an image's power is the sum
             power[:] -= np.einsum("ij,ij->i", out.columns(input_names), v_rows).reshape(u.shape[0], -1).sum(axis=1)
             scale = layer.w_max / (layer.dg_s * net.v_read_v)  # type: ignore[attr-defined]
-            z = np.zeros((a.shape[0], layer.n_out))  # type: ignore[attr-defined]
+            parts = [np.zeros((a.shape[0], layer.n_out)) for _ in range(layer.n_h)]  # type: ignore[attr-defined]
             for c in range(layer.n_v):  # type: ignore[attr-defined]
                 outs = layer.outs_of(c)  # type: ignore[attr-defined]
-                parts = []
                 for p in range(layer.n_h):  # type: ignore[attr-defined]
                     if adc_names:  # the converters' outputs, back in pre-activation units
-                        parts.append(out.columns(adc_names[(p, c)]) / ln.v_z)
+                        parts[p][:, outs] = out.columns(adc_names[(p, c)]) / ln.v_z
                         continue
                     i_col = out.columns(sense_names[(p, c)])
-                    parts.append((i_col[:, 0::2] - i_col[:, 1::2]) * scale)
-                # Python's combination: currents summed at one virtual ground, or the partitions'
-                # outputs (each with gain h) averaged; equal for ideal arithmetic.
-                z[:, outs] = net.combiner.combine(parts)
-            return net.digital_out(l, z)  # the digital steps after the read-out (drift compensation)
+                    parts[p][:, outs] = (i_col[:, 0::2] - i_col[:, 1::2]) * scale
+            # Python's combination: each array's drift compensation, then currents summed at one virtual ground, or
+            # the partitions' outputs (each with gain h) averaged; equal for ideal arithmetic. Then the digital steps.
+            return net.digital_out(l, net.combine(l, parts))
 
         trace = forward(net.sequence, u, evaluate, keep_inputs=False)
         return trace.pre, power, trace.output.reshape(u.shape[0], -1)  # type: ignore[union-attr]

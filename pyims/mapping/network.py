@@ -23,11 +23,11 @@ from pyims.components.registry import combiner_for, sense_for
 from pyims.errors import SpecError
 from pyims.hardware import Hardware, Topology
 from pyims.spec._checks import real_array
-from pyims.mapping.compensation import drift_scale
+from pyims.mapping.compensation import drift_scale, tile_reads
 from pyims.mapping.conductance import ConductanceMapping
 from pyims.model import MLP, NeuronSpec
 from pyims.model.graph import Model, as_model
-from pyims.model.layers import Dense, DenseLike, Layer, Node, dense_stack, forward
+from pyims.model.layers import Dense, DenseLike, Layer, Node, dense_stack, forward, layer_of
 from pyims.spec import DeviceSpec, InputEncoding, LayerSplit, PartitionPlan, PeripherySpec, TileSpec, WireParasitics
 
 __all__ = ["MappedLayer", "MappedNetwork", "map_network", "DEVICE_STREAM"]
@@ -47,8 +47,12 @@ class MappedLayer(DenseLike):
         split: the layer's tiles (row sizes include the bias row).
         source: the float layer it was mapped from (its ``unroll`` / ``fold``: a convolution reads
             one row vector per output position), or ``None`` for a plain dense layer.
-        out_scale: float64 ``(n_out,)``: the drift compensation's digital factor on each output
-            (``pyims.mapping.compensation``), or ``None`` (none).
+        out_scale: float64 ``(n_h, n_out)``: the drift compensation's digital factor on each array's partial sums
+            (row ``p``: row partition ``p``'s arrays; ``pyims.mapping.compensation``), or ``None`` (none).
+        g_ref_pos_s / g_ref_neg_s: float64 ``(n_in + 1, n_out)``, siemens: the cells right after programming
+            (what the compensation's reference read sees), or ``None`` without compensation.
+        compensation: the device's ``drift_compensation`` ("none", "global", "per_column").
+        calibrated_wires: the wires ``out_scale``'s calibration reads went through (``None``: wire-free, as mapped).
         read_sigma_pos_s / read_sigma_neg_s: float64 ``(n_in + 1, n_out)``, siemens: the standard deviation of
             each cell's read noise (a fresh draw every read), or ``None`` when reads are noiseless.
     """
@@ -62,6 +66,13 @@ class MappedLayer(DenseLike):
     out_scale: np.ndarray | None = None
     read_sigma_pos_s: np.ndarray | None = None
     read_sigma_neg_s: np.ndarray | None = None
+    g_ref_pos_s: np.ndarray | None = None
+    g_ref_neg_s: np.ndarray | None = None
+    compensation: str = "none"
+    calibrated_wires: WireParasitics | None = None
+    #: factors of calibration reads already made, per wires (``pyims.inference.drift_calibration``); not copied by
+    #: ``replace``, so a layer with other conductances starts empty
+    calibrations: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def unroll(self, a: np.ndarray) -> np.ndarray:
         return DenseLike.unroll(self, a) if self.source is None else self.source.unroll(a)
@@ -118,11 +129,29 @@ class MappedLayer(DenseLike):
         """The weights the programmed devices realise, ``(n_in + 1, n_out)`` (mapped-ideal, drift compensation
         included)."""
         w = (self.g_pos_s - self.g_neg_s) * (self.w_max / self.dg_s)
-        return w if self.out_scale is None else w * self.out_scale
+        if self.out_scale is None:
+            return w
+        return w * np.repeat(self.out_scale, self.split.row_sizes, axis=0)
 
-    def compensate(self, z: np.ndarray) -> np.ndarray:
-        """Outputs ``z`` ``(..., n_out)`` after the drift compensation's digital scale (``z`` itself when none)."""
-        return z if self.out_scale is None else z * self.out_scale
+    def compensate_parts(self, parts: list[np.ndarray]) -> list[np.ndarray]:
+        """Each row partition's partial sums ``parts[p]`` ``(..., n_out)`` after its arrays' drift compensation factors
+        (``parts`` itself when none). One part (the partial sums read together) takes the factors of a layer of one
+        row partition."""
+        if self.out_scale is None:
+            return parts
+        if len(parts) != self.out_scale.shape[0]:
+            raise SpecError(f"compensate_parts: {len(parts)} partial result(s); the layer has {self.out_scale.shape[0]} "
+                            "row partition(s), each compensated on its own")
+        return [z * f for z, f in zip(parts, self.out_scale)]
+
+    def with_calibration(self, out_scale: np.ndarray, wires: WireParasitics) -> "MappedLayer":
+        """The layer with the compensation factors of calibration reads through ``wires``."""
+        scale = np.array(out_scale, dtype=np.float64)
+        if self.out_scale is None or scale.shape != self.out_scale.shape:
+            raise SpecError(f"with_calibration: factors of shape {scale.shape}; the layer's are "
+                            f"{None if self.out_scale is None else self.out_scale.shape}")
+        scale.flags.writeable = False
+        return replace(self, out_scale=scale, calibrated_wires=wires)
 
     @property
     def read_noise(self) -> bool:
@@ -218,6 +247,19 @@ class MappedNetwork:
                             "with pyims.mapping.map_network(model, hardware)")
         return replace(self, hardware=self.hardware.replaced(**changes))
 
+    def with_layers(self, layers: tuple[MappedLayer, ...]) -> "MappedNetwork":
+        """The network with its crossbar layers replaced one for one (same shapes: e.g. recalibrated), in ``steps`` too."""
+        layers = tuple(layers)
+        if len(layers) != len(self.layers) or any(not isinstance(new, MappedLayer) or new.split != old.split
+                                                  for old, new in zip(self.layers, layers)):
+            raise SpecError("with_layers: pass one MappedLayer per crossbar layer, each with its layer's partitions")
+        if self.steps is None:
+            return replace(self, layers=layers)
+        swap = {id(old): new for old, new in zip(self.layers, layers)}
+        steps = tuple(Node(swap.get(id(layer_of(s)), layer_of(s)), s.inputs) if isinstance(s, Node)
+                      else swap.get(id(s), s) for s in self.steps)
+        return replace(self, layers=layers, steps=steps)
+
     def redrawn(self, seed: int) -> "MappedNetwork":
         """The model mapped again with another draw of the hardware's randomness: device variation and the
         converters' errors seeded with ``seed`` (a ``Repeat`` draw)."""
@@ -307,13 +349,19 @@ class MappedNetwork:
         """Inputs ``(N, n_in)`` -> ``(N, n_in + 1)`` with the bias row's input appended."""
         return np.concatenate([u, np.full((u.shape[0], 1), self.u_bias)], axis=1)
 
+    def combine(self, k: int, parts: list[np.ndarray]) -> np.ndarray:
+        """Crossbar layer ``k``'s outputs ``(..., n_out)`` from what its arrays deliver (``parts``: one ``(..., n_out)``
+        per partial result, after the ADC where one converts them): each array's drift compensation
+        (``MappedLayer.compensate_parts``), then the combiner (one part: itself)."""
+        parts = self.layers[k].compensate_parts(list(parts))
+        return parts[0] if len(parts) == 1 else self.combiner.combine(parts)
+
     def digital_out(self, k: int, z: np.ndarray) -> np.ndarray:
-        """Crossbar layer ``k``'s outputs ``z`` ``(..., n_out)`` (pre-activation units, after the ADC and the partial
-        sums' combination) through the digital steps after them: the drift compensation's scale
-        (``MappedLayer.compensate``), then the ADC's near-memory correction (``Adc.correct``: per-output scale and
-        offset, the next ReLU fused) where the topology converts the layer. Every solver's tiled read-out ends here."""
+        """Crossbar layer ``k``'s outputs ``z`` ``(..., n_out)`` (pre-activation units, after the ADC, the drift
+        compensation and the partial sums' combination: ``combine``) through the ADC's near-memory correction
+        (``Adc.correct``: per-output scale and offset, the next ReLU fused) where the topology converts the layer.
+        Every solver's tiled read-out ends here."""
         layer = self.layers[k]
-        z = layer.compensate(z)
         adc, n_layers = self.adc, len(self.layers)
         if adc is None or adc.correction == "none" or not self.topology.converts(k, n_layers):
             return z
@@ -362,16 +410,21 @@ def map_network(
         # the device's draws: one stream per crossbar layer, from device.seed (G+ cells, then G-); the third word keeps
         # it apart from the variation's and the converters' streams (numpy reads [s, 0] as s)
         pos, neg, w_max = conversion.cells(w_aug, rng, np.random.default_rng([cells.seed, k, DEVICE_STREAM]))
-        scale = drift_scale(cells.drift_compensation, (pos.g_reference_s, neg.g_reference_s), (pos.g_s, neg.g_s))
+        comp = cells.drift_compensation
+        scale = drift_scale(comp, tile_reads(pos.g_reference_s, neg.g_reference_s, split), tile_reads(pos.g_s, neg.g_s, split),
+                            split)  # wire-free: the solvers read through their wires (pyims.inference.drift_calibration)
         noisy = pos.read_noise or neg.read_noise
-        arrays = [pos.g_s, neg.g_s] + ([pos.read_sigma_s, neg.read_sigma_s] if noisy else []) + ([scale] if scale is not None else [])
+        refs = (pos.g_reference_s, neg.g_reference_s) if scale is not None else (None, None)
+        arrays = ([pos.g_s, neg.g_s] + ([pos.read_sigma_s, neg.read_sigma_s] if noisy else [])
+                  + ([scale, *refs] if scale is not None else []))
         for arr in arrays:
             arr.flags.writeable = False
         layers.append(
             MappedLayer(g_pos_s=pos.g_s, g_neg_s=neg.g_s, w_max=w_max, dg_s=conversion.dg_s, split=split,
                         source=None if isinstance(layer, Dense) else layer,  # type: ignore[arg-type]
                         out_scale=scale, read_sigma_pos_s=pos.read_sigma_s if noisy else None,
-                        read_sigma_neg_s=neg.read_sigma_s if noisy else None)
+                        read_sigma_neg_s=neg.read_sigma_s if noisy else None, g_ref_pos_s=refs[0], g_ref_neg_s=refs[1],
+                        compensation=comp)
         )
     if isinstance(model, MLP):
         return MappedNetwork(layers=tuple(layers), neuron=model.neuron, hardware=hw, model=model)
