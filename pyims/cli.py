@@ -20,7 +20,8 @@ from pyims.errors import PyimsError
 __all__ = ["main", "EXIT_USER_ERROR", "EXIT_VERIFICATION_FAILED", "EXIT_INTERRUPTED"]
 
 #: Exit codes: 0 success; 2 a user error (bad input, config, files: one line on stderr);
-#: 3 the run finished but its ngspice verification failed; 130 interrupted (Ctrl-C).
+#: 3 the run finished but its ngspice verification failed or did not finish (an ngspice error or timeout; the
+#: report is written); 130 interrupted (Ctrl-C; during the verification the report is written too).
 EXIT_USER_ERROR = 2
 EXIT_VERIFICATION_FAILED = 3
 EXIT_INTERRUPTED = 130
@@ -86,12 +87,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         cfg = dataclasses.replace(cfg, simulation=sim)
     out = Path(args.out) if args.out else Path("pyims-runs") / cfg.name
-    if args.scheduler:  # before any long work (and in a dry run too): a bounded handshake
-        from pyims.dask_client import check_scheduler
-
-        check_scheduler(args.scheduler)
     if args.dry_run:
-        return _print_preflight(cfg, out)
+        return _print_preflight(cfg, out, _run_flags(args))
+    if args.scheduler or args.workers or args.batch_store:  # before any long work: what run_experiment's own
+        from pyims.experiment.preflight import preflight  # preflight cannot see (the scheduler's bounded handshake)
+
+        preflight(cfg, out, _run_flags(args))
     print(f"pyims {__version__} run {args.config}")
     cluster = None
     if cfg.simulation.verifies and (args.verify_images is not None or args.scheduler or args.workers):
@@ -103,13 +104,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"  ngspice verification in batches {where}; finished batches kept in {cluster.store_dir} (a re-run resumes)")
     result = run_experiment(cfg, out, cluster=cluster)
     _print_experiment(result, out)
-    return _verification_code(result)
+    return _verification_code(result, out)
 
 
-def _print_preflight(cfg, out: Path | None) -> int:
+def _run_flags(args: argparse.Namespace):
+    """The run's command-line settings that ``preflight`` checks (``--scheduler``, ``--workers``, ``--batch-store``)."""
+    from pyims.experiment.preflight import RunFlags
+
+    return RunFlags(scheduler=args.scheduler, workers=args.workers, batch_store=args.batch_store)
+
+
+def _print_preflight(cfg, out: Path | None, flags=None) -> int:
     from pyims.experiment.preflight import preflight
 
-    report = preflight(cfg, out)
+    report = preflight(cfg, out, flags)  # the very check run_experiment makes first
     print(f"pyims {__version__} check {cfg.name!r}: ok")
     for line in report.checks:
         print(f"  {line}")
@@ -120,11 +128,24 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from pyims.experiment import load_config
 
     cfg = load_config(args.config)
-    return _print_preflight(cfg, Path(args.out) if args.out else None)
+    return _print_preflight(cfg, Path(args.out) if args.out else None, _run_flags(args))
 
 
-def _verification_code(result) -> int:
-    """0, or EXIT_VERIFICATION_FAILED (with a line on stderr) when the ngspice check did not pass."""
+def _verification_code(result, out: Path | None = None) -> int:
+    """0, or EXIT_VERIFICATION_FAILED (with a line on stderr) when the ngspice check did not pass or did not finish --
+    a failure, or Ctrl-C during it (issue #25: an interrupted verification is a verification that did not pass; the
+    training and native results are written and the same command resumes)."""
+    stopped = result.summary.spice_verification_incomplete
+    if stopped is not None:
+        kept = f"training and native results kept{f' in {out}' if out is not None else ''}"
+        resume = f"; finished batches in {stopped.batch_store}, run the same command again to resume" \
+            if stopped.batch_store else ""
+        if stopped.status == "interrupted":
+            print(f"pyims: interrupted during the ngspice verification; {kept}{resume}", file=sys.stderr)
+            return EXIT_VERIFICATION_FAILED
+        evidence = f" (run directory kept: {stopped.run_dir})" if stopped.run_dir else ""
+        print(f"pyims: verification FAILED: {stopped.reason}{evidence}; {kept}{resume}", file=sys.stderr)
+        return EXIT_VERIFICATION_FAILED
     v = result.summary.spice_verification
     if v is None or v.passed:
         return 0
@@ -153,7 +174,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("  " + f"{r:>10.1f}" + "".join(f"{100 * c['accuracy']:>17.2f}%" for c in cells))
     (out / "wire_partition_table.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(f"  (digital: {100 * result.summary.accuracy.digital.accuracy:.2f} %; table in {out / 'wire_partition_table.json'})")
-    return _verification_code(result)
+    return _verification_code(result, out)
 
 
 def _cmd_tile_demo(args: argparse.Namespace) -> int:
@@ -245,7 +266,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
           f"{summary.wall_time_s:.1f} s" + ("; INTERRUPTED: run again to resume" if summary.interrupted else ""))
     for path in args.export or []:
         print(f"  exported {store.export(path)}")
-    return 130 if summary.interrupted else (1 if summary.n_failed else 0)
+    if summary.interrupted:
+        print(f"pyims: interrupted; {summary.n_skipped + summary.n_ran} of {summary.n_points} points stored in "
+              f"{store.root}; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 1 if summary.n_failed else 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -329,12 +354,17 @@ def _reproduction_settings(args: argparse.Namespace):
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from pyims.experiment.reproduce import format_report, run_reproduction
 
+    from pyims.fileio import check_writable_file
+
     settings = _reproduction_settings(args)
     out = Path(args.out)
+    report_path = Path(args.markdown) if args.markdown else out / "report.md"
+    if args.markdown:  # checked before the study runs (OUT itself is checked by the reproduction)
+        check_writable_file(report_path, "--markdown")
     result = run_reproduction(settings, out, progress=lambda msg: print(msg, flush=True))
     command = "pyims reproduce " + " ".join(args.argv_tail)
-    report_path = Path(args.markdown) if args.markdown else out / "report.md"
     image_dir = os.path.relpath(out, report_path.parent)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(format_report(result, command, image_dir))
     from pyims.compare import chance_note
 
@@ -448,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check an experiment config before running it (fields, files, ngspice, output, memory)")
     check.add_argument("config", help="experiment config file")
     check.add_argument("--out", default=None, help="the output folder the run would write")
+    check.add_argument("--scheduler", default=None, help="the Dask scheduler the run would use (its handshake is checked)")
+    check.add_argument("--workers", type=_count(1), default=None, help="the local Dask workers the run would start")
+    check.add_argument("--batch-store", default=None, help="where the run would keep finished ngspice batches")
     check.set_defaults(func=_cmd_check)
 
     demo = sub.add_parser("tile-demo", help="simulate one crossbar tile on every backend and show the IR-drop error")

@@ -21,6 +21,7 @@ __all__ = [
     "ConvergenceError",
     "RawFileError",
     "NgspiceVersionWarning",
+    "InputRangeWarning",
     "ConfigError",
     "DatasetError",
     "ChecksumError",
@@ -46,7 +47,17 @@ class ClusterError(PyimsError, ConnectionError):
 
 
 class ConfigError(SpecError):
-    """An experiment config (TOML) names an unknown field or holds a bad value; the message names the field."""
+    """An experiment config (TOML) names unknown fields or holds bad values: every problem found in one pass.
+
+    ``ConfigError(problem, ...)``: each problem is one line naming the field, the bad value and the fix; the
+    message is the problems one per line, the first first. ``problems``: the lines as a tuple."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(*problems)
+        self.problems: tuple[str, ...] = tuple(str(p) for p in problems)
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
 
 
 class DatasetError(PyimsError):
@@ -109,6 +120,7 @@ class SimulationError(PyimsError, RuntimeError):
         self.cmd = tuple(cmd)
         self.returncode = returncode
         self.output_tail = output_tail
+        self.message = message
         lines = [message]
         if rundir is not None:
             lines.append(f"  run directory kept at: {rundir}")
@@ -121,6 +133,13 @@ class SimulationError(PyimsError, RuntimeError):
             lines.extend("    " + line for line in output_tail.splitlines())
         super().__init__("\n".join(lines))
 
+    def __reduce__(self):
+        """Pickled whole, so that it crosses from a Dask worker or a process pool intact (its fields are keywords)."""
+        import functools
+
+        return (functools.partial(type(self), rundir=self.rundir, cmd=self.cmd, returncode=self.returncode,
+                                  output_tail=self.output_tail), (self.message,))
+
 
 class SimulationTimeout(SimulationError, TimeoutError):
     """The simulator did not finish within its time limit."""
@@ -132,3 +151,15 @@ class ConvergenceError(SimulationError):
 
 class NgspiceVersionWarning(UserWarning):
     """The ngspice in use is older than 42 or lacks KLU: large crossbars will be very slow."""
+
+
+class InputRangeWarning(UserWarning):
+    """Inputs lie outside the DAC's input range and were clipped to it (``InputEncoding.clipping``).
+
+    Attributes:
+        clipping: the counts (an ``InputClipping``: values and images outside, of how many, the range).
+    """
+
+    def __init__(self, message: str, *, clipping) -> None:
+        super().__init__(message)
+        self.clipping = clipping

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from pyims.errors import SpecError
 
-__all__ = ["umask_mode", "atomic_write_bytes", "writable_ancestor", "check_replaceable", "publish_dir", "OutputDirError",
+__all__ = ["umask_mode", "atomic_write_bytes", "writable_ancestor", "check_writable_file", "check_replaceable", "publish_dir", "OutputDirError",
            "content_digest"]
 
 T = TypeVar("T")
@@ -78,6 +78,19 @@ def writable_ancestor(path: str | os.PathLike[str]) -> Path | None:
     while not probe.exists():
         probe = probe.parent
     return probe if probe.is_dir() and os.access(probe, os.W_OK | os.X_OK) else None
+
+
+def check_writable_file(path: str | os.PathLike[str], what: str) -> Path:
+    """OutputDirError unless a file can be written at ``path`` (``what`` names it in the message): it is not a folder
+    and a writable folder lies at or above its parent. Returns ``path`` as a Path; check before long work."""
+    target = Path(path)
+    if target.is_dir():
+        raise OutputDirError(f"{what} {target} is a folder; give a file path, e.g. {target / 'report.md'}")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise OutputDirError(f"{what} {target} exists and cannot be written; choose another path")
+    if writable_ancestor(target.parent) is None:
+        raise OutputDirError(f"{what} {target} cannot be written: no writable folder above it")
+    return target
 
 
 def check_replaceable(target: str | os.PathLike[str], allowed: Callable[[str], bool], what: str) -> Path:

@@ -1,33 +1,45 @@
-"""Plots of sweep results and of one tile's IR drop (matplotlib, imported inside the functions).
+"""Figures of sweep results and of one tile's IR drop (matplotlib inside the functions).
 
-* ``accuracy_vs_axis``: analog accuracy (with 95 % Wilson intervals over the test images) against
-  any swept field, a line per combination of the other swept or differing fields.
-* ``accuracy_heatmap``: mean-free heatmap of accuracy over any two swept fields (drawn only when
-  nothing else differs, so every cell is one record).
-* ``accuracy_vs_time``: analog accuracy against the time since programming (``device.t_since_program_s``) on a
-  log axis, a line per combination of the other fields that vary (e.g. per ``device.drift_compensation``).
-* ``accuracy_vs_wire_r``: analog accuracy against wire resistance, one line per partition plan.
-* ``partition_heatmap``: analog accuracy over layer-1 (horizontal, vertical) partition counts.
+Sweeps (a ``ResultStore``'s table):
+
+* ``accuracy_vs_axis``: analog accuracy (with 95 % intervals) against any swept field, a line per combination of
+  the other swept or differing fields.
+* ``accuracy_heatmap``: accuracy over any two swept fields (drawn only when nothing else differs, so every cell is
+  one record).
+* ``accuracy_vs_time``: accuracy against the time since programming (``device.t_since_program_s``) on a log axis,
+  a line per combination of the other fields that vary (e.g. per drift compensation).
+* ``accuracy_vs_wire_r``: accuracy against wire resistance, one line per partition plan. It stands for
+  ``accuracy_vs_axis`` of the swept wire resistance, which ``plot_store`` therefore does not draw (the two were
+  the same lines with worse labels).
+* ``partition_heatmap``: accuracy over layer-1 (horizontal, vertical) partition counts.
 * ``error_vs_array_size``: layer-1 pre-activation error against the layer-1 tile size (cells).
-* ``ir_drop_heatmap``: row-wire and column-wire voltage deviations of one tile, from an
-  ``IrDropMap`` (``pyims.experiment.ir_drop``: a flow computes it, the figure only draws it).
 
-Every figure is written as PNG and PDF in the one style of ``pyims.figures``. ``plot_store``
-writes all that apply to a result store (``pyims plot STORE``) and says which it skipped and why.
-Figures take data; nothing here runs an experiment or a solver.
-Points whose configs differ in a field are never averaged together: lines and cells are split
-by every differing config field (``ResultStore.table``'s ``config.*`` columns).
+One tile: ``ir_drop_heatmap`` draws an ``IrDropMap`` (``pyims.experiment.ir_drop`` computes it). One experiment's
+report figures (accuracy, layer errors, confusion, accuracy against read time) are in
+``pyims.experiment.report_figures``, below this module in the stages.
 
-Error bars are 95 % intervals: with Monte Carlo draws (``simulation.repeats`` > 1) the mean accuracy over
-the draws and its Student-t interval across draws; with one draw the accuracy and its Wilson interval
-over the test images.
+Every function takes data and returns its ``matplotlib.figure.Figure``, drawn in the one style of
+``pyims.figures`` (a column wide, text >= 7 pt, Okabe-Ito lines, viridis / cividis maps, cell numbers in the
+colour of higher contrast) inside ``matplotlib.rc_context``: the global backend and ``rcParams`` are never
+touched. Given ``path``, a function also writes the figure there as PNG and PDF. Axis, legend and tick labels
+are words with units (``axis_label``, ``value_label``), never config keys or JSON. ``plot_store`` writes all
+that apply to a result store (``pyims plot STORE``) and says which it skipped and why.
+Points whose configs differ in a field are never averaged together: lines and cells are split by every
+differing config field (``ResultStore.table``'s ``config.*`` columns).
+
+Error bars are 95 % intervals: with Monte Carlo draws (``simulation.repeats`` > 1) the mean accuracy over the
+draws and its Student-t interval across draws; with one draw the accuracy and its Wilson interval over the
+test images.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import os
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,35 +47,164 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pyims.errors import SpecError
-from pyims.figures import pyplot, save_figure, wilson_interval
+from pyims.figures import MARKERS, colorbar, new_figure, save_figure, si, styled, text_color_on, wilson_interval
 from pyims.sweeps.store import axis_covers
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from pyims.experiment.ir_drop import IrDropMap
 
-__all__ = ["accuracy_vs_axis", "accuracy_heatmap", "accuracy_vs_time", "accuracy_vs_time_figure", "accuracy_vs_wire_r", "partition_heatmap", "error_vs_array_size",
-           "ir_drop_heatmap", "plot_store", "PlotReport", "axis_label"]
+__all__ = ["accuracy_vs_axis", "accuracy_heatmap", "accuracy_vs_time", "accuracy_vs_time_figure", "accuracy_vs_wire_r",
+           "partition_heatmap", "error_vs_array_size", "ir_drop_heatmap", "plot_store", "PlotReport", "axis_label", "value_label", "FIELDS"]
 
-_UNITS = (("_ohm", "Ω"), ("_f", "F"), ("_s", "s"), ("_v", "V"), ("_a", "A"), ("_j", "J"), ("_w", "W"),
-          ("_ratio", "ratio"), ("_norm", "normalised"))
+#: Human names of config fields and result columns: ``name -> (words, unit)``; unit "" for a category.
+#: Fields not listed are named from their key (``_field``): section and words, the unit from the suffix.
+FIELDS: dict[str, tuple[str, str]] = {
+    "wires.r_row_ohm+wires.r_col_ohm": ("Wire resistance per segment", "Ω"),
+    "wires.r_row_ohm": ("Row-wire resistance per segment", "Ω"),
+    "wires.r_col_ohm": ("Column-wire resistance per segment", "Ω"),
+    "wires.r_driver_ohm": ("Driver resistance", "Ω"),
+    "wires.r_sense_ohm": ("Sense resistance", "Ω"),
+    "wires.c_row_f+wires.c_col_f": ("Wire capacitance per segment", "F"),
+    "wires.c_row_f": ("Row-wire capacitance per segment", "F"),
+    "wires.c_col_f": ("Column-wire capacitance per segment", "F"),
+    "partitions": ("Partitions (h × v)", ""),
+    "partition_plan": ("Partitions (h × v)", ""),
+    "partitions.horizontal": ("Horizontal partitions per layer", ""),
+    "partitions.vertical": ("Vertical partitions per layer", ""),
+    "partitions.max_rows": ("Partition rows, at most", "cells"),
+    "partitions.max_cols": ("Partition columns, at most", "cells"),
+    "device.kind": ("Device", ""),
+    "device.g_on_s": ("On conductance", "S"),
+    "device.g_off_s": ("Off conductance", "S"),
+    "device.g_max_s": ("Largest conductance", "S"),
+    "device.levels": ("Conductance levels", "count"),
+    "device.variation_sigma_ratio": ("Programming variation σ", "ratio"),
+    "device.t_since_program_s": ("Time since programming", "s"),
+    "device.drift_compensation": ("Drift compensation", ""),
+    "device.stuck_off_ratio": ("Stuck-off cells", "fraction"),
+    "device.stuck_on_ratio": ("Stuck-on cells", "fraction"),
+    "device.seed": ("Device seed", ""),
+    "encoding.kind": ("Input encoding", ""),
+    "encoding.v_read_v": ("Read voltage", "V"),
+    "encoding.dac_bits": ("DAC resolution", "bits"),
+    "adc.bits": ("ADC resolution", "bits"),
+    "neuron.kind": ("Neuron", ""),
+    "periphery.sense": ("Sense circuit", ""),
+    "periphery.combine": ("Partition combiner", ""),
+    "periphery.rf_ohm": ("Feedback resistance", "Ω"),
+    "train.hidden": ("Hidden layers", "neurons"),
+    "train.epochs": ("Training epochs", "count"),
+    "dataset.name": ("Dataset", ""),
+    "dataset.max_test": ("Test images", "count"),
+    "simulation.mode": ("Simulation mode", ""),
+    "simulation.repeat_seed": ("Draw seed", ""),
+    "simulation.t_read_s": ("Read time", "s"),
+}
+_SI = ("Ω", "F", "s", "S", "V", "A", "J", "W")
+_COUNTED = ("neurons", "bits", "cells")  # units a value is written with ("8 bits"); "count" is not
+_SUFFIXES = (("_ohm", "Ω"), ("_f", "F"), ("_v", "V"), ("_a", "A"), ("_j", "J"), ("_w", "W"), ("_bits", "bits"),
+             ("_ratio", "ratio"), ("_norm", "normalised"))
+
+
+def _field(name: str) -> tuple[str, str]:
+    """``(words, unit)`` of a config field or result column (``FIELDS``, else from its key)."""
+    name = name.removeprefix("config.")
+    if name in FIELDS:
+        return FIELDS[name]
+    if "+" in name:  # fields swept together: "A and b (unit)"
+        parts = [_field(p) for p in name.split("+")]
+        words = " and ".join([parts[0][0]] + [w[:1].lower() + w[1:] for w, _ in parts[1:]])
+        return words, parts[-1][1]
+    section, _, leaf = name.rpartition(".")
+    unit = ""
+    if leaf.endswith("_s"):
+        unit, leaf = ("S" if leaf.startswith("g_") else "s"), leaf[:-2]
+    for suffix, u in _SUFFIXES:
+        if leaf.endswith(suffix):
+            unit, leaf = u, leaf[: -len(suffix)]
+            break
+    words = " ".join(w for w in (section.replace(".", " "), leaf.replace("_", " ")) if w)
+    return words[:1].upper() + words[1:], unit
 
 
 def axis_label(name: str) -> str:
-    """A swept field's axis label with its unit: ``wires.r_row_ohm+wires.r_col_ohm`` ->
-    ``wires.r_row_ohm = wires.r_col_ohm (Ω per segment)``."""
-    parts = name.removeprefix("config.").split("+")
-    text = " = ".join(parts)
-    last = parts[-1].rsplit(".", 1)[-1]
-    for suffix, unit in _UNITS:
-        if last.endswith(suffix):
-            return f"{text} ({unit} per segment)" if unit == "Ω" and "wires." in name else f"{text} ({unit})"
-    if parts[-1].startswith("partitions"):
-        return f"{text} (plan)"
-    return f"{text} (value)"
+    """A field's axis label, words and unit: ``wires.r_row_ohm+wires.r_col_ohm`` -> ``Wire resistance per segment
+    (Ω)``; a category (no unit) is its words: ``partitions`` -> ``Partitions (h × v)``."""
+    words, unit = _field(name)
+    return f"{words} ({unit})" if unit else words
 
 
-def _plt():
-    return pyplot()
+def _plan(plan: dict) -> str:
+    """A partition plan (the ``partitions`` table) in words: ``{"horizontal": [4, 1], "vertical": [2, 1]}`` ->
+    ``4/1 × 2/1``; ``{"max_rows": 16, "max_cols": 16}`` -> ``tiles ≤ 16 × 16``; ``{}`` -> ``none``."""
+    parts = []
+    if "horizontal" in plan or "vertical" in plan:
+        parts.append(" × ".join("/".join(map(str, plan.get(k) or [1])) for k in ("horizontal", "vertical")))
+    rows, cols = plan.get("max_rows"), plan.get("max_cols")
+    if rows and cols:
+        parts.append(f"tiles ≤ {rows} × {cols}")
+    elif rows or cols:
+        parts.append(f"tiles ≤ {rows} rows" if rows else f"tiles ≤ {cols} columns")
+    parts += [f"{k.replace('_', ' ')} {v}" for k, v in plan.items() if k not in ("horizontal", "vertical", "max_rows", "max_cols")]
+    return ", ".join(parts) or "none"
+
+
+def value_label(name: str, value: Any) -> str:
+    """One value of field ``name`` in words with its unit: ``30.0`` of a wire resistance -> ``30 Ω``; a partition
+    plan's JSON -> ``4/1 × 2/1``; ``[32, 16]`` hidden layers -> ``32-16``; ``per_column`` -> ``per column``; a
+    missing value -> ``default``."""
+    name = name.removeprefix("config.")
+    unit = _field(name)[1]
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in "{[":
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return text
+        elif name == "partition_plan":
+            return text.replace(" x ", " × ")
+        else:
+            try:
+                value = float(text)
+            except ValueError:
+                return text.replace("_", " ")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "default"
+    if isinstance(value, dict):
+        return _plan(value) if name.startswith("partitions") else ", ".join(
+            f"{k.replace('_', ' ')} {value_label(k, v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        if name.startswith("partitions") or not all(isinstance(v, (int, float)) for v in value):
+            return ("/" if name.startswith("partitions") else ", ").join(value_label(name, v) for v in value)
+        return "-".join(f"{float(v):g}" for v in value) + (f" {unit}" if unit in _COUNTED else "")
+    if isinstance(value, (bool, np.bool_)):
+        return "on" if value else "off"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return si(value, unit) if unit in _SI else f"{float(value):g}" + (f" {unit}" if unit in _COUNTED else "")
+    return str(value).replace("_", " ")
+
+
+def _line_label(keys: tuple, cols: list[str]) -> str | None:
+    """A line's legend entry: the first split field's value, the others' words and values after it."""
+    if not cols:
+        return None
+    rest = ", ".join(f"{_field(c)[0].lower()} {value_label(c, k)}" for c, k in zip(cols[1:], keys[1:]))
+    return value_label(cols[0], keys[0]) + (f" ({rest})" if rest else "")
+
+
+def _legend(ax, cols: list[str], **kw) -> None:
+    """The legend of a plot split by ``cols``, titled with the first field's words."""
+    if cols and ax.get_legend_handles_labels()[0]:
+        ax.legend(title=_field(cols[0])[0], **kw)
+
+
+def _save(fig: "Figure", path: str | os.PathLike[str] | None) -> "Figure":
+    if path is not None:
+        save_figure(fig, path)
+    return fig
 
 
 def _others(df, used: list[str]) -> list[str]:
@@ -90,10 +231,6 @@ def _groups(df, split: list[str]) -> list[tuple[tuple, Any]]:
     return sorted(groups, key=lambda kg: tuple(_natural(v) for v in kg[0]))
 
 
-def _label(keys: tuple, cols: list[str]) -> str:
-    return ", ".join(f"{c.removeprefix('config.')}={k}" for c, k in zip(cols, keys)) if cols else ""
-
-
 def _numeric(series) -> bool:
     try:
         series.astype(float)
@@ -107,13 +244,6 @@ def _wire_column(df) -> str | None:
         if "r_row_ohm" in col or "r_col_ohm" in col:
             return col
     return None
-
-
-#: The time-since-programming axis ``accuracy_vs_time`` draws (log scale).
-TIME_AXIS = "device.t_since_program_s"
-#: Named times since programming: ticks of ``accuracy_vs_time`` (seconds, label).
-NAMED_TIMES_S = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (86400.0, "1 d"), (86400.0 * 365.25 / 12, "1 month"),
-                 (86400.0 * 365.25, "1 year"), (86400.0 * 365.25 * 10, "10 years"))
 
 
 def _accuracy_interval(group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,57 +266,68 @@ def _has_draws(df) -> bool:
     return "n_draws" in df and bool((df["n_draws"].to_numpy(dtype=float) > 1).any())
 
 
+#: The time-since-programming axis ``accuracy_vs_time`` draws (log scale).
+TIME_AXIS = "device.t_since_program_s"
+#: Named times since programming: ticks of ``accuracy_vs_time`` (seconds, label).
+NAMED_TIMES_S = ((1.0, "1 s"), (60.0, "1 min"), (3600.0, "1 h"), (86400.0, "1 d"), (86400.0 * 365.25 / 12, "1 month"),
+                 (86400.0 * 365.25, "1 year"), (86400.0 * 365.25 * 10, "10 years"))
+ACCURACY_LABEL = "Analog accuracy (%)"
+
+
 def _interval_note(df) -> str:
     """What the error bars of ``df``'s records are, in words."""
     draws = df["n_draws"].dropna().astype(int) if "n_draws" in df else None
     if draws is None or not len(draws):
-        return "error bars: 95 % Wilson interval over the test images"
+        return "Error bars: 95 % Wilson interval over test images"
     counts = sorted(set(draws))
-    text = ("mean over " + "/".join(map(str, counts)) + " hardware draws; error bars: 95 % Student-t interval of the mean")
-    return text + ("" if len(draws) == len(df) else " (one-draw points: Wilson interval over images)")
+    text = "Mean of " + "/".join(map(str, counts)) + " hardware draws, 95 % Student-t interval"
+    return text + ("" if len(draws) == len(df) else " (one draw: Wilson)")
 
 
-def _with_interval(ax, x, group, label, **kw) -> None:
-    """Accuracy in % at ``x`` with its 95 % interval as error bars (``_accuracy_interval``)."""
+def _with_interval(ax, x, group, label, k: int, **kw) -> None:
+    """Accuracy in % at ``x`` with its 95 % interval as error bars (``_accuracy_interval``); line ``k``'s marker."""
     acc, low, high = _accuracy_interval(group)
-    ax.errorbar(x, 100 * acc, yerr=[100 * (acc - low), 100 * (high - acc)], marker="o", capsize=2, label=label, **kw)
+    ax.errorbar(x, 100 * acc, yerr=[100 * (acc - low), 100 * (high - acc)], marker=MARKERS[k % len(MARKERS)], capsize=2,
+                label=label, **kw)
 
 
-def accuracy_vs_axis(df, axis: str, path: Path) -> Path:
-    """Analog accuracy (%) against swept field ``axis``, with 95 % Wilson intervals; a line per combination
-    of every other field that varies (never averaged); digital accuracy dotted per line."""
+def _finish(fig: "Figure", ax, ok, split: list[str], xlabel: str, note_tail: str, path) -> "Figure":
+    """An accuracy plot's labels, its error bars' meaning (``_interval_note`` + ``note_tail``) as the title, the
+    legend of ``split``; written to ``path`` if given."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ACCURACY_LABEL)
+    ax.set_title(_interval_note(ok) + note_tail)
+    _legend(ax, split)
+    return _save(fig, path)
+
+
+@styled
+def accuracy_vs_axis(df, axis: str, path: str | os.PathLike[str] | None = None) -> "Figure":
+    """Analog accuracy (%) against swept field ``axis``, with 95 % intervals; a line per combination of every other
+    field that varies (never averaged); digital accuracy dotted per line."""
     ok = df[df["status"] == "ok"]
     split = _others(ok, [axis])
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    fig, ax = new_figure()
     numeric = _numeric(ok[axis])
-    categories = sorted(ok[axis].astype(str).unique())
-    groups = _groups(ok, split)
-    for keys, group in groups:
-        keys = keys if isinstance(keys, tuple) else (keys,)
+    categories = sorted(ok[axis].astype(str).unique(), key=_natural)
+    for k, (keys, group) in enumerate(_groups(ok, split)):
         if group[axis].astype(str).duplicated().any():  # the same axis value twice: these differ elsewhere
             raise SpecError(f"accuracy_vs_axis({axis!r}): records repeat an axis value within one line; "
                             "they differ in a field the store does not tell apart")
         group = group.assign(_x=group[axis].astype(float) if numeric else group[axis].astype(str).map(categories.index))
         group = group.sort_values("_x")
-        _with_interval(ax, group["_x"].to_numpy(), group, _label(keys, split) or None)
+        _with_interval(ax, group["_x"].to_numpy(), group, _line_label(keys, split), k)
         ax.plot(group["_x"], 100 * group["accuracy_digital"], ls=":", lw=1, color=ax.lines[-1].get_color())
     if not numeric:
-        ax.set_xticks(range(len(categories)), categories, rotation=20, ha="right")
-    ax.set_xlabel(axis_label(axis))
-    ax.set_ylabel("analog accuracy (%), 95 % CI")
-    ax.set_title(f"{_interval_note(ok)}\ndotted: digital accuracy", fontsize=6)
-    if split:
-        ax.legend(fontsize=6)
-    save_figure(fig, path)
-    return path
+        ax.set_xticks(range(len(categories)), [value_label(axis, c) for c in categories], rotation=20, ha="right")
+    return _finish(fig, ax, ok, split, axis_label(axis), "; dotted: digital", path)
 
 
-def accuracy_vs_time_figure(df, axis: str = TIME_AXIS):
-    """The figure of ``accuracy_vs_time`` (returned, not saved): analog accuracy (%) against the time since
-    programming ``axis`` (s) on a log x axis with 95 % error bars (``_accuracy_interval``), a line per combination of
-    the other fields that vary; records read right after programming (t = 0, not on a log axis) as a dashed
-    horizontal line of their line's colour; digital accuracy dotted."""
+@styled
+def accuracy_vs_time(df, path: str | os.PathLike[str] | None = None, axis: str = TIME_AXIS) -> "Figure":
+    """Analog accuracy (%) against the time since programming ``axis`` (s) on a log x axis with 95 % error bars
+    (``_accuracy_interval``), a line per combination of the other fields that vary; records read right after
+    programming (t = 0, not on a log axis) as a dashed horizontal line of their line's colour; digital dotted."""
     ok = df[df["status"] == "ok"]
     if axis not in ok:
         raise SpecError(f"accuracy_vs_time: the records have no column {axis!r}; sweep device.t_since_program_s")
@@ -195,15 +336,14 @@ def accuracy_vs_time_figure(df, axis: str = TIME_AXIS):
         raise SpecError(f"accuracy_vs_time: no record has {axis} > 0 (a log axis); sweep times after programming, "
                         "e.g. [1.0, 3600.0, 86400.0]")
     split = _others(ok, [axis])
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.0, 3.4))
-    for keys, group in _groups(ok.assign(_t=t), split):
+    fig, ax = new_figure()
+    for k, (keys, group) in enumerate(_groups(ok.assign(_t=t), split)):
         if group["_t"].duplicated().any():
-            raise SpecError(f"accuracy_vs_time: records repeat a time within one line; they differ in a field the store "
+            raise SpecError("accuracy_vs_time: records repeat a time within one line; they differ in a field the store "
                             "does not tell apart")
         group = group.sort_values("_t")
         later = group[group["_t"] > 0]
-        _with_interval(ax, later["_t"].to_numpy(), later, _label(keys, split) or None)
+        _with_interval(ax, later["_t"].to_numpy(), later, _line_label(keys, split), k)
         color = ax.lines[-1].get_color()
         at_zero = group[group["_t"] == 0]
         if len(at_zero):
@@ -216,29 +356,30 @@ def accuracy_vs_time_figure(df, axis: str = TIME_AXIS):
     if len(named) >= 2:
         ax.set_xticks([v for v, _ in named], [name for _, name in named], rotation=20, ha="right")
         ax.minorticks_off()
-    ax.set_xlabel("time since programming (s, log scale)")
-    ax.set_ylabel("analog accuracy (%), 95 % CI")
-    note = _interval_note(ok)
-    ax.set_title(f"{note}\ndotted: digital; dashed: read right after programming (t = 0)"
-                 if (t == 0).any() else f"{note}\ndotted: digital accuracy", fontsize=6)
-    if split:
-        ax.legend(fontsize=6)
-    return fig
+    tail = "\ndotted: digital; dashed: read at programming" if (t == 0).any() else "; dotted: digital"
+    return _finish(fig, ax, ok, split, f"{_field(axis)[0]} (s, log scale)", tail, path)
 
 
-def accuracy_vs_time(df, path: Path, axis: str = TIME_AXIS) -> Path:
-    """``accuracy_vs_time_figure`` written to ``path`` (PNG and PDF)."""
-    save_figure(accuracy_vs_time_figure(df, axis), path)
-    return path
+def accuracy_vs_time_figure(df, axis: str = TIME_AXIS) -> "Figure":
+    """``accuracy_vs_time(df, axis=axis)``: the earlier name of the unsaved figure."""
+    return accuracy_vs_time(df, None, axis)
 
 
-def accuracy_heatmap(df, x_axis: str, y_axis: str, path: Path) -> Path:
+def _annotate(ax, im, grid: np.ndarray) -> None:
+    """Each cell's value (%, one decimal) in black or white, whichever contrasts more with the cell's colour."""
+    for (i, j), value in np.ndenumerate(grid):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7, color=text_color_on(im.cmap(im.norm(value))))
+
+
+@styled
+def accuracy_heatmap(df, x_axis: str, y_axis: str, path: str | os.PathLike[str] | None = None) -> "Figure":
     """Analog accuracy (%) over two swept fields, one record per cell (refused when others vary)."""
     ok = df[df["status"] == "ok"]
     rest = _others(ok, [x_axis, y_axis])
     if rest:
         raise SpecError(f"accuracy_heatmap({x_axis!r}, {y_axis!r}): {', '.join(rest)} also vary; a cell would mix them")
-    xs, ys = sorted(ok[x_axis].astype(str).unique()), sorted(ok[y_axis].astype(str).unique())
+    xs, ys = sorted(ok[x_axis].astype(str).unique(), key=_natural), sorted(ok[y_axis].astype(str).unique(), key=_natural)
     if _numeric(ok[x_axis]):
         xs = sorted(xs, key=float)
     if _numeric(ok[y_axis]):
@@ -247,55 +388,46 @@ def accuracy_heatmap(df, x_axis: str, y_axis: str, path: Path) -> Path:
     acc, _, _ = _accuracy_interval(ok)  # the mean over draws where there are draws
     for a, (_, row) in zip(acc, ok.iterrows()):
         grid[ys.index(str(row[y_axis])), xs.index(str(row[x_axis]))] = 100 * a
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.0, 3.8))
+    fig, ax = new_figure(height_in=3.0)
     im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
-    ax.set_xticks(range(len(xs)), xs, rotation=20, ha="right")
-    ax.set_yticks(range(len(ys)), ys)
-    for (i, j), value in np.ndenumerate(grid):
-        if np.isfinite(value):
-            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=6, color="w")
-    fig.colorbar(im, ax=ax, label="analog accuracy (%)" + (", mean over draws" if _has_draws(ok) else ""))
+    ax.grid(False)
+    ax.set_xticks(range(len(xs)), [value_label(x_axis, x) for x in xs], rotation=20, ha="right")
+    ax.set_yticks(range(len(ys)), [value_label(y_axis, y) for y in ys])
+    _annotate(ax, im, grid)
+    colorbar(fig, im, ax, ACCURACY_LABEL.replace("(%)", "(%, mean of draws)") if _has_draws(ok) else ACCURACY_LABEL)
     ax.set_xlabel(axis_label(x_axis))
     ax.set_ylabel(axis_label(y_axis))
-    save_figure(fig, path)
-    return path
+    return _save(fig, path)
 
 
-def accuracy_vs_wire_r(df, path: Path) -> Path:
+@styled
+def accuracy_vs_wire_r(df, path: str | os.PathLike[str] | None = None) -> "Figure":
     """Analog accuracy vs wire resistance (Ω per segment), a line per partition plan (and per any other
-    differing field), with 95 % Wilson intervals; digital dashed."""
+    differing field), with 95 % intervals; digital dashed."""
     col = _wire_column(df)
     if col is None:
         raise SpecError("accuracy_vs_wire_r needs a sweep over wires.r_row_ohm or wires.r_col_ohm")
     ok = df[df["status"] == "ok"]
     split = ["partition_plan"] + _others(ok, [col, "partitions", "partition_plan"])
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.0, 3.4))
-    for keys, group in _groups(ok, split):
-        keys = keys if isinstance(keys, tuple) else (keys,)
+    fig, ax = new_figure()
+    for k, (keys, group) in enumerate(_groups(ok, split)):
         group = group.assign(_r=group[col].astype(float)).sort_values("_r")
-        label = keys[0] + (f" ({_label(keys[1:], split[1:])})" if len(split) > 1 else "")
-        _with_interval(ax, group["_r"].to_numpy(), group, label)
+        _with_interval(ax, group["_r"].to_numpy(), group, _line_label(keys, split), k)
     for digital in sorted(ok["accuracy_digital"].unique()):
         ax.axhline(100 * digital, color="k", ls="--", lw=1)
-    ax.set_xlabel("wire resistance (Ω per segment)")
-    ax.set_ylabel("analog accuracy (%), 95 % CI")
-    ax.set_title("dashed: digital accuracy", fontsize=7)
-    ax.legend(fontsize=6, title="partitions (h x v)")
-    save_figure(fig, path)
-    return path
+    return _finish(fig, ax, ok, split, axis_label(col), "; dashed: digital", path)
 
 
-def partition_heatmap(df, path: Path) -> Path:
+@styled
+def partition_heatmap(df, path: str | os.PathLike[str] | None = None) -> "Figure":
     """Analog accuracy over layer-1 horizontal x vertical partition counts (at the largest wire R swept)."""
     ok = df[df["status"] == "ok"]
     col = _wire_column(ok)
-    title = ""
+    title = "Accuracy by partition plan"
     if col is not None:
         r_max = ok[col].astype(float).max()
         ok = ok[ok[col].astype(float) == r_max]
-        title = f" at {r_max:g} Ω per segment"
+        title += f" at {si(r_max, 'Ω')} per segment"
     rest = _others(ok, ["partitions", "partition_plan", "layer1_h", "layer1_v"] + ([col] if col else []))
     if rest:
         raise SpecError(f"partition_heatmap: {', '.join(rest)} also vary; a cell would mix them")
@@ -306,76 +438,77 @@ def partition_heatmap(df, path: Path) -> Path:
             raise SpecError(f"partition_heatmap: {len(group)} records at {h} x {v} partitions (plans that differ "
                             "beyond layer 1); a cell would mix them")
         grid[hs.index(h), vs.index(v)] = 100 * _accuracy_interval(group)[0][0]  # the mean over draws, if any
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.6, 3.6))
+    fig, ax = new_figure(height_in=3.0)
     im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
+    ax.grid(False)
     ax.set_xticks(range(len(vs)), [str(v) for v in vs])
     ax.set_yticks(range(len(hs)), [str(h) for h in hs])
-    ax.set_xlabel("vertical partitions of layer 1 (count)")
-    ax.set_ylabel("horizontal partitions of layer 1 (count)")
-    for (i, j), value in np.ndenumerate(grid):
-        if np.isfinite(value):
-            ax.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=7, color="w")
-    fig.colorbar(im, ax=ax, label="analog accuracy (%)" + (", mean over draws" if _has_draws(ok) else ""))
-    ax.set_title("accuracy by partition plan" + title)
-    save_figure(fig, path)
-    return path
+    ax.set_xlabel("Vertical partitions of layer 1 (count)")
+    ax.set_ylabel("Horizontal partitions of layer 1 (count)")
+    _annotate(ax, im, grid)
+    colorbar(fig, im, ax, ACCURACY_LABEL.replace("(%)", "(%, mean of draws)") if _has_draws(ok) else ACCURACY_LABEL)
+    ax.set_title(title)
+    return _save(fig, path)
 
 
-def error_vs_array_size(df, path: Path) -> Path:
+@styled
+def error_vs_array_size(df, path: str | os.PathLike[str] | None = None) -> "Figure":
     """Layer-1 relative RMSE of pre-activations vs the layer-1 tile size, a line per wire R (and per any
     other differing field); ticks name each tile shape."""
     ok = df[df["status"] == "ok"].copy()
     ok["cells"] = ok["layer1_tile_rows"] * ok["layer1_tile_cols"]
     col = _wire_column(ok)
     split = ([col] if col else []) + _others(ok, [c for c in (col, "partitions", "partition_plan") if c])
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.0, 3.4))
-    for keys, group in _groups(ok, split):
-        keys = keys if isinstance(keys, tuple) else (keys,)
+    fig, ax = new_figure()
+    for k, (keys, group) in enumerate(_groups(ok, split)):
         g = group.sort_values("cells")
         if g["cells"].duplicated().any():
             raise SpecError("error_vs_array_size: two records of one line have the same tile size")
-        label = (f"{float(keys[0]):g} Ω" if col else "") + (f" ({_label(keys[1:], split[1:])})" if len(split) > 1 else "")
-        ax.plot(g["cells"], g["layer1_relative_rmse"], marker="o", label=label or None)
+        ax.plot(g["cells"], g["layer1_relative_rmse"], marker=MARKERS[k % len(MARKERS)], label=_line_label(keys, split))
     ax.set_xscale("log")
     ax.set_yscale("log")
     shapes = ok.drop_duplicates("cells").sort_values("cells")
-    ax.set_xticks(shapes["cells"], [f"{r}x{c}" for r, c in zip(shapes["layer1_tile_rows"], shapes["layer1_tile_cols"])],
+    ax.set_xticks(shapes["cells"], [f"{r}×{c}" for r, c in zip(shapes["layer1_tile_rows"], shapes["layer1_tile_cols"])],
                   rotation=30, ha="right")
     ax.minorticks_off()
-    ax.set_xlabel("layer-1 tile (rows x columns, cells)")
-    ax.set_ylabel("layer-1 pre-activation rel. RMSE (ratio)")
-    if split:
-        ax.legend(fontsize=6, title="wire R per segment")
-    save_figure(fig, path)
-    return path
+    ax.set_xlabel("Layer-1 tile, rows × columns (cells)")
+    ax.set_ylabel("Layer-1 pre-activation error (rel. RMSE)")
+    _legend(ax, split)
+    return _save(fig, path)
 
 
-def ir_drop_heatmap(ir: "IrDropMap", path: Path, title: str = "") -> Path:
-    """Row-wire drop ``v_i - v_row`` and column-wire rise ``v_col`` of an IR-drop map, in mV."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
-    for ax, data, label in ((axes[0], 1e3 * ir.row_drop_v, "row wires: v_in - v (mV)"),
-                            (axes[1], 1e3 * ir.v_col_v, "column wires: v (mV)")):
-        im = ax.imshow(data, cmap="magma", aspect="auto")
+@styled
+def ir_drop_heatmap(ir: "IrDropMap", path: str | os.PathLike[str] | None = None, title: str = "") -> "Figure":
+    """Row-wire drop ``v_i - v_row`` (top) and column-wire rise ``v_col`` (bottom) of an IR-drop map, in mV."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = new_figure(2, 1, height_in=4.4)
+    for ax, data, label in ((axes[0], 1e3 * ir.row_drop_v, "Row wires: drop below the driven input"),
+                            (axes[1], 1e3 * ir.v_col_v, "Column wires: voltage")):
+        im = ax.imshow(data, cmap="cividis", aspect="auto")
+        ax.grid(False)
         ax.set_title(label)
-        ax.set_xlabel("column (cell index)")
-        ax.set_ylabel("row (cell index)")
-        fig.colorbar(im, ax=ax, label="mV")
+        ax.set_xlabel("Column (cell index)")
+        ax.set_ylabel("Row (cell index)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        colorbar(fig, im, ax, "Voltage (mV)")
     m, n = ir.shape
-    fig.suptitle(title or ir.label or f"IR drop, {m}x{n} tile", fontsize=8)
-    save_figure(fig, path)
-    return path
+    fig.suptitle(textwrap.fill(title or ir.label or f"IR drop, {m}×{n} tile", 60))
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------- a result store
 
 
 @dataclass(slots=True)
 class PlotReport:
-    """What ``plot_store`` did: ``written`` (PNG and PDF paths) and ``skipped`` ``(plot, reason)`` pairs.
-    Iterating gives the PNG paths."""
+    """What ``plot_store`` did: ``written`` (PNG and PDF paths), ``skipped`` ``(plot, reason)`` pairs and
+    ``figures`` (file stem -> the ``Figure`` written). Iterating gives the PNG paths."""
 
     written: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self):
         return iter([p for p in self.written if p.suffix == ".png"])
@@ -387,7 +520,8 @@ class PlotReport:
 def plot_store(store, out_dir: str | os.PathLike[str], *, ir_drop: "IrDropMap | None" = None) -> PlotReport:
     """Every plot that applies to ``store``'s records, into ``out_dir`` (PNG and PDF each); the report
     names the plots it skipped and why. ``ir_drop``: the map ``ir_drop_heatmap`` draws (e.g.
-    ``pyims.experiment.ir_drop.store_ir_drop(store)``, as ``pyims plot`` does); without it that plot is skipped."""
+    ``pyims.experiment.ir_drop.store_ir_drop(store)``, as ``pyims plot`` does); without it that plot is skipped.
+    A swept wire resistance is drawn once, by ``accuracy_vs_wire_r`` (not again by ``accuracy_vs_axis``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = store.table()
@@ -397,40 +531,42 @@ def plot_store(store, out_dir: str | os.PathLike[str], *, ir_drop: "IrDropMap | 
     ok = df[df["status"] == "ok"].copy()
     axes = [a for a in df.attrs["swept"] if a in ok and ok[a].astype(str).nunique() > 1]
     ok.attrs["axes"] = tuple(axes)
+    wire = _wire_column(ok)
 
     def attempt(name: str, make) -> None:
         try:
-            path = make(out / f"{name}.png")
+            fig = make()
         except SpecError as exc:
             report.skipped.append((name, str(exc)))
             return
-        report.written += [path, path.with_suffix(".pdf")]
+        report.written += list(save_figure(fig, out / f"{name}.png"))
+        report.figures[name] = fig
 
     for axis in axes:
         slug = axis.replace("+", "_and_").replace(".", "_")
         if axis == TIME_AXIS:  # time since programming: on a log axis
-            attempt("accuracy_vs_time_since_programming", lambda p: accuracy_vs_time(ok, p))
-            continue
-        attempt(f"accuracy_vs_{slug}", lambda p, a=axis: accuracy_vs_axis(ok, a, p))
+            attempt("accuracy_vs_time_since_programming", lambda: accuracy_vs_time(ok))
+        elif axis != wire:  # the wire resistance: accuracy_vs_wire_r below
+            attempt(f"accuracy_vs_{slug}", lambda a=axis: accuracy_vs_axis(ok, a))
     for x_axis, y_axis in itertools.combinations(axes, 2):
         slug = f"{x_axis}__{y_axis}".replace("+", "_and_").replace(".", "_")
-        attempt(f"heatmap_{slug}", lambda p, a=x_axis, b=y_axis: accuracy_heatmap(ok, a, b, p))
+        attempt(f"heatmap_{slug}", lambda a=x_axis, b=y_axis: accuracy_heatmap(ok, a, b))
     if len(axes) < 2:
         report.skipped.append(("heatmap", f"needs two swept fields; this store sweeps {len(axes)}"))
-    if _wire_column(ok) is not None:
-        attempt("accuracy_vs_wire_r", lambda p: accuracy_vs_wire_r(ok, p))
+    if wire is not None:
+        attempt("accuracy_vs_wire_r", lambda: accuracy_vs_wire_r(ok))
     else:
         report.skipped.append(("accuracy_vs_wire_r", "no wire resistance was swept"))
     if ok["layer1_h"].nunique() > 1 or ok["layer1_v"].nunique() > 1:
-        attempt("partition_heatmap", lambda p: partition_heatmap(ok, p))
+        attempt("partition_heatmap", lambda: partition_heatmap(ok))
     else:
         report.skipped.append(("partition_heatmap", "layer 1 has one partition plan in every record"))
     if ok["layer1_tile_rows"].nunique() > 1 or ok["layer1_tile_cols"].nunique() > 1:
-        attempt("error_vs_array_size", lambda p: error_vs_array_size(ok, p))
+        attempt("error_vs_array_size", lambda: error_vs_array_size(ok))
     else:
         report.skipped.append(("error_vs_array_size", "every record has the same layer-1 tile size"))
     if ir_drop is not None:
-        attempt("ir_drop_heatmap", lambda p: ir_drop_heatmap(ir_drop, p))
+        attempt("ir_drop_heatmap", lambda: ir_drop_heatmap(ir_drop))
     else:
         report.skipped.append(("ir_drop_heatmap", "no IR-drop map given; pass ir_drop=pyims.experiment.ir_drop."
                                "store_ir_drop(store) (it re-creates the most resistive point's network)"))

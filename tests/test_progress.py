@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
 from pyims.cli import main
@@ -71,3 +72,88 @@ def test_cli_quiet_flag_is_applied_per_call(monkeypatch, tmp_path):
     main(["-q", "netlist", str(tmp_path / "a.cir")])
     main(["netlist", str(tmp_path / "b.cir")])
     assert seen == [True, False]
+
+
+def _recorded_bars(monkeypatch, module) -> dict:
+    """``module.progress_bar`` replaced by log-line bars on a fake clock (one second per update, a line each time):
+    ``{desc: (total, enabled, delay_s, unit, stream)}``."""
+    bars: dict = {}
+    clock = Clock()
+
+    def bar(total, desc, enabled=None, *, delay_s=0.0, unit=""):
+        out = io.StringIO()
+        line = LineProgress(total, desc, stream=out, interval_s=1.0, clock=clock)
+        update = line.update
+
+        def tick(n=1):
+            clock.t += 1.0
+            update(n)
+
+        line.update = tick
+        bars[desc] = (total, enabled, delay_s, unit, out)
+        return line
+
+    monkeypatch.setattr(module, "progress_bar", bar)
+    return bars
+
+
+def test_native_inference_reports_its_image_blocks_with_the_time_left(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from onnx_graphs import tiny_cnn
+
+    import pyims
+    import pyims.inference.native as native
+    from pyims.data import load_dataset
+    from pyims.progress import BAR_DELAY_S
+
+    model = pyims.load_model(tiny_cnn(tmp_path / "cnn.onnx", seed=1))
+    x = load_dataset("digits").test.x_norm[:10].reshape(10, 1, 8, 8)
+    hw = pyims.Hardware(wires=pyims.WireParasitics(r_row_ohm=2.0, r_col_ohm=2.0), topology="tiled")
+    whole = pyims.infer(model, x, hardware=hw)  # one block: the real bars, quiet (not a terminal, and quick)
+    assert capsys.readouterr().err == ""
+    bars = _recorded_bars(monkeypatch, native)
+    monkeypatch.setattr(native.NativeNetwork, "CHUNK_ROWS", 1)  # one image per block
+    blocks = pyims.infer(model, x, hardware=hw)
+    np.testing.assert_allclose(blocks, whole, rtol=1e-12, atol=1e-12 * np.abs(whole).max())  # blocks change nothing
+    total, enabled, delay, unit, out = bars["native: images"]
+    assert (total, enabled, delay, unit) == (10, None, BAR_DELAY_S, "image")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "native: images: 10% (1/10), 1/s, 0:09 left"  # one image a (fake) second: 9 s left
+    assert lines[8] == "native: images: 90% (9/10), 1/s, 0:01 left" and lines[-1].startswith("native: images: 100% (10/10)")
+    tiles_total, _, _, tile_unit, tiles_out = bars["native: tiles' port matrices"]
+    assert tile_unit == "task" and tiles_total >= 1 and f"({tiles_total}/{tiles_total})" in tiles_out.getvalue()
+
+
+def test_read_time_reports_its_kernels_and_image_blocks(monkeypatch):
+    import pyims
+    import pyims.inference.read_time as read_time
+    from pyims.model import MLP, NeuronSpec
+
+    rng = np.random.default_rng(0)
+    mlp = MLP(weights=(rng.normal(size=(6, 5)), rng.normal(size=(5, 3))), biases=(np.zeros(5), np.zeros(3)),
+              neuron=NeuronSpec(kind="relu"))
+    x = rng.uniform(size=(7, 6))
+    hw = pyims.Hardware(wires=pyims.WireParasitics(r_row_ohm=2.0, r_col_ohm=2.0, c_row_f=1e-15, c_col_f=1e-15))
+    whole = pyims.infer(mlp, x, hardware=hw, analysis=pyims.ReadAt(1e-11))
+    bars = _recorded_bars(monkeypatch, read_time)
+    monkeypatch.setattr(read_time.NativeReadTime, "CHUNK", 3)  # blocks of 3, 3 and 1 images
+    blocks = pyims.infer(mlp, x, hardware=hw, analysis=pyims.ReadAt(1e-11))
+    np.testing.assert_allclose(blocks, whole, rtol=1e-12, atol=1e-12 * np.abs(whole).max())
+    assert bars["read time: step kernels"][:4] == (2, None, pytest.approx(2.0), "layer")
+    assert bars["read time: step kernels"][4].getvalue().splitlines()[0] == "read time: step kernels: 50% (1/2), 1/s, 0:01 left"
+    total, enabled, _, unit, out = bars["read time: images"]
+    assert (total, enabled, unit) == (7, None, "image")
+    assert out.getvalue().splitlines()[:2] == ["read time: images: 43% (3/7), 3/s, 0:01 left",
+                                               "read time: images: 86% (6/7), 3/s, 0:00 left"]
+
+
+def test_a_solver_bar_waits_before_it_shows(monkeypatch):
+    from pyims.progress import BAR_DELAY_S, progress_bar
+
+    monkeypatch.setattr(progress_module.sys.stderr, "isatty", lambda: True, raising=False)
+    bar = progress_bar(5, "native: images", delay_s=BAR_DELAY_S, unit="image")
+    try:
+        assert bar.delay == BAR_DELAY_S == 2.0 and bar.unit == "image" and not bar.disable
+    finally:
+        bar.close()
+    assert progress_bar(5, "native: images", enabled=False, delay_s=BAR_DELAY_S).disable  # one block: no bar

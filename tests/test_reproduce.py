@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -108,3 +109,22 @@ def test_reproduce_uses_full_mnist_where_available(tmp_path):
     assert asdict(r.dataset) == {"name": "mnist", "n_train": 40, "n_test": 25, "image_shape": [20, 20], "n_classes": 10}
     assert r.layer_sizes == [400, 12, 8, 10]
     assert all(e.spice is None for e in r.plans.values())
+
+
+@pytest.mark.parametrize("where", ["folder", "no_parent"])
+def test_reproduce_refuses_an_unwritable_markdown_path_before_the_study(tmp_path, monkeypatch, capsys, where):
+    """#25: the --markdown path is checked before the reproduction runs, not after it."""
+    import pyims.experiment.reproduce as reproduce
+
+    def must_not_run(*a, **k):
+        raise AssertionError("the study ran before the --markdown path was checked")
+
+    monkeypatch.setattr(reproduce, "run_reproduction", must_not_run)
+    if where == "folder":
+        md, want = tmp_path, r"--markdown .* is a folder; give a file path"
+    else:
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        md, want = blocker / "sub" / "report.md", r"--markdown .* cannot be written: no writable folder above it"
+    assert main(["reproduce", "--tiny", "--out", str(tmp_path / "out"), "--markdown", str(md)]) == 2
+    assert re.search(want, capsys.readouterr().err)

@@ -218,7 +218,7 @@ def test_plots_of_a_store(tmp_path, capsys):
     plots = tmp_path / "s" / "plots"
     names = {p.name for p in plots.glob("*.png")}
     assert names == {"accuracy_vs_wire_r.png", "partition_heatmap.png", "error_vs_array_size.png", "ir_drop_heatmap.png",
-                     "accuracy_vs_partitions.png", "accuracy_vs_wires_r_row_ohm_and_wires_r_col_ohm.png",
+                     "accuracy_vs_partitions.png",  # the wire axis is drawn once, by accuracy_vs_wire_r
                      "heatmap_partitions__wires_r_row_ohm_and_wires_r_col_ohm.png"}
     assert {p.stem for p in plots.glob("*.pdf")} == {p.stem for p in plots.glob("*.png")}  # vector file beside each
     out = capsys.readouterr().out
@@ -302,8 +302,7 @@ def test_plots_never_average_different_configs(tmp_path, monkeypatch):
     monkeypatch.setattr(plots_module, "save_figure", keep)
     report = plots_module.plot_store(store, tmp_path / "plots")
     # the two networks are two lines in every plot, never one averaged line
-    assert legends["accuracy_vs_wire_r"] == ["1/1 x 1/1 (train.hidden=[12])", "1/1 x 1/1 (train.hidden=[8])"]
-    assert legends["accuracy_vs_wires_r_row_ohm_and_wires_r_col_ohm"] == ["train.hidden=[12]", "train.hidden=[8]"]
+    assert legends["accuracy_vs_wire_r"] == ["1/1 × 1/1 (hidden layers 12 neurons)", "1/1 × 1/1 (hidden layers 8 neurons)"]
     assert all(p.exists() for p in report.written)
 
 
@@ -391,9 +390,9 @@ def test_accuracy_against_time_since_programming(tmp_path, monkeypatch):
     ok.attrs["axes"] = ("device.t_since_program_s", "device.drift_compensation")
     fig = plots_module.accuracy_vs_time_figure(ok)
     (ax,) = fig.axes
-    assert ax.get_xscale() == "log" and ax.get_xlabel() == "time since programming (s, log scale)"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["device.drift_compensation=global",
-                                                                    "device.drift_compensation=none"]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "Time since programming (s, log scale)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["global", "none"]
+    assert ax.get_legend().get_title().get_text() == "Drift compensation"
     for container, comp in zip(ax.containers, ["global", "none"]):  # one error-bar line per compensation
         rows = df[df["device.drift_compensation"] == comp].sort_values("device.t_since_program_s")
         later = rows[rows["device.t_since_program_s"] > 0]

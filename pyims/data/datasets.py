@@ -7,6 +7,8 @@
 * ``fashion-mnist``: Zalando's 70,000 Fashion-MNIST images (28x28, 10 classes, 60k/10k), from IDX
   files in ``path`` or, by default, ``FASHION_MNIST_DIR`` (Debian's ``dataset-fashion-mnist``
   package, which ``.ci/setup`` installs). Any folder of the four IDX files works.
+* ``arrays``: a user's own arrays, ``path`` an ``.npz`` file with ``x_train``, ``y_train``, ``x_test``,
+  ``y_test`` or a folder of those four ``.npy`` files (``pyims.data.arrays`` gives the format); values as given.
 
 Pixels become floats in [0, 1] (``x_norm``). MNIST keeps its official train/test split; the
 others are split by ``stratified_split`` with a seed.
@@ -27,14 +29,17 @@ from pyims.errors import DatasetError, SpecError
 
 __all__ = ["DATASETS", "IMAGE_SHAPES", "N_CLASSES", "Dataset", "Split", "load_dataset"]
 
-DATASETS = ("digits", "mnist", "mnist5k", "fashion-mnist")
+DATASETS = ("digits", "mnist", "mnist5k", "fashion-mnist", "arrays")
 
 #: Where Debian's ``dataset-fashion-mnist`` package puts the IDX files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-#: Each dataset's image shape (height, width) before ``resize``, and its number of classes.
+#: Each dataset's image shape (height, width) before ``resize``, and its number of classes (``arrays``: from its file,
+#: ``pyims.data.arrays.arrays_info``).
 IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "mnist5k": (28, 28), "fashion-mnist": (28, 28)}
 N_CLASSES = {"digits": 10, "mnist": 10, "mnist5k": 10, "fashion-mnist": 10}
+#: Each dataset's images: ``(train, test)`` where it has its own split, else the total ``stratified_split`` splits.
+IMAGE_COUNTS = {"digits": 1797, "mnist": (60_000, 10_000), "mnist5k": 5000, "fashion-mnist": (60_000, 10_000)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +178,13 @@ def load_dataset(
         x_tr, y_tr, x_te, y_te = _load_mnist_dir(directory)
     elif name == "fashion-mnist":
         x_tr, y_tr, x_te, y_te = _load_mnist_dir(Path(path) if path is not None else FASHION_MNIST_DIR, "Fashion-MNIST")
+    elif name == "arrays":
+        if path is None:
+            raise DatasetError("dataset.name='arrays' needs dataset.path: an .npz file with x_train, y_train, x_test, "
+                               "y_test (or a folder of those four .npy files)")
+        from pyims.data.arrays import load_arrays
+
+        x_tr, y_tr, x_te, y_te = load_arrays(path)
     else:
         images, labels = _load_digits() if name == "digits" else _load_mnist5k()
         tr, te = stratified_split(labels, test_fraction, seed)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -40,7 +41,9 @@ MODEL_SOURCES = ("train", "npz", "csv")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DatasetSpec:
-    """Which images (see ``pyims.data.load_dataset``); ``path`` / ``cache_dir`` resolve against the config's folder."""
+    """Which images (see ``pyims.data.load_dataset``); ``path`` / ``cache_dir`` resolve against the config's folder.
+    ``name = "arrays"``: a user's own arrays, ``path`` an ``.npz`` file or a folder of ``.npy`` files
+    (``pyims.data.arrays``)."""
 
     name: str = "digits"
     path: str | None = None
@@ -56,6 +59,9 @@ class DatasetSpec:
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
             raise SpecError(f"dataset.name={self.name!r} is unknown; use one of {', '.join(DATASETS)}")
+        if self.name == "arrays" and not self.path:
+            raise SpecError('dataset.name="arrays" needs dataset.path: an .npz file holding x_train, y_train, x_test and '
+                            'y_test, or a folder of those four .npy files, e.g. path = "mydata.npz"')
         if self.resize is not None:
             if len(self.resize) != 2 or any(not isinstance(s, int) or s < 1 for s in self.resize):
                 raise SpecError(f"dataset.resize={list(self.resize)} must be two positive integers [h, w], e.g. [20, 20]")
@@ -319,6 +325,9 @@ def config_key(cfg: ExperimentConfig) -> str:
         data["model"].pop("file", None)
     if data["device"].get("kind") == "linear":  # the device kind, added with device components: the default
         data["device"].pop("kind", None)  # leaves earlier keys as they were
+    for name in ("x_min_norm", "x_max_norm", "x_mean_norm", "x_std_norm"):  # the DAC's input range, added later:
+        if data["encoding"].get(name) is None:  # unset, earlier keys hold
+            data["encoding"].pop(name, None)
     for name, default in (("t_since_program_s", 0.0), ("drift_compensation", "none"), ("stuck_off_ratio", 0.0),
                           ("stuck_on_ratio", 0.0), ("seed", 0)):
         if data["device"].get(name, default) == default:  # the device fields of real devices: at their defaults,
@@ -429,11 +438,52 @@ def check_value_type(where: str, tp: Any, value: Any) -> None:
             check_value_type(f"{where}[{k}]", item_tp, item)
 
 
-def _check_table_types(section: str, cls: type, table: dict[str, Any], source: str) -> None:
+def _table_type_problems(section: str, cls: type, table: dict[str, Any]) -> dict[str, str]:
+    """``{key: problem}`` for every value of ``table`` whose type is not its field's (``check_value_type``)."""
     hints = typing.get_type_hints(cls)
+    out = {}
     for key, value in table.items():
         if key in hints and not (section == "device" and key == "params"):  # a kind's own fields: its class checks
-            check_value_type(f"{source}: {section}.{key}", hints[key], value)
+            try:
+                check_value_type(f"{section}.{key}", hints[key], value)
+            except ConfigError as exc:
+                out[key] = str(exc)
+    return out
+
+
+def did_you_mean(word: object, choices: typing.Iterable[str]) -> str:
+    """``"did you mean 'x'?"`` when ``word`` is close to one of ``choices`` (``difflib``), else ``""``."""
+    import difflib
+
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_key(what: str, key: str, allowed: typing.Sequence[str]) -> str:
+    """The problem of an unknown key: ``unknown field train.epoch; did you mean 'epochs'? allowed: ...``."""
+    hint = did_you_mean(key, allowed)
+    return f"unknown {what}; {hint + ' ' if hint else ''}allowed: {', '.join(allowed)}"
+
+
+_UNKNOWN_VALUE = re.compile(r"=(?P<value>'[^']*'|\"[^\"]*\") is unknown; use one of (?P<choices>[^;(]+)")
+_UNKNOWN_KEY = re.compile(r"\.(?P<value>\w+) is unknown for [^;]*; use (?P<choices>[^(;]+?)(?: \(and every kind's: "
+                          r"(?P<more>[^)]*)\))?$")
+
+
+def with_suggestion(problem: str) -> str:
+    """``problem`` with a "did you mean" when it names an unknown value or key among listed choices (a message of the
+    form ``field='x' is unknown; use one of a, b, c`` or ``device.x is unknown for ...; use a, b``)."""
+    if "did you mean" in problem:
+        return problem
+    m = _UNKNOWN_VALUE.search(problem) or _UNKNOWN_KEY.search(problem)
+    if m is None:
+        return problem
+    value = m.group("value").strip("'\"")
+    choices = m.group("choices").split(",") + ((m.groupdict().get("more") or "").split(","))
+    hint = did_you_mean(value, [c.strip().strip("'\"") for c in choices if c.strip()])
+    return f"{problem}; {hint}" if hint else problem
 
 
 def _wires(table: dict[str, Any]) -> WireParasitics:
@@ -447,19 +497,62 @@ def _wires(table: dict[str, Any]) -> WireParasitics:
     extra = set(table) - {"r_driver_ohm", "r_sense_ohm", "row_node_per_pair"}
     if extra:
         raise ConfigError(f"wires: with geometry, only r_driver_ohm, r_sense_ohm and row_node_per_pair may be set beside it; remove {sorted(extra)}")
-    parts = {}
+    parts, problems = {}, []
     for key, sub in geo.items():
         if not isinstance(sub, dict):
-            raise ConfigError(f"wires.{key} must be a table with {', '.join(_GEOMETRY_FIELDS)}")
-        unknown = set(sub) - set(_GEOMETRY_FIELDS)
-        if unknown:
-            raise ConfigError(f"unknown field wires.{key}.{sorted(unknown)[0]}; allowed: {', '.join(_GEOMETRY_FIELDS)}")
-        _check_table_types(f"wires.{key}", WireGeometry, sub, "wires")
+            problems.append(f"wires.{key} must be a table with {', '.join(_GEOMETRY_FIELDS)}")
+            continue
+        unknown = [k for k in sub if k not in _GEOMETRY_FIELDS]
+        problems += [unknown_key(f"field wires.{key}.{k}", k, _GEOMETRY_FIELDS) for k in unknown]
+        bad = _table_type_problems(f"wires.{key}", WireGeometry, sub)
+        problems += list(bad.values())
+        if unknown or bad:
+            continue
         try:
             parts[key] = WireGeometry(**sub)
-        except SpecError as exc:
-            raise ConfigError(f"wires.{key}: {exc}") from exc
+        except (SpecError, TypeError) as exc:  # TypeError: a field missing
+            problems.append(f"wires.{key}: {exc}")
+    if problems:
+        raise ConfigError(*problems)
     return WireParasitics.from_geometry(row=parts["row_geometry"], col=parts["col_geometry"], **table)
+
+
+def _problems_of(exc: Exception, section: str) -> list[str]:
+    if isinstance(exc, ConfigError):
+        return list(exc.problems)
+    if isinstance(exc, TypeError):
+        return [f"[{section}] {exc}"]
+    return [str(exc)]
+
+
+def _built(section: str, table: dict[str, Any], build: typing.Callable[[dict[str, Any]], Any]) -> tuple[Any, list[str]]:
+    """``(build(table) or None, problems)``: every independent problem of one section. A problem that names one of
+    the table's fields (``section.field...``) is noted, that field dropped, and the section built again, so the next
+    field's problem shows too; a problem that names a field already dropped follows from it and is not repeated."""
+    table = {k: (dict(v) if k == "params" and isinstance(v, dict) else v) for k, v in table.items()}
+    problems: list[str] = []
+    dropped: set[str] = set()
+    for _ in range(len(table) + len(table.get("params", {})) + 1):
+        try:
+            return build(table), problems
+        except (SpecError, TypeError) as exc:
+            found = _problems_of(exc, section)
+        named = [m.group(1) for p in found for m in [re.match(rf"(?:\[{section}\] |unknown field )?{re.escape(section)}"
+                                                               rf"\.(\w+)", p)] if m]
+        follows = [p for p in found if any(re.search(rf"\b{re.escape(section)}\.{d}\b|'{d}'", p) for d in dropped)]
+        problems += [p for p in found if p not in follows]
+        keys = [k for k in named if k in table or k in table.get("params", {})]
+        if len(keys) < len(found):  # a problem of the section as a whole: nothing to drop and build again
+            return None, problems
+        for key in keys:
+            dropped.add(key)
+            if key in table:
+                del table[key]
+            else:
+                del table["params"][key]
+        if "params" in table and not table["params"]:
+            del table["params"]
+    return None, problems
 
 
 def _renamed(section: str, table: dict[str, Any], source: str) -> dict[str, Any]:
@@ -474,7 +567,7 @@ def _renamed(section: str, table: dict[str, Any], source: str) -> dict[str, Any]
         if new in table:
             raise ConfigError(f"{source}: {section}.{old} is the old name of {section}.{new}; give only {new}")
         warnings.warn(f"{source}: [{section}] {old} is deprecated; rename it {new} (same meaning and value)",
-                      DeprecationWarning, stacklevel=3)
+                      DeprecationWarning, stacklevel=4)
         table[new] = table.pop(old)
     return table
 
@@ -498,54 +591,84 @@ def _files_resolved(table: dict[str, Any], base_dir: Path) -> dict[str, Any]:
 
 
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None, source: str = "config") -> ExperimentConfig:
-    """An ``ExperimentConfig`` from parsed TOML ``data``; ConfigError names the bad field."""
+    """An ``ExperimentConfig`` from parsed TOML ``data``. ConfigError lists every problem found, one per line, each
+    naming the field, its value and the fix (``problems``): unknown sections and fields (with "did you mean"), values
+    of the wrong type, values out of range -- in every section, in one pass."""
     top = dict(data)
     kwargs: dict[str, Any] = {"base_dir": base_dir or Path.cwd()}
+    problems: list[str] = []
     if "name" in top:
-        kwargs["name"] = top.pop("name")
-    if "name" in kwargs:
         try:
-            safe_name("config", "name", kwargs["name"])
+            kwargs["name"] = safe_name("config", "name", top.pop("name"))
         except SpecError as exc:
-            raise ConfigError(f"{source}: {exc}") from exc
+            problems.append(str(exc))
+    failed: set[str] = set()  # sections that could not be built: checks across sections would see their defaults
     for section, table in top.items():
         if section not in _SECTIONS:
-            raise ConfigError(
-                f"{source}: unknown section or field {section!r}; allowed: name, {', '.join(_SECTIONS)}"
-            )
+            problems.append(unknown_key(f"section or field {section!r}", section, ["name", *_SECTIONS]))
+            continue
         if not isinstance(table, dict):
-            raise ConfigError(f"{source}: {section} must be a table ([{section}])")
-        cls = _SECTIONS[section]
-        table = _renamed(section, table, source)
-        allowed = _allowed(cls) + (["row_geometry", "col_geometry"] if section == "wires" else [])
-        if section == "device":  # fields beyond DeviceSpec's are the kind's own: its class checks them
-            allowed.remove("params")
-            own = {k: v for k, v in table.items() if k not in allowed}
-            for k, v in own.items():
-                if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-                    raise ConfigError(f"{source}: device.{k}={v!r} must be a number or a string")
-            table = {k: v for k, v in table.items() if k in allowed} | ({"params": own} if own else {})
-            allowed.append("params")
-        unknown = [k for k in table if k not in allowed]
-        if unknown:
-            raise ConfigError(f"{source}: unknown field {section}.{unknown[0]}; allowed: {', '.join(allowed)}")
-        _check_table_types(section, cls, table, source)
-        if section in ("device", "adc"):  # a measured curve's file (``*_file``): relative to the config's folder
-            table = _files_resolved(table, kwargs["base_dir"])
-        try:
-            kwargs[section] = _wires(table) if section == "wires" else cls(**table)
-        except ConfigError:
-            raise
-        except SpecError as exc:
-            raise ConfigError(f"{source}: {exc}") from exc
-        except TypeError as exc:
-            raise ConfigError(f"{source}: [{section}] {exc}") from exc
+            problems.append(f"{section} must be a table ([{section}])")
+            failed.add(section)
+            continue
+        built, found = _section(section, table, kwargs["base_dir"], source)
+        problems += found
+        if built is None:
+            failed.add(section)
+        else:
+            kwargs[section] = built
     cfg = ExperimentConfig(**kwargs)
-    try:
-        cfg.hardware  # the sections together: the device kind is known, the topology one the periphery supports
-    except SpecError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
+    if not failed & _HARDWARE_SECTIONS:  # the sections together (the topology one the periphery supports): only
+        try:  # when each of them stands, else a default in place of a bad one would be blamed
+            cfg.hardware
+        except SpecError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError(*(f"{source}: {with_suggestion(p)}" for p in problems))
     return cfg
+
+
+def _device(table: dict[str, Any]) -> DeviceSpec:
+    """``[device]``: the spec and its kind's device (an unknown kind or a field the kind does not have fails here)."""
+    from pyims.devices import device_for
+
+    spec = DeviceSpec(**table)
+    device_for(spec)
+    return spec
+
+
+_BUILDERS: dict[str, typing.Callable[[dict[str, Any]], Any]] = {"wires": _wires, "device": _device}
+_HARDWARE_SECTIONS = {"device", "encoding", "wires", "partitions", "periphery", "adc", "simulation"}
+
+
+def _section(section: str, table: dict[str, Any], base_dir: Path, source: str) -> tuple[Any, list[str]]:
+    """``(the section's object or None, its problems)``: unknown fields, wrong types and bad values, all of them."""
+    cls = _SECTIONS[section]
+    problems: list[str] = []
+    try:
+        table = _renamed(section, table, source)
+    except ConfigError as exc:
+        return None, list(exc.problems)
+    allowed = _allowed(cls) + (["row_geometry", "col_geometry"] if section == "wires" else [])
+    if section == "device":  # fields beyond DeviceSpec's are the kind's own: its class checks them
+        allowed.remove("params")
+        own = {k: v for k, v in table.items() if k not in allowed}
+        for k, v in own.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                problems.append(f"device.{k}={v!r} must be a number or a string")
+        own = {k: v for k, v in own.items() if not (isinstance(v, bool) or not isinstance(v, (int, float, str)))}
+        table = {k: v for k, v in table.items() if k in allowed} | ({"params": own} if own else {})
+        allowed.append("params")
+    unknown = [k for k in table if k not in allowed]
+    problems += [unknown_key(f"field {section}.{k}", k, allowed) for k in unknown]
+    bad = _table_type_problems(section, cls, table)
+    problems += list(bad.values())
+    table = {k: v for k, v in table.items() if k not in unknown and k not in bad}
+    if section in ("device", "adc"):  # a measured curve's file (``*_file``): relative to the config's folder
+        table = _files_resolved(table, base_dir)
+    built, found = _built(section, table, _BUILDERS.get(section, lambda t: cls(**t)))
+    problems += found
+    return (built if not problems else None), problems
 
 
 def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
@@ -554,9 +677,16 @@ def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{what} {path} does not exist; see examples/ for files to start from")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 text
+        raise ConfigError(f"{path} is not valid TOML: byte {exc.start} is not UTF-8 text; save it as UTF-8") from exc
+    except RecursionError as exc:  # arrays or inline tables nested thousands deep
+        raise ConfigError(f"{path} is not valid TOML for pyims: its arrays or tables are nested too deep to read; "
+                          "no pyims config nests more than three levels") from exc
+    except OSError as exc:  # permission denied, a read error
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from exc
 
 
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:

@@ -66,61 +66,12 @@ def _per_image_csv(result) -> bytes:
 
 
 def _plots(result, out: Path) -> list[str]:
-    from pyims.figures import pyplot, save_figure
+    """The report's figures (``report_figures``: with a read time, accuracy against it too), PNG and PDF."""
+    from pyims.figures import save_figure
+    from pyims.experiment.report_figures import report_figures
 
-    plt = pyplot()
-    s = result.summary
-    written = []
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    accs = [100 * a.accuracy for a in (s.accuracy.digital, s.accuracy.mapped_ideal, s.accuracy.analog)]
-    names = ["digital", "mapped-ideal", MODE_LABELS[s.network.mode]]
-    colors = ["#555", "#4a7", "#c53"]
-    mc = s.monte_carlo
-    if mc is not None:  # draw 0 is the analog bar; the mean over draws beside it, with its interval
-        names[2] += f"\n(draw {mc.reported_draw})"
-        names.append(f"mean of {mc.n_draws} draws\n(95 % CI)")
-        accs.append(100 * mc.mean)
-        colors.append("#e96")
-    bars = ax.bar(names, accs, color=colors)
-    if mc is not None:
-        ax.errorbar([len(names) - 1], [100 * mc.mean], yerr=[[100 * (mc.mean - mc.mean_interval.low)],
-                                                            [100 * (mc.mean_interval.high - mc.mean)]],
-                    color="k", capsize=3, lw=1)
-    tops = accs[:3] + ([100 * mc.mean_interval.high] if mc is not None else [])
-    for b, a, top in zip(bars, accs, tops):
-        ax.text(b.get_x() + b.get_width() / 2, top, f"{a:.2f} %", ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.set_title(f"{s.dataset.name} {'x'.join(map(str, s.network.layer_sizes))}, partitions {s.network.partitions}", fontsize=9)
-    ax.set_xlabel("inference (kind)")
-    written += [p.name for p in save_figure(fig, out / "accuracy.png")]
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    errs = s.layer_errors
-    layers = [e.layer for e in errs.analog_vs_digital]
-    width = 0.38
-    ax.bar(np.array(layers) - width / 2, [e.relative_rmse_ratio for e in errs.mapped_ideal_vs_digital], width, label="mapped-ideal vs digital")
-    ax.bar(np.array(layers) + width / 2, [e.relative_rmse_ratio for e in errs.analog_vs_digital], width, label="analog vs digital")
-    ax.set_xlabel("layer (index)")
-    ax.set_ylabel("pre-activation rel. RMSE (ratio)")
-    ax.set_xticks(layers)
-    ax.legend(fontsize=8)
-    written += [p.name for p in save_figure(fig, out / "layer_errors.png")]
-
-    cm = np.array(s.confusion_matrix.analog)
-    fig, ax = plt.subplots(figsize=(4.6, 4))
-    im = ax.imshow(cm, cmap="Blues")
-    n = cm.shape[0]
-    ax.set_xticks(range(n + 1), [str(k) for k in range(n)] + ["tie"], fontsize=7)
-    ax.set_yticks(range(n), [str(k) for k in range(n)], fontsize=7)
-    ax.set_xlabel("predicted class (analog)")
-    ax.set_ylabel("true class (label)")
-    for (i, j), v in np.ndenumerate(cm):
-        if v:
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="white" if v > cm.max() / 2 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    written += [p.name for p in save_figure(fig, out / "confusion_analog.png")]
-    return written
+    figs = report_figures(result.summary, analog_label=MODE_LABELS[result.summary.network.mode])
+    return [p.name for name, fig in figs.items() for p in save_figure(fig, out / f"{name}.png")]
 
 
 def write_report(result, out: Path) -> list[Path]:
@@ -166,7 +117,11 @@ def format_table(summary: ExperimentSummary) -> str:
     v = summary.spice_verification
     mc = summary.monte_carlo
     lines.append("")
-    if v is None:
+    stopped = summary.spice_verification_incomplete
+    if stopped is not None:
+        lines.append(f"  ngspice verification of {stopped.n_images} images: {stopped.status.upper()} ({stopped.reason}); "
+                     "the results above are native only")
+    elif v is None:
         lines.append("  ngspice verification: off (simulation.verify_images = 0)")
     else:
         lines.append(

@@ -31,12 +31,15 @@ from pyims.experiment.summary import (
     DrawSeeds,
     EnergyInfo,
     ExperimentSummary,
+    InputsInfo,
     LayerErrors,
     MonteCarloInfo,
     NetworkInfo,
     Provenance,
     TileInfo,
+    VerificationIncomplete,
 )
+from pyims.errors import SimulationError, SpecError
 from pyims.hardware import Hardware
 from pyims.inference import NetworkResult
 from pyims.inference.simulate import simulate
@@ -85,7 +88,7 @@ def _model(cfg: ExperimentConfig, ds: Dataset, show: bool | None) -> MLP | Model
             return model
         mlp = model
     else:
-        x = cfg.encoding.digital(ds.train.x_norm)
+        x = cfg.encoding.digital(cfg.encoding.normalized(ds.train.x_norm))
         with progress_bar(cfg.train.epochs, "training", show) as bar:
             def tick(epoch: int, loss: float) -> None:
                 bar.set_postfix(loss=f"{loss:.3f}")
@@ -195,12 +198,29 @@ def _native_run(cfg: ExperimentConfig, net: MappedNetwork, u: np.ndarray, y: np.
     return analog, dc, net, read_time
 
 
+def _verification_stopped(exc: BaseException, n_images: int, cluster) -> VerificationIncomplete:
+    """What the summary says of an ngspice verification that ``exc`` stopped (a ``KeyboardInterrupt``: interrupted;
+    anything else: failed); the error's traceback goes to the log at INFO (``pyims -v``)."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
+    reason = "interrupted (Ctrl-C / SIGINT)" if interrupted else f"{type(exc).__name__}: {first}"
+    rundir = getattr(exc, "rundir", None) if isinstance(exc, SimulationError) else None
+    store = None if cluster is None else str(cluster.store_dir)
+    log.info("ngspice verification %s: %s; the training and native results are kept%s", "interrupted" if interrupted
+             else "failed", reason, f" (finished batches in {store}: a re-run resumes)" if store else "", exc_info=exc)
+    return VerificationIncomplete(status="interrupted" if interrupted else "failed", reason=reason, n_images=n_images,
+                                  run_dir=str(rundir) if rundir is not None else None, batch_store=store)
+
+
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None,
                    cluster=None) -> ExperimentResult:
     """Run ``cfg``; write the report into ``out_dir`` when given (see ``docs/outputs.md``).
 
     Everything is checked first (``pyims.experiment.preflight``): a bad setting fails in seconds,
-    before data are loaded or a network trained.
+    before data are loaded or a network trained. An ngspice verification that fails (an ngspice error, a run past
+    ``simulation.timeout_s``, a lost worker) or is interrupted (Ctrl-C) does not discard the training and native
+    results: the report is written with ``summary.spice_verification_incomplete`` saying why, and a re-run with a
+    ``cluster`` resumes from the batches already stored.
     """
     preflight(cfg, out_dir)
     t_start = time.perf_counter()
@@ -235,7 +255,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
     if repeat is not None:  # draw 0 as pyims.simulate(net, u, Repeat(...)) draws it
         net = base.redrawn(seeds[0])
     x_test, y = ds.test.x_norm, ds.test.y
-    x_in = net.check_inputs(x_test)  # (N, *input_shape): a CNN's images as (N, C, H, W)
+    # (N, *input_shape): a CNN's images as (N, C, H, W); the pixels through the encoding's declared normalisation
+    x_in = net.check_inputs(cfg.encoding.normalized(x_test))
     digital_pre, digital_out = forward_chunked(_steps(reference), cfg.encoding.digital(x_in))
     u = cfg.encoding.quantized(x_in)
     mapped_pre, mapped_out = forward_chunked(net.sequence, u, net.mapped_ideal_evaluate)
@@ -258,7 +279,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         timing["more_draws_s"] = time.perf_counter() - t0
 
     sim = cfg.simulation
-    spice, spice_index, verification = None, np.zeros(0, dtype=np.int64), None
+    spice, spice_index, verification, incomplete = None, np.zeros(0, dtype=np.int64), None, None
     if sim.verifies:
         spice_index = sample_index(y.size, sim.n_verify(y.size))
         if cluster is not None:
@@ -268,18 +289,23 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         # with a read time, the same read in ngspice: one network transient per image, in this process
         analysis = _read_spec(cfg) if read_time is not None else None
         if analysis is not None and not net.topology.one_circuit_in_time:
-            from pyims.errors import SpecError
-
             raise SpecError('ngspice checks a read time on the fully-analog network transient; with simulation.mode = "tiled" '
                             "set simulation.verify_images = 0 (the tiled read time is tested against ngspice tile transients)")
-        with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
-            verification, spice = verify_against_ngspice(
-                net, u, analog, spice_index, analysis=analysis, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
-                keep_run_dir=sim.keep_run_dirs and read_time is None, batch_size=sim.batch_size,
-                workers=sim.ngspice_workers, progress=bar.update, cluster=cluster if read_time is None else None,
-                run_key=run_key if cluster is not None else "",
-            )
-        timing["ngspice_s"] = spice.wall_time_s
+        batched = cluster if read_time is None else None
+        t0 = time.perf_counter()
+        try:  # whatever stops the ngspice check, the training and native results above are kept
+            with progress_bar(spice_index.size, f"ngspice ({sim.mode})", show_progress) as bar:
+                verification, spice = verify_against_ngspice(
+                    net, u, analog, spice_index, analysis=analysis, tie_atol=sim.tie_atol, timeout_s=sim.timeout_s,
+                    keep_run_dir=sim.keep_run_dirs and read_time is None, batch_size=sim.batch_size,
+                    workers=sim.ngspice_workers, progress=bar.update, cluster=batched,
+                    run_key=run_key if cluster is not None else "",
+                )
+        except SpecError:  # a setting the verification cannot take: the config's error, not the check's
+            raise
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - recorded in the summary, named on the console
+            incomplete = _verification_stopped(exc, int(spice_index.size), batched)
+        timing["ngspice_s"] = spice.wall_time_s if spice is not None else time.perf_counter() - t0
 
     tie = sim.tie_atol
     monte_carlo = None
@@ -327,6 +353,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
             "not included",
         ),
         spice_verification=verification,
+        spice_verification_incomplete=incomplete,
+        inputs=InputsInfo.of(cfg.encoding, x_in),
         timing=timing,
         provenance=Provenance.here(verification.ngspice_version if verification else None),
         read_time=read_time,

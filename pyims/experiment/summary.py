@@ -28,11 +28,13 @@ __all__ = [
     "LayerErrors",
     "ConfusionMatrices",
     "EnergyInfo",
+    "InputsInfo",
     "Provenance",
     "DrawSeeds",
     "DeviceInfo",
     "Interval",
     "MonteCarloInfo",
+    "VerificationIncomplete",
     "ExperimentSummary",
     "build_typed",
 ]
@@ -162,6 +164,44 @@ class EnergyInfo:
     t_read_s: float
     mean_energy_per_inference_j: float
     scope: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputsInfo:
+    """The test inputs against the DAC's input range (``InputEncoding``): what was clipped, and what each reference saw.
+
+    Attributes:
+        x_min_norm / x_max_norm: the DAC's input range in input units.
+        range_from: where the range came from: "given" (``x_min_norm``/``x_max_norm``), "normalisation"
+            (``x_mean_norm``/``x_std_norm``) or "default" (a quantising DAC's [0, 1]).
+        dac_bits: the DAC's resolution (``None``: ideal levels).
+        n_values / n_outside: input values, and those outside the range (clipped to it).
+        fraction_outside: ``n_outside / n_values``.
+        n_images_outside: test images with at least one value outside.
+        digital_sees: what the digital reference was given, beside what the circuit was.
+    """
+
+    x_min_norm: float
+    x_max_norm: float
+    range_from: str
+    dac_bits: int | None
+    n_values: int
+    n_outside: int
+    fraction_outside: float
+    n_images_outside: int
+    digital_sees: str = ("the same inputs as the circuit, clipped to the DAC's range, before the DAC's quantisation")
+
+    @classmethod
+    def of(cls, encoding, x_norm) -> "InputsInfo | None":
+        """The section for inputs ``x_norm`` ``(N, ...)`` on ``encoding`` (``None``: no range, nothing clipped)."""
+        c = encoding.clipping(x_norm)
+        if c is None:
+            return None
+        src = "given" if encoding.x_min_norm is not None else ("normalisation" if encoding.x_mean_norm is not None
+                                                              else "default")
+        return cls(x_min_norm=c.x_min_norm, x_max_norm=c.x_max_norm, range_from=src, dac_bits=encoding.dac_bits,
+                   n_values=c.n_values, n_outside=c.n_outside, fraction_outside=c.fraction,
+                   n_images_outside=c.n_images_outside)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -368,6 +408,27 @@ def recorded_config(cfg: Any) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerificationIncomplete:
+    """An ngspice verification that did not finish; the training and native results around it are whole.
+
+    Attributes:
+        status: ``"failed"`` (an ngspice run failed or ran past ``simulation.timeout_s``, a worker was lost) or
+            ``"interrupted"`` (Ctrl-C / SIGINT).
+        reason: what happened, one line (the error's type and first line).
+        n_images: the images the verification was to run in ngspice.
+        run_dir: the failed ngspice run's directory, kept as evidence, or ``None``.
+        batch_store: where finished verification batches are kept (``--verify-images``, ``--workers``,
+            ``--scheduler``): a re-run resumes from them; ``None`` for a verification in this process.
+    """
+
+    status: str
+    reason: str
+    n_images: int
+    run_dir: str | None = None
+    batch_store: str | None = None
+
+
 @dataclass(slots=True, kw_only=True)
 class ExperimentSummary:
     """Everything ``summary.json`` says about one experiment.
@@ -387,6 +448,10 @@ class ExperimentSummary:
             other sections then describe draw 0.
         model: where the network came from (file and SHA-256, its steps and activations; ``None`` in files
             written before it). ``config`` then leaves out what did not make it (``recorded_config``).
+        inputs: the test inputs against the DAC's input range (``None``: no range -- an ideal DAC or binary
+            inputs -- or a file written before it).
+        spice_verification_incomplete: why the ngspice verification did not finish (``spice_verification`` is then
+            ``None``), or ``None``.
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -408,6 +473,8 @@ class ExperimentSummary:
     device: DeviceInfo | None = None
     monte_carlo: MonteCarloInfo | None = None
     model: ModelInfo | None = None
+    inputs: InputsInfo | None = None
+    spice_verification_incomplete: VerificationIncomplete | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (the layout of ``summary.json``)."""

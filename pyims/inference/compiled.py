@@ -21,6 +21,7 @@ import numpy as np
 
 from pyims.errors import SpecError
 from pyims.hardware import Hardware
+from pyims.spec.network import InputClipping
 from pyims.spec.simulator import NativeOptions
 
 __all__ = ["AnalogModel", "compile_model"]
@@ -34,6 +35,8 @@ class AnalogModel:
         hardware: the hardware, converters' ranges fixed.
         build_time_s: seconds spent mapping, factoring and calibrating.
         n_images: images inferred so far (the next call's default ``image_offset``).
+        clipping: the inputs outside the DAC's input range over every call so far (``InputClipping``; each call
+            with any warns, ``InputRangeWarning``), or ``None`` (no range: an ideal DAC, or binary inputs).
     """
 
     def __init__(self, model, hardware: Hardware, *, x_cal=None, options: NativeOptions | None = None) -> None:
@@ -46,15 +49,16 @@ class AnalogModel:
             raise SpecError(f"hardware is a {type(hardware).__name__}; pass a pyims.Hardware")
         t0 = time.perf_counter()
         self._model = as_model(model)
-        if hardware.adc is not None and not hardware.adc.calibrated:
-            if x_cal is None:
-                raise SpecError("the hardware's ADC ranges are not fixed: pass x_cal= (calibration inputs, as for "
-                                "pyims.calibrate), or hardware=pyims.calibrate(model, x_cal, hardware)")
+        if hardware.adc is not None and not hardware.adc.calibrated and x_cal is None:
+            raise SpecError("the hardware's ADC ranges are not fixed: pass x_cal= (calibration inputs, as for "
+                            "pyims.calibrate), or hardware=pyims.calibrate(model, x_cal, hardware)")
+        if x_cal is not None:  # the DAC's input range and the ADC's, where not fixed already
             hardware = calibrate(self._model, x_cal, hardware, options=options)
         self.hardware = hardware
         self.net = map_network(self._model, hardware)
         self._native = NativeNetwork(self.net, options=_native_options(options))
         self.n_images = 0
+        self.clipping: InputClipping | None = None
         self.build_time_s = time.perf_counter() - t0
 
     def __call__(self, x, *, image_offset: int | None = None) -> np.ndarray:
@@ -62,7 +66,12 @@ class AnalogModel:
         offset = self.n_images if image_offset is None else image_offset
         if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
             raise SpecError(f"image_offset={image_offset!r} must be an integer >= 0 (the first image's global index)")
-        u = self.net.check_inputs(self.hardware.encoding.quantized(self._model.check_input(x)))
+        xs = self._model.check_input(x)
+        enc = self.hardware.encoding
+        clipped = enc.warn_clipped(xs)
+        if clipped is not None:
+            self.clipping = clipped if self.clipping is None else self.clipping + clipped
+        u = self.net.check_inputs(enc.quantized(xs, warn=False))
         logits = self._native.run(u, keep_pre=False, image_offset=int(offset)).logits
         self.n_images = int(offset) + u.shape[0]
         return logits

@@ -158,7 +158,9 @@ def infer(model, x, *, hardware: Hardware | None = None, analysis=None, backend:
     ``backend``: "native" (exact sparse solver) or "ngspice" (the same circuit in ngspice: slow, a sample of
     images). ``options``: ``pyims.NativeOptions`` / ``pyims.SimOptions``. ``activations="circuit"`` replaces ideal
     ReLUs by the characterised op-amp precision rectifier (``circuits/neuron_relu_rectifier.sub``, measured in
-    ngspice once per process); the digital reference keeps the model's own. The earlier keywords:
+    ngspice once per process); the digital reference keeps the model's own. Inputs outside the DAC's input range
+    (``InputEncoding.input_range``) are clipped to it, for the digital reference too, and an ``InputRangeWarning``
+    gives their fraction; ``pyims.calibrate`` fixes the range from data. The earlier keywords:
     ``docs/migration.md`` (``mode="mapped"``: the programmed devices without wires).
     """
     if backend not in INFER_BACKENDS:
@@ -174,10 +176,11 @@ def infer(model, x, *, hardware: Hardware | None = None, analysis=None, backend:
         m = with_circuit_activations(m)
     hw = hardware if hardware is not None else Hardware()
     xs = m.check_input(x)
+    hw.encoding.warn_clipped(xs)  # values outside the DAC's range: counted, warned about, clipped for both references
     if mode == "digital":
         return forward_chunked(m.steps, hw.encoding.digital(xs), keep_pre=False)[1]
     net = map_model(m, hw)
-    u = net.check_inputs(hw.encoding.quantized(xs))  # the network's input shape (a dense stack's: flattened)
+    u = net.check_inputs(hw.encoding.quantized(xs, warn=False))  # the network's input shape (a dense stack's: flattened)
     if mode == "mapped":
         return forward_chunked(net.sequence, u, net.mapped_ideal_evaluate, keep_pre=False)[1]
     from pyims.inference.simulate import simulate

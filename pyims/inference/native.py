@@ -60,6 +60,7 @@ from pyims.inference.drift_calibration import calibrated
 from pyims.inference.read_noise import ReadNoise, ReadNoiseOptions, has_read_noise
 from pyims.inference.result import NetworkResult
 from pyims.mapping import MappedLayer, MappedNetwork
+from pyims.progress import BAR_DELAY_S, progress_bar
 from pyims.model.layers import Layer, forward
 from pyims.runners.native import NativeTileSolver, count_unknowns, resolve_port_method
 from pyims.spec import TileSpec, WireParasitics
@@ -266,6 +267,11 @@ class NativeNetwork:
                 r = m if side == "rows" else n
                 bounds = np.linspace(0, r, min(pieces, r) + 1).round().astype(int)
                 tasks += [(key, side, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        if progress is None:  # nobody reports for us: our own bar (with the time left), once the solves take a while
+            own_bar = progress_bar(len(tasks), "native: tiles' port matrices", delay_s=BAR_DELAY_S, unit="task")
+            progress = own_bar.update
+        else:
+            own_bar = None
         # biggest first, so the pool ends with small tasks
         tasks.sort(key=lambda t: -(t[3] - t[2]) * tiles[t[0]].n_rows * tiles[t[0]].n_cols)
         out: list[dict[tuple[int, int], _Ports]] = [{} for _ in self.net.layers]
@@ -329,6 +335,8 @@ class NativeNetwork:
                     else:
                         os.environ[k] = v
         self.n_tasks, self.workers = len(tasks), workers
+        if own_bar is not None:
+            own_bar.close()
         return out
 
     def _layer_map(self, l: int, layer: MappedLayer, ports: dict[tuple[int, int], _Ports]) -> _LayerMap:
@@ -487,6 +495,9 @@ class NativeNetwork:
         chunk = max(1, self.CHUNK_ROWS // max(per_image, 1)) if per_image > n_layers else a_all.shape[0]
         pres: list[list[np.ndarray]] = [[] for _ in net.layers]
         outs: list[np.ndarray] = []
+        # images in blocks: a bar with the time left once the blocks take a while (one block: nothing to report)
+        bar = progress_bar(a_all.shape[0], "native: images", enabled=None if a_all.shape[0] > chunk else False,
+                           delay_s=BAR_DELAY_S, unit="image")
         for start in range(0, a_all.shape[0], chunk):
             a = a_all[start : start + chunk]
             n_img = a.shape[0]
@@ -513,6 +524,8 @@ class NativeNetwork:
             for l, z in enumerate(trace.pre):
                 pres[l].append(z)
             outs.append(trace.output.reshape(n_img, -1))  # type: ignore[union-attr]
+            bar.update(n_img)
+        bar.close()
         return NetworkResult(
             pre_norm=tuple(np.concatenate(p) for p in pres) if keep_pre else (),
             output=np.concatenate(outs), power_w=power if self.energy else None, backend="native", mode=self.mode,

@@ -38,6 +38,7 @@ from pyims.errors import SpecError
 from pyims.mapping import MappedNetwork
 from pyims.inference.drift_calibration import calibrated
 from pyims.model.layers import Layer, forward
+from pyims.progress import BAR_DELAY_S, progress_bar
 from pyims.runners.lti import StepKernels, causal_conv, conv_scalar, layer_blocks, step_kernels
 from pyims.spec.analysis import ReadAt
 from pyims.spec.simulator import NativeOptions
@@ -131,9 +132,12 @@ class NativeReadTime:
         t0 = time.perf_counter()
         h, k_max = analysis.step_s, analysis.n_steps
         self.kernels: list[StepKernels] = []
+        bar = progress_bar(len(net.layers), "read time: step kernels", delay_s=BAR_DELAY_S, unit="layer")
         for l, layer in enumerate(net.layers):
             n_z = topo.partial_outputs(layer) * layer.n_out
             self.kernels.append(step_kernels(layer_blocks(net, l), layer.n_rows, n_z, h, k_max, energy=self.energy))
+            bar.update(1)
+        bar.close()
         # inputs that all follow the ramp: z[k] = V0 @ z_dc + v_in @ P[k], P[k] = sum_j dramp[j] S[k - j]
         d_ramp = np.diff(analysis.ramp(), prepend=0.0)
         self.ramped = [conv_scalar(d_ramp, kern.z_step) for kern in self.kernels]
@@ -239,8 +243,14 @@ class NativeReadTime:
             raise SpecError(f"settling times follow the outputs' waveforms of a network that is one circuit in time "
                             f"(pyims.FullyAnalog()); the {topo.name} topology reads each layer once: run(u, settling=False)")
         a_all = net.check_inputs(u)
-        chunks = [self._analog(a, want_energy, settling) if topo.one_circuit_in_time else self._tiled(a)
-                  for a in (a_all[s : s + self.CHUNK] for s in range(0, a_all.shape[0], self.CHUNK))]
+        chunks = []
+        # images in blocks: a bar with the time left once the blocks take a while (one block: nothing to report)
+        with progress_bar(a_all.shape[0], "read time: images", enabled=None if a_all.shape[0] > self.CHUNK else False,
+                          delay_s=BAR_DELAY_S, unit="image") as bar:
+            for s in range(0, a_all.shape[0], self.CHUNK):
+                a = a_all[s : s + self.CHUNK]
+                chunks.append(self._analog(a, want_energy, settling) if topo.one_circuit_in_time else self._tiled(a))
+                bar.update(a.shape[0])
 
         def cat(key: str, axis: int = 0) -> np.ndarray | None:
             parts = [c[key] for c in chunks]

@@ -53,23 +53,32 @@ def calibrated(net: MappedNetwork, u: np.ndarray, options: NativeOptions | None 
 
 def calibrate(model, x_cal, hardware: Hardware, *, options: NativeOptions | None = None) -> Hardware:
     """``hardware`` with its converters' ranges fixed from calibration inputs ``x_cal`` (``(N, features)`` or
-    ``(N, C, H, W)``, as for ``pyims.infer``): the settled outputs of the first ``adc.calibration_images`` of them on
-    this hardware set each layer's range; with a near-memory digital correction (``adc.correction`` "float" or
-    "fixed") its per-output scale and offset are fitted too (least squares of the converted outputs against the float
-    model's pre-activations on the same inputs, layer by layer: ``NativeNetwork.calibrate_adc``), and kept in the
-    returned ``Adc`` (``correction_scale_ratio``, ``correction_offset_norm``). Inference with the returned hardware
-    gives every image the same outputs whatever batch it is in. Hardware without an ADC, or with fixed ranges (and
-    correction), comes back as it is."""
+    ``(N, C, H, W)``, as for ``pyims.infer``). A DAC with ``dac_bits`` and no input range of its own (neither
+    ``x_min_norm``/``x_max_norm`` nor a declared normalisation) gets the minimum and maximum of all of ``x_cal``
+    (``InputEncoding.fitted``; an ideal DAC stays unbounded). Then the settled outputs of the first
+    ``adc.calibration_images`` of them on this hardware set each layer's ADC range; with a near-memory digital
+    correction (``adc.correction`` "float" or "fixed") its per-output scale and offset are fitted too (least squares
+    of the converted outputs against the float model's pre-activations on the same inputs, layer by layer:
+    ``NativeNetwork.calibrate_adc``), and kept in the returned ``Adc`` (``correction_scale_ratio``,
+    ``correction_offset_norm``). Inference with the returned hardware gives every image the same outputs whatever
+    batch it is in. Converters already fixed come back as they are."""
     from pyims.mapping import map_network
     from pyims.model.graph import as_model
 
     if not isinstance(hardware, Hardware):
         raise SpecError(f"hardware is a {type(hardware).__name__}; pass a pyims.Hardware")
-    if hardware.adc is None or hardware.adc.calibrated:
+    enc = hardware.encoding
+    fit_dac = enc.kind == "dac" and enc.dac_bits is not None and not enc.range_fixed
+    if not fit_dac and (hardware.adc is None or hardware.adc.calibrated):
         return hardware
     m = as_model(model)
+    xs = m.check_input(x_cal)
+    if fit_dac:
+        hardware = hardware.replaced(encoding=enc.fitted(xs))
+    if hardware.adc is None or hardware.adc.calibrated:
+        return hardware
     net = map_network(m, hardware)
-    u = net.check_inputs(hardware.encoding.quantized(m.check_input(x_cal)))
+    u = net.check_inputs(hardware.encoding.quantized(xs))
     return hardware.replaced(adc=calibrated(net, u, options).adc)
 
 

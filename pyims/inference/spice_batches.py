@@ -75,10 +75,12 @@ class BatchStore:
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.dir / f"{key}.npz", self.dir / f"{key}.json"
 
-    def get(self, key: str, n_layers: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]] | None:
+    def get(self, key: str, n_layers: int, *, n_images: int | None = None
+            ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]] | None:
         """A stored batch ``(pre per layer, power, outputs, provenance)``, or None when missing, unreadable (truncated,
-        not an archive, fields missing) or holding a non-finite value: such a batch runs again, so NaN from a
-        store never passes verification."""
+        not an archive, fields missing, JSON nested too deep), of the wrong form (arrays not of floating-point numbers, not
+        ``(N, n)`` / ``(N,)`` with ``N`` = ``n_images``, a provenance that is no table) or holding a non-finite value:
+        such a batch runs again, so NaN from a store never passes verification."""
         npz, meta = self._paths(key)
         if not (npz.is_file() and meta.is_file()):
             return None
@@ -88,8 +90,13 @@ class BatchStore:
                 power = np.array(data["power"])
                 output = np.array(data["output"])
             info = json.loads(meta.read_text())
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            log.warning("verification batch %s is damaged (%s); it runs again", npz, exc)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RecursionError) as exc:
+            log.warning("verification batch %s is damaged (%s); it runs again", npz,
+                        type(exc).__name__ if isinstance(exc, RecursionError) else exc)
+            return None
+        problem = _batch_problem(pre, power, output, info, n_images)
+        if problem is not None:
+            log.warning("verification batch %s is damaged (%s); it runs again", npz, problem)
             return None
         if not all(np.all(np.isfinite(a)) for a in (*pre, power, output)):
             log.warning("verification batch %s holds NaN or inf; it runs again", npz)
@@ -103,6 +110,22 @@ class BatchStore:
         np.savez(buf, power=power, output=output, **{f"pre{l}": p for l, p in enumerate(pre)})
         atomic_write_bytes(npz, buf.getvalue())
         atomic_write_bytes(meta, json.dumps(info, indent=1, sort_keys=True).encode())  # written last: marks it done
+
+
+def _batch_problem(pre: list[np.ndarray], power: np.ndarray, output: np.ndarray, info: Any,
+                   n_images: int | None) -> str | None:
+    """Why a stored batch is not one ``put`` writes (see ``BatchStore.get``), or None."""
+    if not isinstance(info, dict):
+        return f"its record is a {type(info).__name__}, not a table"
+    named = [*((f"pre{l}", p, 2) for l, p in enumerate(pre)), ("power", power, 1), ("output", output, 2)]
+    rows = n_images if n_images is not None else power.shape[0] if power.ndim else None
+    for name, a, ndim in named:
+        if a.dtype.kind != "f":  # put writes float64
+            return f"{name} is a {a.dtype} array, not floating-point numbers"
+        if a.ndim != ndim or a.shape[0] != rows:
+            return f"{name} has shape {a.shape}, not {rows} rows" if a.ndim == ndim else \
+                f"{name} has shape {a.shape}; need {(rows,) if ndim == 1 else (rows, 'n')}"
+    return None
 
 
 def _batch_key(run_key: str, mode: str, index: np.ndarray, u: np.ndarray) -> str:
@@ -141,7 +164,9 @@ def run_spice_batches(
 
     The ADC (``net.adc``, calibrated by the native run) is simulated too (its ranges are part of the batch key). Batches already in the store are read, the rest run as Dask tasks (one batch in all and no
     scheduler: in this process, without starting a cluster). Raises the first failing batch's
-    error after every other batch has finished and been stored.
+    error after every other batch has finished and been stored. An interrupt (Ctrl-C) stops at once: the batches
+    finished so far stay stored, so a re-run resumes from them, and ngspice runs still going on a local cluster's
+    workers are killed (``pyims.dask_client``).
     """
     t0 = time.perf_counter()
     adc, mode = net.adc, net.topology.name
@@ -155,7 +180,7 @@ def run_spice_batches(
     results: dict[str, tuple[list[np.ndarray], np.ndarray, np.ndarray, dict[str, Any]]] = {}
     todo = []
     for b, key in zip(batches, keys):
-        stored = store.get(key, n_layers)
+        stored = store.get(key, n_layers, n_images=int(b.size))
         if stored is not None:
             results[key] = (stored[0], stored[1], stored[2], {**stored[3], "resumed": True})
             if progress is not None:
@@ -172,6 +197,7 @@ def run_spice_batches(
             progress(int(b.size))
 
     failure: BaseException | None = None
+    n_failed = 0
     if todo and len(batches) == 1 and cluster.scheduler is None:
         b, key = todo[0]
         finish(b, key, _run_batch(net, u[b], timeout_s))
@@ -189,11 +215,20 @@ def run_spice_batches(
                 try:
                     finish(b, key, fut.result())
                 except Exception as exc:  # keep the other batches; report the first failure at the end
-                    log.warning("verification batch of images %d..%d failed: %s", int(b[0]), int(b[-1]), exc)
+                    log.info("verification batch of images %d..%d failed: %s", int(b[0]), int(b[-1]), exc)
                     failure = failure or exc
+                    n_failed += 1
     if failure is not None:
+        if n_failed > 1:
+            log.warning("%d of %d verification batches failed (pyims -v names each); the first failure follows",
+                        n_failed, len(todo))
         raise failure
     ordered = [results[key] for key in keys]
+    for l in range(n_layers):  # hand-made batches, each well formed, may still disagree with each other
+        widths = sorted({int(r[0][l].shape[1]) for r in ordered})
+        if len(widths) > 1:
+            raise SpecError(f"verification batches in {store.dir} disagree in layer {l + 1}'s width ({' and '.join(map(str, widths))} "
+                            "values per image); move the folder aside to run them again")
     infos = [r[3] for r in ordered]
     versions = {i.get("ngspice_version") for i in infos}
     result = NetworkResult(

@@ -30,7 +30,8 @@ type need; otherwise a ``ModelFileError`` names the tensor, the location and the
 read before every reference has passed, and nothing relative to the working directory.
 
 Anything else is an ``UnsupportedOpError`` naming the op, the node and this list. The input
-must have a static shape except its first (batch) dimension.
+must have a static shape except its first (batch) dimension; one image's input, and what finding each layer's
+output shape allocates, hold at most ``MAX_PROBE_VALUES`` values (else a ``ModelFileError`` before allocating).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from pyims.model.neurons import NeuronSpec
 from pyims.model.pooling import AvgPool2d, GlobalAvgPool, MaxPool2d
 from pyims.model.shape import Add, Flatten, Reshape, Softmax
 
-__all__ = ["SUPPORTED_OPS", "FOLDED_OPS", "load_onnx"]
+__all__ = ["SUPPORTED_OPS", "FOLDED_OPS", "MAX_PROBE_VALUES", "load_onnx"]
 
 SUPPORTED_OPS = ("Conv", "Gemm", "MatMul", "Add", "BatchNormalization", "Relu", "Sigmoid", "Tanh", "HardSigmoid",
                  "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Softmax", "LogSoftmax",
@@ -68,20 +69,36 @@ _BATCH = -(2**40)
 #: Bytes per element of the tensor types whose external data size is checked against the tensor's shape.
 _ITEM_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
 
+#: The most values one image's tensor -- or what probing a layer's output shape allocates (a convolution's unrolled
+#: windows, a padded copy) -- may hold at import: 2**26 (512 MiB as float64). A graph whose input shape, pads or
+#: strides ask for more is refused before anything that size is allocated.
+MAX_PROBE_VALUES = 2**26
+
+
+def _probe_values(layer: Layer, shape: tuple[int, ...]) -> int:
+    """An upper bound on the values that probing ``layer`` on one image of per-image ``shape`` allocates."""
+    size = int(np.prod(shape, dtype=object))
+    kernel, stride, pads = (getattr(layer, n, None) for n in ("kernel", "stride", "pads"))
+    if kernel is None or stride is None or pads is None or len(shape) != 3:
+        return size + int(getattr(layer, "n_out", 0) or 0)
+    c, h, w = shape
+    hp, wp = h + max(pads[0], 0) + max(pads[2], 0), w + max(pads[1], 0) + max(pads[3], 0)
+    ho, wo = (max((full - k) // max(int(st), 1) + 1, 0) for full, k, st in zip((hp, wp), kernel, stride))
+    return c * hp * wp + ho * wo * (c * int(kernel[0]) * int(kernel[1]) + int(getattr(layer, "n_out", c) or c))
+
+
 _EXTERNAL_RULE = ("pyims reads external data only from a relative path to a regular file inside the model's own "
                   "folder")
 
 
 class _Importer:
     def __init__(self, graph, path: Path, opset: int) -> None:
-        from onnx import numpy_helper
-
         self.path = path
         self.opset = opset
         self.consts: dict[str, np.ndarray] = {}  # float64, as weights are used
         self.exact: dict[str, np.ndarray] = {}  # integer and boolean constants in their own type (shape arithmetic)
         for init in graph.initializer:
-            self.set_const(init.name, numpy_helper.to_array(init))
+            self.set_const(init.name, self.array(init, "initializer"))
         self.steps: list[Layer | Node] = []
         self.where: dict[str, int] = {}  # tensor name -> step index (-1: the graph input)
         self.shapes: dict[int, tuple[int, ...]] = {}  # step -> per-image output shape
@@ -96,6 +113,16 @@ class _Importer:
             self.consumers[out.name] = self.consumers.get(out.name, 0) + 1
 
     # ------------------------------------------------------------ helpers
+    def array(self, tensor, where: str) -> np.ndarray:
+        """``tensor`` as a numpy array; ModelFileError naming it when its type, dims and data do not agree."""
+        from onnx import numpy_helper
+
+        try:
+            return numpy_helper.to_array(tensor)
+        except Exception as exc:  # onnx raises ValueError, TypeError or KeyError for a tensor it cannot decode
+            raise ModelFileError(f"{self.path}: tensor {tensor.name!r} ({where}) of type {tensor.data_type} and dims "
+                                 f"{list(tensor.dims)} cannot be read: {type(exc).__name__}: {exc}") from exc
+
     def set_const(self, name: str, value: np.ndarray) -> None:
         value = np.asarray(value)
         if value.dtype.kind in "iub":
@@ -125,6 +152,10 @@ class _Importer:
     def const(self, node, name: str, what: str) -> np.ndarray:
         if name not in self.consts:
             raise self.fail(node, f"its {what} ({name!r}) is computed at run time; pyims needs it constant (an initializer)")
+        if name in self.exact:  # ONNX binds a weight to the input's (floating-point) type
+            raise ModelFileError(f"{self.path}: node {node.name or '(unnamed)'!r} ({node.op_type}): its {what} ({name!r}) "
+                                 f"is a {self.exact[name].dtype} tensor; the operator needs floating-point weights like "
+                                 "its input")
         return self.consts[name]
 
     def src(self, node, name: str) -> int:
@@ -149,6 +180,11 @@ class _Importer:
         if layer.crossbar:
             self.check_weights(node, layer)
         chain = len(inputs) == 1 and inputs[0] == len(self.steps) - 1
+        need = max(_probe_values(layer, self.shapes[i]) for i in inputs)
+        if need > MAX_PROBE_VALUES:
+            raise ModelFileError(f"{self.path}: node {node.name or '(unnamed)'!r} ({node.op_type}) on input shape "
+                                 f"{[self.shapes[i] for i in inputs]} needs {need:,} values per image; pyims imports "
+                                 f"models of up to {MAX_PROBE_VALUES:,} (check the graph's input shape, pads and strides)")
         probe = [np.zeros((1,) + self.shapes[i]) for i in inputs]
         try:
             out = forward([layer], probe[0]).output if layer.crossbar else layer(*probe)
@@ -255,10 +291,8 @@ class _Importer:
             raise self.fail(node, "a second output (e.g. MaxPool indices) is not supported")
 
     def constant(self, node, at: dict) -> None:
-        from onnx import numpy_helper
-
         if "value" in at:
-            value = numpy_helper.to_array(at["value"])
+            value = self.array(at["value"], f"node {node.name or '(unnamed)'!r} (Constant) attribute 'value'")
         elif "value_int" in at or "value_ints" in at:
             value = np.asarray(at.get("value_int", at.get("value_ints")), dtype=np.int64)
         elif "value_float" in at or "value_floats" in at:
@@ -609,6 +643,9 @@ def load_onnx(path: str | os.PathLike[str]) -> Model:
         shape.append(int(d.dim_value))
     if not shape:
         raise ModelFileError(f"{path}: input {inputs[0].name!r} has no shape; export it with one")
+    if int(np.prod(shape, dtype=object)) > MAX_PROBE_VALUES:
+        raise ModelFileError(f"{path}: input {inputs[0].name!r} has shape {shape}, {int(np.prod(shape, dtype=object)):,} "
+                             f"values per image; pyims imports models of up to {MAX_PROBE_VALUES:,}")
     imp = _Importer(graph, path, int(opset))
     imp.where[inputs[0].name] = -1
     imp.shapes[-1] = tuple(shape)

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import InitVar, dataclass
+from dataclasses import InitVar, dataclass, replace
 import numpy as np
 
-from pyims.errors import SpecError
+from pyims.errors import InputRangeWarning, SpecError
 from pyims.spec._checks import nonnegative, positive, real_scalar
 
 __all__ = [
     "DeviceSpec",
     "InputEncoding",
+    "InputClipping",
     "PeripherySpec",
     "PartitionPlan",
     "LayerSplit",
@@ -106,21 +107,85 @@ class DeviceSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class InputEncoding:
-    """How normalised inputs ``x`` in [0, 1] become row voltages.
+class InputClipping:
+    """How many inputs lay outside the DAC's input range (and were clipped to it).
 
-    * ``dac``: ``u = x`` quantised to ``2**dac_bits`` levels in [0, 1] (``dac_bits=None``: ideal),
-      driven at ``u * v_read_v``.
+    Attributes:
+        x_min_norm / x_max_norm: the range, in input units (``None``: unbounded, nothing clipped).
+        n_values: input values seen (images times features).
+        n_outside: of them, outside the range.
+        n_images / n_images_outside: images seen, and those with at least one value outside.
+    """
+
+    x_min_norm: float | None
+    x_max_norm: float | None
+    n_values: int
+    n_outside: int
+    n_images: int
+    n_images_outside: int
+
+    @property
+    def fraction(self) -> float:
+        """``n_outside / n_values`` (0 for no values)."""
+        return self.n_outside / self.n_values if self.n_values else 0.0
+
+    def __add__(self, other: "InputClipping") -> "InputClipping":
+        """The counts of two batches on the same range together."""
+        if (self.x_min_norm, self.x_max_norm) != (other.x_min_norm, other.x_max_norm):
+            raise SpecError(f"InputClipping: ranges [{self.x_min_norm}, {self.x_max_norm}] and "
+                            f"[{other.x_min_norm}, {other.x_max_norm}] differ; add counts of one DAC range only")
+        return InputClipping(x_min_norm=self.x_min_norm, x_max_norm=self.x_max_norm,
+                             n_values=self.n_values + other.n_values, n_outside=self.n_outside + other.n_outside,
+                             n_images=self.n_images + other.n_images,
+                             n_images_outside=self.n_images_outside + other.n_images_outside)
+
+    def describe(self) -> str:
+        """One line: the share clipped, the counts and the range."""
+        return (f"{100.0 * self.fraction:.3g} % of the input values ({self.n_outside} of {self.n_values}, in "
+                f"{self.n_images_outside} of {self.n_images} images) lie outside the DAC's input range "
+                f"[{self.x_min_norm:g}, {self.x_max_norm:g}]")
+
+
+def _float_tuple(owner: str, name: str, value: object) -> tuple[float, ...]:
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, (tuple, list, np.ndarray)) or len(value) == 0:
+        raise SpecError(f"{owner}.{name}={value!r} must be one number or one per channel, e.g. [0.5]")
+    return tuple(real_scalar(owner, f"{name}[{k}]", v) for k, v in enumerate(value))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputEncoding:
+    """How the model's inputs ``x`` become row voltages (the ``[encoding]`` table: the input DAC).
+
+    * ``dac``: row voltage ``u * v_read_v`` with ``u = x`` clipped to the DAC's input range
+      ``[x_min_norm, x_max_norm]`` (input units) and, with ``dac_bits``, rounded to the nearest of
+      ``2**dac_bits`` levels evenly spread over it. The inputs drive the rows as they are -- a range
+      below 0 drives negative voltages, one above 1 more than ``v_read_v`` -- so the weights need no
+      change and the circuit computes the model's own layer exactly (an offset folded into the first
+      layer's bias instead would be wrong at a convolution's zero padding).
     * ``binary``: ``u = +1`` if ``x > threshold_norm`` else ``-1``, driven at ``+-v_read_v``.
 
-    The digital reference sees ``x`` itself for ``dac`` (the DAC is part of the hardware) and
-    ``+-1`` for ``binary`` (binarisation is part of the model: it is trained that way).
+    The range: given (``x_min_norm`` and ``x_max_norm``), fixed from data by ``pyims.calibrate`` (the
+    calibration inputs' minimum and maximum), or derived from a declared normalisation: inputs
+    ``x = (p - x_mean_norm) / x_std_norm`` of pixels ``p`` in [0, 1] (one value, or one per channel:
+    the range then covers every channel's ``[-mean/std, (1 - mean)/std]``). Unset, a DAC with
+    ``dac_bits`` spans [0, 1] and an ideal one (``dac_bits=None``) is unbounded (nothing clipped).
+    Values outside are counted and warned about (``InputRangeWarning``, with the fraction).
+
+    The digital reference sees the inputs the circuit sees, before quantisation: ``x`` clipped to
+    the range for ``dac`` (the DAC is part of the hardware, its levels too), ``+-1`` for ``binary``
+    (binarisation is part of the model: it is trained that way).
     """
 
     kind: str = "dac"
     v_read_v: float = 0.2
     dac_bits: int | None = None
     threshold_norm: float = 0.5
+    x_min_norm: float | None = None
+    x_max_norm: float | None = None
+    x_mean_norm: tuple[float, ...] | None = None
+    x_std_norm: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ENCODINGS:
@@ -129,20 +194,120 @@ class InputEncoding:
         object.__setattr__(self, "threshold_norm", real_scalar("encoding", "threshold_norm", self.threshold_norm))
         if self.dac_bits is not None:
             object.__setattr__(self, "dac_bits", _int_field("encoding", "dac_bits", self.dac_bits, 1))
+        given = [name for name in ("x_min_norm", "x_max_norm", "x_mean_norm", "x_std_norm") if getattr(self, name) is not None]
+        if given and self.kind != "dac":
+            raise SpecError(f"encoding.{given[0]} sets a DAC's input range, but encoding.kind={self.kind!r} binarises "
+                            "at threshold_norm; remove it, or use kind=\"dac\"")
+        for lo, hi in (("x_min_norm", "x_max_norm"), ("x_mean_norm", "x_std_norm")):
+            if (getattr(self, lo) is None) != (getattr(self, hi) is None):
+                have, missing = (lo, hi) if getattr(self, lo) is not None else (hi, lo)
+                raise SpecError(f"encoding.{have} is set but encoding.{missing} is not; give both")
+        if self.x_min_norm is not None and self.x_mean_norm is not None:
+            raise SpecError("encoding: give the DAC's input range (x_min_norm, x_max_norm) or the inputs' normalisation "
+                            "(x_mean_norm, x_std_norm), not both")
+        if self.x_min_norm is not None:
+            lo = real_scalar("encoding", "x_min_norm", self.x_min_norm)
+            hi = real_scalar("encoding", "x_max_norm", self.x_max_norm)
+            if not hi > lo:
+                raise SpecError(f"encoding.x_max_norm={hi!r} must exceed encoding.x_min_norm={lo!r}")
+            object.__setattr__(self, "x_min_norm", lo)
+            object.__setattr__(self, "x_max_norm", hi)
+        if self.x_mean_norm is not None:
+            mean = _float_tuple("encoding", "x_mean_norm", self.x_mean_norm)
+            std = _float_tuple("encoding", "x_std_norm", self.x_std_norm)
+            if len(mean) != len(std):
+                raise SpecError(f"encoding.x_mean_norm has {len(mean)} value(s) and encoding.x_std_norm {len(std)}; "
+                                "give one per channel in both (or one in both)")
+            for k, s in enumerate(std):
+                if s <= 0.0:
+                    raise SpecError(f"encoding.x_std_norm[{k}]={s!r} must be > 0")
+            object.__setattr__(self, "x_mean_norm", mean)
+            object.__setattr__(self, "x_std_norm", std)
+
+    @property
+    def range_fixed(self) -> bool:
+        """Whether the input range is given (``x_min_norm`` / ``x_max_norm``) or declared (a normalisation)."""
+        return self.x_min_norm is not None or self.x_mean_norm is not None
+
+    @property
+    def input_range(self) -> tuple[float, float] | None:
+        """The DAC's input range ``(low, high)`` in input units, or ``None`` (an ideal DAC, unbounded; binary)."""
+        if self.kind != "dac":
+            return None
+        if self.x_min_norm is not None:
+            return self.x_min_norm, self.x_max_norm  # type: ignore[return-value]
+        if self.x_mean_norm is not None:
+            mean, std = np.asarray(self.x_mean_norm), np.asarray(self.x_std_norm)
+            return float(np.min(-mean / std)), float(np.max((1.0 - mean) / std))
+        return (0.0, 1.0) if self.dac_bits is not None else None
+
+    def fitted(self, x: np.ndarray) -> "InputEncoding":
+        """This DAC with its input range set to the minimum and maximum of inputs ``x`` (``pyims.calibrate``)."""
+        x = np.asarray(x, dtype=np.float64)
+        lo, hi = float(x.min()), float(x.max())
+        if not hi > lo:
+            raise SpecError(f"the calibration inputs are all {lo!r}, so they give the DAC no range; pass varied inputs, or "
+                            "give the range: InputEncoding(x_min_norm=..., x_max_norm=...) ([encoding] x_min_norm, x_max_norm)")
+        return replace(self, x_min_norm=lo, x_max_norm=hi)
+
+    def normalized(self, pixels: np.ndarray) -> np.ndarray:
+        """Pixels ``(N, ...)`` in [0, 1] through the declared normalisation ``(p - mean) / std`` (channel-major: a
+        flattened image's features split evenly into the channels); the pixels themselves when none is declared."""
+        p = np.asarray(pixels, dtype=np.float64)
+        if self.x_mean_norm is None:
+            return p
+        c = len(self.x_mean_norm)
+        per_image = int(np.prod(p.shape[1:]))
+        if per_image % c:
+            raise SpecError(f"encoding.x_mean_norm has {c} channels, but an image has {per_image} values (not a multiple "
+                            f"of {c}); give one mean and std per channel of the model's input")
+        mean = np.asarray(self.x_mean_norm)[None, :, None]
+        std = np.asarray(self.x_std_norm)[None, :, None]
+        return ((p.reshape(p.shape[0], c, -1) - mean) / std).reshape(p.shape)
+
+    def clipping(self, x_norm: np.ndarray) -> InputClipping | None:
+        """How many of inputs ``x_norm`` ``(N, ...)`` lie outside the input range (``None``: no range)."""
+        rng = self.input_range
+        if rng is None:
+            return None
+        x = np.asarray(x_norm, dtype=np.float64)
+        outside = (x < rng[0]) | (x > rng[1])
+        n = x.shape[0] if x.ndim else 1
+        per_image = outside.reshape(n, -1).any(axis=1)
+        return InputClipping(x_min_norm=rng[0], x_max_norm=rng[1], n_values=int(x.size), n_outside=int(outside.sum()),
+                             n_images=int(n), n_images_outside=int(per_image.sum()))
+
+    def warn_clipped(self, x_norm: np.ndarray, *, stacklevel: int = 3) -> InputClipping | None:
+        """``clipping(x_norm)``, with an ``InputRangeWarning`` when any value lies outside."""
+        c = self.clipping(x_norm)
+        if c is not None and c.n_outside:
+            fix = ("set the range from data with pyims.calibrate(model, x_cal, hardware), or give it: "
+                   "InputEncoding(x_min_norm=..., x_max_norm=...) ([encoding] x_min_norm, x_max_norm) or the inputs' "
+                   "normalisation (x_mean_norm, x_std_norm)") if not self.range_fixed else "widen the range if they matter"
+            warnings.warn(InputRangeWarning(f"{c.describe()}; they are clipped to it, and the digital reference sees the "
+                                            f"same clipped inputs; {fix}", clipping=c), stacklevel=stacklevel)
+        return c
 
     def digital(self, x_norm: np.ndarray) -> np.ndarray:
-        """What the digital reference (and the trainer) sees for inputs ``x_norm`` ``(N, d)``."""
+        """What the digital reference (and the trainer) sees for inputs ``x_norm`` ``(N, d)``: clipped to the DAC's
+        range (``dac``), or ``+-1`` (``binary``)."""
         x = np.asarray(x_norm, dtype=np.float64)
         if self.kind == "binary":
             return np.where(x > self.threshold_norm, 1.0, -1.0)
-        return x
+        rng = self.input_range
+        return x if rng is None else np.clip(x, rng[0], rng[1])
 
-    def quantized(self, x_norm: np.ndarray) -> np.ndarray:
-        """What the hardware applies, in units of ``v_read_v``: ``(N, d)``."""
+    def quantized(self, x_norm: np.ndarray, *, warn: bool = True) -> np.ndarray:
+        """What the hardware applies, in units of ``v_read_v``: ``(N, d)``. ``warn``: an ``InputRangeWarning`` when
+        values lie outside the DAC's range (``warn_clipped``)."""
+        if warn and self.kind == "dac":
+            self.warn_clipped(x_norm)
         u = self.digital(x_norm)
         if self.kind == "dac" and self.dac_bits is not None:
+            lo, hi = self.input_range  # type: ignore[misc]
             top = 2**self.dac_bits - 1
-            u = np.round(np.clip(u, 0.0, 1.0) * top) / top
+            span = hi - lo
+            u = lo + np.round((u - lo) / span * top) / top * span
         return u
 
 

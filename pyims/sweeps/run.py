@@ -55,7 +55,7 @@ def _metrics(summary: ExperimentSummary) -> dict[str, Any]:
         "energy_per_inference_j": summary.energy.mean_energy_per_inference_j if summary.energy else None,
         "ngspice_images": v.n_images if v else 0,
         "ngspice_max_rel_diff": v.max_rel_diff if v else None,
-        "ngspice_passed": v.passed if v else None,
+        "ngspice_passed": v.passed if v else (False if summary.spice_verification_incomplete else None),
         **_read_time_metrics(summary),
         **_monte_carlo_metrics(summary),
     }
@@ -99,6 +99,12 @@ def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
             ngspice_version=v.ngspice_version if v else None, wall_time_s=time.perf_counter() - t0,
             native_build_s=result.summary.timing.get("native_build_s"),
         )
+        stopped = result.summary.spice_verification_incomplete
+        if stopped is not None and stopped.status == "interrupted":  # Ctrl-C in a serial sweep stops the sweep
+            raise KeyboardInterrupt
+        if stopped is not None:  # not a result either: recorded as failed (run again on resume), metrics kept
+            return {"status": "failed", "metrics": _metrics(result.summary), "provenance": provenance,
+                    "error": f"ngspice verification failed: {stopped.reason}"}
         if v is not None and not v.passed:
             # a point whose ngspice check failed is not a result: recorded as failed (re-run on resume),
             # its metrics kept for inspection
@@ -214,9 +220,9 @@ def _run_claimed(spec, store, points, keys, t0, *, scheduler, n_workers, serial,
                 for fut in as_completed(futures):
                     key, point = futures[fut]
                     finish(key, point, fut.result())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the cluster is closed by now (dask_client); every finished point is stored
         interrupted = True
-        log.warning("sweep interrupted: %d of %d points stored; run it again to resume", n_skipped + n_ran, spec.n_points)
+        log.info("sweep interrupted: %d of %d points stored; run it again to resume", n_skipped + n_ran, spec.n_points)
     return SweepSummary(
         n_points=spec.n_points, n_skipped=n_skipped, n_ran=n_ran, n_failed=n_failed,
         wall_time_s=time.perf_counter() - t0, interrupted=interrupted,

@@ -26,7 +26,7 @@ from typing import Any
 
 from pyims.errors import ConfigError, SpecError
 from pyims.spec._checks import safe_name
-from pyims.experiment.config import ExperimentConfig, parse_config, read_toml
+from pyims.experiment.config import ExperimentConfig, parse_config, read_toml, unknown_key
 
 __all__ = ["SweepSpec", "load_sweep", "parse_sweep", "MAX_SWEEP_POINTS"]
 
@@ -83,53 +83,78 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_sweep(data: dict[str, Any], *, base_dir: Path, source: str = "sweep") -> SweepSpec:
-    """A validated ``SweepSpec`` from parsed TOML ``data``."""
-    allowed = {"name", "base", "experiment", "axes"}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ConfigError(f"{source}: unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    """A validated ``SweepSpec`` from parsed TOML ``data``. ConfigError lists every problem in one pass (``problems``):
+    unknown fields (with "did you mean"), bad axes, and each distinct problem of the points (with the first point
+    that has it)."""
+    allowed = ["axes", "base", "experiment", "name"]
+    problems = [f"{source}: {unknown_key(f'field {k!r}', k, allowed)}" for k in data if k not in allowed]
     name = data.get("name", "sweep")
     try:
         safe_name("sweep", "name", name)
     except SpecError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
+        problems.append(f"{source}: {exc}")
+        name = "sweep"
     base: dict[str, Any] = {}
     if "base" in data:
         path = Path(os.path.expanduser(str(data["base"])))
         path = path if path.is_absolute() else base_dir / path
-        base = read_toml(path, f"{source}: base config")
+        try:
+            base = read_toml(path, f"{source}: base config")
+        except ConfigError as exc:
+            raise ConfigError(*problems, *exc.problems) from exc  # nothing to build points from
         base.pop("name", None)
         base_dir = path.parent  # relative paths (weights, datasets) resolve against the base config
     experiment = data.get("experiment", {})
     if not isinstance(experiment, dict):
-        raise ConfigError(f"{source}: [experiment] must be a table of experiment sections")
+        problems.append(f"{source}: [experiment] must be a table of experiment sections")
+        experiment = {}
     base = _merge(base, experiment)
     axes_data = data.get("axes")
-    if not isinstance(axes_data, dict) or not axes_data:
-        raise ConfigError(f"{source}: [axes] is missing or empty; give at least one 'section.field' = [values]")
     axes = []
+    if not isinstance(axes_data, dict) or not axes_data:
+        problems.append(f"{source}: [axes] is missing or empty; give at least one 'section.field' = [values]")
+        axes_data = {}
     for axis, values in axes_data.items():
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"{source}: axis {axis!r} needs a non-empty list of values")
-        for path in axis.split("+"):
-            section, dot, field = path.partition(".")
-            if not section or (dot and not field):
-                raise ConfigError(f"{source}: axis {axis!r} must name 'section.field' (e.g. 'wires.r_row_ohm') or a section, joined by '+'")
-            if not dot and not all(isinstance(v, dict) for v in values):
-                raise ConfigError(f"{source}: axis {axis!r} names a whole section; each value must be a table, e.g. {{ max_rows = 16 }}")
-        axes.append((axis, tuple(values)))
+        problem = _axis_problem(axis, values)
+        if problem:
+            problems.append(f"{source}: {problem}")
+        else:
+            axes.append((axis, tuple(values)))
+    if problems:
+        raise ConfigError(*problems)
     spec = SweepSpec(name=name, base=base, axes=tuple(axes), base_dir=base_dir)
     if spec.n_points > MAX_SWEEP_POINTS:
         raise ConfigError(f"{source}: the axes make {spec.n_points:,} points ({' x '.join(str(len(v)) for _, v in axes)}); "
                           f"a sweep holds at most {MAX_SWEEP_POINTS:,}: split it into several sweeps (--append them to "
                           "one store)")
+    seen: set[str] = set()
     for point in spec.points():
+        where = f"sweep {spec.name!r} point {point}: "
         try:
             cfg = spec.config(point)
+            _check_seed_axes(spec, cfg, point, source)
         except ConfigError as exc:
-            raise ConfigError(f"{source}: point {point} is invalid: {exc}") from exc
-        _check_seed_axes(spec, cfg, point, source)
+            for p in exc.problems:  # a problem of the base shows in every point: once, with the first point
+                bare = p.removeprefix(where)
+                if bare not in seen:
+                    seen.add(bare)
+                    problems.append(f"{source}: point {point} is invalid: {bare}" if p.startswith(where) else p)
+    if problems:
+        raise ConfigError(*problems)
     return spec
+
+
+def _axis_problem(axis: str, values: object) -> str | None:
+    """Why ``axis = values`` is not an axis, or ``None``."""
+    if not isinstance(values, list) or not values:
+        return f"axis {axis!r} needs a non-empty list of values"
+    for path in axis.split("+"):
+        section, dot, field = path.partition(".")
+        if not section or (dot and not field):
+            return f"axis {axis!r} must name 'section.field' (e.g. 'wires.r_row_ohm') or a section, joined by '+'"
+        if not dot and not all(isinstance(v, dict) for v in values):
+            return f"axis {axis!r} names a whole section; each value must be a table, e.g. {{ max_rows = 16 }}"
+    return None
 
 
 #: Seeds that Monte Carlo draws replace (``Hardware.redrawn``): an axis over one of them changes nothing then.
