@@ -27,7 +27,11 @@ from pyims.runners.session import NgspiceSession
 from pyims.spec.simulator import DEVICE, TIGHT, SimOptions
 
 __all__ = ["NeuronCurve", "LogisticFit", "characterize_neuron", "fit_logistic", "neuron_curve_netlist",
-           "relu_circuit_curve", "relu_circuit_neuron", "RELU_SCALE_V", "RELU_SWEEP_V"]
+           "relu_circuit_curve", "relu_circuit_neuron", "RELU_SCALE_V", "RELU_SWEEP_V", "MAX_SWEEP_POINTS"]
+
+#: The most points one characterisation sweep may take (the default coarse sweep has 5,001 and the fine one 20,001;
+#: ngspice holds and writes every point, and the fit runs over all of them).
+MAX_SWEEP_POINTS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,12 @@ def characterize_neuron(
             f"characterize_neuron: sweep {v_start_v!r} .. {v_stop_v!r} V in {v_step_v!r} V steps needs "
             "v_stop_v > v_start_v and at least 4 steps"
         )
+    for start, stop, step, which in ((v_start_v, v_stop_v, v_step_v, "v_step_v"),
+                                     (max(-v_fine_v, v_start_v), min(v_fine_v, v_stop_v), v_fine_step_v, "v_fine_step_v")):
+        points = (stop - start) / step + 1 if step > 0.0 and stop > start else 0.0
+        if points > MAX_SWEEP_POINTS:
+            raise SpecError(f"characterize_neuron: sweep {start!r} .. {stop!r} V in {step!r} V steps ({which}) is "
+                            f"{points:,.0f} points; at most {MAX_SWEEP_POINTS:,}: use a larger step or a narrower range")
     file = str(Path(subckt_file).resolve()) if subckt_file is not None else None
     # KLU off: a two-transistor circuit gains nothing from it, and the golden curve was measured without
     session = NgspiceSession(options.with_(timeout_s=timeout_s, klu=False), keep_run_dir=keep_run_dir)

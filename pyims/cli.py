@@ -5,8 +5,10 @@ library function, and the library logs). It imports no netlist or solver interna
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -41,6 +43,28 @@ def _parse_shape(text: str) -> tuple[int, int]:
 def _count_or_all(text: str) -> int | str:
     """An argparse type: ``all`` or an integer >= 0."""
     return "all" if text == "all" else _count(0)(text)
+
+
+def _seconds(text: str) -> float:
+    """A time limit in seconds: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0.0):
+        raise argparse.ArgumentTypeError(f"{text} must be a number of seconds > 0")
+    return value
+
+
+def _workers(text: str) -> int:
+    """``--workers``: local Dask worker processes, ``1 .. MAX_LOCAL_WORKERS`` (all start at once)."""
+    from pyims.experiment.preflight import MAX_LOCAL_WORKERS
+
+    value = _count(1)(text)
+    if value > MAX_LOCAL_WORKERS:
+        raise argparse.ArgumentTypeError(f"{value} local worker processes is too many (at most {MAX_LOCAL_WORKERS}); for "
+                                         "a larger cluster start one and give --scheduler")
+    return value
 
 
 def _count(lowest: int):
@@ -87,12 +111,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         cfg = dataclasses.replace(cfg, simulation=sim)
     out = Path(args.out) if args.out else Path("pyims-runs") / cfg.name
+    flags = _run_flags(args)
     if args.dry_run:
-        return _print_preflight(cfg, out, _run_flags(args))
-    if args.scheduler or args.workers or args.batch_store:  # before any long work: what run_experiment's own
-        from pyims.experiment.preflight import preflight  # preflight cannot see (the scheduler's bounded handshake)
-
-        preflight(cfg, out, _run_flags(args))
+        return _print_preflight(cfg, out, flags)
     print(f"pyims {__version__} run {args.config}")
     cluster = None
     if cfg.simulation.verifies and (args.verify_images is not None or args.scheduler or args.workers):
@@ -102,7 +123,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                scheduler=args.scheduler, n_workers=args.workers, batch_size=cfg.simulation.batch_size)
         where = f"on {args.scheduler}" if args.scheduler else "on a local Dask cluster"
         print(f"  ngspice verification in batches {where}; finished batches kept in {cluster.store_dir} (a re-run resumes)")
-    result = run_experiment(cfg, out, cluster=cluster)
+    result = run_experiment(cfg, out, cluster=cluster, flags=flags)  # checks everything first, flags too: one preflight
     _print_experiment(result, out)
     return _verification_code(result, out)
 
@@ -135,21 +156,28 @@ def _verification_code(result, out: Path | None = None) -> int:
     """0, or EXIT_VERIFICATION_FAILED (with a line on stderr) when the ngspice check did not pass or did not finish --
     a failure, or Ctrl-C during it (issue #25: an interrupted verification is a verification that did not pass; the
     training and native results are written and the same command resumes)."""
-    stopped = result.summary.spice_verification_incomplete
+    s = result.summary
+    return _checked_code(s.spice_verification, s.spice_verification_incomplete,
+                         f"training and native results kept{f' in {out}' if out is not None else ''}")
+
+
+def _checked_code(v, stopped, kept: str, what: str = "") -> int:
+    """0, or EXIT_VERIFICATION_FAILED with a line on stderr, for one ngspice verification: ``v`` (a
+    ``SpiceVerification`` or ``None``) and ``stopped`` (a ``VerificationIncomplete`` or ``None``); ``kept`` says what
+    was kept, ``what`` which verification it was (a reproduction's plan)."""
+    where = f" ({what})" if what else ""
     if stopped is not None:
-        kept = f"training and native results kept{f' in {out}' if out is not None else ''}"
         resume = f"; finished batches in {stopped.batch_store}, run the same command again to resume" \
             if stopped.batch_store else ""
         if stopped.status == "interrupted":
-            print(f"pyims: interrupted during the ngspice verification; {kept}{resume}", file=sys.stderr)
+            print(f"pyims: interrupted during the ngspice verification{where}; {kept}{resume}", file=sys.stderr)
             return EXIT_VERIFICATION_FAILED
         evidence = f" (run directory kept: {stopped.run_dir})" if stopped.run_dir else ""
-        print(f"pyims: verification FAILED: {stopped.reason}{evidence}; {kept}{resume}", file=sys.stderr)
+        print(f"pyims: verification{where} FAILED: {stopped.reason}{evidence}; {kept}{resume}", file=sys.stderr)
         return EXIT_VERIFICATION_FAILED
-    v = result.summary.spice_verification
     if v is None or v.passed:
         return 0
-    print(f"pyims: verification FAILED: native and ngspice differ by {v.max_rel_diff:.3g} > {v.tolerance_rel:g}; "
+    print(f"pyims: verification{where} FAILED: native and ngspice differ by {v.max_rel_diff:.3g} > {v.tolerance_rel:g}; "
           "the results are kept but not to be trusted", file=sys.stderr)
     return EXIT_VERIFICATION_FAILED
 
@@ -342,10 +370,11 @@ def _cmd_characterize(args: argparse.Namespace) -> int:
 def _reproduction_settings(args: argparse.Namespace):
     from pyims.experiment.reproduce import TINY, ReproductionSettings
 
+    timeout = {} if args.timeout_s is None else {"spice_timeout_s": args.timeout_s}
     if args.tiny:
-        return TINY
+        return dataclasses.replace(TINY, **timeout)
     kwargs = {"dataset": args.dataset, "mnist_path": args.mnist_path, "download": args.download,
-              "verify_images": args.verify_images, "epochs": args.epochs}
+              "verify_images": args.verify_images, "epochs": args.epochs, **timeout}
     if args.max_test is not None:
         kwargs["max_test"] = args.max_test
     return ReproductionSettings(**kwargs)
@@ -378,7 +407,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"warning: software {note}; the network did not learn this data (more epochs, or a larger "
               "setting than --tiny)", file=sys.stderr)
     print(f"report: {report_path}; results: {out / 'results.json'}")
-    return 0
+    kept = f"training and native results kept in {out / 'results.json'} and {report_path}"
+    return max([0] + [_checked_code(e.spice, e.spice_incomplete, kept, f"plan {label}") for label, e in result.plans.items()])
 
 
 def _cmd_imac(args: argparse.Namespace) -> int:
@@ -388,7 +418,8 @@ def _cmd_imac(args: argparse.Namespace) -> int:
     plan = PartitionPlan(horizontal=tuple(args.horizontal) if args.horizontal else None,
                          vertical=tuple(args.vertical) if args.vertical else None)
     res = run_imac_network(args.weights, args.data, args.labels, plan=plan, max_images=args.max_images,
-                           wire_scale_ratio=args.wire_scale, verify_images=args.verify_images)
+                           wire_scale_ratio=args.wire_scale, verify_images=args.verify_images,
+                           **({} if args.timeout_s is None else {"spice_timeout_s": args.timeout_s}))
     print(f"{'x'.join(map(str, res.layer_sizes))}, partitions {res.partitions}, {res.n_images} images")
     print(f"digital {100 * res.digital.accuracy:.2f} %, analog (native, wires x{args.wire_scale:g} "
           f"the 9 nm geometry's) {100 * res.analog.accuracy:.2f} %")
@@ -405,7 +436,7 @@ def _cmd_imac(args: argparse.Namespace) -> int:
     if v is not None:
         print(f"ngspice-{v.ngspice_version} on {v.n_images} image(s), transistor neurons: max relative difference "
               f"{v.max_rel_diff:.2e} from native, {v.n_same_prediction}/{v.n_images} same prediction")
-    return 0
+    return _checked_code(v, res.verification_incomplete, "the native results above are whole")
 
 
 #: The optional backends ``pyims info`` reports: (import name, what it gives, what its absence costs, how to get it).
@@ -469,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="images also run through ngspice, N or all; given here, they run as resumable batches on a "
                           "Dask cluster (docs/cluster.md)")
     run.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler for the ngspice batches")
-    run.add_argument("--workers", type=_count(1), default=None, help="local Dask workers for the ngspice batches (default: cores)")
+    run.add_argument("--workers", type=_workers, default=None, help="local Dask workers for the ngspice batches (default: cores)")
     run.add_argument("--batch-store", default=None, help="where finished ngspice batches are kept (default: OUT.spice-batches)")
     run.add_argument("--mode", choices=("analog", "tiled"), default=None, help="override simulation.mode")
     run.add_argument("--dry-run", action="store_true", help="only check the config, files, ngspice and output folder")
@@ -479,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", help="experiment config file")
     check.add_argument("--out", default=None, help="the output folder the run would write")
     check.add_argument("--scheduler", default=None, help="the Dask scheduler the run would use (its handshake is checked)")
-    check.add_argument("--workers", type=_count(1), default=None, help="the local Dask workers the run would start")
+    check.add_argument("--workers", type=_workers, default=None, help="the local Dask workers the run would start")
     check.add_argument("--batch-store", default=None, help="where the run would keep finished ngspice batches")
     check.set_defaults(func=_cmd_check)
 
@@ -510,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--append", action="store_true",
                        help="add this sweep's points to a store that belongs to another sweep")
     sweep.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (default: a LocalCluster)")
-    sweep.add_argument("--workers", type=_count(1), default=None, help="LocalCluster worker processes (default: cores)")
+    sweep.add_argument("--workers", type=_workers, default=None, help="LocalCluster worker processes (default: cores)")
     sweep.add_argument("--serial", action="store_true", help="run in this process, without Dask")
     sweep.add_argument("--fail-fast", action="store_true", help="stop at the first failing point")
     sweep.add_argument("--export", action="append", help="also write the table to this .csv or .parquet (repeatable)")
@@ -555,6 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--max-test", type=int, default=None, help="use at most this many test images")
     rep.add_argument("--verify-images", type=_count(0), default=4, help="test images run in ngspice per plan (default 4)")
     rep.add_argument("--tiny", action="store_true", help="a seconds-long setting (digits, 64x12x8x10) for checks")
+    rep.add_argument("--timeout-s", type=_seconds, default=None,
+                     help="time limit of each ngspice run, s (default 3600); past it the plan's verification fails "
+                          "(exit 3) and its native results are kept")
     rep.set_defaults(func=_cmd_reproduce)
 
     im = sub.add_parser("imac", help="run a published IMAC-Sim network (W1.csv.., B1.csv..) on its hardware: natively, and a sample in ngspice")
@@ -566,6 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--max-images", type=_count(1), default=None)
     im.add_argument("--wire-scale", type=float, default=1.0, help="multiply the 9 nm wire resistances (default 1)")
     im.add_argument("--verify-images", type=_count(0), default=2, help="images also run in ngspice (default 2; 0: none)")
+    im.add_argument("--timeout-s", type=_seconds, default=None,
+                    help="time limit of each ngspice run, s (default 3600); past it the verification fails (exit 3) "
+                         "and the native results are kept")
     im.set_defaults(func=_cmd_imac)
 
     info = sub.add_parser("info", help="show versions and the ngspice found")

@@ -296,3 +296,67 @@ def test_a_model_file_is_not_trained():
     assert loaded.train_s == 0.0 and trained.train_s > 0.0 and loaded.native_s == trained.native_s
     np.testing.assert_allclose(trained.train_s, preflight_module.TRAIN_S_PER_IMAGE_WEIGHT_EPOCH * 100 * (64 * 6 + 6 * 10),
                                rtol=1e-12, atol=0.0)
+
+
+def test_a_tiled_read_time_checked_in_ngspice_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    # run.py no longer refuses it after training: preflight, the first step of every run, does
+    data = _merge({"wires": {"r_row_ohm": 1.0, "r_col_ohm": 1.0, "c_row_f": 1e-15, "c_col_f": 1e-15},
+                   "simulation": {"t_read_s": 2e-11, "t_step_s": 1e-13, "mode": "tiled", "verify_images": 2}})
+    _caught_by_check_and_run(tmp_path, monkeypatch, capsys, data,
+                             r"simulation.t_read_s=2e-11 with simulation.mode='tiled': ngspice checks a read time on "
+                             r"the fully-analog network transient; set simulation.verify_images = 0")
+
+
+# ------------------------------------------------------------------ one preflight per run
+def _count_preflights(monkeypatch) -> list[RunFlags | None]:
+    """Wrap ``preflight`` wherever it is called from (the CLI imports it from its module, run.py holds its own name);
+    returns the list each call appends its ``flags`` to."""
+    import pyims.experiment.run as run_module
+
+    calls: list[RunFlags | None] = []
+    real = preflight_module.preflight
+
+    def counted(cfg, out_dir=None, flags=None):
+        calls.append(flags)
+        return real(cfg, out_dir, flags)
+
+    monkeypatch.setattr(preflight_module, "preflight", counted)
+    monkeypatch.setattr(run_module, "preflight", counted)
+    return calls
+
+
+@pytest.mark.parametrize("flags", [(), ("--batch-store", "store")], ids=["no flags", "--batch-store"])
+def test_a_run_checks_once_with_its_flags(tmp_path, monkeypatch, flags):
+    monkeypatch.chdir(tmp_path)
+    path = _write(tmp_path, _merge({}))
+    calls = _count_preflights(monkeypatch)
+    assert main(["run", str(path), "--out", "out", *flags]) == 0
+    assert calls == [RunFlags(batch_store="store" if flags else None)]
+    assert (tmp_path / "out" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("argv", [["check"], ["run", "--dry-run"]], ids=["check", "dry-run"])
+def test_check_and_dry_run_call_the_same_preflight_once(tmp_path, monkeypatch, argv):
+    path = _write(tmp_path, _merge({}))
+    calls = _count_preflights(monkeypatch)
+    assert main([*argv, str(path), "--batch-store", str(tmp_path / "store")]) == 0
+    assert calls == [RunFlags(batch_store=str(tmp_path / "store"))]
+
+
+def test_run_experiment_checks_once_and_its_cluster_stands_for_the_flags(tmp_path, monkeypatch):
+    from pyims.experiment.run import run_experiment
+    from pyims.inference.spice_batches import SpiceCluster
+
+    cfg = parse_config(_merge({}))
+    calls = _count_preflights(monkeypatch)
+    run_experiment(cfg, tmp_path / "out", show_progress=False)
+    assert calls == [None]
+    (tmp_path / "store").write_text("x")
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match=r"--batch-store .*store' exists and is not a folder"):
+        run_experiment(cfg, tmp_path / "out2", cluster=SpiceCluster(store_dir=tmp_path / "store"))
+    assert calls[1:] == [RunFlags(batch_store=tmp_path / "store")]
+    given = RunFlags(batch_store=tmp_path / "elsewhere")  # flags given win over the cluster's
+    with pytest.raises(AssertionError, match="training started"):  # the check passed: the run went on to train
+        run_experiment(cfg, tmp_path / "out3", cluster=SpiceCluster(store_dir=tmp_path / "store"), flags=given)
+    assert calls[2:] == [given]

@@ -230,3 +230,35 @@ def test_imac_flow_as_a_library_function(tmp_path):
     np.savetxt(tmp_path / "short_labels.csv", y[:4], delimiter=",", fmt="%d")
     with pytest.raises(DatasetError, match=r"has 10 images but .*short_labels.csv has 4 labels"):
         run_imac_network(tmp_path, tmp_path / "test_data.csv", tmp_path / "short_labels.csv", verify_images=0)
+
+
+@pytest.mark.ngspice
+def test_an_ngspice_timeout_keeps_the_native_results_and_exits_3(tmp_path, capsys):
+    """#25: ``pyims imac`` with ngspice past its time limit prints the native accuracies, says why the verification
+    failed and exits 3; the library call returns the same accuracies with ``verification_incomplete`` set."""
+    from pyims.cli import EXIT_VERIFICATION_FAILED, main
+    from pyims.experiment.imac_run import run_imac_network
+    from pyims.experiment.summary import VerificationIncomplete
+
+    rng = np.random.default_rng(11)
+    save_csv_weights(_binary_mlp(rng, (8, 6, 4, 3)), tmp_path)
+    np.savetxt(tmp_path / "test_data.csv", rng.uniform(-1, 1, size=(10, 8)), delimiter=",")
+    np.savetxt(tmp_path / "test_labels.csv", rng.integers(0, 3, size=10), delimiter=",", fmt="%d")
+    files = (tmp_path, tmp_path / "test_data.csv", tmp_path / "test_labels.csv")
+    plan = PartitionPlan(horizontal=(2, 1, 1), vertical=(1, 1, 1))
+    reference = run_imac_network(*files, plan=plan, verify_images=0)
+    res = run_imac_network(*files, plan=plan, verify_images=2, spice_timeout_s=0.001)
+    stopped = res.verification_incomplete
+    assert res.verification is None and isinstance(stopped, VerificationIncomplete)
+    assert stopped.status == "failed" and stopped.n_images == 2 and stopped.batch_store is None
+    assert stopped.reason.startswith("SimulationTimeout: ngspice did not finish within timeout_s=0.001")
+    assert (res.digital, res.analog) == (reference.digital, reference.analog)  # what was computed is kept
+    capsys.readouterr()
+    assert main(["imac", str(tmp_path), "--data", str(files[1]), "--labels", str(files[2]), "--horizontal", "2", "1", "1",
+                 "--vertical", "1", "1", "1", "--timeout-s", "0.001"]) == EXIT_VERIFICATION_FAILED
+    captured = capsys.readouterr()
+    assert f"analog (native, wires x1 the 9 nm geometry's) {100 * reference.analog.accuracy:.2f} %" in captured.out
+    err = [line for line in captured.err.splitlines() if line.startswith("pyims:")]
+    assert len(err) == 1 and err[0].startswith("pyims: verification FAILED: SimulationTimeout: ngspice did not finish "
+                                               "within timeout_s=0.001")
+    assert "(run directory kept: " in err[0] and err[0].endswith("; the native results above are whole")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,48 @@ def test_reproduce_refuses_an_unwritable_markdown_path_before_the_study(tmp_path
         md, want = blocker / "sub" / "report.md", r"--markdown .* cannot be written: no writable folder above it"
     assert main(["reproduce", "--tiny", "--out", str(tmp_path / "out"), "--markdown", str(md)]) == 2
     assert re.search(want, capsys.readouterr().err)
+
+
+@pytest.mark.ngspice
+def test_an_ngspice_timeout_keeps_the_study_and_exits_3(tmp_path, monkeypatch, capsys):
+    """#25: a timed-out ngspice sample marks each plan's verification failed; the training and native results, the
+    report and results.json are written, and the command exits 3 (a failed comparison)."""
+    from dataclasses import replace
+
+    import pyims.experiment.reproduce as reproduce
+    from pyims.cli import EXIT_VERIFICATION_FAILED
+    from pyims.experiment.summary import VerificationIncomplete
+
+    small = replace(reproduce.TINY, epochs=2, wire_scales=(0.0, 1.0), verify_images=1)
+    monkeypatch.setattr(reproduce, "TINY", small)
+    out, md = tmp_path / "rep", tmp_path / "rep.md"
+    assert main(["reproduce", "--tiny", "--timeout-s", "0.001", "--out", str(out), "--markdown", str(md)]) \
+        == EXIT_VERIFICATION_FAILED
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("pyims:")]
+    assert len(err) == 3 and all(re.match(r"pyims: verification \(plan .*\) FAILED: SimulationTimeout: ngspice did not "
+                                          r"finish within timeout_s=0.001", line) for line in err)
+    assert all(f"training and native results kept in {out / 'results.json'} and {md}" in line for line in err)
+    r = ReproductionResult.from_dict(json.loads((out / "results.json").read_text()))
+    reference = _without_ngspice(small, tmp_path / "ref")
+    assert set(r.plans) == set(reference.plans) and r.software_accuracy == reference.software_accuracy
+    for label, e in r.plans.items():
+        stopped = e.spice_incomplete
+        assert e.spice is None and isinstance(stopped, VerificationIncomplete)
+        assert stopped.status == "failed" and stopped.n_images == 1
+        assert stopped.reason.startswith("SimulationTimeout: ngspice did not finish within timeout_s=0.001")
+        assert (Path(stopped.run_dir) / "circuit.cir").is_file()  # the evidence is kept
+        ref = reference.plans[label]  # the same training and native results as a run without ngspice
+        assert [p.accuracy for p in e.sweep] == [p.accuracy for p in ref.sweep]
+        assert (e.digital_accuracy, e.accuracy) == (ref.digital_accuracy, ref.accuracy)
+    text = md.read_text()
+    assert text.count("| 1 | **verification failed**: SimulationTimeout: ngspice did not finish within "
+                      "timeout_s=0.001") == 3
+    assert "| unpartitioned |" in text and (out / "accuracy_vs_wire_r.png").is_file()
+
+
+def _without_ngspice(settings, out):
+    from dataclasses import replace
+
+    from pyims.experiment.reproduce import run_reproduction
+
+    return run_reproduction(replace(settings, verify_images=0), out)

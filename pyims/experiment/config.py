@@ -195,6 +195,11 @@ class SimulationSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < lo:
                 raise SpecError(f"simulation.{name}={value!r} must be an integer >= {lo} ({what})")
+        from pyims.spec.analysis import MAX_DRAWS
+
+        if self.repeats > MAX_DRAWS:
+            raise SpecError(f"simulation.repeats={self.repeats!r} must be at most {MAX_DRAWS:,} (each draw maps and runs the "
+                            "network again); a few hundred draws give a tight spread")
         if self.repeats == 1 and self.repeat_seed != 0:
             raise SpecError(f"simulation.repeat_seed={self.repeat_seed!r} has no effect with simulation.repeats = 1 (the one "
                             "run uses device.seed, device.variation_seed and adc.seed); set simulation.repeats = 2 or more, "

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pyims.compare import AccuracyStats, SpiceVerification, accuracy_stats
-from pyims.errors import DatasetError
+from pyims.errors import DatasetError, SpecError
+from pyims.experiment.summary import VerificationIncomplete
 from pyims.spec import PartitionPlan
 
 __all__ = ["ImacRunResult", "run_imac_network", "load_imac_test_data"]
@@ -24,7 +25,9 @@ class ImacRunResult:
         n_images: test images run natively.
         wire_scale_ratio: the wires, as multiples of the 9 nm geometry's.
         digital / analog: accuracy of the ideal +-1 network and of the circuit (native, exact).
-        verification: the ngspice sample against native, or ``None`` when none was asked for.
+        verification: the ngspice sample against native, or ``None`` when none was asked for or it did not finish.
+        verification_incomplete: why the ngspice sample did not finish (an ngspice error, a run past
+            ``spice_timeout_s``, Ctrl-C), or ``None``; ``digital`` and ``analog`` are whole either way.
     """
 
     layer_sizes: tuple[int, ...]
@@ -34,6 +37,7 @@ class ImacRunResult:
     digital: AccuracyStats
     analog: AccuracyStats
     verification: SpiceVerification | None
+    verification_incomplete: VerificationIncomplete | None = None
 
 
 def load_imac_test_data(
@@ -81,9 +85,11 @@ def run_imac_network(
     max_images: int | None = None,
     wire_scale_ratio: float = 1.0,
     verify_images: int = 2,
+    spice_timeout_s: float | None = 3600.0,
 ) -> ImacRunResult:
     """Characterise the neuron, load the network (``W1.csv``.., ``B1.csv``..), run it natively, verify
-    the first ``verify_images`` images in ngspice."""
+    the first ``verify_images`` images in ngspice (each ngspice run within ``spice_timeout_s``). A verification that
+    fails, times out or is interrupted keeps the native results: ``verification_incomplete`` says why."""
     from pyims.characterize import characterize_neuron
     from pyims.inference.simulate import simulate
     from pyims.inference.verify import verify_against_ngspice
@@ -102,11 +108,16 @@ def run_imac_network(
     u = np.sign(data)  # as IMAC-Sim binarises: +-0.8 V, and a pixel of exactly 0 stays at 0 V
     native = simulate(net, u, options=NativeOptions(workers=None))
     k = min(verify_images, u.shape[0])
-    verification = None
+    verification, stopped = None, None
     if k > 0:
-        verification, _ = verify_against_ngspice(net, u, native, np.arange(k))
+        try:
+            verification, _ = verify_against_ngspice(net, u, native, np.arange(k), timeout_s=spice_timeout_s)
+        except SpecError:  # a setting the verification cannot take: the caller's error, not the check's
+            raise
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - recorded in the result, named on the console
+            stopped = VerificationIncomplete.of(exc, k)
     return ImacRunResult(
         layer_sizes=mlp.layer_sizes, partitions=plan.describe(mlp.layer_sizes), n_images=int(u.shape[0]),
         wire_scale_ratio=wire_scale_ratio, digital=accuracy_stats(mlp.logits(u), y),
-        analog=accuracy_stats(native.logits, y), verification=verification,
+        analog=accuracy_stats(native.logits, y), verification=verification, verification_incomplete=stopped,
     )

@@ -15,7 +15,7 @@ of every ``run_experiment``) checks what the config's own validation cannot see:
 * the command line's ``RunFlags`` (``--scheduler`` answers, ``--workers`` has Dask, ``--batch-store``
   can be written);
 * a memory estimate of the largest tile and of a read time's grid against this machine's memory,
-  and a ``RunEstimate`` of the run's time.
+  the resized dataset against ``MAX_ARRAY_BYTES``, and a ``RunEstimate`` of the run's time.
 
 Every independent check runs: one failure is raised as its own typed error naming the field, the value
 and the fix; several as one ``ConfigError`` listing each, one per line. ``pyims check``, ``pyims run``
@@ -34,11 +34,15 @@ from pyims.errors import ConfigError, DatasetError, ModelFileError, PyimsError, 
 from pyims.experiment.config import ExperimentConfig
 
 __all__ = ["PreflightReport", "preflight", "check_network_fits", "check_model_fits", "BYTES_PER_UNKNOWN",
-           "physical_memory_bytes", "load_config_model", "RunFlags", "RunEstimate", "DatasetFacts", "estimate_run"]
+           "physical_memory_bytes", "load_config_model", "RunFlags", "RunEstimate", "DatasetFacts", "estimate_run",
+           "MAX_LOCAL_WORKERS"]
 
 #: Measured peak memory per unknown node of a tile's native solve (512x512 tile, 0.52M unknowns:
 #: 1.2 GB peak, docs/performance.md), rounded up.
 BYTES_PER_UNKNOWN = 2500
+#: The most local Dask worker processes ``--workers`` may start (all start at once); a larger cluster is a
+#: ``--scheduler``'s.
+MAX_LOCAL_WORKERS = 256
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,13 +117,15 @@ def load_config_model(cfg: ExperimentConfig):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DatasetFacts:
-    """What the dataset will be, known before it is loaded: image shape ``(H, W)`` after ``resize``, classes, and the
-    images of each split (after ``max_train`` / ``max_test``)."""
+    """What the dataset will be, known before it is loaded: image shape ``(H, W)`` after ``resize``, classes, the
+    images of each split (after ``max_train`` / ``max_test``), and ``n_loaded``, the images loaded (and resized) before
+    those keep their subsets."""
 
     image_shape: tuple[int, int]
     n_classes: int
     n_train: int
     n_test: int
+    n_loaded: int = 0
 
 
 def _dataset_facts(cfg: ExperimentConfig, checks: list[str]) -> DatasetFacts:
@@ -137,7 +143,8 @@ def _dataset_facts(cfg: ExperimentConfig, checks: list[str]) -> DatasetFacts:
     checks.append(f"dataset: arrays {path}: {n_train} train / {n_test} test images {shape[0]}x{shape[1]}, "
                   f"{n_classes} classes")
     return DatasetFacts(image_shape=tuple(d.resize or shape), n_classes=n_classes,
-                        n_train=min(n_train, d.max_train or n_train), n_test=min(n_test, d.max_test or n_test))
+                        n_train=min(n_train, d.max_train or n_train), n_test=min(n_test, d.max_test or n_test),
+                        n_loaded=n_train + n_test)
 
 
 def _table_facts(cfg: ExperimentConfig) -> DatasetFacts:
@@ -149,7 +156,21 @@ def _table_facts(cfg: ExperimentConfig) -> DatasetFacts:
     n_train, n_test = counts if isinstance(counts, tuple) else (counts - round(counts * d.test_fraction),
                                                                 round(counts * d.test_fraction))
     return DatasetFacts(image_shape=tuple(d.resize or IMAGE_SHAPES[d.name]), n_classes=N_CLASSES[d.name],
-                        n_train=min(n_train, d.max_train or n_train), n_test=min(n_test, d.max_test or n_test))
+                        n_train=min(n_train, d.max_train or n_train), n_test=min(n_test, d.max_test or n_test),
+                        n_loaded=n_train + n_test)
+
+
+def _check_resized_size(cfg: ExperimentConfig, facts: DatasetFacts) -> None:
+    """ConfigError when ``dataset.resize`` makes the loaded images (float64 pixels, every image of the dataset: the
+    subsets are kept after resizing) larger than ``pyims.data.arrays.MAX_ARRAY_BYTES``."""
+    from pyims.data.arrays import MAX_ARRAY_BYTES
+
+    h, w = facts.image_shape
+    n_bytes = 8 * facts.n_loaded * h * w
+    if n_bytes > MAX_ARRAY_BYTES:
+        raise ConfigError(f"dataset.resize={[h, w]}: {facts.n_loaded:,} images of {h}x{w} pixels hold "
+                          f"{n_bytes / 2**30:,.1f} GiB as pyims loads them, more than {MAX_ARRAY_BYTES / 2**30:.0f} GiB; "
+                          "use a smaller dataset.resize (each pixel is a crossbar row)")
 
 
 def _layer_shapes(cfg: ExperimentConfig, facts: DatasetFacts):
@@ -289,8 +310,9 @@ class RunFlags:
 
     def __post_init__(self) -> None:
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
-                                         or self.workers < 1):
-            raise ConfigError(f"--workers {self.workers!r} must be an integer >= 1")
+                                         or not 1 <= self.workers <= MAX_LOCAL_WORKERS):
+            raise ConfigError(f"--workers {self.workers!r} must be an integer in 1..{MAX_LOCAL_WORKERS} (local worker "
+                              "processes, all started at once); for a larger cluster start one and give --scheduler")
 
 
 def _check_flags(cfg: ExperimentConfig, flags: RunFlags, checks: list[str]) -> None:
@@ -457,6 +479,8 @@ def preflight(cfg: ExperimentConfig, out_dir: str | os.PathLike[str] | None = No
     facts = problems.run(_dataset_facts, cfg, checks)
     if facts is None and cfg.dataset.name != "arrays":  # the files are missing, but the shapes are known
         facts = _table_facts(cfg)
+    if facts is not None and cfg.dataset.resize is not None:
+        problems.run(_check_resized_size, cfg, facts)
     sim = cfg.simulation
     topology = as_topology(sim.mode)
     if sim.t_read_s is not None:

@@ -32,7 +32,7 @@ from pyims.characterize import LogisticFit, NeuronCurve, characterize_neuron
 from pyims.compare import SpiceVerification, accuracy_stats, agreement
 from pyims.data import load_dataset
 from pyims.errors import SpecError
-from pyims.experiment.summary import SCHEMA_VERSION, DatasetInfo, Provenance, build_typed
+from pyims.experiment.summary import SCHEMA_VERSION, DatasetInfo, Provenance, VerificationIncomplete, build_typed
 from pyims.inference.simulate import simulate
 from pyims.inference.verify import verify_against_ngspice
 from pyims.spec.simulator import NativeOptions
@@ -99,6 +99,11 @@ class ReproductionSettings:
     preset: ImacPreset = field(default_factory=ImacPreset)
 
     def __post_init__(self) -> None:
+        try:  # the training's sizes (epochs, hidden widths, batch) are bounded as a config's are, before any work
+            TrainSpec(hidden=self.hidden, epochs=self.epochs, learning_rate=self.learning_rate, batch_size=self.batch_size,
+                      seed=self.seed, surrogate_width_ratio=self.surrogate_width_ratio)
+        except SpecError as exc:
+            raise SpecError(f"reproduce: {exc}") from exc
         if 1.0 not in self.wire_scales or 0.0 not in self.wire_scales:
             raise SpecError("ReproductionSettings.wire_scales must include 0 (no wires) and 1 (the geometry's)")
         if any(s < 0 for s in self.wire_scales):
@@ -135,7 +140,9 @@ class PlanResult:
         software_network_accuracy: the software model mapped as it is, geometry wires.
         no_wires_accuracy / accuracy: the circuit-trained network without wires / with geometry wires.
         breaks_at_scale: first wire scale 5 points below no wires (``None``: not within the sweep).
-        spice: the ngspice sample (``None`` when none was asked for).
+        spice: the ngspice sample (``None`` when none was asked for, or when it did not finish).
+        spice_incomplete: why the ngspice sample did not finish (an ngspice error, a run past
+            ``spice_timeout_s``), or ``None``; the plan's training and native results are whole either way.
     """
 
     plan: str
@@ -147,6 +154,7 @@ class PlanResult:
     accuracy: float
     breaks_at_scale: float | None
     spice: SpiceVerification | None = None
+    spice_incomplete: VerificationIncomplete | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -290,17 +298,24 @@ def _reproduce(s: ReproductionSettings, out: Path, progress) -> ReproductionResu
             say(f"{label}: wires x{scale:g} -> accuracy {sweep[-1].accuracy:.4f}")
             if scale == 1.0:
                 native_at_1 = res
-        spice = None
+        spice, stopped = None, None
         if s.verify_images > 0:
-            k = s.verify_images
-            spice, _ = verify_against_ngspice(net.on(wires=geometry), u_test[:k], native_at_1, np.arange(min(k, u_test.shape[0])),
-                                              timeout_s=s.spice_timeout_s)
-            say(f"{label}: ngspice vs native max relative difference {spice.max_rel_diff:.2e}")
+            k = min(s.verify_images, u_test.shape[0])
+            try:  # a failed or timed-out ngspice sample keeps the plan's training and native results
+                spice, _ = verify_against_ngspice(net.on(wires=geometry), u_test[:k], native_at_1, np.arange(k),
+                                                  timeout_s=s.spice_timeout_s)
+            except SpecError:  # a setting the verification cannot take: the study's error, not the check's
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded in results.json and the report, named on the console
+                stopped = VerificationIncomplete.of(exc, k)
+                say(f"{label}: ngspice verification FAILED ({stopped.reason}); the native results are kept")
+            else:
+                say(f"{label}: ngspice vs native max relative difference {spice.max_rel_diff:.2e}")
         result.plans[label] = PlanResult(
             plan=plan.describe(sizes), sweep=sweep, train_time_s=plan_train_s,
             digital_accuracy=_accuracy(digital[-1], y_test), software_network_accuracy=_accuracy(plain.logits, y_test),
             no_wires_accuracy=sweep[0].accuracy, accuracy=next(p.accuracy for p in sweep if p.wire_scale_ratio == 1.0),
-            breaks_at_scale=_break_point(sweep), spice=spice,
+            breaks_at_scale=_break_point(sweep), spice=spice, spice_incomplete=stopped,
         )
     result.total_time_s = time.perf_counter() - t_start
     result.provenance = Provenance.here(curve.ngspice_version)
@@ -434,6 +449,10 @@ def format_report(result: ReproductionResult, command: str, image_dir: str) -> s
         if v is not None:
             lines.append(f"| {label} | {v.n_images} | {v.max_rel_diff:.2e} | {v.n_same_prediction}/{v.n_images} | "
                          f"{v.seconds_per_image:.1f} |")
+        elif e.spice_incomplete is not None:  # the native results above stand; the check did not finish
+            why = e.spice_incomplete.reason.replace("|", "\\|")
+            lines.append(f"| {label} | {e.spice_incomplete.n_images} | **verification {e.spice_incomplete.status}**: "
+                         f"{why} | - | - |")
     lines += [
         "",
         "ngspice runs the same netlist with the transistor-level neurons; native uses their measured",

@@ -18,7 +18,7 @@ from pyims import __version__
 from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_errors, sample_index
 from pyims.data import Dataset, load_dataset
 from pyims.experiment.config import ExperimentConfig
-from pyims.experiment.preflight import check_model_fits, check_network_fits, load_config_model, preflight
+from pyims.experiment.preflight import PreflightReport, RunFlags, check_model_fits, check_network_fits, load_config_model, preflight
 from pyims.experiment.progress import progress_bar
 from pyims.experiment.summary import (
     ModelInfo,
@@ -39,7 +39,7 @@ from pyims.experiment.summary import (
     TileInfo,
     VerificationIncomplete,
 )
-from pyims.errors import SimulationError, SpecError
+from pyims.errors import SpecError
 from pyims.hardware import Hardware
 from pyims.inference import NetworkResult
 from pyims.inference.simulate import simulate
@@ -117,10 +117,8 @@ def _read_time(cfg: ExperimentConfig, net: MappedNetwork, dc_logits: np.ndarray,
     settled outputs the DC run gave. ``energy=False``: no transient energy (a further Monte Carlo draw)."""
     from pyims.experiment.summary import ReadTimeInfo, ReadTimePoint
     from pyims.inference.read_time import NativeReadTime
-    from pyims.inference.simulate import check_read_time_wires
 
-    sim = cfg.simulation
-    check_read_time_wires(net.wires)
+    sim = cfg.simulation  # preflight made sure the wires hold capacitance and no read draws fresh noise
     analysis = _read_spec(cfg)
     in_time = net.topology.one_circuit_in_time  # settling and energy follow the waveforms of one circuit
     dc_accuracy = accuracy_stats(dc_logits, y, sim.tie_atol).accuracy
@@ -198,31 +196,27 @@ def _native_run(cfg: ExperimentConfig, net: MappedNetwork, u: np.ndarray, y: np.
     return analog, dc, net, read_time
 
 
-def _verification_stopped(exc: BaseException, n_images: int, cluster) -> VerificationIncomplete:
-    """What the summary says of an ngspice verification that ``exc`` stopped (a ``KeyboardInterrupt``: interrupted;
-    anything else: failed); the error's traceback goes to the log at INFO (``pyims -v``)."""
-    interrupted = isinstance(exc, KeyboardInterrupt)
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
-    reason = "interrupted (Ctrl-C / SIGINT)" if interrupted else f"{type(exc).__name__}: {first}"
-    rundir = getattr(exc, "rundir", None) if isinstance(exc, SimulationError) else None
-    store = None if cluster is None else str(cluster.store_dir)
-    log.info("ngspice verification %s: %s; the training and native results are kept%s", "interrupted" if interrupted
-             else "failed", reason, f" (finished batches in {store}: a re-run resumes)" if store else "", exc_info=exc)
-    return VerificationIncomplete(status="interrupted" if interrupted else "failed", reason=reason, n_images=n_images,
-                                  run_dir=str(rundir) if rundir is not None else None, batch_store=store)
+def _flags_of(cluster) -> RunFlags | None:
+    """The ``RunFlags`` a ``SpiceCluster`` stands for (its scheduler, workers and batch store), or ``None``."""
+    if cluster is None:
+        return None
+    return RunFlags(scheduler=cluster.scheduler, workers=cluster.n_workers, batch_store=cluster.store_dir)
 
 
 def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, show_progress: bool | None = None,
-                   cluster=None) -> ExperimentResult:
+                   cluster=None, flags: RunFlags | None = None) -> ExperimentResult:
     """Run ``cfg``; write the report into ``out_dir`` when given (see ``docs/outputs.md``).
 
-    Everything is checked first (``pyims.experiment.preflight``): a bad setting fails in seconds,
-    before data are loaded or a network trained. An ngspice verification that fails (an ngspice error, a run past
+    Everything is checked first, once: ``preflight(cfg, out_dir, flags)`` -- the very check ``pyims check`` and
+    ``pyims run --dry-run`` make -- with the command line's ``flags`` (``--scheduler``, ``--workers``,
+    ``--batch-store``; without them, those of ``cluster``). A bad setting fails in seconds, before data are loaded or
+    a network trained. An ngspice verification that fails (an ngspice error, a run past
     ``simulation.timeout_s``, a lost worker) or is interrupted (Ctrl-C) does not discard the training and native
     results: the report is written with ``summary.spice_verification_incomplete`` saying why, and a re-run with a
     ``cluster`` resumes from the batches already stored.
     """
-    preflight(cfg, out_dir)
+    checked: PreflightReport = preflight(cfg, out_dir, flags if flags is not None else _flags_of(cluster))
+    log.info("checked %r: %s", cfg.name, "; ".join(checked.checks))
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     d = cfg.dataset
@@ -286,11 +280,9 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
             from pyims.experiment.config import config_key
 
             run_key = f"{config_key(cfg)}-{sim.mode}"
-        # with a read time, the same read in ngspice: one network transient per image, in this process
+        # with a read time, the same read in ngspice: one network transient per image, in this process (preflight
+        # refused a read time checked on the tiled topology)
         analysis = _read_spec(cfg) if read_time is not None else None
-        if analysis is not None and not net.topology.one_circuit_in_time:
-            raise SpecError('ngspice checks a read time on the fully-analog network transient; with simulation.mode = "tiled" '
-                            "set simulation.verify_images = 0 (the tiled read time is tested against ngspice tile transients)")
         batched = cluster if read_time is None else None
         t0 = time.perf_counter()
         try:  # whatever stops the ngspice check, the training and native results above are kept
@@ -304,7 +296,8 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
         except SpecError:  # a setting the verification cannot take: the config's error, not the check's
             raise
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - recorded in the summary, named on the console
-            incomplete = _verification_stopped(exc, int(spice_index.size), batched)
+            incomplete = VerificationIncomplete.of(exc, spice_index.size,
+                                                   batch_store=None if batched is None else str(batched.store_dir))
         timing["ngspice_s"] = spice.wall_time_s if spice is not None else time.perf_counter() - t0
 
     tie = sim.tie_atol

@@ -11,12 +11,14 @@ a reader of version 1 may ignore it and a file written before it reads back with
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyims.compare import AccuracyStats, Agreement, LayerError, SpiceVerification
+from pyims.errors import SimulationError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -38,6 +40,8 @@ __all__ = [
     "ExperimentSummary",
     "build_typed",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Version of the ``summary.json`` layout; bumped on any incompatible change (new optional sections are not one).
 SCHEMA_VERSION = 1
@@ -427,6 +431,22 @@ class VerificationIncomplete:
     n_images: int
     run_dir: str | None = None
     batch_store: str | None = None
+
+    @classmethod
+    def of(cls, exc: BaseException, n_images: int, *, batch_store: str | None = None) -> "VerificationIncomplete":
+        """What a report says of a verification of ``n_images`` that ``exc`` stopped (a ``KeyboardInterrupt``:
+        interrupted; anything else: failed; a ``SimulationError`` names its kept run directory); the error's traceback
+        goes to the log at INFO (``pyims -v``)."""
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
+        reason = "interrupted (Ctrl-C / SIGINT)" if interrupted else f"{type(exc).__name__}: {first}"
+        rundir = exc.rundir if isinstance(exc, SimulationError) else None
+        log.info(
+            "ngspice verification %s: %s; the training and native results are kept%s",
+            "interrupted" if interrupted else "failed", reason,
+            f" (finished batches in {batch_store}: a re-run resumes)" if batch_store else "", exc_info=exc)
+        return cls(status="interrupted" if interrupted else "failed", reason=reason, n_images=int(n_images),
+                   run_dir=str(rundir) if rundir is not None else None, batch_store=batch_store)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -21,12 +21,15 @@ import numpy as np
 from pyims.errors import SpecError
 from pyims.spec._checks import nonnegative, positive
 
-__all__ = ["Analysis", "Dc", "ReadAt", "Tran", "Repeat", "DEFAULT_STEPS", "MAX_STEPS", "draw_seeds"]
+__all__ = ["Analysis", "Dc", "ReadAt", "Tran", "Repeat", "DEFAULT_STEPS", "MAX_STEPS", "MAX_DRAWS", "draw_seeds"]
 
 #: Grid steps up to the read time when ``t_step_s`` is not given (at least this many).
 DEFAULT_STEPS = 200
 #: The most grid steps a read time may take (memory and time grow with them).
 MAX_STEPS = 200_000
+#: The most draws a ``Repeat`` (``simulation.repeats``) may take: each maps and runs the network again, and their seeds
+#: and outputs are held at once.
+MAX_DRAWS = 10_000
 
 
 class Analysis:
@@ -234,6 +237,9 @@ class Repeat(Analysis):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
                 raise SpecError(f"Repeat.{name}={value!r} must be an integer >= {lo}")
             object.__setattr__(self, name, int(value))
+        if self.n > MAX_DRAWS:
+            raise SpecError(f"Repeat.n={self.n!r} draws is too many (at most {MAX_DRAWS:,}); the spread of a few hundred "
+                            "draws is already tight")
 
     @property
     def seeds(self) -> tuple[int, ...]:
