@@ -1,6 +1,6 @@
 """Build step: ship the top-level ``circuits/`` (the subcircuit library's source of truth) inside the
 package as ``pyims/circuits/``, ``examples/`` as ``pyims/_examples/`` and ``tests/golden/`` as
-``pyims/_golden/`` (``pyims.shipped``), so a wheel or a non-editable install finds them from any
+``pyims/_golden/`` and the Markdown pages of ``docs/`` as ``pyims/_docs/`` (``pyims.shipped``), so a wheel or a non-editable install finds them from any
 folder. Everything else is in pyproject.toml."""
 
 from pathlib import Path
@@ -20,6 +20,10 @@ class BuildPyWithCircuits(build_py):
         for src in sorted((ROOT / "circuits").iterdir()):
             if src.suffix in (".sub", ".md"):
                 self.copy_file(str(src), str(target / src.name))
+        docs = Path(self.build_lib) / "pyims" / "_docs"  # the Markdown pages (`pyims docs NAME`), not the figures
+        docs.mkdir(parents=True, exist_ok=True)
+        for src in sorted((ROOT / "docs").glob("*.md")):
+            self.copy_file(str(src), str(docs / src.name))
         for folder, name in (("examples", "_examples"), ("tests/golden", "_golden")):
             root = ROOT / folder
             for src in sorted(root.rglob("*")):

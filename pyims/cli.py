@@ -146,8 +146,24 @@ def _print_preflight(cfg, out: Path | None, flags=None) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    from pyims.errors import SpecError
     from pyims.experiment import load_config
+    from pyims.sweeps.spec import is_sweep_file
 
+    if is_sweep_file(args.config):  # a sweep spec (``[axes]``): checked point by point, as ``pyims sweep --dry-run``
+        not_for_a_sweep = [f"--{name.replace('_', '-')}" for name in ("out", "workers", "batch_store")
+                           if getattr(args, name) is not None]
+        if not_for_a_sweep:
+            raise SpecError(f"{' and '.join(not_for_a_sweep)}: what one experiment's run would use, but {args.config} "
+                            f"is a sweep file (its points go into its store); check it without: pyims check {args.config}")
+        from pyims.sweeps import load_sweep
+
+        spec = load_sweep(args.config)
+        if args.scheduler:
+            from pyims.dask_client import check_scheduler
+
+            check_scheduler(args.scheduler)
+        return _print_sweep_check(spec)
     cfg = load_config(args.config)
     return _print_preflight(cfg, Path(args.out) if args.out else None, _run_flags(args))
 
@@ -262,6 +278,15 @@ def _cmd_netlist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_sweep_check(spec) -> int:
+    """Every distinct config of the sweep ``spec`` through preflight (``pyims sweep --dry-run`` and ``pyims check`` on a
+    sweep file); prints the one-line summary."""
+    from pyims.sweeps.run import check_sweep
+
+    print(f"pyims {__version__} sweep {spec.name!r}: {spec.n_points} points, {check_sweep(spec)} distinct configs: ok")
+    return 0
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from pyims.experiment.progress import progress_bar
     from pyims.sweeps import ResultStore, load_sweep
@@ -273,10 +298,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
         check_scheduler(args.scheduler)
     if args.dry_run:
-        from pyims.sweeps.run import check_sweep
-
-        print(f"pyims {__version__} sweep {spec.name!r}: {spec.n_points} points, {check_sweep(spec)} distinct configs: ok")
-        return 0
+        return _print_sweep_check(spec)
     store = ResultStore(args.store or Path("pyims-sweeps") / spec.name)
     how = "serially" if args.serial else (f"on {args.scheduler}" if args.scheduler else "on a local Dask cluster")
     print(f"pyims {__version__} sweep {spec.name!r}: {spec.n_points} points ({' x '.join(str(len(v)) for _, v in spec.axes)}), {how}")
@@ -314,6 +336,21 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     for name, why in report.skipped:
         print(f"skipped {name}: {why}")
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from pyims.shipped import doc_names, doc_path
+
+    if not args.name:
+        for name in doc_names():
+            lines = doc_path(name).read_text(encoding="utf-8").splitlines()
+            title = next((l.lstrip("# ").strip() for l in lines if l.startswith("#")), "")
+            print(f"  {name:<16} {title}")
+        print("pyims docs NAME prints a page (--path: where it is)")
+        return 0
+    path = doc_path(args.name)
+    print(path if args.path else path.read_text(encoding="utf-8"), end="\n" if args.path else "")
     return 0
 
 
@@ -401,7 +438,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"dataset: {d.name}, {d.n_train} training and {d.n_test} test images"
           + (" (the --tiny setting: a pipeline check, not the study)" if args.tiny else ""))
     print(f"software {100 * result.software_accuracy:.2f} %; analog with geometry wires: " + "; ".join(
-        f"{k} {100 * e.accuracy:.2f} % (digital {100 * e.digital_accuracy:.2f} %)" for k, e in result.plans.items()))
+        f"{k} {100 * e.accuracy:.2f} % (no-wire circuit {100 * e.digital_accuracy:.2f} %)" for k, e in result.plans.items()))
     note = chance_note(result.software_accuracy, d.n_classes)
     if note:
         print(f"warning: software {note}; the network did not learn this data (more epochs, or a larger "
@@ -442,7 +479,7 @@ def _cmd_imac(args: argparse.Namespace) -> int:
 #: The optional backends ``pyims info`` reports: (import name, what it gives, what its absence costs, how to get it).
 OPTIONAL_BACKENDS = (
     ("sksparse.cholmod", "CHOLMOD: every tile's port matrices from one factorization",
-     "the native solver factors with SuperLU and solves once per port: 3.8-9x slower tile builds (docs/performance.md)",
+     "the native solver factors with SuperLU and solves once per port: 3.8-9x slower tile builds (pyims docs performance)",
      'pip install "pyims-spice[fast]" (needs libsuitesparse-dev)'),
     ("PySpice", "the PySpice backend (ngspice as a shared library)", "backend='pyspice' is unavailable; the ngspice "
      "executable backend (the default) is unaffected", "pip install PySpice (and libngspice)"),
@@ -498,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="output directory (default ./pyims-runs/<name>)")
     run.add_argument("--verify-images", type=_count_or_all, default=None,
                      help="images also run through ngspice, N or all; given here, they run as resumable batches on a "
-                          "Dask cluster (docs/cluster.md)")
+                          "Dask cluster (pyims docs cluster)")
     run.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler for the ngspice batches")
     run.add_argument("--workers", type=_workers, default=None, help="local Dask workers for the ngspice batches (default: cores)")
     run.add_argument("--batch-store", default=None, help="where finished ngspice batches are kept (default: OUT.spice-batches)")
@@ -506,8 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="only check the config, files, ngspice and output folder")
     run.set_defaults(func=_cmd_run)
 
-    check = sub.add_parser("check", help="check an experiment config before running it (fields, files, ngspice, output, memory)")
-    check.add_argument("config", help="experiment config file")
+    check = sub.add_parser("check", help="check an experiment config before running it (fields, files, ngspice, output, "
+                           "memory); a sweep file (with [axes]) is checked point by point, as sweep --dry-run does")
+    check.add_argument("config", help="experiment config or sweep file")
     check.add_argument("--out", default=None, help="the output folder the run would write")
     check.add_argument("--scheduler", default=None, help="the Dask scheduler the run would use (its handshake is checked)")
     check.add_argument("--workers", type=_workers, default=None, help="the local Dask workers the run would start")
@@ -554,17 +592,31 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default=None, help="output folder (default STORE/plots)")
     plot.set_defaults(func=_cmd_plot)
 
+    docs = sub.add_parser("docs", help="list the documentation pages that ship with pyims, or print one (pyims docs cluster)")
+    docs.add_argument("name", nargs="?", default=None, help="a page, e.g. cluster or docs/cluster.md")
+    docs.add_argument("--path", action="store_true", help="print where the page is instead of its text")
+    docs.set_defaults(func=_cmd_docs)
     examples = sub.add_parser("examples", help="copy the example configs and models that ship with pyims into DIR")
     examples.add_argument("dir", help="folder to copy them into (created)")
     examples.add_argument("--force", action="store_true", help="overwrite example files that exist there")
     examples.set_defaults(func=_cmd_examples)
 
     golden = sub.add_parser("golden", help="check or update the golden waveforms (tests/golden)")
-    golden.add_argument("action", choices=("check", "update"))
-    golden.add_argument("names", nargs="*", help="cases (default: all)")
-    golden.add_argument("--dir", default=None, help="golden directory (default: tests/golden of the checkout, else the "
-                        "goldens shipped with the package, which update never writes)")
-    golden.add_argument("--plots", default="golden-diffs", help="where diff plots of failures go (default ./golden-diffs)")
+    golden_dir_help = ("golden directory (default: tests/golden of the checkout, else the goldens shipped with the "
+                       "package, which update never writes)")
+    golden_plots_help = "where diff plots of failures go (default ./golden-diffs)"
+    golden.add_argument("--dir", default=None, help=golden_dir_help)
+    golden.add_argument("--plots", default="golden-diffs", help=golden_plots_help)
+    golden_actions = golden.add_subparsers(dest="action", required=True, metavar="{check,update}")
+    for action, what in (("check", "re-simulate the cases and compare them with the goldens"),
+                         ("update", "re-simulate the cases in ngspice and rewrite their goldens")):
+        # one parser per action, so that the cases parse before or after the options (``golden update --dir DIR
+        # NAME`` as well as ``golden update NAME --dir DIR``); the options given here win over those given before
+        # the action (``golden --dir DIR update NAME``), absent ones leave those alone
+        act = golden_actions.add_parser(action, help=what)
+        act.add_argument("names", nargs="*", help="cases (default: all)")
+        act.add_argument("--dir", default=argparse.SUPPRESS, help=golden_dir_help)
+        act.add_argument("--plots", default=argparse.SUPPRESS, help=golden_plots_help)
     golden.set_defaults(func=_cmd_golden)
 
     ch = sub.add_parser("characterize", help="DC-sweep a neuron subcircuit in ngspice and fit its transfer curve")
@@ -576,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--out", default=None, help="write the curve to this CSV")
     ch.set_defaults(func=_cmd_characterize)
 
-    rep = sub.add_parser("reproduce", help="reproduce the reference study on IMAC-Sim hardware (docs/reproduction.md)")
+    rep = sub.add_parser("reproduce", help="reproduce the reference study on IMAC-Sim hardware (pyims docs reproduction)")
     rep.add_argument("--out", default="pyims-reproduction", help="output folder (default ./pyims-reproduction)")
     rep.add_argument("--markdown", default=None, help="write the report here (default OUT/report.md)")
     rep.add_argument("--dataset", choices=("mnist5k", "mnist", "digits"), default="mnist5k")

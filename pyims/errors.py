@@ -22,6 +22,7 @@ __all__ = [
     "RawFileError",
     "NgspiceVersionWarning",
     "InputRangeWarning",
+    "AdcCalibrationWarning",
     "ConfigError",
     "DatasetError",
     "ChecksumError",
@@ -151,6 +152,21 @@ class ConvergenceError(SimulationError):
 
 class NgspiceVersionWarning(UserWarning):
     """The ngspice in use is older than 42 or lacks KLU: large crossbars will be very slow."""
+
+
+class AdcCalibrationWarning(UserWarning):
+    """An ADC whose ranges (or correction) were not fixed was calibrated on the images of this very call
+    (``pyims.infer``): the outputs depend on the batch; ``pyims.calibrate`` fixes them once.
+
+    Attributes:
+        n_images: the images it was calibrated on.
+        adc: the converter as calibrated and run (a ``pyims.Adc``), or ``None``.
+    """
+
+    def __init__(self, message: str, *, n_images: int, adc=None) -> None:
+        super().__init__(message)
+        self.n_images = n_images
+        self.adc = adc
 
 
 class InputRangeWarning(UserWarning):

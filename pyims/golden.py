@@ -381,7 +381,7 @@ def update_golden(name: str, directory: str | os.PathLike[str] | None = None) ->
     if is_installed_copy(directory):
         raise GoldenError(f"{directory} is the installed package's copy of the goldens, which pyims never writes (it "
                           "would compare the installed code with itself); give a folder of yours: "
-                          "pyims golden update --dir DIR")
+                          f"pyims golden update {name} --dir DIR")
     directory.mkdir(parents=True, exist_ok=True)
     arrays = case.run()
     info = find_ngspice()

@@ -11,7 +11,8 @@ Sweeps (a ``ResultStore``'s table):
 * ``accuracy_vs_wire_r``: accuracy against wire resistance, one line per partition plan. It stands for
   ``accuracy_vs_axis`` of the swept wire resistance, which ``plot_store`` therefore does not draw (the two were
   the same lines with worse labels).
-* ``partition_heatmap``: accuracy over layer-1 (horizontal, vertical) partition counts.
+* ``partition_heatmap``: accuracy over layer-1 (horizontal, vertical) partition counts. ``plot_store`` skips it
+  (saying why) when an ``accuracy_heatmap`` over the partition plans is drawn: its cells would be a row of that one.
 * ``error_vs_array_size``: layer-1 pre-activation error against the layer-1 tile size (cells).
 
 One tile: ``ir_drop_heatmap`` draws an ``IrDropMap`` (``pyims.experiment.ir_drop`` computes it). One experiment's
@@ -22,7 +23,8 @@ Every function takes data and returns its ``matplotlib.figure.Figure``, drawn in
 ``pyims.figures`` (a column wide, text >= 7 pt, Okabe-Ito lines, viridis / cividis maps, cell numbers in the
 colour of higher contrast) inside ``matplotlib.rc_context``: the global backend and ``rcParams`` are never
 touched. Given ``path``, a function also writes the figure there as PNG and PDF. Axis, legend and tick labels
-are words with units (``axis_label``, ``value_label``), never config keys or JSON. ``plot_store`` writes all
+are words with units (``axis_label``, ``value_label``), never config keys or JSON; so are file names
+(``figure_slug``: ``accuracy_heatmap_partitions_vs_wire_r``, ``accuracy_vs_adc_resolution``). ``plot_store`` writes all
 that apply to a result store (``pyims plot STORE``) and says which it skipped and why.
 Points whose configs differ in a field are never averaged together: lines and cells are split by every
 differing config field (``ResultStore.table``'s ``config.*`` columns).
@@ -56,7 +58,8 @@ if TYPE_CHECKING:
     from pyims.experiment.ir_drop import IrDropMap
 
 __all__ = ["accuracy_vs_axis", "accuracy_heatmap", "accuracy_vs_time", "accuracy_vs_time_figure", "accuracy_vs_wire_r",
-           "partition_heatmap", "error_vs_array_size", "ir_drop_heatmap", "plot_store", "PlotReport", "axis_label", "value_label", "FIELDS"]
+           "partition_heatmap", "error_vs_array_size", "ir_drop_heatmap", "plot_store", "PlotReport", "axis_label", "value_label", "FIELDS",
+           "SLUGS", "figure_slug"]
 
 #: Human names of config fields and result columns: ``name -> (words, unit)``; unit "" for a category.
 #: Fields not listed are named from their key (``_field``): section and words, the unit from the suffix.
@@ -127,6 +130,29 @@ def _field(name: str) -> tuple[str, str]:
             break
     words = " ".join(w for w in (section.replace(".", " "), leaf.replace("_", " ")) if w)
     return words[:1].upper() + words[1:], unit
+
+
+#: Short file-name words of fields whose words are long: ``accuracy_vs_wire_r``, not ``..._wire_resistance_per_segment``.
+SLUGS: dict[str, str] = {
+    "wires.r_row_ohm+wires.r_col_ohm": "wire_r",
+    "wires.r_row_ohm": "row_wire_r",
+    "wires.r_col_ohm": "column_wire_r",
+    "wires.c_row_f+wires.c_col_f": "wire_c",
+    "wires.c_row_f": "row_wire_c",
+    "wires.c_col_f": "column_wire_c",
+    "device.t_since_program_s": "time_since_programming",
+}
+
+
+def figure_slug(name: str) -> str:
+    """A field in a figure's file name: its words (``SLUGS``, else ``axis_label``'s words without their bracketed
+    part), lower case joined by ``_`` -- ``partitions`` -> ``partitions``, ``adc.bits`` -> ``adc_resolution``, the
+    swept wire resistance -> ``wire_r``; never the config key."""
+    name = name.removeprefix("config.")
+    if name in SLUGS:
+        return SLUGS[name]
+    words = re.sub(r"\(.*?\)", " ", _field(name)[0]).lower()
+    return re.sub(r"[^a-z0-9]+", "_", words).strip("_") or "field"
 
 
 def axis_label(name: str) -> str:
@@ -543,24 +569,29 @@ def plot_store(store, out_dir: str | os.PathLike[str], *, ir_drop: "IrDropMap | 
         report.figures[name] = fig
 
     for axis in axes:
-        slug = axis.replace("+", "_and_").replace(".", "_")
         if axis == TIME_AXIS:  # time since programming: on a log axis
-            attempt("accuracy_vs_time_since_programming", lambda: accuracy_vs_time(ok))
+            attempt(f"accuracy_vs_{figure_slug(axis)}", lambda: accuracy_vs_time(ok))
         elif axis != wire:  # the wire resistance: accuracy_vs_wire_r below
-            attempt(f"accuracy_vs_{slug}", lambda a=axis: accuracy_vs_axis(ok, a))
+            attempt(f"accuracy_vs_{figure_slug(axis)}", lambda a=axis: accuracy_vs_axis(ok, a))
+    partition_maps = []  # accuracy heatmaps with a partition axis: every record's cell, at every wire R
     for x_axis, y_axis in itertools.combinations(axes, 2):
-        slug = f"{x_axis}__{y_axis}".replace("+", "_and_").replace(".", "_")
-        attempt(f"heatmap_{slug}", lambda a=x_axis, b=y_axis: accuracy_heatmap(ok, a, b))
+        name = f"accuracy_heatmap_{figure_slug(x_axis)}_vs_{figure_slug(y_axis)}"
+        attempt(name, lambda a=x_axis, b=y_axis: accuracy_heatmap(ok, a, b))
+        if name in report.figures and any(a.startswith("partition") for a in (x_axis, y_axis)):
+            partition_maps.append(name)
     if len(axes) < 2:
         report.skipped.append(("heatmap", f"needs two swept fields; this store sweeps {len(axes)}"))
     if wire is not None:
         attempt("accuracy_vs_wire_r", lambda: accuracy_vs_wire_r(ok))
     else:
         report.skipped.append(("accuracy_vs_wire_r", "no wire resistance was swept"))
-    if ok["layer1_h"].nunique() > 1 or ok["layer1_v"].nunique() > 1:
-        attempt("partition_heatmap", lambda: partition_heatmap(ok))
-    else:
+    if not (ok["layer1_h"].nunique() > 1 or ok["layer1_v"].nunique() > 1):
         report.skipped.append(("partition_heatmap", "layer 1 has one partition plan in every record"))
+    elif partition_maps:  # its cells would be one row of that heatmap again (the largest wire R's)
+        report.skipped.append(("partition_heatmap", f"its cells are already in {partition_maps[0]} (each plan's "
+                               "accuracy at every swept value)"))
+    else:
+        attempt("partition_heatmap", lambda: partition_heatmap(ok))
     if ok["layer1_tile_rows"].nunique() > 1 or ok["layer1_tile_cols"].nunique() > 1:
         attempt("error_vs_array_size", lambda: error_vs_array_size(ok))
     else:

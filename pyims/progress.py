@@ -44,8 +44,10 @@ class LineProgress:
     """Progress as lines of text on ``stream``: ``desc: 40% (8/20), 2.3/s, 0:05 left [postfix]``.
 
     ``total`` may be ``None`` (then counts and rate only). A line is written when ``interval_s``
-    has passed since the last one, and at the end when any time has passed since the last line.
-    ``clock`` is injectable for tests.
+    has passed since the last one, and once at the end (``close``, however often it is called -- a ``with``
+    block and an explicit ``close()``) when the work ran past ``interval_s`` and the final count or postfix is
+    not already the last line written: a log never shows the same final state twice. ``clock`` is injectable for
+    tests.
     """
 
     def __init__(self, total: int | None, desc: str, *, stream: TextIO | None = None, interval_s: float = LINE_INTERVAL_S,
@@ -56,6 +58,8 @@ class LineProgress:
         self._start = self._last = clock()
         self._postfix = ""
         self._lines = 0
+        self._written: tuple[int, str] | None = None  # (count, postfix) of the last line written
+        self._closed = False
 
     def line(self) -> str:
         elapsed = self._clock() - self._start
@@ -79,6 +83,7 @@ class LineProgress:
         self.stream.flush()
         self._last = self._clock()
         self._lines += 1
+        self._written = (self.n, self._postfix)
 
     def update(self, n: int = 1) -> None:
         self.n += n
@@ -95,6 +100,11 @@ class LineProgress:
             self._write()
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._written == (self.n, self._postfix):
+            return  # the last line already shows the final state
         if self._lines or self._clock() - self._start >= self.interval_s:
             self._write()
 

@@ -1,8 +1,10 @@
-"""What the package ships besides code: the example configs and models, and the golden waveforms.
+"""What the package ships besides code: the example configs and models, the golden waveforms and the docs.
 
 In a checkout they are ``examples/`` and ``tests/golden/`` at the top of the repository; a wheel
 carries copies as package data (``pyims/_examples``, ``pyims/_golden``, made by ``setup.py``), so
-``pyims examples DIR`` and ``pyims golden check`` work from a wheel in an empty folder. The
+``pyims examples DIR`` and ``pyims golden check`` work from a wheel in an empty folder. The Markdown
+pages of ``docs/`` ship as ``pyims/_docs`` (their figures stay in the repository): ``pyims docs NAME``
+prints one, so every "see docs/NAME.md" a message gives can be read from a wheel. The
 installed copies are read, never written (``pyims golden update`` needs a folder of the user's).
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from pyims.errors import SpecError
 
-__all__ = ["examples_dir", "golden_dir", "in_checkout", "copy_examples"]
+__all__ = ["examples_dir", "golden_dir", "docs_dir", "doc_names", "doc_path", "in_checkout", "copy_examples"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _CHECKOUT = _PACKAGE.parent
@@ -36,6 +38,32 @@ def golden_dir() -> Path:
     """The golden waveforms: the checkout's ``tests/golden``, else the package's copy (read only)."""
     checkout = _CHECKOUT / "tests" / "golden"
     return checkout if in_checkout() and checkout.is_dir() else _PACKAGE / "_golden"
+
+
+def docs_dir() -> Path:
+    """The Markdown docs: the checkout's ``docs/``, else the package's copy."""
+    checkout = _CHECKOUT / "docs"
+    return checkout if in_checkout() and checkout.is_dir() else _PACKAGE / "_docs"
+
+
+def doc_names() -> list[str]:
+    """The pages ``pyims docs`` knows, e.g. ``["adc", "architecture", ...]`` (file names without ``.md``)."""
+    folder = docs_dir()
+    return sorted(p.stem for p in folder.glob("*.md")) if folder.is_dir() else []
+
+
+def doc_path(name: str) -> Path:
+    """The page ``name`` (``"cluster"``, ``"cluster.md"`` or ``"docs/cluster.md"``); SpecError listing the pages
+    (with the closest names) otherwise."""
+    import difflib
+
+    stem = Path(str(name)).name.removesuffix(".md")
+    names = doc_names()
+    if stem not in names:
+        close = difflib.get_close_matches(stem, names, n=3)
+        hint = f" -- did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise SpecError(f"no doc page {name!r}{hint}; the pages: {', '.join(names) or '(none found: reinstall pyims)'}")
+    return docs_dir() / f"{stem}.md"
 
 
 def is_installed_copy(path: Path) -> bool:

@@ -57,7 +57,7 @@ def test_without_inl_or_correction_the_converter_is_todays():
     net = map_network(_mlp(), pyims.Hardware(plan=PLAN, topology="tiled", adc=adc))
     zz = np.random.default_rng(1).normal(size=(4, 6))
     np.testing.assert_array_equal(net.digital_out(0, zz), zz)
-    assert adc.describe() == "5-bit ADC (fs 2, offset sigma 0.7 LSB, gain sigma 0.03)"
+    assert adc.describe() == "5-bit ADC (fixed ranges, fs 2, offset sigma 0.7 LSB, gain sigma 0.03)"
 
 
 # ---------------------------------------------------------------- threshold tables
@@ -80,7 +80,7 @@ def test_a_measured_table_converts_by_hand(tmp_path):
     table_read, digest = read_inl_file(path, 2)
     np.testing.assert_array_equal(table_read, [-1.25, 0.25, 0.25])
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert adc.describe() == f"2-bit ADC (fs 1, INL from curve.csv (sha256 {digest[:12]}))"
+    assert adc.describe() == f"2-bit ADC (fixed ranges, fs 1, INL from curve.csv (sha256 {digest[:12]}))"
 
 
 def test_an_ideal_table_is_the_staircase():
@@ -500,3 +500,19 @@ def test_native_and_ngspice_read_the_same_codes_with_inl(run_root, topology, neu
     assert verification.passed
     no_inl = NativeNetwork(net.on(adc=replace(net.adc, inl_sigma_lsb=0.0))).run(x)
     assert np.max(np.abs(no_inl.logits - native.logits)) > 0.5 * lsb
+
+
+def test_describe_says_whether_the_ranges_are_fixed():
+    """#26 bug F: an ADC whose ranges are not fixed is calibrated on each run's images (its results depend on the
+    batch); it is not described as "calibrated". After ``pyims.calibrate`` its ranges are fixed, and it says so."""
+    adc = Adc(bits=8)
+    assert adc.describe() == "8-bit ADC (ranges calibrated on each run's images)"
+    hw = pyims.Hardware(plan=PLAN, topology="tiled", adc=adc)
+    assert "8-bit ADC (ranges calibrated on each run's images)" in hw.describe() and "fixed" not in hw.describe()
+    x = np.random.default_rng(2).uniform(size=(6, 12))
+    fixed = pyims.calibrate(_mlp(), x, hw).adc
+    fs = fixed.full_scale_norm
+    assert fixed.calibrated and isinstance(fs, tuple) and len(fs) == 2
+    assert fixed.describe() == f"8-bit ADC (fixed ranges, fs {fs[0]:.3g}/{fs[1]:.3g})"
+    corrected = Adc(bits=6, full_scale_norm=1.0, correction="float")
+    assert corrected.describe() == "6-bit ADC (fixed ranges, fs 1, float correction calibrated on each run's images)"

@@ -277,12 +277,61 @@ def test_the_estimate_grows_with_epochs_and_images():
     assert base.total_s == pytest.approx(base.train_s + base.native_s + base.read_time_s + base.ngspice_s, rel=1e-12)
 
 
-def test_the_read_time_estimate_grows_with_steps():
-    wires = {"r_row_ohm": 1.0, "r_col_ohm": 1.0, "c_row_f": 1e-15, "c_col_f": 1e-15}
-    short = _estimate({"wires": wires, "simulation": {"t_read_s": 2e-11, "t_step_s": 1e-13}})
-    long = _estimate({"wires": wires, "simulation": {"t_read_s": 8e-11, "t_step_s": 1e-13}})
-    assert short.read_time_s > 0.0
-    np.testing.assert_allclose(long.read_time_s / short.read_time_s, 801 / 201, rtol=1e-9, atol=0.0)  # grid samples
+READ_WIRES = {"r_row_ohm": 1.0, "r_col_ohm": 1.0, "c_row_f": 1e-15, "c_col_f": 1e-15}
+
+
+def _read_time_estimate(t_read_s: float, *, cholmod: bool, hidden: int = 6, mode: str = "analog"):
+    """The estimate of a 64-h-10 read time on a 8x8 dataset with ``t_step_s`` 1e-13 (``t_read_s / 1e-13 + 1`` steps)."""
+    from pyims.experiment.preflight import DatasetFacts
+
+    cfg = parse_config(_merge({"wires": READ_WIRES, "train": {"hidden": [hidden]},
+                               "simulation": {"t_read_s": t_read_s, "t_step_s": 1e-13, "mode": mode}}))
+    facts = DatasetFacts(image_shape=(8, 8), n_classes=10, n_train=60, n_test=20)
+    shapes = ((64, hidden), (hidden, 10))
+    return estimate_run(cfg, facts, shapes, cfg.partitions.resolve_shapes(shapes), trains=True, tile_bytes=0,
+                        cholmod=cholmod)
+
+
+@pytest.mark.parametrize("cholmod", [True, False], ids=["cholmod", "superlu"])
+def test_the_read_time_estimate_grows_with_steps(cholmod):
+    short, mid, long = (_read_time_estimate(t, cholmod=cholmod) for t in (2e-11, 4e-11, 8e-11))  # 201, 401, 801 steps
+    assert 0.0 < short.read_time_kernels_s < short.read_time_s
+    assert short.read_time_s < mid.read_time_s < long.read_time_s
+    # the kernels: a fixed part (factorizations, first steps) plus a cost per step -- affine in the grid's samples
+    np.testing.assert_allclose(long.read_time_kernels_s - mid.read_time_kernels_s,
+                               2 * (mid.read_time_kernels_s - short.read_time_kernels_s), rtol=1e-9, atol=0.0)
+    per_step = (mid.read_time_kernels_s - short.read_time_kernels_s) / 200
+    fixed = short.read_time_kernels_s - 201 * per_step
+    assert per_step > 0.0 and 0.0 < fixed < 0.1 * short.read_time_kernels_s  # at 201 steps the steps dominate
+    assert short.kernel_backend == ("cholmod" if cholmod else "superlu")
+
+
+def test_the_read_time_estimate_is_larger_without_cholmod_and_says_so():
+    # 784 -> 100 -> 10 in one tile per layer: big enough that CHOLMOD factors the first layer (>= SCHUR_MIN_UNKNOWNS)
+    fast = _read_time_estimate(4e-11, cholmod=True, hidden=100)
+    slow = _read_time_estimate(4e-11, cholmod=False, hidden=100)
+    assert slow.read_time_kernels_s > 5 * fast.read_time_kernels_s
+    np.testing.assert_allclose(fast.kernel_superlu_ratio, slow.read_time_kernels_s / fast.read_time_kernels_s,
+                               rtol=1e-12, atol=0.0)
+    np.testing.assert_allclose(slow.read_time_s - slow.read_time_kernels_s, fast.read_time_s - fast.read_time_kernels_s,
+                               rtol=1e-12, atol=0.0)  # running the kernels does not factor anything
+    ratio = f"~{fast.kernel_superlu_ratio:.0f}x"
+    assert re.search(rf"assume CHOLMOD .*without it they would take {re.escape(ratio)} longer", fast.describe())
+    assert re.search(rf"assume SuperLU: without CHOLMOD \(pip install \"pyims-spice\[fast\]\"\) they take "
+                     rf"{re.escape(ratio)} longer", slow.describe())
+    # no read time, no word on the backend
+    assert "CHOLMOD" not in _estimate({}).describe()
+
+
+def test_the_read_time_kernel_estimate_follows_the_measured_constants():
+    """One 64x6 + 6x10 network, one tile per layer, adjoint kernels (tiled: no energy): the formula by hand."""
+    est = _read_time_estimate(2e-11, cholmod=True, mode="tiled")
+    superlu = preflight_module.READ_TIME_KERNEL_S_PER_UNKNOWN_RHS["superlu"], \
+        preflight_module.READ_TIME_KERNEL_S_PER_STEP_UNKNOWN_RHS["superlu"]
+    # both layers are under SCHUR_MIN_UNKNOWNS (2 x 65 x 12 = 1,560 and 2 x 7 x 20 = 280): SuperLU either way
+    want = sum(2 * (n_in + 1) * 2 * n_out * min(n_in + 1, n_out) * (superlu[0] + superlu[1] * 201)
+               for n_in, n_out in ((64, 6), (6, 10)))
+    np.testing.assert_allclose(est.read_time_kernels_s, want, rtol=1e-12, atol=0.0)
 
 
 def test_a_model_file_is_not_trained():

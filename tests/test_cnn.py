@@ -11,7 +11,7 @@ from onnx_graphs import tiny_cnn  # noqa: E402
 
 import pyims  # noqa: E402
 from pyims.components.adc import Adc  # noqa: E402
-from pyims.errors import ConfigError, SpecError  # noqa: E402
+from pyims.errors import AdcCalibrationWarning, ConfigError, SpecError  # noqa: E402
 from pyims.inference import NativeNetwork, SpiceNetwork  # noqa: E402
 from pyims.inference.infer import map_model  # noqa: E402
 from pyims.model import Model, load_model  # noqa: E402
@@ -138,7 +138,8 @@ def test_adc_calibration_is_the_largest_partial_sum_per_layer(cnn_paths):
     assert len(adc.full_scale_norm) == 3
     out = native.run(x).logits
     assert _rel(out, pyims.infer(load_model(cnn_paths["relu"]), x)) < 0.2  # 6 bits: close, not equal
-    more = pyims.infer(load_model(cnn_paths["relu"]), x, mode="analog", plan=PLAN, adc=Adc(bits=14))
+    with pytest.warns(AdcCalibrationWarning):  # calibrated on these images, and said so
+        more = pyims.infer(load_model(cnn_paths["relu"]), x, mode="analog", plan=PLAN, adc=Adc(bits=14))
     assert _rel(more, pyims.infer(load_model(cnn_paths["relu"]), x)) < 1e-3
 
 

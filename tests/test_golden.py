@@ -137,3 +137,44 @@ def test_the_docs_count_the_golden_cases():
     words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
     text = (Path(__file__).resolve().parents[1] / "docs" / "transient.md").read_text()
     assert f"reference waveforms of {words[len(CASES)]} circuits" in text
+
+
+@pytest.mark.ngspice
+def test_cli_takes_the_cases_before_or_after_the_options(tmp_path, capsys, monkeypatch):
+    """#26 bug D: ``golden update --dir DIR NAME`` (the refusal's hint) and ``golden check --dir DIR NAME`` parse as the
+    other orders do; the refusal of the installed copy names a command that works, as printed."""
+    import shlex
+
+    import pyims.shipped as shipped
+
+    fake_pkg = tmp_path / "site" / "pyims"
+    (fake_pkg / "_golden").mkdir(parents=True)
+    monkeypatch.setattr(shipped, "_PACKAGE", fake_pkg)
+    monkeypatch.setattr(shipped, "_CHECKOUT", tmp_path / "site")  # an installed package
+    capsys.readouterr()
+    assert main(["golden", "update", "neuron_sigmoid_transfer"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("give a folder of yours: pyims golden update neuron_sigmoid_transfer --dir DIR"), err
+    hint = err.rsplit("give a folder of yours: ", 1)[1]
+    d = tmp_path / "mine"
+    argv = [str(d) if word == "DIR" else word for word in shlex.split(hint)]
+    assert argv[0] == "pyims" and main(argv[1:]) == 0  # the hint, as printed
+    assert sorted(p.name for p in d.iterdir()) == ["neuron_sigmoid_transfer.json", "neuron_sigmoid_transfer.npz"]
+    (d / "neuron_sigmoid_transfer.npz").unlink()
+    assert main(["golden", "update", "--dir", str(d), "neuron_sigmoid_transfer"]) == 0  # options first
+    assert (d / "neuron_sigmoid_transfer.npz").exists()
+    capsys.readouterr()
+    plots = str(tmp_path / "p")
+    for argv in (["golden", "check", "--dir", str(d), "neuron_sigmoid_transfer"],
+                 ["golden", "check", "neuron_sigmoid_transfer", "--dir", str(d), "--plots", plots],
+                 ["golden", "check", "--plots", plots, "--dir", str(d), "neuron_sigmoid_transfer"],
+                 ["golden", "--dir", str(d), "check", "neuron_sigmoid_transfer"]):
+        assert main(argv) == 0, argv
+        out = capsys.readouterr().out
+        assert out.startswith("ok   neuron_sigmoid_transfer") and out.count("ok ") == 1, (argv, out)  # that case only
+    assert main(["golden", "--dir", str(tmp_path / "none"), "check", "--dir", str(d), "neuron_sigmoid_transfer"]) == 0
+    assert main(["golden", "--dir", str(d), "check", "--dir", str(tmp_path / "none"), "neuron_sigmoid_transfer"]) == 2
+    assert "is missing; create it with `pyims golden update neuron_sigmoid_transfer`" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["golden", "--dir", str(d)])  # no action
+    assert "required: {check,update}" in capsys.readouterr().err

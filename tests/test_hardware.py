@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import pyims
-from pyims.errors import SpecError
+from pyims.errors import AdcCalibrationWarning, SpecError
 from pyims.hardware import Auto, FullyAnalog, Tiled
 from pyims.mapping import map_network
 from pyims.model import MLP, NeuronSpec
@@ -95,8 +95,9 @@ def test_tiled_and_fully_analog_agree_without_wires_and_differ_with_them():
 def test_the_legacy_keywords_give_what_the_hardware_gives():
     mlp, x = _mlp(), _x()
     adc = pyims.Adc(bits=5)
-    new = pyims.infer(mlp, x, hardware=pyims.Hardware(wires=WIRES, plan=PLAN, adc=adc, topology="tiled"))
-    old = pyims.infer(mlp, x, mode="analog", wires=WIRES, plan=PLAN, adc=adc, circuit="tiled")
+    with pytest.warns(AdcCalibrationWarning):  # both calibrate the ADC on these images (and say so)
+        new = pyims.infer(mlp, x, hardware=pyims.Hardware(wires=WIRES, plan=PLAN, adc=adc, topology="tiled"))
+        old = pyims.infer(mlp, x, mode="analog", wires=WIRES, plan=PLAN, adc=adc, circuit="tiled")
     np.testing.assert_array_equal(new, old)
 
 
@@ -314,7 +315,8 @@ def test_calibrated_hardware_gives_an_image_the_same_outputs_alone_and_in_any_ba
         alone = pyims.infer(mlp, x[k : k + 1], hardware=fixed)
         np.testing.assert_allclose(alone, batch[k : k + 1], rtol=1e-12, atol=1e-12 * np.abs(batch).max())
     # without calibrating once, each call calibrates on its own images: one image alone reads otherwise
-    drift = [np.abs(pyims.infer(mlp, x[k : k + 1], hardware=hw) - batch[k : k + 1]).max() for k in range(x.shape[0])]
+    with pytest.warns(AdcCalibrationWarning, match=r"calibrated them on its 1 image\(s\)"):
+        drift = [np.abs(pyims.infer(mlp, x[k : k + 1], hardware=hw) - batch[k : k + 1]).max() for k in range(x.shape[0])]
     assert max(drift) > 1e-3 * np.abs(batch).max()
     with pytest.raises(SpecError, match=r"hardware is a dict; pass a pyims.Hardware"):
         pyims.calibrate(mlp, x, {})

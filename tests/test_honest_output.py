@@ -84,3 +84,32 @@ def test_info_lists_every_optional_backend_and_what_its_absence_costs(capsys, mo
     cholmod = next(line for line in out.splitlines() if "sksparse.cholmod" in line)
     assert " no " in cholmod and "3.8-9x slower" in cholmod and 'pyims-spice[fast]' in cholmod
     assert {m for m, *_ in OPTIONAL_BACKENDS} >= {"sksparse.cholmod", "PySpice", "dask.distributed", "onnx"}
+
+
+def test_a_latency_some_images_never_reach_is_not_printed_as_inf(tmp_path):
+    """#26 bug C: with images that had not settled by the read time, the p99 settling time is "not reached" and the
+    unsettled share is said -- no "inf s" on the console."""
+    import dataclasses
+    import math
+
+    from pyims.experiment import parse_config, run_experiment
+    from pyims.experiment.report import format_settling, format_table
+
+    cfg = parse_config({
+        "dataset": {"name": "digits", "max_test": 40}, "train": {"hidden": [8], "epochs": 5},
+        "wires": {"r_row_ohm": 5.0, "r_col_ohm": 5.0, "r_driver_ohm": 50.0, "c_row_f": 3e-15, "c_col_f": 3e-15},
+        "simulation": {"t_read_s": 1.1e-10, "t_rise_s": 5e-12, "t_step_s": 1e-12, "verify_images": 0},
+    }, base_dir=tmp_path)
+    rt = run_experiment(cfg, None, show_progress=False).summary
+    text = format_table(rt)
+    rt = rt.read_time
+    assert 0.5 < rt.fraction_settled < 0.99 and not math.isfinite(rt.latency_s)  # the case: some never settle
+    assert " inf " not in text and "inf s" not in text
+    unsettled = f"{100 * (1 - rt.fraction_settled):.1f} %"
+    line = next(l for l in text.splitlines() if "settling:" in l)
+    assert line.startswith(f"  settling: p50 {rt.settling_s['p50']:.3g} s, p99 (latency) not reached: {unsettled} of "
+                           f"images had not settled by the read time 1.1e-10 s ({100 * rt.fraction_settled:.1f} % had)")
+    # every image settled: the percentiles are times
+    settled = dataclasses.replace(rt, latency_s=rt.settling_s["p50"], fraction_settled=1.0)
+    assert format_settling(settled) == (f"settling: p50 {rt.settling_s['p50']:.3g} s, p99 (latency) "
+                                        f"{rt.settling_s['p50']:.3g} s; 100.0 % of images settled by the read time")

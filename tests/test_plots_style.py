@@ -204,19 +204,65 @@ def test_small_text_is_found():
     assert ("x (V)", pytest.approx(4.0)) in small_text(wide)
 
 
+def _drawn_data(fig: Figure) -> tuple[frozenset, list[float]]:
+    """What a figure shows: its data lines (reference lines have no marker) and its heatmap cells' finite values."""
+    lines = frozenset(tuple(np.round(line.get_xydata(), 9).ravel()) for ax in fig.axes for line in ax.lines
+                      if line.get_marker() not in (None, "", "None"))
+    cells = sorted(np.round(v, 9) for ax in fig.axes for im in ax.images
+                   for v in np.asarray(im.get_array(), dtype=float).ravel() if np.isfinite(v))
+    return lines, cells
+
+
+def _within(part: list[float], whole: list[float]) -> bool:
+    """Every value of ``part`` (sorted, with repeats) among ``whole``'s."""
+    rest = list(whole)
+    for v in part:
+        if v not in rest:
+            return False
+        rest.remove(v)
+    return True
+
+
 def test_store_figures_are_not_near_duplicates(store, tmp_path):
+    """No figure of ``plot_store`` shows data another one shows already: its lines all among another's, or its
+    heatmap cells all among another's (a row of a heatmap drawn again as a heatmap of its own)."""
     report = plots.plot_store(store, tmp_path / "plots")
     assert "accuracy_vs_wire_r" in report.figures
     assert not any(name.startswith("accuracy_vs_wires_") for name in report.figures)  # drawn once, as accuracy_vs_wire_r
-    drawn = {}
-    for name, fig in report.figures.items():
-        lines = frozenset(tuple(np.round(line.get_xydata(), 9).ravel()) for ax in fig.axes for line in ax.lines
-                          if line.get_marker() not in (None, "", "None"))  # data lines (reference lines have none)
-        if lines:
-            same = [other for other, seen in drawn.items() if seen == lines]
-            assert not same, f"{name} draws the same lines as {same}"
-            drawn[name] = lines
-    assert len(drawn) >= 3
+    drawn = {name: _drawn_data(fig) for name, fig in report.figures.items()}
+    for name, (lines, cells) in drawn.items():
+        for other, (o_lines, o_cells) in drawn.items():
+            if other == name:
+                continue
+            assert not (lines and lines <= o_lines), f"{name} draws lines that {other} draws already"
+            assert not (cells and _within(cells, o_cells)), f"{name}'s cells are all in {other} already"
+    assert sum(1 for lines, _ in drawn.values() if lines) >= 3
+    # the partitions x wire R heatmap is drawn; the layer-1 partition heatmap (its 30 ohm row again) is not, and says why
+    assert "accuracy_heatmap_partitions_vs_wire_r" in report.figures and "partition_heatmap" not in report.figures
+    assert ("partition_heatmap", "its cells are already in accuracy_heatmap_partitions_vs_wire_r (each plan's accuracy "
+            "at every swept value)") in report.skipped
+
+
+def test_the_duplicate_check_catches_a_row_of_a_heatmap_drawn_again(store):
+    """What plot_store drew before: the partition heatmap at the largest wire R, beside the partitions x wire R one."""
+    df = store.table()
+    full = _drawn_data(plots.accuracy_heatmap(df, "partitions", "wires.r_row_ohm+wires.r_col_ohm"))[1]
+    row = _drawn_data(plots.partition_heatmap(df))[1]
+    assert len(row) == 2 and len(full) == 4 and _within(row, full) and not _within(full, row)
+
+
+def test_figure_file_names_are_words_not_config_keys(store, tmp_path):
+    report = plots.plot_store(store, tmp_path / "plots")
+    keys = [part.removeprefix("config.") for axis in store.table().attrs["swept"] for part in axis.split("+")]
+    raw = [form for key in keys for form in (key, key.replace(".", "_"), key.rpartition(".")[2]) if "_" in form or "." in form]
+    assert raw  # the store's sweep keys: wires.r_row_ohm, wires_r_row_ohm, r_row_ohm, ...
+    for path in report.written:
+        assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*\.(png|pdf)", path.name), path.name
+        assert not [form for form in raw if form in path.stem], path.name
+    assert {p.stem for p in report} == {"accuracy_vs_partitions", "accuracy_heatmap_partitions_vs_wire_r",
+                                        "accuracy_vs_wire_r", "error_vs_array_size"}
+    assert plots.figure_slug("adc.bits") == "adc_resolution" and plots.figure_slug("config.train.hidden") == "hidden_layers"
+    assert plots.figure_slug("device.t_since_program_s") == "time_since_programming"
 
 
 def test_read_time_run_draws_accuracy_against_read_time(read_time_run):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -35,7 +36,27 @@ def test_lines_give_percent_rate_and_time_left_at_the_interval():
     bar.close()
     lines = out.getvalue().splitlines()
     assert lines[1] == "native solves: 100% (20/20), 0.8/s, 0:25 elapsed [layer 1 tile (0, 0) 1024x1024: one factorization]"
-    assert len(lines) == 3  # the closing line repeats the final state
+    assert len(lines) == 2  # the final state was written by the last update: closing does not repeat it
+    bar.close()  # a second close (a ``with`` block around an explicit close) adds nothing either
+    assert out.getvalue().splitlines() == lines
+
+
+def test_the_final_line_is_written_once():
+    clock, out = Clock(), io.StringIO()
+    with LineProgress(2, "ngspice (tiled)", stream=out, interval_s=10.0, clock=clock) as bar:
+        clock.t = 6.0
+        bar.update()  # before the interval: no line
+        clock.t = 13.0
+        bar.update()  # past it: the 100% line
+    assert out.getvalue().splitlines() == ["ngspice (tiled): 100% (2/2), 0.154/s, 0:13 elapsed"]
+    out2 = io.StringIO()
+    with LineProgress(3, "native", stream=out2, interval_s=10.0, clock=clock) as bar:
+        clock.t = 25.0
+        bar.update(2)  # a line at 2/3
+        clock.t = 27.0
+        bar.update()  # 3/3, before the next interval: the closing line says it, once
+    lines = out2.getvalue().splitlines()
+    assert [line.split(":")[1].split(",")[0].strip() for line in lines] == ["67% (2/3)", "100% (3/3)"]
 
 
 def test_unknown_total_counts_and_short_work_stays_silent():
@@ -139,8 +160,12 @@ def test_read_time_reports_its_kernels_and_image_blocks(monkeypatch):
     monkeypatch.setattr(read_time.NativeReadTime, "CHUNK", 3)  # blocks of 3, 3 and 1 images
     blocks = pyims.infer(mlp, x, hardware=hw, analysis=pyims.ReadAt(1e-11))
     np.testing.assert_allclose(blocks, whole, rtol=1e-12, atol=1e-12 * np.abs(whole).max())
-    assert bars["read time: step kernels"][:4] == (2, None, pytest.approx(2.0), "layer")
-    assert bars["read time: step kernels"][4].getvalue().splitlines()[0] == "read time: step kernels: 50% (1/2), 1/s, 0:01 left"
+    (name,) = [k for k in bars if k.startswith("read time: step kernels")]
+    assert re.fullmatch(r"read time: step kernels \(\d+ steps, 2 layers\)", name)
+    total, enabled, delay, _, out = bars[name]  # weighted by each step's size: many updates, not one per layer
+    lines = out.getvalue().splitlines()
+    assert (enabled, delay) == (None, pytest.approx(2.0)) and total > 2 and len(lines) > 2
+    assert lines[-1].startswith(f"{name}: 100% ({total}/{total})")
     total, enabled, _, unit, out = bars["read time: images"]
     assert (total, enabled, unit) == (7, None, "image")
     assert out.getvalue().splitlines()[:2] == ["read time: images: 43% (3/7), 3/s, 0:01 left",
@@ -157,3 +182,23 @@ def test_a_solver_bar_waits_before_it_shows(monkeypatch):
     finally:
         bar.close()
     assert progress_bar(5, "native: images", enabled=False, delay_s=BAR_DELAY_S).disable  # one block: no bar
+
+
+@pytest.mark.ngspice
+def test_a_run_writes_each_bars_final_line_once(monkeypatch, tmp_path):
+    """``pyims run``'s bars (training, native, ngspice) on a log: every bar ends with one 100% line."""
+    import pyims.experiment.run as run_module
+    from pyims.experiment import parse_config, run_experiment
+
+    bars = _recorded_bars(monkeypatch, run_module)
+    cfg = parse_config({"name": "progress", "dataset": {"name": "digits", "max_test": 20},
+                        "train": {"hidden": [8], "epochs": 2},
+                        "simulation": {"verify_images": 2}}, base_dir=tmp_path)
+    run_experiment(cfg, None, show_progress=None)
+    spice = [d for d in bars if d.startswith("ngspice")]
+    assert spice, sorted(bars)
+    for desc, (total, *_, out) in bars.items():
+        lines = out.getvalue().splitlines()
+        if total:
+            assert sum("100%" in line for line in lines) == 1, (desc, lines)
+    assert bars[spice[0]][4].getvalue().splitlines()[-1].startswith(f"{spice[0]}: 100% (2/2)")

@@ -245,3 +245,62 @@ def test_native_read_time_against_the_golden_ngspice_waveforms():
         assert np.max(np.abs(res.output_t[i] - want)) <= READ_TIME_TOLERANCE_REL * np.max(np.abs(want))
     read = data["read_logits_norm"][0].reshape(res.logits.shape)
     assert _rel(res.logits, read) <= READ_TIME_TOLERANCE_REL
+
+
+# ------------------------------------------------------------------ progress of the kernel build
+def test_step_kernels_report_progress_at_every_step():
+    """The recursion reports after the factorizations, the DC solve and each of its K+1 steps, its units summing to
+    ``kernel_work``; the kernels are the same with or without the callback."""
+    from pyims.runners.lti import KERNEL_WORK_UNIT, kernel_work, layer_blocks, step_kernels
+
+    net = _net("ideal")
+    h, k_max = 2e-13, 40
+    for l, layer in enumerate(net.layers):
+        blocks = layer_blocks(net, l)
+        calls: list[int] = []
+        n_z = net.topology.partial_outputs(layer) * layer.n_out
+        kern = step_kernels(blocks, layer.n_rows, n_z, h, k_max, energy=False, progress=calls.append)
+        assert len(calls) == k_max + 3 and sum(calls) == kernel_work(blocks, k_max, energy=False)
+        unknowns = sum(b.l.shape[0] for b in blocks)
+        width = min(max(b.e.shape[1] for b in blocks), max(b.q.shape[0] for b in blocks))
+        assert calls[-1] == max(1, -(-unknowns * width // KERNEL_WORK_UNIT))  # one step: its size in work units
+        quiet = step_kernels(blocks, layer.n_rows, n_z, h, k_max, energy=False)
+        np.testing.assert_array_equal(kern.z_step, quiet.z_step)
+
+
+@pytest.mark.parametrize("topology", ["analog", "tiled"])
+def test_the_kernel_build_moves_its_bar_at_every_step(monkeypatch, topology):
+    """NativeReadTime's bar: one total for all layers (weighted by their solves' size), moved many more times than
+    there are layers, to its total; the layer being built shown beside it."""
+    import pyims.inference.read_time as read_time_module
+    from pyims.progress import BAR_DELAY_S
+
+    bars = []
+
+    class Recorder:
+        def __init__(self, total, desc, enabled=None, *, delay_s=0.0, unit=""):
+            self.total, self.desc, self.delay_s, self.updates, self.postfix, self.closed = total, desc, delay_s, [], [], False
+            bars.append(self)
+
+        def update(self, n=1):
+            self.updates.append(n)
+
+        def set_postfix_str(self, text):
+            self.postfix.append(text)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.closed = True
+
+    monkeypatch.setattr(read_time_module, "progress_bar", Recorder)
+    net = _net("ideal", topology=topology)
+    analysis = ReadAt(t_read_s=2e-11, t_rise_s=1e-11, t_step_s=2e-13)
+    NativeReadTime(net, analysis)
+    (bar,) = bars
+    n_layers = len(net.layers)
+    assert n_layers == 2 and len(bar.updates) == n_layers * (analysis.n_steps + 3) > 10 * n_layers
+    assert sum(bar.updates) == bar.total and bar.closed and bar.delay_s == BAR_DELAY_S
+    assert bar.postfix == ["layer 1/2", "layer 2/2"]
+    assert bar.desc == f"read time: step kernels ({analysis.n_steps + 1} steps, 2 layers)"

@@ -65,10 +65,17 @@ def test_voltage_mode_gradients_match_finite_differences():
 
 
 @pytest.mark.ngspice
-def test_reproduce_tiny(tmp_path):
+def test_reproduce_tiny(tmp_path, monkeypatch, capsys):
+    import pyims.figures as figures
+
+    drawn, save = [], figures.save_figure
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: (drawn.append(fig), save(fig, path))[1])
     out = tmp_path / "rep"
     md = tmp_path / "reproduction.md"
     assert main(["reproduce", "--tiny", "--out", str(out), "--markdown", str(md)]) == 0
+    assert len(drawn) == 2  # the study's figures: one column wide, no text under 7 pt there (#26)
+    for fig in drawn:
+        assert fig.get_figwidth() == pytest.approx(figures.COLUMN_WIDTH_IN) and figures.small_text(fig) == []
     data = json.loads((out / "results.json").read_text())
     assert data["schema_version"] == 1
     r = ReproductionResult.from_dict(data)  # results.json reads back into the types
@@ -89,6 +96,15 @@ def test_reproduce_tiny(tmp_path):
     assert sweep[2].r_output_line_ohm == pytest.approx(64 * sweep[1].r_output_line_ohm)
     text = md.read_text()
     assert "pyims reproduce --tiny" in text and "| 16/8/8 x 8/8/1 |" in text and "94.84 %" in text
+    # #26 bug H: the circuit-trained network without wires is the no-wire circuit, never "digital" (the software
+    # model is the one of the study's "digital" network)
+    printed = capsys.readouterr().out
+    e = r.plans["unpartitioned"]
+    assert f"unpartitioned {100 * e.accuracy:.2f} % (no-wire circuit {100 * e.digital_accuracy:.2f} %)" in printed
+    assert "(digital " not in printed
+    assert "| circuit-trained: no-wire circuit |" in text and "digital (no wires)" not in text
+    assert (f"| unpartitioned | {100 * e.software_network_accuracy:.2f} % | {100 * e.digital_accuracy:.2f} % | "
+            f"**{100 * e.accuracy:.2f} %** |") in text
     assert "](rep/accuracy_vs_wire_r.png)" in text
     for name in ("accuracy_vs_wire_r.png", "neuron_curve.png", "accuracy_vs_wire_r.pdf", "neuron_curve.pdf",
                  "neuron_curve.csv", "weights_software.npz"):

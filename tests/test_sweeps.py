@@ -217,12 +217,15 @@ def test_plots_of_a_store(tmp_path, capsys):
     assert main(["plot", str(tmp_path / "s")]) == 0
     plots = tmp_path / "s" / "plots"
     names = {p.name for p in plots.glob("*.png")}
-    assert names == {"accuracy_vs_wire_r.png", "partition_heatmap.png", "error_vs_array_size.png", "ir_drop_heatmap.png",
+    assert names == {"accuracy_vs_wire_r.png", "error_vs_array_size.png", "ir_drop_heatmap.png",
                      "accuracy_vs_partitions.png",  # the wire axis is drawn once, by accuracy_vs_wire_r
-                     "heatmap_partitions__wires_r_row_ohm_and_wires_r_col_ohm.png"}
+                     "accuracy_heatmap_partitions_vs_wire_r.png"}  # partition_heatmap would be its 30 ohm row again
     assert {p.stem for p in plots.glob("*.pdf")} == {p.stem for p in plots.glob("*.png")}  # vector file beside each
     out = capsys.readouterr().out
-    assert "wrote" in out and "skipped" not in out
+    assert "wrote" in out
+    assert [line for line in out.splitlines() if "skipped" in line] == [
+        "skipped partition_heatmap: its cells are already in accuracy_heatmap_partitions_vs_wire_r (each plan's "
+        "accuracy at every swept value)"]
     # one wire R only: the plots that need a second value say why they are missing
     single = _spec(tmp_path, name="one", axes={"partitions": [{}, {"horizontal": [4, 1]}]})
     run_sweep(single, ResultStore(tmp_path / "one"), serial=True)
@@ -425,7 +428,7 @@ def test_accuracy_against_time_since_programming(tmp_path, monkeypatch):
     assert main(["plot", str(tmp_path / "s")]) == 0
     names = {p.name for p in (tmp_path / "s" / "plots").glob("*.png")}
     assert "accuracy_vs_time_since_programming.png" in names and "accuracy_vs_device_t_since_program_s.png" not in names
-    grid = heat["heatmap_device_drift_compensation__device_t_since_program_s"]  # rows: t ascending; columns: global, none
+    grid = heat["accuracy_heatmap_drift_compensation_vs_time_since_programming"]  # rows: t ascending; columns: global, none
     means = df.pivot(index="device.t_since_program_s", columns="device.drift_compensation", values="accuracy_analog_mean")
     np.testing.assert_allclose(grid, 100 * means.sort_index()[["global", "none"]].to_numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(SpecError, match=r"no record has device.t_since_program_s > 0 \(a log axis\)"):

@@ -311,7 +311,7 @@ def write_report(study: Study, results: dict, out: Path) -> None:
             continue
         res = results[section]
         plt = pyplot()
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
+        fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.9), sharey=False)  # two panels across a page, text >= 7 pt
         for ax, net in zip(axes, nets):
             n = len(res.get((net, "1 s", "none"), []))
             lines += [f"**{net}**: accuracy vs time since programming, {what}; {n} draws a point", "",
@@ -329,13 +329,13 @@ def write_report(study: Study, results: dict, out: Path) -> None:
                 v = [100 * np.asarray(res[(net, t_name, comp)]) for t_name in TIMES_S]
                 mean = np.array([a.mean() for a in v])
                 ci = np.array([_interval(a) for a in v])
-                ax.errorbar(ts, mean, yerr=[mean - ci[:, 0], ci[:, 1] - mean], marker="o", capsize=3, label=comp)
+                ax.errorbar(ts, mean, yerr=[mean - ci[:, 0], ci[:, 1] - mean], marker="o", capsize=2,
+                            label=comp.replace("_", " "))
             ax.set_xscale("log")
-            ax.set_xlabel("time since programming (s)")
-            ax.set_ylabel("accuracy (%)")
-            ax.set_title(f"{net}: PCM, 2 ohm, 128-cell tiles, 8-bit ADC", fontsize=9)
-            ax.legend(title="drift compensation", fontsize=8)
-        fig.tight_layout()
+            ax.set_xlabel("Time since programming (s)")
+            ax.set_ylabel("Accuracy (%)")
+            ax.set_title(f"{net}: PCM, 2 Ω, 128-cell tiles, 8-bit ADC", fontsize=8)
+            ax.legend(title="Drift compensation", fontsize=7, title_fontsize=7)
         save_figure(fig, out / f"{fig_name}.png")
         lines += [f"![accuracy vs time]({out.name}/{fig_name}.png)", ""]
     if "stuck" in results:

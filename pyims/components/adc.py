@@ -557,8 +557,10 @@ class Adc:
 
     def describe(self) -> str:
         fs = self.full_scale_norm
-        rng = ("calibrated" if fs is None else
-               "fs " + ("/".join(f"{v:.3g}" for v in fs) if isinstance(fs, tuple) else f"{fs:.3g}"))
+        # the state, not the intent: ranges not yet fixed are calibrated anew on the images of each run (each infer
+        # call), so a result depends on its batch; fixed ones (given, or set by pyims.calibrate) do not
+        rng = ("ranges calibrated on each run's images" if fs is None else
+               "fixed ranges, fs " + ("/".join(f"{v:.3g}" for v in fs) if isinstance(fs, tuple) else f"{fs:.3g}"))
         extra = ""
         if self.offset_lsb_sigma or self.gain_error_sigma_ratio:
             extra = f", offset sigma {self.offset_lsb_sigma:g} LSB, gain sigma {self.gain_error_sigma_ratio:g}"
@@ -566,10 +568,11 @@ class Adc:
             extra += f", INL sigma {self.inl_sigma_lsb:g} LSB"
         elif self.inl_file is not None:
             extra += f", INL from {Path(self.inl_file).name} (sha256 {(self._inl_sha256 or '')[:12]})"
+        per_run = "" if self.correction_calibrated else " calibrated on each run's images"
         if self.correction == "float":
-            extra += ", float correction"
+            extra += f", float correction{per_run}"
         elif self.correction == "fixed":
-            extra += (f", fixed correction (scale {self.correction_scale_bits}.{self.correction_scale_frac_bits}, "
+            extra += (f", fixed correction{per_run} (scale {self.correction_scale_bits}.{self.correction_scale_frac_bits}, "
                       f"offset {self.correction_offset_bits}.{self.correction_offset_frac_bits}, out "
                       f"{self.correction_out_bits}.{self.correction_out_frac_bits}, {self.correction_rounding}, "
                       f"{'saturating' if self.correction_saturate else 'wrapping'})")

@@ -90,7 +90,7 @@ def _mnist_file(directory: Path, stem: str, name: str = "MNIST") -> Path:
     raise DatasetError(
         f"{name} file {stem}[.gz] not found in {directory}; put the four IDX files there "
         "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte) "
-        + ("or install Debian's dataset-fashion-mnist package (bash .ci/setup does)" if name == "Fashion-MNIST"
+        + ("or install Debian's dataset-fashion-mnist package (in a pyims checkout, bash .ci/setup does)" if name == "Fashion-MNIST"
            else "or set dataset.download = true")
     )
 
@@ -121,7 +121,7 @@ def _check_mnist_array(arr: np.ndarray, path: Path, labels: bool) -> None:
 
 def _load_mnist_dir(directory: Path, name: str = "MNIST") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if not directory.is_dir():
-        fix = ("install Debian's dataset-fashion-mnist package (bash .ci/setup does) or set dataset.path"
+        fix = ("install Debian's dataset-fashion-mnist package (in a pyims checkout, bash .ci/setup does) or set dataset.path"
                if name == "Fashion-MNIST" else "point it at the MNIST IDX files")
         raise DatasetError(f"dataset.path={str(directory)!r} is not a directory; {fix}")
     parts = []

@@ -218,7 +218,7 @@ def _check_dataset(cfg: ExperimentConfig, checks: list[str]) -> None:
         path = cfg.resolve_path(d.path) if d.path else FASHION_MNIST_DIR
         if not path.is_dir():
             raise DatasetError(f"dataset.path={str(path)!r} is not a directory; install Debian's dataset-fashion-mnist "
-                               "package (bash .ci/setup does) or point dataset.path at the four IDX files")
+                               "package (in a pyims checkout, bash .ci/setup does) or point dataset.path at the four IDX files")
         checks.append(f"dataset: Fashion-MNIST folder {path}")
     else:
         checks.append(f"dataset: {d.name}")
@@ -359,9 +359,23 @@ NATIVE_S_PER_IMAGE_CELL = 4e-9
 NGSPICE_S_PER_IMAGE_CELL = 6e-6
 NGSPICE_S_PER_IMAGE_CELL2 = 5e-10
 NGSPICE_S_PER_RUN = 0.3
-#: native read time: seconds per grid step and cell to build the kernels, and per step, image and cell to run them
-#: (digits 64x16x10 on 2 tiles, 200 and 1,000 steps: 4 ms build and 3.2 ms run per step for 450 images).
-READ_TIME_BUILD_S_PER_STEP_CELL = 3e-6
+#: native read time: building the step kernels (``pyims.runners.lti.step_kernels``), per crossbar layer two
+#: factorizations and one packed solve per grid step, each ``unknowns x width`` (unknowns ~ 2 per cell: the row and
+#: the column node; width: the solve's right-hand sides, the fewer of a tile's rows and outputs). Seconds per step
+#: and unknown x right-hand side, and a fixed part per unknown x right-hand side (the factorizations), per
+#: factorization backend. Measured on the shipped LeNet's read time (examples/cnn/lenet_fashion.onnx, 2 ohm and
+#: 2 fF per segment, 128x128-cell tiles, tiled, t_step_s = 2e-13: 13.4M unknowns x right-hand sides over its 5
+#: layers, 85 % in the 400x120 layer's 8 tiles of ~24k unknowns, width 60) by timing ``NativeReadTime``'s build on
+#: the 2-core machine at load ~5, CHOLMOD (scikit-sparse installed) and SuperLU (``pyims.runners.lti.resolve_backend``
+#: monkeypatched to return "superlu", as a plain wheel gets): CHOLMOD 16.0 s at 21 steps, 155 s at 201; SuperLU
+#: 168 s at 21 steps (201 steps: ~23 min by these constants; a run killed at 480 s was still building). Per layer,
+#: timing ``step_kernels`` at two step counts gave the split: the SuperLU solve's cost per unknown grows with the
+#: tile (its fill), 1.3e-7 s on 4.7k-unknown tiles, 5-7e-7 s on 20-24k; CHOLMOD's stays ~3-6e-8 s. Small layers are
+#: therefore overestimated without CHOLMOD -- by seconds. Layers under ``SCHUR_MIN_UNKNOWNS`` take SuperLU either way.
+READ_TIME_KERNEL_S_PER_STEP_UNKNOWN_RHS = {"cholmod": 5.7e-8, "superlu": 5e-7}
+READ_TIME_KERNEL_S_PER_UNKNOWN_RHS = {"cholmod": 2e-7, "superlu": 2.2e-6}
+#: native read time: running the kernels, seconds per step, image and cell (digits 64x16x10 on 2 tiles, 200 and
+#: 1,000 steps: 3.2 ms per step for 450 images).
 READ_TIME_S_PER_STEP_IMAGE_CELL = 6e-9
 #: native read time: bytes per grid step -- 8 B x (two kernels per layer, rows x partial outputs; three copies of the
 #: outputs per image; two of a chunk's widest waveform) -- measured 0.33 MB per step on digits 64x16x10, 450 images.
@@ -377,8 +391,13 @@ class RunEstimate:
         train_s: training (epochs x images x weights; 0 for a model from a file).
         native_s: native inference: building the tiles and solving every test image, on every Monte Carlo draw.
         read_time_s: the native read time (kernels and runs), 0 without ``simulation.t_read_s``.
+        read_time_kernels_s: the part of ``read_time_s`` that builds the step kernels (on ``kernel_backend``).
         ngspice_s: the ngspice verification images.
         memory_bytes: the largest of the tile solve and the read time's arrays.
+        kernel_backend: the factorization the kernel estimate assumes: "cholmod" where scikit-sparse is installed,
+            else "superlu" (``pyims.runners.factor``).
+        kernel_superlu_ratio: how many times longer the kernels take on SuperLU than on CHOLMOD (1 without a read
+            time).
     """
 
     train_s: float
@@ -386,6 +405,9 @@ class RunEstimate:
     read_time_s: float
     ngspice_s: float
     memory_bytes: int
+    read_time_kernels_s: float = 0.0
+    kernel_backend: str = "cholmod"
+    kernel_superlu_ratio: float = 1.0
 
     @property
     def total_s(self) -> float:
@@ -394,15 +416,26 @@ class RunEstimate:
     def describe(self) -> str:
         parts = [f"training {_duration(self.train_s)}", f"native {_duration(self.native_s)}"]
         if self.read_time_s:
-            parts.append(f"read time {_duration(self.read_time_s)}")
+            parts.append(f"read time {_duration(self.read_time_s)}, of which its kernels {_duration(self.read_time_kernels_s)}")
         parts.append(f"ngspice {_duration(self.ngspice_s)}")
-        return (f"estimate for this machine: about {_duration(self.total_s)} ({', '.join(parts)}), "
+        text = (f"estimate for this machine: about {_duration(self.total_s)} ({', '.join(parts)}), "
                 f"memory about {_size(self.memory_bytes)} (costs measured on a 2-core machine; good to a factor of a few)")
+        if self.read_time_s and self.kernel_superlu_ratio > 1.0:
+            ratio = f"~{self.kernel_superlu_ratio:.0f}x"
+            if self.kernel_backend == "cholmod":
+                text += (f"; the read-time kernels assume CHOLMOD (scikit-sparse, installed): without it they would take "
+                         f"{ratio} longer")
+            else:
+                text += (f"; the read-time kernels assume SuperLU: without CHOLMOD (pip install \"pyims-spice[fast]\") "
+                         f"they take {ratio} longer than with it")
+        return text
 
 
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+    if seconds < 600:
+        return f"{seconds / 60:.1f} min"
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
@@ -412,9 +445,27 @@ def _size(n_bytes: float) -> str:
     return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.0f} MB"
 
 
+def _kernel_build_s(shapes, splits, steps: int, backend: str, *, forward: bool) -> float:
+    """Seconds to build the read-time step kernels of crossbar layers ``shapes`` split as ``splits`` on ``steps``
+    grid samples with ``backend`` ("cholmod" / "superlu"; layers under ``SCHUR_MIN_UNKNOWNS`` take SuperLU either
+    way, as ``pyims.runners.lti.LayerSolver`` does). ``forward``: the rows are the right-hand sides (energy)."""
+    from pyims.runners.native import SCHUR_MIN_UNKNOWNS
+
+    total = 0.0
+    for (n_in, n_out), s in zip(shapes, splits):
+        unknowns = 2 * sum(s.row_sizes) * 2 * n_out  # a row and a column node per cell (bias row included), G+/G-
+        rows, outs = max(s.row_sizes), max(s.out_sizes)
+        width = rows if forward else min(rows, outs)
+        layer = backend if unknowns >= SCHUR_MIN_UNKNOWNS else "superlu"
+        total += unknowns * width * (READ_TIME_KERNEL_S_PER_UNKNOWN_RHS[layer]
+                                     + READ_TIME_KERNEL_S_PER_STEP_UNKNOWN_RHS[layer] * steps)
+    return total
+
+
 def estimate_run(cfg: ExperimentConfig, facts: DatasetFacts, shapes, splits, *, trains: bool,
-                 tile_bytes: int) -> RunEstimate:
-    """The ``RunEstimate`` of ``cfg`` on a dataset of ``facts`` with crossbar layers ``shapes`` split as ``splits``."""
+                 tile_bytes: int, cholmod: bool | None = None) -> RunEstimate:
+    """The ``RunEstimate`` of ``cfg`` on a dataset of ``facts`` with crossbar layers ``shapes`` split as ``splits``.
+    ``cholmod``: whether the read-time kernels get CHOLMOD (``None``: whether scikit-sparse is installed here)."""
     sim = cfg.simulation
     weights = sum(n_in * n_out for n_in, n_out in shapes)
     cells = sum((n_in + len(s.row_sizes)) * 2 * n_out for (n_in, n_out), s in zip(shapes, splits))  # bias rows, G+/G-
@@ -428,20 +479,32 @@ def estimate_run(cfg: ExperimentConfig, facts: DatasetFacts, shapes, splits, *, 
         runs = -(-n_verify // (sim.batch_size or 64))
         ngspice_s = n_verify * (NGSPICE_S_PER_IMAGE_CELL * cells + NGSPICE_S_PER_IMAGE_CELL2 * cells**2) \
             + NGSPICE_S_PER_RUN * runs
-    read_s, read_bytes = 0.0, 0
+    read_s, read_bytes, read_kernels_s, backend, superlu_ratio = 0.0, 0, 0.0, "cholmod", 1.0
     if sim.t_read_s is not None:
         from pyims.spec.analysis import ReadAt
 
         steps = ReadAt(t_read_s=sim.t_read_s, t_rise_s=sim.t_rise_s, t_step_s=sim.t_step_s,
                        read_times_s=sim.read_times_s).n_steps + 1
-        read_s = sim.repeats * steps * (READ_TIME_BUILD_S_PER_STEP_CELL * cells
-                                        + READ_TIME_S_PER_STEP_IMAGE_CELL * facts.n_test * cells)
+        if cholmod is None:
+            from pyims.runners.factor import cholmod_available
+
+            cholmod = cholmod_available()
+        backend = "cholmod" if cholmod else "superlu"
+        # the first draw builds the source-current kernels too when the network is one circuit in time (run.py)
+        energy = sim.energy and as_topology(sim.mode).one_circuit_in_time
+        kernels_s = {b: _kernel_build_s(shapes, splits, steps, b, forward=energy)
+                     + (sim.repeats - 1) * _kernel_build_s(shapes, splits, steps, b, forward=False)
+                     for b in ("cholmod", "superlu")}
+        read_kernels_s = kernels_s[backend]
+        superlu_ratio = kernels_s["superlu"] / kernels_s["cholmod"]
+        read_s = read_kernels_s + sim.repeats * steps * READ_TIME_S_PER_STEP_IMAGE_CELL * facts.n_test * cells
         kernels = sum(2 * (n_in + len(s.row_sizes)) * n_out * len(s.row_sizes) for (n_in, n_out), s in zip(shapes, splits))
         widest = max(max(n_in, n_out) for n_in, n_out in shapes)
         per_step = 8 * (kernels + 3 * facts.n_test * shapes[-1][1] + 2 * min(facts.n_test, READ_TIME_CHUNK_IMAGES) * widest)
         read_bytes = steps * per_step
     return RunEstimate(train_s=train_s, native_s=native_s, read_time_s=read_s, ngspice_s=ngspice_s,
-                       memory_bytes=int(max(tile_bytes, read_bytes)))
+                       memory_bytes=int(max(tile_bytes, read_bytes)), read_time_kernels_s=read_kernels_s,
+                       kernel_backend=backend, kernel_superlu_ratio=superlu_ratio)
 
 
 # ------------------------------------------------------------------ the one check

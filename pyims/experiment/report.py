@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from pyims.fileio import publish_dir
 from pyims.experiment.summary import ExperimentSummary
 from pyims.model import MLP, save_npz_weights
 
-__all__ = ["write_report", "format_table", "PER_IMAGE_COLUMNS"]
+__all__ = ["write_report", "format_table", "format_settling", "PER_IMAGE_COLUMNS"]
 
 #: How each simulation mode is named in tables and plots.
 MODE_LABELS = {"analog": "analog, fully-analog", "tiled": "analog, tiled co-sim"}
@@ -140,12 +141,26 @@ def format_table(summary: ExperimentSummary) -> str:
         lines.append(f"  read time {rt.t_read_s:.3g} s (inputs rise in {rt.t_rise_s:.3g} s, step {rt.t_step_s:.3g} s): "
                      f"analog accuracy {100 * rt.accuracy:.2f} % (settled: {100 * rt.accuracy_dc:.2f} %); at {at}")
         if rt.settling_s:
-            lines.append(f"  settling: p50 {rt.settling_s['p50']:.3g} s, p99 (latency) {rt.latency_s:.3g} s, "
-                         f"{100 * rt.fraction_settled:.1f} % of images settled by the read time"
+            lines.append("  " + format_settling(rt)
                          + (f"; transient energy {rt.energy_per_inference_j:.3e} J per inference"
                             if rt.energy_per_inference_j is not None else ""))
     lines += _device_lines(summary)
     return "\n".join(lines)
+
+
+def format_settling(rt) -> str:
+    """The settling times of a read-time run (a ``ReadTimeInfo``) in words. A percentile that some images never
+    reach within the read time is not a time: it is said to be not reached, with the share that had not settled
+    (never ``inf s``)."""
+
+    def pct(name: str, value: float) -> str:
+        return f"{name} {value:.3g} s" if math.isfinite(value) else f"{name} not reached"
+
+    text = f"settling: {pct('p50', rt.settling_s['p50'])}, {pct('p99 (latency)', rt.latency_s)}"
+    if math.isfinite(rt.latency_s):
+        return text + f"; {100 * rt.fraction_settled:.1f} % of images settled by the read time"
+    return text + (f": {100 * (1 - rt.fraction_settled):.1f} % of images had not settled by the read time "
+                   f"{rt.t_read_s:.3g} s ({100 * rt.fraction_settled:.1f} % had)")
 
 
 def _pct(interval) -> str:

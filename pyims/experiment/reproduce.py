@@ -10,7 +10,7 @@ The study: a 400x120x84x10 MNIST network on fully-analog MTJ crossbars -- ~97 % 
    once as a software model (dense layers, the "digital" network of the study), and once per
    partition plan through the ideal voltage-mode circuit (``VoltageModeLayers``: no wires);
 4. accuracies: software; the software network on each plan's circuit; the circuit-trained
-   network without wires (its digital reference) and with wire resistance from IMAC-Sim's 9 nm
+   network on its no-wire circuit (its reference) and with wire resistance from IMAC-Sim's 9 nm
    geometry -- all analog numbers are exact native solves of the whole circuit;
 5. a sweep of wire resistance (multiples of the geometry's) for each plan;
 6. a sample of test images through ngspice (the same circuits, the transistor neurons
@@ -119,7 +119,7 @@ TINY = ReproductionSettings(dataset="digits", resize=None, test_fraction=0.25, h
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WireSweepPoint:
     """One plan at one wire resistance: the wires (ohm per cell), accuracy, layer-1 relative RMSE against
-    the circuit-trained digital reference, top-1 agreement with it, and the native time (build + inference)."""
+    the circuit-trained network's no-wire circuit, top-1 agreement with it, and the native time (build + inference)."""
 
     wire_scale_ratio: float
     r_input_line_ohm: float
@@ -136,7 +136,8 @@ class PlanResult:
 
     Attributes:
         plan: ``16/8/8 x 8/8/1``; sweep: accuracy over the wire scales; train_time_s: its circuit training.
-        digital_accuracy: the circuit-trained network's digital reference (the no-wire circuit).
+        digital_accuracy: the circuit-trained network on its no-wire circuit (the exact circuit model it was
+            trained through, without wire resistance; labelled "no-wire circuit", not the software model).
         software_network_accuracy: the software model mapped as it is, geometry wires.
         no_wires_accuracy / accuracy: the circuit-trained network without wires / with geometry wires.
         breaks_at_scale: first wire scale 5 points below no wires (``None``: not within the sweep).
@@ -338,31 +339,31 @@ def _break_point(sweep: list[WireSweepPoint], drop: float = 0.05) -> float | Non
 
 
 def _plot(result: ReproductionResult, out: Path) -> None:
-    from pyims.figures import pyplot, save_figure
+    from pyims.figures import COLUMN_WIDTH_IN, pyplot, save_figure
 
-    plt = pyplot()
+    plt = pyplot()  # paper figures at one column's width (text >= 7 pt there), nothing global changed
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.9))
     for label, entry in result.plans.items():
         pts = [p for p in entry.sweep if p.wire_scale_ratio > 0]
         ax.semilogx([p.r_output_line_ohm for p in pts], [100 * p.accuracy for p in pts], "o-", label=label)
     ax.axhline(100 * result.software_accuracy, color="k", ls="--", lw=1, label="software model")
     geo = result.r_output_line_ohm
     ax.axvline(geo, color="gray", ls=":", lw=1)
-    ax.text(geo, 5, " 9 nm geometry", color="gray", fontsize=8)
-    ax.set_xlabel("output-line resistance per cell (ohm); input line 0.8x")
-    ax.set_ylabel("test accuracy (%)")
+    ax.text(geo, 5, " 9 nm geometry", color="gray", fontsize=7)
+    ax.set_xlabel("Output-line resistance per cell (Ω); input line 0.8×")
+    ax.set_ylabel("Test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(f"{'x'.join(map(str, result.layer_sizes))} on IMAC-Sim crossbars ({result.dataset.name})")
-    ax.legend(fontsize=8)
+    ax.set_title(f"{'×'.join(map(str, result.layer_sizes))}, IMAC-Sim crossbars ({result.dataset.name})", fontsize=8)
+    ax.legend(fontsize=7)
     save_figure(fig, out / "accuracy_vs_wire_r.png")
 
     curve = np.loadtxt(out / "neuron_curve.csv", delimiter=",", skiprows=1)
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 2.6))
     ax.plot(curve[:, 0], curve[:, 1], label="ngspice (pyims_neuron_inverter)")
-    ax.plot(curve[:, 0], np.clip(0.4 - 3 * curve[:, 0], 0, 0.8), "--", lw=1, label="clip(0.4 - 3 v, 0, 0.8)")
-    ax.set_xlabel("v_in (V)")
-    ax.set_ylabel("v_out (V)")
+    ax.plot(curve[:, 0], np.clip(0.4 - 3 * curve[:, 0], 0, 0.8), "--", lw=1, label="clip(0.4 − 3 v, 0, 0.8)")
+    ax.set_xlabel("Neuron input voltage (V)")
+    ax.set_ylabel("Neuron output voltage (V)")
     # zoom on the transfer region (where the output moves between 1 % and 99 % of its swing), with margins
     v_in, v_out = curve[:, 0], curve[:, 1]
     lo, hi = v_out.min(), v_out.max()
@@ -371,7 +372,7 @@ def _plot(result: ReproductionResult, out: Path) -> None:
         a, b = v_in[moving].min(), v_in[moving].max()
         pad = max(b - a, 1e-3)
         ax.set_xlim(a - pad, b + pad)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     save_figure(fig, out / "neuron_curve.png")
 
 
@@ -420,7 +421,7 @@ def format_report(result: ReproductionResult, command: str, image_dir: str) -> s
         f"Software model (dense layers, +-1 weights, the measured neuron): **{_pct(result.software_accuracy)}** "
         f"(published: {REFERENCE['digital'][0]}).",
         "",
-        "| plan | software network on the circuit | circuit-trained: digital (no wires) | circuit-trained: analog, geometry wires | published |",
+        "| plan | software network on the circuit | circuit-trained: no-wire circuit | circuit-trained: analog, geometry wires | published |",
         "|---|---|---|---|---|",
     ]
     for label, e in result.plans.items():
@@ -435,7 +436,8 @@ def format_report(result: ReproductionResult, command: str, image_dir: str) -> s
         "`2 rho (q - s m) / (1 - rho^2 s^2)`, not the dense `q` (`docs/imac.md`), and the amplifiers load",
         "short partitions, so a network that never saw the circuit loses accuracy before any wire does.",
         "*Circuit-trained*: trained through the exact no-wire circuit of that plan (`VoltageModeLayers`);",
-        "its digital reference equals the no-wire analog result to ~1e-5 V, so the last column isolates",
+        "its *no-wire circuit* column is that circuit model's accuracy (it equals the no-wire analog solve",
+        "to ~1e-5 V; it is not the software model above), so the last column isolates",
         "what the wires do. The published numbers use the full MNIST test set and the authors' network;",
         "see *Differences* below.",
         "",

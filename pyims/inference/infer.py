@@ -16,9 +16,11 @@ equals the digital outputs to rounding. The keywords of the earlier API (``mode`
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from pyims.errors import SpecError
+from pyims.errors import AdcCalibrationWarning, SpecError
 from pyims.hardware import Hardware
 from pyims.inference.result import RepeatResult
 from pyims.inference.simulate import check_read_time_wires  # noqa: F401  (earlier home of the check)
@@ -186,4 +188,22 @@ def infer(model, x, *, hardware: Hardware | None = None, analysis=None, backend:
     from pyims.inference.simulate import simulate
 
     res = simulate(net, u, analysis, backend=backend, options=options, keep_pre=False)
+    if hw.adc is not None and not hw.adc.calibrated:
+        _warn_adc_calibrated_on_this_batch(hw.adc, res, u.shape[0])
     return res.mean_logits if isinstance(res, RepeatResult) else res.logits
+
+
+def _warn_adc_calibrated_on_this_batch(given, res, n_images: int) -> None:
+    """An ``AdcCalibrationWarning`` (to ``infer``'s caller): the ADC ``given`` had ranges or a correction not fixed, so
+    this call calibrated them on its own ``n_images`` images (``res``: what ran, its ``adc`` the converter as calibrated)."""
+    ran = getattr(res.draws[0] if isinstance(res, RepeatResult) else res, "adc", None)
+    what = " and ".join(w for w, fixed in (("ranges", given.full_scale_norm is not None),
+                                           ("correction", given.correction_calibrated)) if not fixed)
+    fs = ran.full_scale_norm if ran is not None else None
+    detail = "" if fs is None else " (full scale " + (
+        "/".join(f"{v:.3g}" for v in fs) if isinstance(fs, tuple) else f"{fs:.3g}") + ")"
+    warnings.warn(AdcCalibrationWarning(
+        f"the ADC's {what} {'were' if 'ranges' in what else 'was'} not fixed, so this call calibrated "
+        f"{'them' if 'ranges' in what else 'it'} on its {n_images} image(s){detail}: the outputs "
+        "depend on the batch (an image can read differently alone and among others); calibrate once and keep them "
+        "fixed: hardware = pyims.calibrate(model, x_cal, hardware)", n_images=n_images, adc=ran), stacklevel=3)

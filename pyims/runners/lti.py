@@ -22,7 +22,9 @@ sources, or, when fewer, the ``n_z`` outputs through the adjoint (the recursion'
 polynomials in ``M^-1 C`` times ``M^-1``, so the transposed system runs the same recursion) -- each
 step one factorization reused (``LayerSolver``: CHOLMOD on the tiles' interiors, the few sense
 nodes by a dense Schur complement). Applying a kernel is then dense products: ``conv_scalar`` for
-inputs that all follow one profile, ``causal_conv`` (FFT) for arbitrary waveforms. Exact for the
+inputs that all follow one profile, ``causal_conv`` (FFT) for arbitrary waveforms. The build reports its
+progress step by step (``step_kernels(progress=...)``, ``kernel_work``): a big layer's recursion can take minutes
+(the shipped LeNet's 120-output layer: 0.4-0.7 s per step with CHOLMOD, 3-5 s with SuperLU). Exact for the
 discretised circuit; the discretisation error is O(h^2) (``docs/capacitance.md``).
 
 ``pyims.inference.read_time`` evaluates networks with these kernels.
@@ -30,6 +32,7 @@ discretised circuit; the discretisation error is O(h^2) (``docs/capacitance.md``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,7 +48,15 @@ from pyims.runners.ordering import grid_order
 if TYPE_CHECKING:
     from pyims.mapping import MappedNetwork
 
-__all__ = ["LtiBlock", "layer_blocks", "LayerSolver", "StepKernels", "step_kernels", "causal_conv", "conv_scalar"]
+__all__ = ["LtiBlock", "layer_blocks", "LayerSolver", "StepKernels", "step_kernels", "kernel_work", "causal_conv",
+           "conv_scalar"]
+
+#: Work units of ``step_kernels``' progress: one packed solve counts ``ceil(unknowns x right-hand sides / this)``
+#: (its cost, to the factor of a layer's fill), so a bar over several layers moves in proportion to time.
+KERNEL_WORK_UNIT = 100_000
+#: The two factorizations of a layer count as this many packed solves (measured on the shipped LeNet's read time,
+#: 128x128-cell tiles: both together cost 0.4 step solves with SuperLU, 1.6 with CHOLMOD).
+KERNEL_FACTOR_SOLVES = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -249,13 +260,37 @@ class StepKernels:
     i_dc: np.ndarray | None
 
 
-def step_kernels(blocks: list[LtiBlock], m: int, n_z: int, h: float, k_max: int, *, energy: bool) -> StepKernels:
+def _forward(blocks: list[LtiBlock], energy: bool) -> bool:
+    """Whether the kernels run forward (the rows as right-hand sides) rather than adjoint (the outputs)."""
+    return energy or max(b.e.shape[1] for b in blocks) <= max(b.q.shape[0] for b in blocks)
+
+
+def _solve_work(blocks: list[LtiBlock], energy: bool) -> int:
+    """Work units of one packed solve of the layer (``KERNEL_WORK_UNIT``): unknowns x right-hand sides."""
+    width = max(b.e.shape[1] for b in blocks) if _forward(blocks, energy) else max(b.q.shape[0] for b in blocks)
+    return max(1, -(-sum(b.l.shape[0] for b in blocks) * width // KERNEL_WORK_UNIT))
+
+
+def kernel_work(blocks: list[LtiBlock], k_max: int, *, energy: bool) -> int:
+    """The work units ``step_kernels(blocks, ..., k_max, energy=energy, progress=...)`` reports in all: the two
+    factorizations, the DC solve and ``k_max + 1`` step solves, each weighted by its size (``KERNEL_WORK_UNIT``)."""
+    return _solve_work(blocks, energy) * (KERNEL_FACTOR_SOLVES + 1 + k_max + 1)
+
+
+def step_kernels(blocks: list[LtiBlock], m: int, n_z: int, h: float, k_max: int, *, energy: bool,
+                 progress: Callable[[int], None] | None = None) -> StepKernels:
     """BDF2 step responses of the layer (see the module docstring): forward (each block's rows as right-hand
     sides) or adjoint (its outputs), whichever is fewer -- forward when the source currents are wanted --
-    all blocks in one packed solve per step."""
-    forward_ = energy or max(b.e.shape[1] for b in blocks) <= max(b.q.shape[0] for b in blocks)
+    all blocks in one packed solve per step.
+
+    ``progress(units)``, when given, is called after the factorizations, the DC solve and every step of the
+    recursion with the work units just done (``kernel_work`` in all), so a long layer shows movement."""
+    forward_ = _forward(blocks, energy)
+    unit = _solve_work(blocks, energy)
+    report = progress if progress is not None else (lambda units: None)
     step = LayerSolver(blocks, 1.5 / h)  # 3C / 2h
     dc = LayerSolver(blocks, 0.0)
+    report(KERNEL_FACTOR_SOLVES * unit)
     cdiag = np.concatenate([b.c[: b.n_interior] for b in blocks] + [b.c[b.n_interior :] for b in blocks]) / (2.0 * h)
     e_t = [sp.csr_matrix(b.e.T) for b in blocks]  # sparse: only the driver / first-cell couplings
     seeds = [b.e.toarray() for b in blocks] if forward_ else [b.q.T.toarray() for b in blocks]
@@ -279,12 +314,14 @@ def step_kernels(blocks: list[LtiBlock], m: int, n_z: int, h: float, k_max: int,
 
     seed = step.pack(seeds, width)
     read(dc.solve(dc.pack(seeds, width), transpose=not forward_), z_dc, i_dc)
+    report(unit)
     prev2 = np.zeros_like(seed)
     prev = step.solve(seed, transpose=not forward_)
     for k in range(k_max + 1):
         if k > 0:
             prev2, prev = prev, step.solve(cdiag[:, None] * (4.0 * prev - prev2), transpose=not forward_)
         read(prev, imp_z[k], imp_i[k] if energy else None)
+        report(unit)
     if not (np.all(np.isfinite(imp_z)) and np.all(np.isfinite(z_dc))):
         raise ConvergenceError("read-time transient produced non-finite values; check the circuit's values", rundir=None)
     for k, b in enumerate(blocks):

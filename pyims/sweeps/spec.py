@@ -28,7 +28,7 @@ from pyims.errors import ConfigError, SpecError
 from pyims.spec._checks import safe_name
 from pyims.experiment.config import ExperimentConfig, parse_config, read_toml, unknown_key
 
-__all__ = ["SweepSpec", "load_sweep", "parse_sweep", "MAX_SWEEP_POINTS"]
+__all__ = ["SweepSpec", "load_sweep", "parse_sweep", "is_sweep_file", "MAX_SWEEP_POINTS"]
 
 #: The most points one sweep spec may have (checked from the axes' lengths, before any point is built).
 MAX_SWEEP_POINTS = 20_000
@@ -172,6 +172,12 @@ def _check_seed_axes(spec: SweepSpec, cfg: ExperimentConfig, point: dict[str, An
                 f"{source}: axis {axis!r} sweeps {swept[0]}, but point {point} runs simulation.repeats = "
                 f"{cfg.simulation.repeats} draws, whose seeds replace it (they come from simulation.repeat_seed); "
                 "sweep \"simulation.repeat_seed\" instead, or set simulation.repeats = 1")
+
+
+def is_sweep_file(path: str | os.PathLike[str]) -> bool:
+    """Whether the TOML file at ``path`` is a sweep spec: it has an ``axes`` entry, which no experiment config has
+    (``pyims check`` checks such a file as ``pyims sweep --dry-run`` does). ConfigError when it cannot be read as TOML."""
+    return "axes" in read_toml(path, "config file")
 
 
 def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:
