@@ -94,13 +94,15 @@ def check_writable_file(path: str | os.PathLike[str], what: str) -> Path:
 
 
 def check_replaceable(target: str | os.PathLike[str], allowed: Callable[[str], bool], what: str) -> Path:
-    """OutputDirError unless ``target`` is absent, or a folder whose every entry ``allowed`` accepts
-    (a previous ``what``), and its parent can be written. Returns ``target`` as a Path."""
+    """OutputDirError unless ``target`` is absent, or a folder whose every entry is a plain file whose name ``allowed``
+    accepts (a previous ``what``), and its parent can be written. Returns ``target`` as a Path."""
     target = Path(target)
     if target.exists() or target.is_symlink():
         if not target.is_dir() or target.is_symlink():
             raise OutputDirError(f"output {target} exists and is not a folder; choose another output folder")
-        strangers = sorted(name for name in os.listdir(target) if not allowed(name))
+        # a previous report holds plain files only: a folder or a link under a report file's name is the user's
+        strangers = sorted(name for name in os.listdir(target)
+                           if not allowed(name) or (target / name).is_symlink() or not (target / name).is_file())
         if strangers:
             raise OutputDirError(
                 f"output folder {target} holds {strangers[:3]}{' ...' if len(strangers) > 3 else ''}, which no {what} "

@@ -402,6 +402,28 @@ def test_a_rerun_replaces_the_report_whole(tmp_path):
     assert not (out / "stale.png").exists()  # replaced whole, not merged
 
 
+@pytest.mark.parametrize("kind", ["folder", "link"])
+def test_a_folder_or_link_under_a_report_files_name_is_never_replaced(tmp_path, kind):
+    """#25 probe: ``out/summary.json/precious.txt`` was deleted with the old report -- only the names were checked."""
+    from pyims.errors import SpecError
+    from pyims.experiment import run_experiment
+
+    out = tmp_path / "out"
+    out.mkdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    if kind == "folder":
+        (out / "summary.json").mkdir()
+        (out / "summary.json" / "precious.txt").write_text("mine")
+    else:
+        (out / "summary.json").symlink_to(precious)
+    with pytest.raises(SpecError, match=r"output folder .*out holds \['summary.json'\], which no pyims report writes"):
+        run_experiment(parse_config(SMALL), out)
+    assert precious.read_text() == "mine"
+    if kind == "folder":
+        assert (out / "summary.json" / "precious.txt").read_text() == "mine"
+
+
 # ---------------------------------------------------------------- simulator faults
 
 FAKE = """#!{python}

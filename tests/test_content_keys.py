@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 
 # ---------------------------------------------------------------- #25 failure 2: keys follow the files' content
@@ -60,6 +61,11 @@ def test_a_sweep_over_a_replaced_model_runs_the_points_again(tmp_path):
     again = run_sweep(spec, store, serial=True, append=True)
     assert again.n_skipped == 2 and again.n_ran == 0
     np.savez(weights, W1=rng.normal(size=(64, 10)), B1=np.zeros(10))
+    from pyims.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"sweep 'replaced' now has other points \([0-9a-f]{16}\): its axes changed, or a "
+                                        r"file its configs name .* changed content since those were stored"):
+        run_sweep(spec, store, serial=True)  # without --append: refused, saying why
     third = run_sweep(spec, store, serial=True, append=True)
     assert third.n_ran == 2 and third.n_skipped == 0  # the old accuracies are not served for the new weights
 

@@ -178,8 +178,12 @@ class ResultStore:
         if not append:
             if manifest["specs"]:
                 names = ", ".join(f"{e.get('name')!r} ({e.get('hash')})" for e in manifest["specs"])
+                same = any(e.get("name") == name for e in manifest["specs"])
+                why = (f"sweep {name!r} now has other points ({h}): its axes changed, or a file its configs name (model, "
+                       "weights, dataset, device or converter file) changed content since those were stored"
+                       if same else f"sweep {name!r} ({h}) has other points")
                 raise SpecError(
-                    f"result store {self.root} belongs to sweep {names}; sweep {name!r} ({h}) has other points. "
+                    f"result store {self.root} belongs to sweep {names}; {why}. "
                     "Use another --store, or --append to add its points to this store (plots and exports then "
                     "keep the two apart by every config field that differs)")
             stray = [r["key"] for r in self.records() if r["key"] not in set(point_keys)]
