@@ -288,7 +288,7 @@ def _print_sweep_check(spec) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from pyims.experiment.progress import progress_bar
+    from pyims.progress import progress_bar
     from pyims.sweeps import ResultStore, load_sweep
     from pyims.sweeps.run import run_sweep
 
@@ -669,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
     # -v shows pyims's own log; third-party loggers (fontTools, matplotlib, distributed, ...) stay at WARNING
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pyims").setLevel(logging.INFO if args.verbose else logging.NOTSET)
-    from pyims.experiment.progress import set_quiet
+    from pyims.progress import set_quiet
 
     set_quiet(args.quiet)  # every call decides afresh (main() also runs in-process, e.g. in tests)
     t0 = time.perf_counter()

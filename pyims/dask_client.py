@@ -107,8 +107,9 @@ def _start_quiet_resource_tracker() -> None:
     grace time, and the tracker then frees what it held -- expected after Ctrl-C, not a fault to report."""
     from multiprocessing import resource_tracker
 
-    if getattr(resource_tracker._resource_tracker, "_pid", None) is not None:
-        return
+    tracker = getattr(resource_tracker, "_resource_tracker", None)  # CPython's shared tracker (private: guarded)
+    if tracker is None or getattr(tracker, "_pid", None) is not None:
+        return  # running already, or not a tracker this Python has: its warnings stay as they are
     saved = os.environ.get("PYTHONWARNINGS")
     os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [saved, "ignore::UserWarning:multiprocessing.resource_tracker"]))
     try:

@@ -7,7 +7,7 @@ every ``LINE_INTERVAL_S`` seconds and one when the work ends, so a log shows the
 ``set_quiet(True)`` (the CLI's ``-q``) silences both. ``delay_s``: a bar shows only once the work has
 run that long, so quick calls (and tests) stay silent; a log line comes only after ``LINE_INTERVAL_S``
 anyway. A base module: the solvers of ``pyims.inference`` report through it as ``pyims run`` does
-(``pyims.experiment.progress`` is its earlier home).
+(it lives in the base layer: every stage may report progress).
 """
 
 from __future__ import annotations

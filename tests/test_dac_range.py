@@ -216,6 +216,9 @@ def test_range_errors_name_the_field(kwargs, match):
 def test_data_and_normalisation_errors():
     with pytest.raises(SpecError, match=r"calibration inputs are all 0.5.*x_min_norm=\.\.\., x_max_norm=\.\.\."):
         pyims.calibrate(_mlp(), np.full((4, SIZES[0]), 0.5), pyims.Hardware(encoding=InputEncoding(dac_bits=4)))
+    for bad in (np.zeros((0, SIZES[0])), np.array([[np.nan, 1.0]])):
+        with pytest.raises(SpecError, match=r"calibration inputs are empty or hold NaN or inf"):
+            InputEncoding(dac_bits=4).fitted(bad)
     rgb = InputEncoding(x_mean_norm=(0.485, 0.456, 0.406), x_std_norm=(0.229, 0.224, 0.225))
     with pytest.raises(SpecError, match=r"3 channels, but an image has 10 values"):
         rgb.normalized(np.zeros((2, 10)))

@@ -16,7 +16,7 @@ import pytest
 import pyims
 from pyims.devices.pcm import PCM
 from pyims.errors import SpecError
-from pyims.inference.drift_calibration import calibrated, calibration_reads, wired_scale
+from pyims.inference.drift_calibration import calibration_reads, wire_free_scale, wired_scale, with_wired_drift_factors
 from pyims.inference.native import NativeNetwork, bind
 from pyims.mapping import map_network
 from pyims.mapping.compensation import drift_scale, tile_reads
@@ -113,6 +113,14 @@ def test_factors_are_per_array_from_the_wired_reads(comp):
     assert net.layers[0].calibrated_wires is None
     assert bind(solved) is solved
     assert bind(net).layers[0].calibrated_wires == WIRES
+    # the same arrays moved onto wires without resistance read wire-free again (no factors of the earlier wires kept)
+    ideal = bind(solved.on(wires=pyims.WireParasitics(c_row_f=1e-15, c_col_f=1e-15)))
+    for k, layer in enumerate(ideal.layers):
+        assert layer.calibrated_wires is None
+        np.testing.assert_array_equal(layer.out_scale, net.layers[k].out_scale)
+        np.testing.assert_array_equal(layer.out_scale, wire_free_scale(net.layers[k]))
+        assert not np.array_equal(layer.out_scale, solved.layers[k].out_scale)
+    np.testing.assert_array_equal(bind(ideal.on(wires=WIRES)).layers[0].out_scale, solved.layers[0].out_scale)
 
 
 def test_a_wire_free_calibration_over_corrects_by_the_ir_drop_drift_removes():
@@ -201,7 +209,7 @@ def test_errors_are_typed():
     bare = _net("none").layers[0]
     with pytest.raises(SpecError, match=r"keeps no reference conductances"):
         calibration_reads(bare, WIRES, "reference")
-    assert wired_scale(bare, WIRES) is None and calibrated(_net("none")).layers[0].out_scale is None
+    assert wired_scale(bare, WIRES) is None and with_wired_drift_factors(_net("none")).layers[0].out_scale is None
     with pytest.raises(SpecError, match=r"calibration reads of shapes \(2, 6\) and \(1, 6\); the layer has \(2, 6\)"):
         drift_scale("global", np.ones((2, 6)), np.ones((1, 6)), layer.split)
     with pytest.raises(SpecError, match=r"not finite and positive"):

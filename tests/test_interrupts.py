@@ -243,3 +243,21 @@ def test_dask_shutdown_loggers_are_held_quiet_unless_verbose():
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_a_bug_in_the_verification_is_not_recorded_as_its_failure(tmp_path, monkeypatch):
+    """Only what can stop a verification (pyims's typed errors, OS errors, a lost worker, Ctrl-C) is recorded as
+    "failed" with exit 3; a fault of pyims itself propagates (the CLI names it as an internal error)."""
+    import pyims.experiment.run as run_module
+    from pyims.experiment import load_config, run_experiment
+    from pyims.experiment.summary import verification_stops
+
+    def buggy(*args, **kwargs):
+        raise AttributeError("a bug")
+
+    monkeypatch.setattr(run_module, "verify_against_ngspice", buggy)
+    cfg = load_config(_config(tmp_path, "b", "verify_images = 2"))
+    with pytest.raises(AttributeError, match="a bug"):
+        run_experiment(cfg, tmp_path / "out", show_progress=False)
+    stops = verification_stops()
+    assert KeyboardInterrupt in stops and OSError in stops and not issubclass(AttributeError, stops)

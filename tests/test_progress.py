@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pyims.cli import main
-from pyims.experiment import progress as progress_module
-from pyims.experiment.progress import LineProgress, progress_bar, set_quiet
+from pyims import progress as progress_module
+from pyims.progress import LineProgress, progress_bar, set_quiet
 
 
 class Clock:

@@ -10,7 +10,7 @@ import numpy as np
 
 from pyims.compare import AccuracyStats, SpiceVerification, accuracy_stats
 from pyims.errors import DatasetError, SpecError
-from pyims.experiment.summary import VerificationIncomplete
+from pyims.experiment.summary import VerificationIncomplete, verification_stops
 from pyims.spec import PartitionPlan
 
 __all__ = ["ImacRunResult", "run_imac_network", "load_imac_test_data"]
@@ -114,7 +114,7 @@ def run_imac_network(
             verification, _ = verify_against_ngspice(net, u, native, np.arange(k), timeout_s=spice_timeout_s)
         except SpecError:  # a setting the verification cannot take: the caller's error, not the check's
             raise
-        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - recorded in the result, named on the console
+        except verification_stops() as exc:  # recorded in the result, named on the console; a bug propagates
             stopped = VerificationIncomplete.of(exc, k)
     return ImacRunResult(
         layer_sizes=mlp.layer_sizes, partitions=plan.describe(mlp.layer_sizes), n_images=int(u.shape[0]),

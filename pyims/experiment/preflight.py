@@ -377,9 +377,6 @@ READ_TIME_KERNEL_S_PER_UNKNOWN_RHS = {"cholmod": 2e-7, "superlu": 2.2e-6}
 #: native read time: running the kernels, seconds per step, image and cell (digits 64x16x10 on 2 tiles, 200 and
 #: 1,000 steps: 3.2 ms per step for 450 images).
 READ_TIME_S_PER_STEP_IMAGE_CELL = 6e-9
-#: native read time: bytes per grid step -- 8 B x (two kernels per layer, rows x partial outputs; three copies of the
-#: outputs per image; two of a chunk's widest waveform) -- measured 0.33 MB per step on digits 64x16x10, 450 images.
-READ_TIME_CHUNK_IMAGES = 256
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -500,7 +497,11 @@ def estimate_run(cfg: ExperimentConfig, facts: DatasetFacts, shapes, splits, *, 
         read_s = read_kernels_s + sim.repeats * steps * READ_TIME_S_PER_STEP_IMAGE_CELL * facts.n_test * cells
         kernels = sum(2 * (n_in + len(s.row_sizes)) * n_out * len(s.row_sizes) for (n_in, n_out), s in zip(shapes, splits))
         widest = max(max(n_in, n_out) for n_in, n_out in shapes)
-        per_step = 8 * (kernels + 3 * facts.n_test * shapes[-1][1] + 2 * min(facts.n_test, READ_TIME_CHUNK_IMAGES) * widest)
+        from pyims.inference.read_time import NativeReadTime
+
+        # bytes per grid step: 8 B x (two kernels per layer, rows x partial outputs; three copies of the outputs per
+        # image; two of a chunk's widest waveform) -- measured 0.33 MB per step on digits 64x16x10, 450 images
+        per_step = 8 * (kernels + 3 * facts.n_test * shapes[-1][1] + 2 * min(facts.n_test, NativeReadTime.CHUNK) * widest)
         read_bytes = steps * per_step
     return RunEstimate(train_s=train_s, native_s=native_s, read_time_s=read_s, ngspice_s=ngspice_s,
                        memory_bytes=int(max(tile_bytes, read_bytes)), read_time_kernels_s=read_kernels_s,

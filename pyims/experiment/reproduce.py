@@ -32,7 +32,8 @@ from pyims.characterize import LogisticFit, NeuronCurve, characterize_neuron
 from pyims.compare import SpiceVerification, accuracy_stats, agreement
 from pyims.data import load_dataset
 from pyims.errors import SpecError
-from pyims.experiment.summary import SCHEMA_VERSION, DatasetInfo, Provenance, VerificationIncomplete, build_typed
+from pyims.experiment.summary import (SCHEMA_VERSION, DatasetInfo, Provenance, VerificationIncomplete, build_typed,
+                                      verification_stops)
 from pyims.inference.simulate import simulate
 from pyims.inference.verify import verify_against_ngspice
 from pyims.spec.simulator import NativeOptions
@@ -307,7 +308,7 @@ def _reproduce(s: ReproductionSettings, out: Path, progress) -> ReproductionResu
                                                   timeout_s=s.spice_timeout_s)
             except SpecError:  # a setting the verification cannot take: the study's error, not the check's
                 raise
-            except Exception as exc:  # noqa: BLE001 - recorded in results.json and the report, named on the console
+            except verification_stops() as exc:  # recorded in results.json and the report; a bug propagates
                 stopped = VerificationIncomplete.of(exc, k)
                 say(f"{label}: ngspice verification FAILED ({stopped.reason}); the native results are kept")
             else:

@@ -19,7 +19,7 @@ from pyims.compare import accuracy_stats, agreement, confusion_matrix, layer_err
 from pyims.data import Dataset, load_dataset
 from pyims.experiment.config import ExperimentConfig
 from pyims.experiment.preflight import PreflightReport, RunFlags, check_model_fits, check_network_fits, load_config_model, preflight
-from pyims.experiment.progress import progress_bar
+from pyims.progress import progress_bar
 from pyims.experiment.summary import (
     ModelInfo,
     recorded_config,
@@ -38,6 +38,7 @@ from pyims.experiment.summary import (
     Provenance,
     TileInfo,
     VerificationIncomplete,
+    verification_stops,
 )
 from pyims.errors import SpecError
 from pyims.hardware import Hardware
@@ -295,7 +296,7 @@ def run_experiment(cfg: ExperimentConfig, out_dir: str | Path | None = None, *, 
                 )
         except SpecError:  # a setting the verification cannot take: the config's error, not the check's
             raise
-        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - recorded in the summary, named on the console
+        except verification_stops() as exc:  # recorded in the summary, named on the console; a bug propagates
             incomplete = VerificationIncomplete.of(exc, spice_index.size,
                                                    batch_store=None if batched is None else str(batched.store_dir))
         timing["ngspice_s"] = spice.wall_time_s if spice is not None else time.perf_counter() - t0

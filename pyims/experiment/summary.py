@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyims.compare import AccuracyStats, Agreement, LayerError, SpiceVerification
-from pyims.errors import SimulationError
+from pyims.errors import PyimsError, SimulationError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "verification_stops",
     "DatasetInfo",
     "TileInfo",
     "NetworkInfo",
@@ -447,6 +448,21 @@ class VerificationIncomplete:
             f" (finished batches in {batch_store}: a re-run resumes)" if batch_store else "", exc_info=exc)
         return cls(status="interrupted" if interrupted else "failed", reason=reason, n_images=int(n_images),
                    run_dir=str(rundir) if rundir is not None else None, batch_store=batch_store)
+
+
+def verification_stops() -> tuple[type[BaseException], ...]:
+    """What may stop an ngspice verification and be recorded as its failure (``VerificationIncomplete``), the
+    training and native results kept: pyims's typed errors (a failed, timed-out or diverging run, a cluster that is
+    gone), the operating system's (a lost connection, a full disk), a worker Dask lost, and Ctrl-C. Anything else is a
+    fault of pyims itself and propagates (the CLI names it as an internal error)."""
+    kinds: list[type[BaseException]] = [PyimsError, OSError, KeyboardInterrupt]
+    try:
+        from distributed import KilledWorker
+
+        kinds.append(KilledWorker)
+    except ImportError:  # no Dask: no worker to lose
+        pass
+    return tuple(kinds)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -6,7 +6,7 @@ the two reads (one per array for "global", one per output column for "per_column
 array's partial sums after its ADC. Mapping knows no wires and gives the wire-free reads; here each
 array is solved with its wires (one sparse factorization and one solve per array and state, by the
 native tile solver) and the layer takes the factors of those reads. Every solver calls
-``calibrated(net)`` when a network enters it (``bind``), so the native solver and ngspice runs use the
+``with_wired_drift_factors(net)`` when a network enters it (``bind``), so the native solver and ngspice runs use the
 same digital factors -- a chip's calibration constants, measured once through its own wires.
 
 The reads are cached on each layer per wires: a network solved again on the same wires costs nothing.
@@ -18,11 +18,11 @@ import numpy as np
 
 from pyims.errors import SpecError
 from pyims.mapping import MappedLayer, MappedNetwork
-from pyims.mapping.compensation import drift_scale
+from pyims.mapping.compensation import drift_scale, tile_reads
 from pyims.runners.native import NativeTileSolver
 from pyims.spec import TileSpec, WireParasitics
 
-__all__ = ["calibrated", "calibration_reads", "wired_scale"]
+__all__ = ["with_wired_drift_factors", "calibration_reads", "wired_scale", "wire_free_scale"]
 
 
 def _resistive(wires: WireParasitics) -> bool:
@@ -58,6 +58,15 @@ def calibration_reads(layer: MappedLayer, wires: WireParasitics, state: str) -> 
     return reads
 
 
+def wire_free_scale(layer: MappedLayer) -> np.ndarray | None:
+    """The compensation factors ``(n_h, n_out)`` of ``layer`` from the wire-free reads (what mapping gives; ``None``
+    without compensation)."""
+    if layer.out_scale is None:
+        return None
+    return drift_scale(layer.compensation, tile_reads(layer.g_ref_pos_s, layer.g_ref_neg_s, layer.split),
+                       tile_reads(layer.g_pos_s, layer.g_neg_s, layer.split), layer.split)
+
+
 def wired_scale(layer: MappedLayer, wires: WireParasitics) -> np.ndarray | None:
     """The compensation factors ``(n_h, n_out)`` of ``layer`` from calibration reads through ``wires`` (``None``
     without compensation)."""
@@ -67,21 +76,21 @@ def wired_scale(layer: MappedLayer, wires: WireParasitics) -> np.ndarray | None:
                        calibration_reads(layer, wires, "now"), layer.split)
 
 
-def calibrated(net: MappedNetwork) -> MappedNetwork:
-    """``net`` with every compensated layer's factors from calibration reads through ``net.wires`` (``net`` itself
-    when no layer is compensated, the wires have no resistance, or the factors are already theirs)."""
+def with_wired_drift_factors(net: MappedNetwork) -> MappedNetwork:
+    """``net`` with every compensated layer's factors from calibration reads through ``net.wires`` -- or the
+    wire-free reads when those wires have no resistance -- (``net`` itself when no layer is compensated or the
+    factors are already those of these wires)."""
     wires = net.wires
-    if all(layer.out_scale is None for layer in net.layers) or not _resistive(wires):
-        return net
-    if all(layer.out_scale is None or layer.calibrated_wires == wires for layer in net.layers):
+    target = wires if _resistive(wires) else None  # None: the wire-free reads, as mapped
+    if all(layer.out_scale is None or layer.calibrated_wires == target for layer in net.layers):
         return net
     layers = []
     for layer in net.layers:
-        if layer.out_scale is None or layer.calibrated_wires == wires:
+        if layer.out_scale is None or layer.calibrated_wires == target:
             layers.append(layer)
             continue
         cache = layer.calibrations
-        if wires not in cache:
-            cache[wires] = wired_scale(layer, wires)
-        layers.append(layer.with_calibration(cache[wires], wires))
+        if target not in cache:
+            cache[target] = wired_scale(layer, wires) if target is not None else wire_free_scale(layer)
+        layers.append(layer.with_calibration(cache[target], target))
     return net.with_layers(tuple(layers))

@@ -56,7 +56,7 @@ from pyims.components.adc import Adc
 from pyims.components.sense import Sense
 from pyims.errors import SpecError
 from pyims.hardware import Topology, as_topology
-from pyims.inference.drift_calibration import calibrated
+from pyims.inference.drift_calibration import with_wired_drift_factors
 from pyims.inference.read_noise import ReadNoise, ReadNoiseOptions, has_read_noise
 from pyims.inference.result import NetworkResult
 from pyims.mapping import MappedLayer, MappedNetwork
@@ -141,7 +141,7 @@ def bind(net: MappedNetwork, wires: WireParasitics | None = None, mode: str | No
         changes["adc"] = adc
     net = net.on(**changes) if changes else net
     check_linear_cells(net)
-    return calibrated(net)  # drift compensation: the calibration reads through these wires
+    return with_wired_drift_factors(net)  # drift compensation: the calibration reads through these wires
 
 
 def check_linear_cells(net: MappedNetwork) -> None:

@@ -36,7 +36,7 @@ import numpy as np
 
 from pyims.errors import SpecError
 from pyims.mapping import MappedNetwork
-from pyims.inference.drift_calibration import calibrated
+from pyims.inference.drift_calibration import with_wired_drift_factors
 from pyims.model.layers import Layer, forward
 from pyims.progress import BAR_DELAY_S, progress_bar
 from pyims.runners.lti import StepKernels, causal_conv, conv_scalar, kernel_work, layer_blocks, step_kernels
@@ -116,7 +116,7 @@ class NativeReadTime:
         opts = options if options is not None else NativeOptions()
         if not isinstance(opts, NativeOptions):
             raise SpecError(f"options is a {type(opts).__name__}; pass a pyims.NativeOptions")
-        net = calibrated(net)  # drift compensation: the calibration reads through the network's wires
+        net = with_wired_drift_factors(net)  # drift compensation: the calibration reads through the network's wires
         topo = net.topology
         if any(layer.read_noise for layer in net.layers):
             raise SpecError("a read time under read noise is not simulated yet: every input vector would need its own "

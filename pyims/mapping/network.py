@@ -144,8 +144,8 @@ class MappedLayer(DenseLike):
                             "row partition(s), each compensated on its own")
         return [z * f for z, f in zip(parts, self.out_scale)]
 
-    def with_calibration(self, out_scale: np.ndarray, wires: WireParasitics) -> "MappedLayer":
-        """The layer with the compensation factors of calibration reads through ``wires``."""
+    def with_calibration(self, out_scale: np.ndarray, wires: WireParasitics | None) -> "MappedLayer":
+        """The layer with the compensation factors of calibration reads through ``wires`` (``None``: wire-free)."""
         scale = np.array(out_scale, dtype=np.float64)
         if self.out_scale is None or scale.shape != self.out_scale.shape:
             raise SpecError(f"with_calibration: factors of shape {scale.shape}; the layer's are "

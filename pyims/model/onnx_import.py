@@ -119,7 +119,7 @@ class _Importer:
 
         try:
             return numpy_helper.to_array(tensor)
-        except Exception as exc:  # onnx raises ValueError, TypeError or KeyError for a tensor it cannot decode
+        except (ValueError, TypeError, KeyError) as exc:  # what onnx raises for a tensor it cannot decode
             raise ModelFileError(f"{self.path}: tensor {tensor.name!r} ({where}) of type {tensor.data_type} and dims "
                                  f"{list(tensor.dims)} cannot be read: {type(exc).__name__}: {exc}") from exc
 

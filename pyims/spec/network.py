@@ -244,6 +244,8 @@ class InputEncoding:
     def fitted(self, x: np.ndarray) -> "InputEncoding":
         """This DAC with its input range set to the minimum and maximum of inputs ``x`` (``pyims.calibrate``)."""
         x = np.asarray(x, dtype=np.float64)
+        if x.size == 0 or not np.all(np.isfinite(x)):
+            raise SpecError("the calibration inputs are empty or hold NaN or inf; pass finite inputs to set the DAC's range")
         lo, hi = float(x.min()), float(x.max())
         if not hi > lo:
             raise SpecError(f"the calibration inputs are all {lo!r}, so they give the DAC no range; pass varied inputs, or "
