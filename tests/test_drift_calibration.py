@@ -209,6 +209,8 @@ def test_errors_are_typed():
     bare = _net("none").layers[0]
     with pytest.raises(SpecError, match=r"keeps no reference conductances"):
         calibration_reads(bare, WIRES, "reference")
+    with pytest.raises(SpecError, match=r"tile_g\(reference=True\): the layer keeps no reference conductances"):
+        bare.tile_g(0, 0, reference=True)
     assert wired_scale(bare, WIRES) is None and with_wired_drift_factors(_net("none")).layers[0].out_scale is None
     with pytest.raises(SpecError, match=r"calibration reads of shapes \(2, 6\) and \(1, 6\); the layer has \(2, 6\)"):
         drift_scale("global", np.ones((2, 6)), np.ones((1, 6)), layer.split)

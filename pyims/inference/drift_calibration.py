@@ -6,8 +6,8 @@ the two reads (one per array for "global", one per output column for "per_column
 array's partial sums after its ADC. Mapping knows no wires and gives the wire-free reads; here each
 array is solved with its wires (one sparse factorization and one solve per array and state, by the
 native tile solver) and the layer takes the factors of those reads. Every solver calls
-``with_wired_drift_factors(net)`` when a network enters it (``bind``), so the native solver and ngspice runs use the
-same digital factors -- a chip's calibration constants, measured once through its own wires.
+``with_wired_drift_factors(net)`` when a network enters it (``bind``), so the native solver and ngspice
+runs use the same digital factors -- a chip's calibration constants, measured once through its own wires.
 
 The reads are cached on each layer per wires: a network solved again on the same wires costs nothing.
 """
@@ -29,30 +29,19 @@ def _resistive(wires: WireParasitics) -> bool:
     return any(getattr(wires, name) > 0.0 for name in ("r_row_ohm", "r_col_ohm", "r_driver_ohm", "r_sense_ohm"))
 
 
-def _interleaved(g_pos_s: np.ndarray, g_neg_s: np.ndarray) -> np.ndarray:
-    g = np.empty((g_pos_s.shape[0], 2 * g_pos_s.shape[1]))
-    g[:, 0::2], g[:, 1::2] = g_pos_s, g_neg_s
-    return g
-
-
 def calibration_reads(layer: MappedLayer, wires: WireParasitics, state: str) -> np.ndarray:
     """The calibration read of every array of ``layer`` through ``wires``: ``(n_h, n_out)`` amperes per volt of
     input (every row of the array driven at 1 V, each output's ``I+ + I-`` into its 0 V sense node). ``state``:
     "reference" (right after programming) or "now" (the mean conductances at read time)."""
-    if state == "now":
-        g_pos, g_neg = layer.g_pos_s, layer.g_neg_s
-    elif state == "reference":
-        if layer.g_ref_pos_s is None or layer.g_ref_neg_s is None:
-            raise SpecError("calibration_reads: the layer keeps no reference conductances (it has no drift compensation)")
-        g_pos, g_neg = layer.g_ref_pos_s, layer.g_ref_neg_s
-    else:
+    if state not in ("now", "reference"):
         raise SpecError(f"calibration_reads: state={state!r} is unknown; use 'reference' or 'now'")
+    if state == "reference" and layer.g_ref_pos_s is None:
+        raise SpecError("calibration_reads: the layer keeps no reference conductances (it has no drift compensation)")
     reads = np.empty((layer.n_h, layer.n_out))
     for p in range(layer.n_h):
-        rows = layer.rows_of(p)
         for c in range(layer.n_v):
             outs = layer.outs_of(c)
-            tile = TileSpec(g_s=_interleaved(g_pos[rows, outs], g_neg[rows, outs]), wires=wires)
+            tile = TileSpec(g_s=layer.tile_g(p, c, reference=state == "reference"), wires=wires)
             i_col = NativeTileSolver(tile).solve(np.ones((1, tile.n_rows)))[0][0]
             reads[p, outs] = i_col[0::2] + i_col[1::2]
     return reads

@@ -113,14 +113,14 @@ class MappedLayer(DenseLike):
         start = self.split.out_starts[c]
         return slice(start, start + self.split.out_sizes[c])
 
-    def tile_g(self, p: int, c: int) -> np.ndarray:
-        """Conductances of tile (p, c): ``(rows_p, 2 * outs_c)`` with G+ / G- interleaved."""
-        rows, outs = self.rows_of(p), self.outs_of(c)
-        gp, gn = self.g_pos_s[rows, outs], self.g_neg_s[rows, outs]
-        g = np.empty((gp.shape[0], 2 * gp.shape[1]))
-        g[:, 0::2] = gp
-        g[:, 1::2] = gn
-        return g
+    def tile_g(self, p: int, c: int, *, reference: bool = False) -> np.ndarray:
+        """Conductances of tile (p, c): ``(rows_p, 2 * outs_c)`` with G+ / G- interleaved; ``reference``: the cells
+        right after programming (``g_ref_*``, kept with drift compensation) instead of at the read time."""
+        pos, neg = (self.g_ref_pos_s, self.g_ref_neg_s) if reference else (self.g_pos_s, self.g_neg_s)
+        if pos is None or neg is None:
+            raise SpecError("tile_g(reference=True): the layer keeps no reference conductances (it has no drift "
+                            "compensation)")
+        return _interleaved(pos, neg, self.rows_of(p), self.outs_of(c))
 
     def tile(self, p: int, c: int, wires: WireParasitics) -> TileSpec:
         return TileSpec(g_s=self.tile_g(p, c), wires=wires)
@@ -162,12 +162,16 @@ class MappedLayer(DenseLike):
         """Read-noise standard deviations of tile (p, c), interleaved like ``tile_g``, or ``None``."""
         if self.read_sigma_pos_s is None or self.read_sigma_neg_s is None:
             return None
-        rows, outs = self.rows_of(p), self.outs_of(c)
-        sp, sn = self.read_sigma_pos_s[rows, outs], self.read_sigma_neg_s[rows, outs]
-        out = np.empty((sp.shape[0], 2 * sp.shape[1]))
-        out[:, 0::2] = sp
-        out[:, 1::2] = sn
-        return out
+        return _interleaved(self.read_sigma_pos_s, self.read_sigma_neg_s, self.rows_of(p), self.outs_of(c))
+
+
+def _interleaved(pos: np.ndarray, neg: np.ndarray, rows: slice, outs: slice) -> np.ndarray:
+    """``pos`` / ``neg`` ``(n_rows, n_out)`` of one tile's rows and outputs as its columns: ``(rows, 2 * outs)``,
+    G+ / G- interleaved."""
+    a, b = pos[rows, outs], neg[rows, outs]
+    out = np.empty((a.shape[0], 2 * a.shape[1]))
+    out[:, 0::2], out[:, 1::2] = a, b
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
