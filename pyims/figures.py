@@ -168,13 +168,10 @@ def small_text(fig, *, column_width_in: float = COLUMN_WIDTH_IN, min_pt: float =
 def si(value: float, unit: str) -> str:
     """``value`` in ``unit`` with an SI prefix: ``2e-15, "F"`` -> ``2 fF``; seconds from 1 s up stay in s."""
     v = float(value)
-    if v == 0 or not math.isfinite(v) or (unit == "s" and abs(v) >= 1):
+    if v == 0 or not math.isfinite(v) or (unit == "s" and abs(v) >= 1) or abs(v) < _PREFIXES[-1][0] * (1 - 1e-9):
         return f"{v:g} {unit}"
-    for scale, prefix in _PREFIXES:
-        if abs(v) >= scale * (1 - 1e-9):
-            return f"{v / scale:.4g} {prefix}{unit}"
-    return f"{v:g} {unit}"
-
+    scale, prefixed = si_scale(v, unit)
+    return f"{v / scale:.4g} {prefixed}"
 
 
 def si_scale(value: float, unit: str) -> tuple[float, str]:
