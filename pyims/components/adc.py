@@ -259,12 +259,16 @@ class Adc:
         fs = self.full_scale_norm
         if fs is None:
             raise SpecError("adc.full_scale_norm is not calibrated yet; run the network once, or give it")
-        if isinstance(fs, tuple):
-            if len(fs) != n_layers:
-                raise SpecError(f"adc.full_scale_norm={list(fs)} has {len(fs)} entries but the network has {n_layers} "
-                                "crossbar layers; give one per layer")
-            return fs[layer]
-        return fs
+        self.check_layers(n_layers)
+        return fs[layer] if isinstance(fs, tuple) else fs
+
+    def check_layers(self, n_layers: int) -> None:
+        """SpecError unless the given ranges fit a network of ``n_layers`` crossbar layers (one per layer, one for all,
+        or none: calibrated)."""
+        fs = self.full_scale_norm
+        if isinstance(fs, tuple) and len(fs) != n_layers:
+            raise SpecError(f"adc.full_scale_norm={list(fs)} has {len(fs)} entries but the network has {n_layers} "
+                            "crossbar layers; give one per layer, one number for all, or omit it to calibrate")
 
     def with_full_scale(self, full_scale_norm: tuple[float, ...]) -> "Adc":
         """This ADC with the ranges fixed (what calibration returns)."""

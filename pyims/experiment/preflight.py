@@ -273,10 +273,12 @@ def _check_circuit_activations(cfg: ExperimentConfig, shapes, model) -> None:
 
 
 def _check_adc_layers(cfg: ExperimentConfig, n_layers: int) -> None:
-    fs = cfg.adc.full_scale_norm if cfg.adc is not None else None
-    if isinstance(fs, tuple) and len(fs) != n_layers:
-        raise ConfigError(f"adc.full_scale_norm={list(fs)} has {len(fs)} entries but the network has {n_layers} crossbar "
-                          f"layers; give one per layer, one number for all, or omit it to calibrate")
+    """The ADC's given ranges fit the network (``Adc.check_layers``), as a config error."""
+    if cfg.adc is not None:
+        try:
+            cfg.adc.check_layers(n_layers)
+        except SpecError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _check_out_dir(out_dir: str | os.PathLike[str]) -> Path:
