@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/read_noise.py --images 1000
     .venv/bin/python benchmarks/read_noise.py --images 1000 --only noisy      # one run (for whole-process timers)
     .venv/bin/python benchmarks/read_noise.py --images 500 --check 2          # + the method's error on 2 images
+    .venv/bin/python benchmarks/read_noise.py --floor 2000                    # + what two parts alone cost
 
 The committed LeNet (examples/cnn/lenet_fashion.onnx) on 128-cell tiles, 2 ohm per wire segment, tiled
 co-simulation, no ADC, PCM one hour after programming (programming noise and drift drawn once): side by side
@@ -13,6 +14,10 @@ its own draw (``pyims.inference.read_noise``, default method). Each is timed who
 the read-noise sensitivities), all images. Prints times, per-image costs, the ratio, its extrapolation to 10,000
 images (build + images x per-image cost) and the accuracies. ``--check N``: the default method against exact
 per-vector sparse solves on N images, every crossbar layer (max error / max noise-induced deviation).
+``--floor N``: on N images, what two unavoidable parts of the noisy run cost alone, in the same image blocks and
+threads as the run: the draws (one normal per cell per vector, ``pyims.inference.read_noise.layer_draws``) and the
+noiseless cell voltages ``v @ D`` (one product per tile and block); their sum, extrapolated to 10,000 images and
+added to the noisy run's map+build, divided by the noiseless run, is a lower bound on the ratio this machine can give.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -30,7 +36,8 @@ import pyims  # noqa: E402
 from pyims.data import load_dataset  # noqa: E402
 from pyims.devices.pcm import PCM  # noqa: E402
 from pyims.inference import NativeNetwork  # noqa: E402
-from pyims.inference.read_noise import ReadNoiseOptions  # noqa: E402
+from pyims.inference.read_noise import ReadNoise, ReadNoiseOptions  # noqa: E402
+from pyims.model.layers import forward  # noqa: E402
 from pyims.mapping import map_network  # noqa: E402
 from pyims.spec.simulator import NativeOptions  # noqa: E402
 
@@ -67,6 +74,40 @@ def check(model, x: np.ndarray, seed: int) -> list[float]:
     return [float(np.abs(a - e).max() / np.abs(e - q).max()) for a, e, q in zip(*pres)]
 
 
+def floor(net, x: np.ndarray, options: ReadNoiseOptions) -> tuple[float, float]:
+    """``(draws, products)``: wall seconds per image of the draws alone and of the cell voltages ``v @ D`` alone, on
+    the images ``x``, in the image blocks and threads of ``LayerReadNoise.deltas``."""
+    noise = ReadNoise(net, options)
+    a = net.check_inputs(x[:1])
+    per_image = [r.shape[0] for r in forward(net.sequence, a, lambda k, layer, rows: np.zeros(
+        (rows.shape[0], layer.n_out)), keep_pre=False).inputs]
+    n = x.shape[0]
+    jobs = []  # (layer, first image, images): every block of every layer
+    for k, layer in noise.layers.items():
+        block = layer.block_images(per_image[k])
+        jobs += [(layer, a0, min(block, n - a0)) for a0 in range(0, n, block)]
+    rng = np.random.default_rng(0)
+    inputs = {id(t): rng.random((max(layer.block_images(per_image[k]) * per_image[k], 1), t.drop.shape[0]),
+                                dtype=np.float32) for k, layer in noise.layers.items() for t in layer.tiles}
+
+    def draws(job) -> None:
+        layer, a0, count = job
+        layer.draws(np.arange(a0, a0 + count), per_image[layer.k])
+
+    def products(job) -> None:
+        layer, a0, count = job
+        for t in layer.tiles:
+            np.matmul(inputs[id(t)][: count * per_image[layer.k]], t.drop)
+
+    out = []
+    for part in (draws, products):
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=options.n_threads) as pool:
+            list(pool.map(part, jobs))
+        out.append((time.perf_counter() - t0) / n)
+    return out[0], out[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=FULL_SET)
@@ -74,6 +115,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="the device's seed (programming, drift, read draws)")
     ap.add_argument("--threads", type=int, default=None, help="read-noise threads (default: the machine's cores, <= 4)")
     ap.add_argument("--check", type=int, default=0, help="images to hold against exact per-vector solves")
+    ap.add_argument("--floor", type=int, default=0, help="images on which to time the draws and v @ D alone")
     args = ap.parse_args()
     ds = load_dataset("fashion-mnist")
     x, y = ds.test.x_norm[: args.images], ds.test.y[: args.images]
@@ -102,6 +144,16 @@ def main() -> None:
         verdict = "meets" if full <= TARGET_RATIO else "misses"
         print(f"target: read noise per MVM <= {TARGET_RATIO:g}x the noiseless run (LeNet, 10k images, exact wires): "
               f"{verdict} it on this machine")
+    if args.floor:
+        net = map_network(model, hardware(True, args.seed))
+        t_draw, t_prod = floor(net, x[: args.floor], options)
+        print(f"  alone, on {min(args.floor, n)} images, {options.n_threads} thread(s): the draws {1e3 * t_draw:.3f} ms/image, "
+              f"v @ D {1e3 * t_prod:.3f} ms/image")
+        if len(rows) == 2:
+            bound = (rows["noisy"][1] + FULL_SET * (t_draw + t_prod)) / (rows["noiseless"][1] + FULL_SET * (
+                rows["noiseless"][0] - rows["noiseless"][1]) / n)
+            print(f"  lower bound on the ratio at {FULL_SET} images (noisy map+build + those two alone, over the "
+                  f"noiseless run): {bound:.2f}x")
     if args.check:
         errs = check(model, x[: args.check], args.seed)
         print(f"  default method vs exact per-vector solves ({args.check} images), max error / max noise-induced "
