@@ -193,8 +193,7 @@ def _checked_code(v, stopped, kept: str, what: str = "") -> int:
         return EXIT_VERIFICATION_FAILED
     if v is None or v.passed:
         return 0
-    print(f"pyims: verification{where} FAILED: native and ngspice differ by {v.max_rel_diff:.3g} > {v.tolerance_rel:g}; "
-          "the results are kept but not to be trusted", file=sys.stderr)
+    print(f"pyims: verification{where} FAILED: {v.failure}; the results are kept but not to be trusted", file=sys.stderr)
     return EXIT_VERIFICATION_FAILED
 
 

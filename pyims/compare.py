@@ -20,6 +20,7 @@ __all__ = [
     "AccuracyStats",
     "Agreement",
     "LayerError",
+    "ReadNoiseCheck",
     "SpiceVerification",
     "accuracy_stats",
     "agreement",
@@ -159,22 +160,50 @@ def confusion_matrix(logits: np.ndarray, y: np.ndarray, n_classes: int, tie_atol
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReadNoiseCheck:
+    """The native read-noise method held against exact per-vector solves on a verification's sample (the same
+    draws): what the method leaves, relative to the noise-induced deviation it computes.
+
+    Attributes:
+        method: the native method checked (``ReadNoiseOptions.method``).
+        error_per_layer: per crossbar layer, ``max |method - exact| / max |exact - noiseless|`` over the sample's
+            pre-activations (the analog outputs: a converter would turn a rounding-size difference at a code boundary
+            into a whole code); the absolute difference where the deviation is zero.
+        bound: the most the method may leave (``pyims.inference.verify.READ_NOISE_METHOD_BOUND``).
+        passed: every layer within the bound (False when any error is NaN).
+    """
+
+    method: str
+    error_per_layer: list[float]
+    bound: float
+    passed: bool
+
+    @property
+    def max_error(self) -> float:
+        """The worst layer's error (NaN if any is NaN)."""
+        return float(np.max(self.error_per_layer))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SpiceVerification:
     """A sample of images run in ngspice and held against the native result.
 
     Attributes:
         n_images: images run; image_index: their indices in the test set.
         mode: "analog" or "tiled"; ngspice_version: the simulator's major version.
-        max_rel_diff_per_layer: per layer, ``rel_diff(ngspice, native)`` of the pre-activations.
+        max_rel_diff_per_layer: per layer, ``rel_diff(ngspice, native)`` of the pre-activations; with read noise,
+            native is the exact per-vector solves of the sample's draws (the circuits ngspice solves).
         max_rel_diff_power: the same for the read power (``None`` when native skipped energy).
         tolerance_rel: the agreement pyims promises for this network (its neuron's).
-        passed: every layer within the tolerance (False when any difference is NaN).
+        passed: every layer within the tolerance (False when any difference is NaN), and with read noise the
+            native method within its bound (``read_noise``).
         top1_agreement_native_vs_ngspice: fraction of images whose predictions agree.
         wall_time_s / seconds_per_image: ngspice's time.
         run_dirs: run directories kept (``keep_run_dirs``).
         batches: per ngspice batch run as a Dask task (``pyims.inference.spice_batches``): its images,
             host, process, ngspice version, wall time, and whether it was read back from the batch
             store (``resumed``); empty for an in-process verification.
+        read_noise: with read noise, the native method held against the exact solves (``ReadNoiseCheck``).
     """
 
     n_images: int
@@ -190,11 +219,25 @@ class SpiceVerification:
     seconds_per_image: float
     run_dirs: list[str] = field(default_factory=list)
     batches: list[dict] = field(default_factory=list)
+    read_noise: ReadNoiseCheck | None = None
 
     @property
     def max_rel_diff(self) -> float:
         """The worst layer's difference (NaN if any is NaN)."""
         return float(np.max(self.max_rel_diff_per_layer))
+
+    @property
+    def failure(self) -> str | None:
+        """Why the check failed, one line (``None`` when it passed)."""
+        if self.passed:
+            return None
+        why = []
+        if not np.all(np.asarray(self.max_rel_diff_per_layer) <= self.tolerance_rel):
+            why.append(f"native and ngspice differ by {self.max_rel_diff:.3g} > {self.tolerance_rel:g}")
+        if self.read_noise is not None and not self.read_noise.passed:
+            why.append(f"the native read-noise method ({self.read_noise.method}) leaves {self.read_noise.max_error:.3g} "
+                       f"of the noise-induced deviation > {self.read_noise.bound:g}")
+        return "; ".join(why) or "the check did not pass"
 
     @property
     def n_same_prediction(self) -> int:

@@ -129,7 +129,10 @@ def format_table(summary: ExperimentSummary) -> str:
             f"  ngspice-{v.ngspice_version} verification ({v.mode}, {v.n_images} images"
             + (f", draw {mc.reported_draw}" if mc is not None else "") + ", "
             f"{v.seconds_per_image:.2f} s/image): max rel diff {v.max_rel_diff:.1e} vs tolerance {v.tolerance_rel:.0e} "
-            f"-> {'PASS' if v.passed else 'FAIL'}"
+            + (f"(against the exact per-vector solves), read-noise method ({v.read_noise.method}) "
+               f"{v.read_noise.max_error:.1e} of the deviation vs bound {v.read_noise.bound:.0e} "
+               if v.read_noise is not None else "")
+            + f"-> {'PASS' if v.passed else 'FAIL'}"
         )
     if summary.energy:
         e = summary.energy

@@ -401,18 +401,19 @@ class NativeNetwork:
                 part += extra
         return parts
 
-    def calibrate_adc(self, u: np.ndarray, *, image_offset: int = 0) -> Adc:
+    def calibrate_adc(self, u: np.ndarray, *, image_offset: int = 0, images: np.ndarray | None = None) -> Adc:
         """Fix the ADC ranges from inputs ``u`` (layer by layer, each on the previous layers' converted
         outputs), and with a digital correction (``adc.correction``) its per-output scale and offset: a least-squares
         fit, per output of every converted layer, of the converted outputs (after the drift compensation, the previous
         layers corrected) against the float model's pre-activations on the same inputs. Ranges or corrections already
         given stay. Returns (and keeps: ``self.adc``, ``self.net.adc``) the calibrated ADC. ``image_offset``: the
-        global index of ``u[0]`` (read-noise draws are keyed by it)."""
+        global index of ``u[0]`` (read-noise draws are keyed by it); ``images``: instead, every image's own."""
         adc, net = self.adc, self.net
         if adc is None:
             raise SpecError("calibrate_adc needs an adc")
-        a = net.check_inputs(u)[: adc.calibration_images]
-        images = _image_offset(image_offset) + np.arange(a.shape[0])  # read noise: the images' global indices
+        a_all = net.check_inputs(u)
+        a = a_all[: adc.calibration_images]
+        images = _image_keys(a_all.shape[0], image_offset, images)[: a.shape[0]]  # read noise: the global indices
         topo, n_layers = net.topology, len(net.layers)
         fit_ranges, fit_correction = adc.full_scale_norm is None, not adc.correction_calibrated
         fs: list[float] = []
@@ -475,17 +476,19 @@ class NativeNetwork:
                  a.shape[0], self.adc.describe())
         return self.adc
 
-    def run(self, u: np.ndarray, *, keep_pre: bool = True, image_offset: int = 0) -> NetworkResult:
+    def run(self, u: np.ndarray, *, keep_pre: bool = True, image_offset: int = 0,
+            images: np.ndarray | None = None) -> NetworkResult:
         """Inference on hardware inputs ``u`` ``(N, *input_shape)`` (units of ``v_read_v``, see
         ``InputEncoding.quantized``); ``keep_pre=False`` keeps only the outputs (large CNN test sets).
         ``image_offset``: the global index of ``u[0]`` in its test set (read-noise draws are keyed by it, so a
-        test set run in pieces reads as it would whole)."""
+        test set run in pieces reads as it would whole). ``images``: instead, every image's global index ``(N,)``
+        (a sample of a test set, as ``SpiceNetwork.run(..., images=...)`` takes)."""
         t0 = time.perf_counter()
         net = self.net
-        image_offset = _image_offset(image_offset)
         a_all = net.check_inputs(u)
+        keys = _image_keys(a_all.shape[0], image_offset, images)
         if self.adc is not None and not self.adc.calibrated:
-            self.calibrate_adc(a_all, image_offset=image_offset)
+            self.calibrate_adc(a_all, images=keys)
             net = self.net
         adc, topo, n_layers = self.adc, net.topology, len(net.layers)
         power = np.zeros(a_all.shape[0])
@@ -502,7 +505,7 @@ class NativeNetwork:
             a = a_all[start : start + chunk]
             n_img = a.shape[0]
             sl = slice(start, start + n_img)
-            images = image_offset + start + np.arange(n_img)
+            images = keys[start : start + n_img]
 
             def evaluate(k: int, layer: Layer, rows: np.ndarray) -> np.ndarray:
                 rows_aug = net.augment(rows)
@@ -531,6 +534,21 @@ class NativeNetwork:
             output=np.concatenate(outs), power_w=power if self.energy else None, backend="native", mode=self.mode,
             wall_time_s=time.perf_counter() - t0, adc=self.adc, build_time_s=self.build_time_s,
         )
+
+
+def _image_keys(n: int, image_offset: object, images: object) -> np.ndarray:
+    """The global indices ``(n,)`` of ``n`` images: ``image_offset + 0 .. n-1``, or ``images`` (integers >= 0, one per
+    image; then ``image_offset`` must be 0)."""
+    offset = _image_offset(image_offset)
+    if images is None:
+        return offset + np.arange(n, dtype=np.int64)
+    arr = np.asarray(images)
+    if offset:
+        raise SpecError(f"give image_offset={offset} or images, not both")
+    if arr.shape != (n,) or (arr.size and (arr.dtype.kind not in "iu" or int(arr.min()) < 0)):
+        raise SpecError(f"images must hold one global index (an integer >= 0) per image: {n} of them; got "
+                        f"{arr.dtype} of shape {arr.shape}")
+    return arr.astype(np.int64)
 
 
 def _image_offset(value: object) -> int:

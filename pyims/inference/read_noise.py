@@ -71,7 +71,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -102,6 +102,8 @@ __all__ = [
     "exact_tile_currents",
     "NoisyLayerNetlist",
     "build_noisy_layer_netlist",
+    "has_read_noise",
+    "without_read_noise",
 ]
 
 log = logging.getLogger(__name__)
@@ -684,6 +686,12 @@ def sensitivity_bytes(net: MappedNetwork, options: ReadNoiseOptions | None = Non
 def has_read_noise(net: MappedNetwork) -> bool:
     """Whether any crossbar layer of ``net`` draws fresh read noise for every vector."""
     return any(layer.read_noise for layer in net.layers)
+
+
+def without_read_noise(net: MappedNetwork) -> MappedNetwork:
+    """``net`` with every read at the cells' mean conductances: the same programmed (and drifted) cells, no per-read
+    draw -- what read noise deviates from."""
+    return net.with_layers(tuple(replace(layer, read_sigma_pos_s=None, read_sigma_neg_s=None) for layer in net.layers))
 
 
 def check_read_noise_network(net: MappedNetwork) -> None:

@@ -109,7 +109,7 @@ def evaluate_point(data: dict[str, Any], base_dir: str) -> dict[str, Any]:
             # a point whose ngspice check failed is not a result: recorded as failed (re-run on resume),
             # its metrics kept for inspection
             return {"status": "failed", "metrics": _metrics(result.summary), "provenance": provenance,
-                    "error": f"ngspice verification failed: max rel diff {v.max_rel_diff!r} > tolerance {v.tolerance_rel!r}"}
+                    "error": f"ngspice verification failed: {v.failure}"}
         return {"status": "ok", "metrics": _metrics(result.summary), "error": None, "provenance": provenance}
     except Exception as exc:  # noqa: BLE001 - a failing point is recorded, not raised
         provenance["wall_time_s"] = time.perf_counter() - t0
