@@ -13,12 +13,12 @@ import pytest
 from scipy import stats as sps
 
 from conftest import rel_diff
-from pyims.compare import accuracy_stats
+from pyims.compare import AccuracyStats, accuracy_stats
 from pyims.errors import ConfigError
 from pyims.experiment import parse_config, run_experiment
 from pyims.experiment.config import config_key
 from pyims.experiment.report import format_table
-from pyims.experiment.summary import ExperimentSummary
+from pyims.experiment.summary import ExperimentSummary, MonteCarloInfo
 from pyims.inference.simulate import simulate
 from pyims.mapping import map_network
 from pyims.spec.analysis import Dc, Repeat
@@ -126,6 +126,22 @@ def test_the_summary_names_the_device_its_seeds_and_the_spread(pcm_run):
     data = json.loads((out / "summary.json").read_text())
     assert data["device"]["draws"][1]["seed"] == seeds[1] and data["monte_carlo"]["accuracy_per_draw"] == mc.accuracy_per_draw
     assert ExperimentSummary.from_dict(data) == s
+
+
+def test_the_mean_interval_of_few_scattered_draws_stays_within_0_and_100_percent():
+    """Two draws at 94 % and 60 %: the t interval (t(0.975, 1) = 12.7) would run from below 0 to above 100 %; it is cut
+    to [0, 1] and says so. Draws close together keep the plain interval."""
+    def draws(*correct):
+        return [AccuracyStats(n_images=100, n_correct=c, n_ties=0, n_ties_with_label=0, accuracy=c / 100,
+                              accuracy_upper=c / 100) for c in correct]
+
+    wide = MonteCarloInfo.from_draws(draws(94, 60), "Repeat")
+    assert (wide.mean_interval.low, wide.mean_interval.high) == (0.0, 1.0)
+    assert wide.mean_interval.method == "95 % Student-t interval of the mean over 2 draws, cut to [0, 100] %"
+    close = MonteCarloInfo.from_draws(draws(80, 82, 81), "Repeat")
+    low, high = sps.t.interval(0.95, df=2, loc=0.81, scale=sps.sem([0.80, 0.82, 0.81]))
+    assert (close.mean_interval.low, close.mean_interval.high) == pytest.approx((low, high), rel=1e-12, abs=1e-15)
+    assert close.mean_interval.method == "95 % Student-t interval of the mean over 3 draws"
 
 
 def test_the_printed_report_says_the_same(pcm_run):

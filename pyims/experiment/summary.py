@@ -307,7 +307,9 @@ class MonteCarloInfo:
         accuracy_per_draw / n_correct_per_draw: each draw's analog accuracy (ties count as wrong) and correct
             images, in the order of ``DeviceInfo.draws``.
         mean / std: the mean and the sample standard deviation (ddof = 1) of the draws' accuracies.
-        mean_interval: Student-t interval of the mean over draws, ``mean +- t(0.975, n-1) std / sqrt(n)``.
+        mean_interval: Student-t interval of the mean over draws, ``mean +- t(0.975, n-1) std / sqrt(n)``, cut to
+            [0, 1] where it crosses an end (its method then says so: with few draws far apart it would claim
+            accuracies above 100 %).
         draw_interval: the 2.5th and 97.5th percentiles of the draws' accuracies (linear interpolation between
             draws): where one draw -- one programmed chip -- lands.
         images_interval_draw0: Wilson score interval of draw 0's accuracy over its ``n_images`` images.
@@ -347,6 +349,8 @@ class MonteCarloInfo:
         n_images = stats[0].n_images
         mean, std = float(acc.mean()), float(acc.std(ddof=1))
         half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * std / np.sqrt(n)
+        t_low, t_high = max(mean - half, 0.0), min(mean + half, 1.0)  # an accuracy lies in [0, 1]
+        cut = ", cut to [0, 100] %" if (t_low, t_high) != (mean - half, mean + half) else ""
         z = float(sps.norm.ppf(0.5 + confidence / 2))
         lo_p, hi_p = (50 * (1 - confidence), 50 * (1 + confidence))
         pct = np.percentile(acc, [lo_p, hi_p])
@@ -357,8 +361,8 @@ class MonteCarloInfo:
             analysis=analysis, n_draws=n, n_images=int(n_images), confidence=confidence,
             accuracy_per_draw=[float(a) for a in acc], n_correct_per_draw=[int(c) for c in correct],
             mean=mean, std=std,
-            mean_interval=Interval(low=mean - half, high=mean + half,
-                                   method=f"{level} Student-t interval of the mean over {n} draws"),
+            mean_interval=Interval(low=t_low, high=t_high,
+                                   method=f"{level} Student-t interval of the mean over {n} draws{cut}"),
             draw_interval=Interval(low=float(pct[0]), high=float(pct[1]),
                                    method=f"{lo_p:g}th-{hi_p:g}th percentiles of the {n} draws' accuracies"),
             images_interval_draw0=Interval(low=float(w0[0]), high=float(w0[1]),
