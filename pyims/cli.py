@@ -5,6 +5,7 @@ library function, and the library logs). It imports no netlist or solver interna
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -113,7 +114,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("pyims-runs") / cfg.name
     flags = _run_flags(args)
     if args.dry_run:
-        return _print_preflight(cfg, out, flags)
+        with _naming_config(args.config):
+            return _print_preflight(cfg, out, flags)
     print(f"pyims {__version__} run {args.config}")
     cluster = None
     if cfg.simulation.verifies and (args.verify_images is not None or args.scheduler or args.workers):
@@ -123,9 +125,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                scheduler=args.scheduler, n_workers=args.workers, batch_size=cfg.simulation.batch_size)
         where = f"on {args.scheduler}" if args.scheduler else "on a local Dask cluster"
         print(f"  ngspice verification in batches {where}; finished batches kept in {cluster.store_dir} (a re-run resumes)")
-    result = run_experiment(cfg, out, cluster=cluster, flags=flags)  # checks everything first, flags too: one preflight
+    with _naming_config(args.config):
+        result = run_experiment(cfg, out, cluster=cluster, flags=flags)  # checks everything first, flags too: one preflight
     _print_experiment(result, out)
     return _verification_code(result, out)
+
+
+@contextlib.contextmanager
+def _naming_config(path: str):
+    """Config errors found once the file parsed (``preflight``'s, the run's) name the file, as its parse errors do."""
+    from pyims.errors import ConfigError
+
+    try:
+        yield
+    except ConfigError as exc:
+        prefix = f"{path}: "
+        if all(p.startswith(prefix) for p in exc.problems):
+            raise
+        raise ConfigError(*(p if p.startswith(prefix) else prefix + p for p in exc.problems)) from exc
 
 
 def _run_flags(args: argparse.Namespace):
@@ -165,7 +182,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             check_scheduler(args.scheduler)
         return _print_sweep_check(spec)
     cfg = load_config(args.config)
-    return _print_preflight(cfg, Path(args.out) if args.out else None, _run_flags(args))
+    with _naming_config(args.config):
+        return _print_preflight(cfg, Path(args.out) if args.out else None, _run_flags(args))
 
 
 def _verification_code(result, out: Path | None = None) -> int:

@@ -151,7 +151,10 @@ def _caught_by_check_and_run(tmp_path, monkeypatch, capsys, data, match, *, erro
     args = [str(path)] + (["--out", out] if out else []) + list(flags)
     for argv in (["check", *args], ["run", "--dry-run", *args]):
         assert main(argv) == 2
-        assert re.search(match, capsys.readouterr().err), argv
+        err = capsys.readouterr().err
+        assert re.search(match, err), argv
+        if error is ConfigError:  # found after the file parsed, named as its parse errors are
+            assert err.startswith(f"pyims: error: {path}: "), err
     _no_training(monkeypatch)
     from pyims.experiment.run import run_experiment
 
@@ -241,6 +244,14 @@ def test_several_preflight_problems_come_together(tmp_path, monkeypatch):
     problems = info.value.problems
     assert [p.split(":")[0].split("=")[0].split(" ")[0] for p in problems] == [
         "simulation.t_read_s", "simulation.activations", "adc.full_scale_norm", "--out"]
+
+
+def test_every_line_of_several_preflight_problems_names_the_file(tmp_path, capsys):
+    path = _write(tmp_path, _merge({"simulation": {"t_read_s": 1e-9, "activations": "circuit"}}))
+    assert main(["check", str(path)]) == 2
+    lines = capsys.readouterr().err.removeprefix("pyims: error: ").splitlines()
+    assert [line.split(": ")[:2] for line in lines] == [[str(path), "simulation.t_read_s=1e-09"],
+                                                      [str(path), "simulation.activations='circuit' with neuron.kind='sigmoid'"]]
 
 
 # ------------------------------------------------------------------ the estimate
