@@ -461,6 +461,8 @@ def test_read_noise_check_fails_a_method_that_leaves_more_than_its_bound():
         read_noise_check(rn.without_read_noise(net), x, images)
     with pytest.raises(SpecError, match="pass a pyims.inference.read_noise.ReadNoiseOptions"):
         read_noise_check(net, x, images, "exact")  # type: ignore[arg-type]
+    with pytest.raises(SpecError, match="pass a pyims.inference.read_noise.ReadNoiseOptions"):  # before ngspice runs
+        verify_against_ngspice(net, x, None, images, read_noise="exact")  # type: ignore[arg-type]
 
 
 def test_native_runs_key_draws_by_the_images_given():

@@ -18,9 +18,9 @@ ngspice (every vector through its own tiles) against the native exact per-vector
 draws, to the network's tolerance (the same equations: round-off); and the native method (second order
 by default) against those exact solves, to ``READ_NOISE_METHOD_BOUND`` of the noise-induced deviation
 (``read_noise_check``; on the analog outputs, so a converter's code boundary cannot turn a rounding-size
-difference into a code). A fixed tolerance on the outputs could not do both: the method's error grows as
-the square of the noise, so at three times PCM's published read noise it is ~1.6e-5 of the outputs while
-still ~1e-5 of the deviation.
+difference into a code). A fixed tolerance on the outputs could not do both: the method's error, relative
+to the outputs, grows as the square of the noise (on the LeNet ten years after programming with three
+times PCM's published read noise it is 1.0-1.6e-5 of the outputs, 0.7-1.8e-5 of the deviation).
 
 The metrics themselves (``rel_diff``, ``agreement``, ``SpiceVerification``) are ``pyims.compare``'s.
 """
@@ -128,6 +128,8 @@ def verify_against_ngspice(
     ``ReadNoiseOptions()``). Returns the verification and ngspice's result on the sample.
     """
     analysis = Dc() if analysis is None else analysis
+    if read_noise is not None and not isinstance(read_noise, ReadNoiseOptions):
+        raise SpecError(f"read_noise is a {type(read_noise).__name__}; pass a pyims.inference.read_noise.ReadNoiseOptions")
     if not isinstance(net, MappedNetwork):
         raise SpecError(f"net is a {type(net).__name__}; pass the MappedNetwork the native result ran on")
     index = np.asarray(index, dtype=np.int64)
