@@ -36,8 +36,8 @@ import pyims  # noqa: E402
 from pyims.data import load_dataset  # noqa: E402
 from pyims.devices.pcm import PCM  # noqa: E402
 from pyims.inference import NativeNetwork  # noqa: E402
+from pyims.inference.native import vectors_per_image  # noqa: E402
 from pyims.inference.read_noise import ReadNoise, ReadNoiseOptions  # noqa: E402
-from pyims.model.layers import forward  # noqa: E402
 from pyims.mapping import map_network  # noqa: E402
 from pyims.spec.simulator import NativeOptions  # noqa: E402
 
@@ -78,9 +78,7 @@ def floor(net, x: np.ndarray, options: ReadNoiseOptions) -> tuple[float, float]:
     """``(draws, products)``: wall seconds per image of the draws alone and of the cell voltages ``v @ D`` alone, on
     the images ``x``, in the image blocks and threads of ``LayerReadNoise.deltas``."""
     noise = ReadNoise(net, options)
-    a = net.check_inputs(x[:1])
-    per_image = [r.shape[0] for r in forward(net.sequence, a, lambda k, layer, rows: np.zeros(
-        (rows.shape[0], layer.n_out)), keep_pre=False).inputs]
+    per_image = vectors_per_image(net, x[:1])
     n = x.shape[0]
     jobs = []  # (layer, first image, images): every block of every layer
     for k, layer in noise.layers.items():

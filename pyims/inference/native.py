@@ -66,7 +66,7 @@ from pyims.runners.native import NativeTileSolver, count_unknowns, resolve_port_
 from pyims.spec import TileSpec, WireParasitics
 from pyims.spec.simulator import NativeOptions
 
-__all__ = ["NativeNetwork"]
+__all__ = ["NativeNetwork", "vectors_per_image"]
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +187,7 @@ class NativeNetwork:
         read_noise: ReadNoiseOptions | None = None,
     ) -> None:
         net = bind(net, wires, mode, adc)
-        if read_noise is not None and not isinstance(read_noise, ReadNoiseOptions):
-            raise SpecError(f"read_noise is a {type(read_noise).__name__}; pass a "
-                            "pyims.inference.read_noise.ReadNoiseOptions (or None: its defaults)")
+        ReadNoiseOptions.of(read_noise)  # a typed error before the build
         opts = options if options is not None else NativeOptions(energy=True)
         if not isinstance(opts, NativeOptions):
             raise SpecError(f"options is a {type(opts).__name__}; pass a pyims.NativeOptions")
@@ -492,9 +490,7 @@ class NativeNetwork:
             net = self.net
         adc, topo, n_layers = self.adc, net.topology, len(net.layers)
         power = np.zeros(a_all.shape[0])
-        # rows per image: one per output position of every convolution (probe one image)
-        per_image = sum(r.shape[0] for r in forward(net.sequence, a_all[:1], lambda k, layer, rows: np.zeros(
-            (rows.shape[0], layer.n_out)), keep_pre=False).inputs)  # type: ignore[attr-defined]
+        per_image = sum(vectors_per_image(net, a_all[:1]))
         chunk = max(1, self.CHUNK_ROWS // max(per_image, 1)) if per_image > n_layers else a_all.shape[0]
         pres: list[list[np.ndarray]] = [[] for _ in net.layers]
         outs: list[np.ndarray] = []
@@ -534,6 +530,14 @@ class NativeNetwork:
             output=np.concatenate(outs), power_w=power if self.energy else None, backend="native", mode=self.mode,
             wall_time_s=time.perf_counter() - t0, adc=self.adc, build_time_s=self.build_time_s,
         )
+
+
+def vectors_per_image(net: MappedNetwork, a: np.ndarray) -> list[int]:
+    """Per crossbar layer of ``net``, the input vectors one image reads: one per output position of a convolution,
+    one for a dense layer (probed on the first image of hardware inputs ``a``)."""
+    probe = forward(net.sequence, net.check_inputs(a)[:1], lambda k, layer, rows: np.zeros((rows.shape[0], layer.n_out)),
+                    keep_pre=False)
+    return [r.shape[0] for r in probe.inputs]  # type: ignore[attr-defined]
 
 
 def _image_keys(n: int, image_offset: object, images: object) -> np.ndarray:

@@ -174,6 +174,16 @@ class ReadNoiseOptions:
     def dtype(self) -> type:
         return np.float32 if self.precision == "single" else np.float64
 
+    @classmethod
+    def of(cls, value: "ReadNoiseOptions | None") -> "ReadNoiseOptions":
+        """``value``, or the defaults for ``None``; SpecError for anything else (what every ``read_noise=`` takes)."""
+        if value is None:
+            return cls()
+        if not isinstance(value, cls):
+            raise SpecError(f"read_noise is a {type(value).__name__}; pass a pyims.inference.read_noise.ReadNoiseOptions "
+                            "(or None: its defaults)")
+        return value
+
     @property
     def n_threads(self) -> int:
         """Image blocks computed side by side: ``threads``, or the machine's cores (at most 4); 1 for method "exact"
@@ -647,9 +657,7 @@ class ReadNoise:
     """Every crossbar layer's read noise of ``net`` (``LayerReadNoise`` for the layers that have it)."""
 
     def __init__(self, net: MappedNetwork, options: ReadNoiseOptions | None = None) -> None:
-        if options is not None and not isinstance(options, ReadNoiseOptions):
-            raise SpecError(f"read_noise is a {type(options).__name__}; pass a pyims.inference.read_noise.ReadNoiseOptions")
-        self.options = options if options is not None else ReadNoiseOptions()
+        self.options = ReadNoiseOptions.of(options)
         check_read_noise_network(net)
         seed = net.hardware.device.seed
         size = sensitivity_bytes(net, self.options)

@@ -76,9 +76,7 @@ def read_noise_check(net: MappedNetwork, u: np.ndarray, images: np.ndarray, opti
     / ``exact_pre``: those pre-activations when already computed on ``net`` without an ADC."""
     from pyims.inference.native import NativeNetwork
 
-    opts = options if options is not None else ReadNoiseOptions()
-    if not isinstance(opts, ReadNoiseOptions):
-        raise SpecError(f"read_noise is a {type(opts).__name__}; pass a pyims.inference.read_noise.ReadNoiseOptions")
+    opts = ReadNoiseOptions.of(options)
     if not has_read_noise(net):
         raise SpecError("read_noise_check: this network has no read noise")
     analog = net if net.adc is None else net.on(adc=None)
@@ -128,8 +126,7 @@ def verify_against_ngspice(
     ``ReadNoiseOptions()``). Returns the verification and ngspice's result on the sample.
     """
     analysis = Dc() if analysis is None else analysis
-    if read_noise is not None and not isinstance(read_noise, ReadNoiseOptions):
-        raise SpecError(f"read_noise is a {type(read_noise).__name__}; pass a pyims.inference.read_noise.ReadNoiseOptions")
+    ReadNoiseOptions.of(read_noise)  # a typed error before ngspice runs
     if not isinstance(net, MappedNetwork):
         raise SpecError(f"net is a {type(net).__name__}; pass the MappedNetwork the native result ran on")
     index = np.asarray(index, dtype=np.int64)
